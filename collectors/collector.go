@@ -1,0 +1,37 @@
+// Package collectors holds the contract every backup-catalog collector
+// fulfils, the explicit list of collectors, and the scheduler that runs them
+// in the background.
+//
+// A collector reads one source and normalises it into model records. It
+// never publishes metrics or writes history itself: those are derived from
+// the records it returns, each in one place.
+package collectors
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+// Collector reads one configured source.
+type Collector interface {
+	// Collect reads the source once and returns its whole current catalog.
+	// It must return promptly once ctx is done, and must not keep state
+	// that makes a later call return less than the source holds. Errors
+	// should carry a runx kind (runx.Errorf, runx.ParseError) so that the
+	// exporter's self-metrics can say why the source failed.
+	Collect(ctx context.Context) (*model.Catalog, error)
+}
+
+// Deps are what the exporter hands every collector.
+type Deps struct {
+	Logger *slog.Logger
+	// Now is the clock; tests inject their own.
+	Now func() time.Time
+}
+
+// Factory builds a collector for one configured source.
+type Factory func(src *config.Source, deps Deps) (Collector, error)

@@ -1,0 +1,479 @@
+// Package config reads Restorable's one YAML configuration file.
+//
+// Decoding is strict: an unknown key is an error that names the file, the
+// line and the section it appeared in. Defaults are applied while decoding
+// and every value is validated before the configuration is used, so a
+// running exporter never holds a half-valid configuration.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults that the issue tracker and the field agree on.
+const (
+	DefaultReleasesKept  = 3
+	DefaultArchiveAfter  = Duration(90 * 24 * time.Hour)
+	DefaultInterval      = "@every 5m"
+	DefaultTimeout       = Duration(2 * time.Minute)
+	DefaultConcurrency   = 4
+	DefaultJitter        = Duration(10 * time.Second)
+	DefaultHistoryRoot   = "./var/history"
+	DefaultResticStats   = Duration(24 * time.Hour)
+	DefaultProbeTimeout  = Duration(time.Hour)
+	DefaultProbeParallel = 1
+)
+
+// Source types the exporter knows. The collectors package holds the list of
+// constructors; this list lets the configuration reject a typo early.
+const (
+	TypeManifest   = "manifest"
+	TypeRestic     = "restic"
+	TypePgBackRest = "pgbackrest"
+)
+
+// SourceTypes lists the accepted values of a source's type.
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest}
+
+// Config is the whole configuration file.
+type Config struct {
+	Environments    map[string]*Environment    `yaml:"environments" doc:"Policy per environment (dev, staging, prod, ...)."`
+	Classifications map[string]*Classification `yaml:"classifications,omitempty" doc:"Data classes with limits of their own (pii, phi, ...)."`
+	Sources         []*Source                  `yaml:"sources" doc:"Backup catalogs to collect."`
+	Probes          []*Probe                   `yaml:"probes,omitempty" doc:"Scheduled restore-verification probes."`
+	Collection      Collection                 `yaml:"collection,omitempty" doc:"How sources are scheduled."`
+	History         History                    `yaml:"history,omitempty" doc:"Where the long-term Parquet history is written."`
+
+	// File is the path the configuration was read from; relative paths in
+	// the file are resolved against its directory.
+	File string `yaml:"-"`
+}
+
+// Environment is the policy of one environment.
+type Environment struct {
+	RPO              Duration  `yaml:"rpo" doc:"Largest acceptable age of the last good backup." required:"true"`
+	RTO              Duration  `yaml:"rto,omitempty" doc:"Restore-time objective: the longest a restore probe may take."`
+	Retention        Retention `yaml:"retention,omitempty" doc:"What must stay restorable."`
+	Require          Require   `yaml:"require,omitempty" doc:"Protection every backup of this environment must have."`
+	ArchiveAfter     Duration  `yaml:"archive_after,omitempty" doc:"Backups older than this should have left hot storage (default 90d)."`
+	Regions          []string  `yaml:"regions,omitempty" doc:"Regions backups may be stored in; empty allows any."`
+	RestoreTestEvery Duration  `yaml:"restore_test_every,omitempty" doc:"Longest time without a successful restore probe."`
+	// QuietWindows are deployment blackouts: no probe starts inside them.
+	QuietWindows []QuietWindow `yaml:"quiet_windows,omitempty" doc:"Times when no restore probe may start in this environment."`
+
+	line int
+}
+
+// Retention says how many release states and how much age must stay.
+type Retention struct {
+	Releases int      `yaml:"releases,omitempty" doc:"Distinct prior release states that must stay restorable (default 3)."`
+	MinAge   Duration `yaml:"min_age,omitempty" doc:"The oldest good backup must be at least this old."`
+	MaxAge   Duration `yaml:"max_age,omitempty" doc:"No backup may be older than this."`
+}
+
+// Encryption requirements.
+const (
+	EncryptionNone = ""
+	EncryptionAny  = "any"
+	EncryptionKMS  = "kms"
+)
+
+// Require lists the protection a backup must have.
+type Require struct {
+	Encryption string   `yaml:"encryption,omitempty" doc:"\"any\" or \"kms\"; empty requires none." enum:",any,kms"`
+	KMSKeys    []string `yaml:"kms_keys,omitempty" doc:"Allowed KMS key ids or ARNs when encryption is kms; empty allows any key."`
+	Immutable  bool     `yaml:"immutable,omitempty" doc:"Backups must be immutable (object lock, append-only, vault lock)."`
+}
+
+// QuietWindow is a recurring blackout: it starts at each time the cron
+// expression matches and lasts for Duration.
+type QuietWindow struct {
+	Start    string   `yaml:"start" doc:"Cron expression (robfig/cron syntax) at which the window opens." required:"true"`
+	Duration Duration `yaml:"duration" doc:"How long the window lasts." required:"true"`
+}
+
+// Classification is a data class with limits of its own.
+type Classification struct {
+	MaxAge  map[string]Duration `yaml:"max_age,omitempty" doc:"Longest age of a backup per environment."`
+	Regions []string            `yaml:"regions,omitempty" doc:"Regions data of this class may be stored in."`
+}
+
+// Collection sets how sources run in the background.
+type Collection struct {
+	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)."`
+	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s)."`
+}
+
+// History sets where history is written.
+type History struct {
+	Root string `yaml:"root,omitempty" doc:"Directory of the Parquet history (default ./var/history)."`
+	// Disabled turns history off, for read-only deployments.
+	Disabled bool `yaml:"disabled,omitempty" doc:"Do not write history."`
+}
+
+// Source is one backup catalog.
+type Source struct {
+	Name           string   `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
+	Type           string   `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest"`
+	Env            string   `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
+	Classification string   `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
+	Dataset        string   `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
+	DatasetFrom    string   `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
+	Interval       string   `yaml:"interval,omitempty" doc:"Schedule: \"@every 5m\" or a cron spec (default @every 5m)."`
+	Timeout        Duration `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
+	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
+
+	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
+	Restic     *ResticOptions     `yaml:"restic,omitempty" doc:"Options of a restic source."`
+	PgBackRest *PgBackRestOptions `yaml:"pgbackrest,omitempty" doc:"Options of a pgbackrest source."`
+
+	line int
+}
+
+// Line is the line of the source in its file, for messages.
+func (s *Source) Line() int { return s.line }
+
+// Schedule parses Interval.
+func (s *Source) Schedule() (cron.Schedule, error) { return ParseSchedule(s.Interval) }
+
+// ManifestOptions configures a manifest source.
+type ManifestOptions struct {
+	Dir string `yaml:"dir" doc:"Directory of JSON and NDJSON manifest files." required:"true"`
+	// Demo makes times in the files relative to the moment of collection;
+	// only the bundled demo uses it.
+	RelativeTo string `yaml:"relative_to,omitempty" doc:"\"now\": read times as offsets from the collection time (the demo uses this)." enum:",now"`
+}
+
+// ResticOptions configures a restic source.
+type ResticOptions struct {
+	Repository     string   `yaml:"repository" doc:"Repository location, as restic -r takes it." required:"true"`
+	PasswordFile   string   `yaml:"password_file,omitempty" doc:"File holding the repository password."`
+	PasswordEnv    string   `yaml:"password_env,omitempty" doc:"Environment variable holding the repository password."`
+	Binary         string   `yaml:"binary,omitempty" doc:"restic program (default restic on PATH)."`
+	StatsInterval  Duration `yaml:"stats_interval,omitempty" doc:"Least time between whole-repository stats runs while the snapshot set is unchanged (default 24h)."`
+	Host           string   `yaml:"host,omitempty" doc:"Only snapshots of this host."`
+	Tags           []string `yaml:"tags,omitempty" doc:"Only snapshots with these tags."`
+	StorageClass   string   `yaml:"storage_class,omitempty" doc:"Storage class of the repository, for cost and tiering."`
+	Region         string   `yaml:"region,omitempty" doc:"Region of the repository."`
+	Immutable      bool     `yaml:"immutable,omitempty" doc:"The repository is append-only or object-locked."`
+	KeyID          string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository's storage, when there is one."`
+	ExtraEnv       []string `yaml:"env,omitempty" doc:"Names of environment variables passed to restic (for example AWS_ACCESS_KEY_ID)."`
+}
+
+// PgBackRestOptions configures a pgbackrest source.
+type PgBackRestOptions struct {
+	Config       string   `yaml:"config,omitempty" doc:"pgbackrest.conf to use (absolute path)."`
+	Stanzas      []string `yaml:"stanzas,omitempty" doc:"Stanzas to collect; empty collects all."`
+	Binary       string   `yaml:"binary,omitempty" doc:"pgbackrest program (default pgbackrest on PATH)."`
+	RunAs        string   `yaml:"run_as,omitempty" doc:"Run pgbackrest as this user through runuser (when the exporter runs as root)."`
+	StorageClass string   `yaml:"storage_class,omitempty" doc:"Storage class of the repository."`
+	Region       string   `yaml:"region,omitempty" doc:"Region of the repository."`
+	Encrypted    bool     `yaml:"encrypted,omitempty" doc:"The repository is encrypted (repo-cipher-type)."`
+	KeyID        string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository storage."`
+	Immutable    bool     `yaml:"immutable,omitempty" doc:"The repository storage is object-locked."`
+}
+
+// Probe is a scheduled restore-verification probe.
+type Probe struct {
+	Name     string   `yaml:"name" doc:"Unique name; the probe label of its metrics." required:"true"`
+	Kind     string   `yaml:"kind" doc:"Probe kind." required:"true"`
+	Env      string   `yaml:"env,omitempty" doc:"Environment (default: the source's)."`
+	Dataset  string   `yaml:"dataset,omitempty" doc:"Dataset restored (default: the latest good backup's)."`
+	Source   string   `yaml:"source,omitempty" doc:"Source whose catalog names what to restore."`
+	Release  string   `yaml:"release,omitempty" doc:"Restore the latest good backup of this release instead of the latest."`
+	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec or @every; empty runs only on demand."`
+	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h)."`
+	// Options holds the kind-specific settings; the probe package decodes
+	// and validates them strictly.
+	Options yaml.Node `yaml:"options,omitempty" doc:"Kind-specific options." schema:"object"`
+
+	line int
+}
+
+// Line is the line of the probe in its file.
+func (p *Probe) Line() int { return p.line }
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; name is used in messages
+// and to resolve relative paths.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty configuration", name)
+		}
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c := &Config{File: name}
+	if err := decodeStrict(&root, c, ""); err != nil {
+		return nil, prefixFile(name, err)
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, prefixFile(name, err)
+	}
+	return c, nil
+}
+
+func prefixFile(name string, err error) error {
+	var le *lineError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s:%d: %s", name, le.line, le.msg)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// lineError is an error at a known line of the file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+func errAt(line int, format string, args ...any) error {
+	return &lineError{line: line, msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) applyDefaults() {
+	for _, e := range c.Environments {
+		if e.Retention.Releases == 0 {
+			e.Retention.Releases = DefaultReleasesKept
+		}
+		if e.ArchiveAfter == 0 {
+			e.ArchiveAfter = DefaultArchiveAfter
+		}
+	}
+	for _, s := range c.Sources {
+		if s.Interval == "" {
+			s.Interval = DefaultInterval
+		}
+		if s.Timeout == 0 {
+			s.Timeout = DefaultTimeout
+		}
+		if s.Restic != nil && s.Restic.StatsInterval == 0 {
+			s.Restic.StatsInterval = DefaultResticStats
+		}
+	}
+	for _, p := range c.Probes {
+		if p.Timeout == 0 {
+			p.Timeout = DefaultProbeTimeout
+		}
+	}
+	if c.Collection.Concurrency == 0 {
+		c.Collection.Concurrency = DefaultConcurrency
+	}
+	if c.Collection.Jitter == 0 {
+		c.Collection.Jitter = DefaultJitter
+	}
+	if c.History.Root == "" {
+		c.History.Root = DefaultHistoryRoot
+	}
+}
+
+func (c *Config) validate() error {
+	if len(c.Environments) == 0 {
+		return errors.New("environments: at least one environment is required")
+	}
+	for _, name := range c.EnvNames() {
+		e := c.Environments[name]
+		if e.RPO <= 0 {
+			return errAt(e.line, "environments.%s.rpo: must be greater than 0", name)
+		}
+		if e.Retention.Releases < 0 {
+			return errAt(e.line, "environments.%s.retention.releases: must not be negative", name)
+		}
+		if e.Retention.MaxAge > 0 && e.Retention.MinAge > e.Retention.MaxAge {
+			return errAt(e.line, "environments.%s.retention: min_age %s is larger than max_age %s", name, e.Retention.MinAge, e.Retention.MaxAge)
+		}
+		switch e.Require.Encryption {
+		case EncryptionNone, EncryptionAny, EncryptionKMS:
+		default:
+			return errAt(e.line, "environments.%s.require.encryption: %q is not one of \"any\", \"kms\"", name, e.Require.Encryption)
+		}
+		if len(e.Require.KMSKeys) > 0 && e.Require.Encryption != EncryptionKMS {
+			return errAt(e.line, "environments.%s.require.kms_keys: set encryption: kms to use a key allowlist", name)
+		}
+		for i, w := range e.QuietWindows {
+			if _, err := ParseSchedule(w.Start); err != nil {
+				return errAt(e.line, "environments.%s.quiet_windows[%d].start: %v", name, i, err)
+			}
+			if w.Duration <= 0 {
+				return errAt(e.line, "environments.%s.quiet_windows[%d].duration: must be greater than 0", name, i)
+			}
+		}
+	}
+	for cname, cl := range c.Classifications {
+		for env := range cl.MaxAge {
+			if _, ok := c.Environments[env]; !ok {
+				return fmt.Errorf("classifications.%s.max_age: unknown environment %q", cname, env)
+			}
+		}
+	}
+	seen := map[string]int{}
+	for i, s := range c.Sources {
+		where := fmt.Sprintf("sources[%d]", i)
+		if s.Name == "" {
+			return errAt(s.line, "%s.name: required", where)
+		}
+		where = fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		if prev, dup := seen[s.Name]; dup {
+			return errAt(s.line, "%s.name: duplicate of the source on line %d", where, prev)
+		}
+		seen[s.Name] = s.line
+		if !slices.Contains(SourceTypes, s.Type) {
+			return errAt(s.line, "%s.type: %q is not one of %s", where, s.Type, strings.Join(SourceTypes, ", "))
+		}
+		if s.Env != "" {
+			if _, ok := c.Environments[s.Env]; !ok {
+				return errAt(s.line, "%s.env: unknown environment %q", where, s.Env)
+			}
+		}
+		if s.Classification != "" {
+			if _, ok := c.Classifications[s.Classification]; !ok {
+				return errAt(s.line, "%s.classification: unknown classification %q", where, s.Classification)
+			}
+		}
+		if _, err := ParseSchedule(s.Interval); err != nil {
+			return errAt(s.line, "%s.interval: %v", where, err)
+		}
+		if s.Timeout <= 0 {
+			return errAt(s.line, "%s.timeout: must be greater than 0", where)
+		}
+		if err := s.validateOptions(where); err != nil {
+			return err
+		}
+	}
+	probes := map[string]int{}
+	for i, p := range c.Probes {
+		where := fmt.Sprintf("probes[%d]", i)
+		if p.Name == "" {
+			return errAt(p.line, "%s.name: required", where)
+		}
+		where = fmt.Sprintf("probes[%d] (%s)", i, p.Name)
+		if prev, dup := probes[p.Name]; dup {
+			return errAt(p.line, "%s.name: duplicate of the probe on line %d", where, prev)
+		}
+		probes[p.Name] = p.line
+		if p.Kind == "" {
+			return errAt(p.line, "%s.kind: required", where)
+		}
+		if p.Source != "" {
+			if _, ok := seen[p.Source]; !ok {
+				return errAt(p.line, "%s.source: unknown source %q", where, p.Source)
+			}
+		}
+		if p.Env != "" {
+			if _, ok := c.Environments[p.Env]; !ok {
+				return errAt(p.line, "%s.env: unknown environment %q", where, p.Env)
+			}
+		}
+		if p.Schedule != "" {
+			if _, err := ParseSchedule(p.Schedule); err != nil {
+				return errAt(p.line, "%s.schedule: %v", where, err)
+			}
+		}
+	}
+	if c.Collection.Concurrency < 0 {
+		return errors.New("collection.concurrency: must not be negative")
+	}
+	return nil
+}
+
+func (s *Source) validateOptions(where string) error {
+	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil}
+	for t, ok := range set {
+		if ok && t != s.Type {
+			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
+		}
+	}
+	switch s.Type {
+	case TypeManifest:
+		if s.Manifest == nil || s.Manifest.Dir == "" {
+			return errAt(s.line, "%s.manifest.dir: required for a manifest source", where)
+		}
+	case TypeRestic:
+		if s.Restic == nil || s.Restic.Repository == "" {
+			return errAt(s.line, "%s.restic.repository: required for a restic source", where)
+		}
+		if s.Restic.PasswordFile == "" && s.Restic.PasswordEnv == "" {
+			return errAt(s.line, "%s.restic: set password_file or password_env (a password is never accepted inline)", where)
+		}
+	case TypePgBackRest:
+		if s.PgBackRest == nil {
+			s.PgBackRest = &PgBackRestOptions{}
+		}
+	}
+	if s.DatasetFrom != "" {
+		if !validDatasetFrom(s.DatasetFrom) {
+			return errAt(s.line, "%s.dataset_from: %q is not host, path, stanza or tag:KEY", where, s.DatasetFrom)
+		}
+		if s.Dataset != "" {
+			return errAt(s.line, "%s: set dataset or dataset_from, not both", where)
+		}
+	}
+	return nil
+}
+
+func validDatasetFrom(v string) bool {
+	switch v {
+	case "host", "path", "stanza":
+		return true
+	}
+	k, ok := strings.CutPrefix(v, "tag:")
+	return ok && k != ""
+}
+
+// EnvNames returns the environment names in sorted order.
+func (c *Config) EnvNames() []string {
+	names := make([]string, 0, len(c.Environments))
+	for n := range c.Environments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Source returns the source with the given name, or nil.
+func (c *Config) Source(name string) *Source {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// ParseSchedule parses a robfig/cron spec: five fields, a descriptor such
+// as @hourly, or "@every 5m".
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, errors.New("empty schedule")
+	}
+	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	s, err := p.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,212 @@
+// Package model holds the records that every part of Restorable shares.
+//
+// Collectors normalise their sources into these records; metrics, history,
+// policy evaluation and the deploy gate are all derived from them. The
+// package does no I/O so that every consumer can depend on it.
+package model
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// BackupType is the kind of a backup as the field names it.
+type BackupType string
+
+// The backup types Restorable understands. Sources map their own vocabulary
+// onto these (pgBackRest "diff" is BackupDiff, a restic snapshot is
+// BackupSnapshot, and so on).
+const (
+	BackupFull     BackupType = "full"
+	BackupDiff     BackupType = "diff"
+	BackupIncr     BackupType = "incr"
+	BackupSnapshot BackupType = "snapshot"
+	BackupLogical  BackupType = "logical"
+	BackupWAL      BackupType = "wal"
+)
+
+// BackupTypes lists every valid BackupType in a stable order.
+var BackupTypes = []BackupType{BackupFull, BackupDiff, BackupIncr, BackupSnapshot, BackupLogical, BackupWAL}
+
+// Valid reports whether t is one of BackupTypes.
+func (t BackupType) Valid() bool { return slices.Contains(BackupTypes, t) }
+
+// Status is the outcome of a backup run.
+type Status string
+
+// The statuses a backup can have.
+const (
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusPartial   Status = "partial"
+	StatusRunning   Status = "running"
+)
+
+// Statuses lists every valid Status in a stable order.
+var Statuses = []Status{StatusSucceeded, StatusFailed, StatusPartial, StatusRunning}
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+
+// Backup is one backup as a catalog describes it. Times are UTC. Zero values
+// mean "unknown" (a zero StoredBytes is "not reported", not "empty").
+type Backup struct {
+	Source  string     `json:"source"`
+	Env     string     `json:"env"`
+	Dataset string     `json:"dataset"`
+	ID      string     `json:"id"`
+	Type    BackupType `json:"type"`
+	Release string     `json:"release,omitempty"`
+	// Parent is the backup this one depends on (the prior full for a diff or
+	// incr), empty for self-contained backups.
+	Parent string    `json:"parent,omitempty"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Status Status    `json:"status"`
+	Error  string    `json:"error,omitempty"`
+
+	LogicalBytes int64 `json:"logical_bytes,omitempty"`
+	StoredBytes  int64 `json:"stored_bytes,omitempty"`
+	FileCount    int64 `json:"file_count,omitempty"`
+
+	Location     string `json:"location,omitempty"`
+	StorageClass string `json:"storage_class,omitempty"`
+	Region       string `json:"region,omitempty"`
+
+	Encrypted   bool      `json:"encrypted"`
+	KeyID       string    `json:"key_id,omitempty"`
+	Immutable   bool      `json:"immutable"`
+	RetainUntil time.Time `json:"retain_until,omitzero"`
+
+	// Checksum is "<algorithm>:<hex digest>", for example "sha256:9f86d0...".
+	Checksum string `json:"checksum,omitempty"`
+
+	Agent        string `json:"agent,omitempty"`
+	AgentVersion string `json:"agent_version,omitempty"`
+
+	Classification string            `json:"classification,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	// Paths are the top-level paths a file-level backup contains; used to
+	// spot ephemeral data (caches, logs) in backups.
+	Paths []string `json:"paths,omitempty"`
+
+	// WAL positions of a physical database backup (pgBackRest, WAL-G).
+	LSNStart string `json:"lsn_start,omitempty"`
+	LSNStop  string `json:"lsn_stop,omitempty"`
+	WALStart string `json:"wal_start,omitempty"`
+	WALStop  string `json:"wal_stop,omitempty"`
+}
+
+// Key identifies a backup across collections: a source never reuses an id.
+func (b *Backup) Key() string { return b.Source + "\x00" + b.ID }
+
+// Good reports whether the backup can be restored from, as far as its
+// catalog knows.
+func (b *Backup) Good() bool { return b.Status == StatusSucceeded }
+
+// Repository is what a source knows about the store its backups live in, as
+// observed at one moment.
+type Repository struct {
+	Source     string    `json:"source"`
+	Env        string    `json:"env"`
+	Dataset    string    `json:"dataset"`
+	Name       string    `json:"name"`
+	ObservedAt time.Time `json:"observed_at"`
+
+	Location     string `json:"location,omitempty"`
+	StorageClass string `json:"storage_class,omitempty"`
+	Region       string `json:"region,omitempty"`
+
+	// StoredBytes is the size on storage after deduplication and compression;
+	// LogicalBytes is the size of the data it represents (sum over backups
+	// for deduplicating stores, uncompressed).
+	StoredBytes      int64   `json:"stored_bytes,omitempty"`
+	LogicalBytes     int64   `json:"logical_bytes,omitempty"`
+	DedupRatio       float64 `json:"dedup_ratio,omitempty"`
+	CompressionRatio float64 `json:"compression_ratio,omitempty"`
+
+	// WAL archive range kept by the repository: the point-in-time recovery
+	// window of a database.
+	WALMin string `json:"wal_min,omitempty"`
+	WALMax string `json:"wal_max,omitempty"`
+
+	// Healthy is false when the source reports a problem with the
+	// repository; StatusCode and Status carry the source's own words.
+	Healthy      bool   `json:"healthy"`
+	StatusCode   int    `json:"status_code"`
+	Status       string `json:"status,omitempty"`
+	BackupLocked bool   `json:"backup_locked"`
+	// RestoreLocked is true when a restore holds the repository.
+	RestoreLocked bool `json:"restore_locked"`
+}
+
+// Key identifies a repository across collections.
+func (r *Repository) Key() string { return r.Source + "\x00" + r.Name }
+
+// Catalog is everything one collection of one source produced.
+type Catalog struct {
+	Backups      []Backup     `json:"backups"`
+	Repositories []Repository `json:"repositories"`
+}
+
+// SeriesKey names the bounded label set metrics are kept under.
+type SeriesKey struct {
+	Env, Source, Dataset string
+}
+
+// Series returns the metric identity of a backup.
+func (b *Backup) Series() SeriesKey { return SeriesKey{b.Env, b.Source, b.Dataset} }
+
+// ParseTags turns restic-style "key=value" tags into a map. Tags without "="
+// are kept with an empty value so that nothing a user wrote is lost.
+func ParseTags(tags []string) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		k, v, _ := strings.Cut(t, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// ProbeResult is one run of a restore-verification probe.
+type ProbeResult struct {
+	RunID   string `json:"run_id"`
+	Probe   string `json:"probe"`
+	Kind    string `json:"kind"`
+	Env     string `json:"env"`
+	Dataset string `json:"dataset"`
+	Source  string `json:"source,omitempty"`
+
+	// BackupID and Release name what was restored; RestoredPoint is the
+	// time of the data the restore brought back (the backup's end time, or
+	// the recovery target).
+	BackupID      string    `json:"backup_id,omitempty"`
+	Release       string    `json:"release,omitempty"`
+	RestoredPoint time.Time `json:"restored_point,omitzero"`
+
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Success  bool          `json:"success"`
+	Error    string        `json:"error,omitempty"`
+
+	TablesCompared   int      `json:"tables_compared,omitempty"`
+	TablesMismatched []string `json:"tables_mismatched,omitempty"`
+	FilesVerified    int64    `json:"files_verified,omitempty"`
+	BytesVerified    int64    `json:"bytes_verified,omitempty"`
+	Details          string   `json:"details,omitempty"`
+
+	// RTOTarget is the env's restore-time objective at the time of the run.
+	RTOTarget time.Duration `json:"rto_target,omitempty"`
+}
+
+// AchievedRPO is how old the restored data was when the probe started.
+func (p *ProbeResult) AchievedRPO() time.Duration {
+	if p.RestoredPoint.IsZero() {
+		return 0
+	}
+	return p.Start.Sub(p.RestoredPoint)
+}
