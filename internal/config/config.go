@@ -124,14 +124,14 @@ type History struct {
 
 // Source is one backup catalog.
 type Source struct {
-	Name           string   `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string   `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest"`
-	Env            string   `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
-	Classification string   `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
-	Dataset        string   `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
-	DatasetFrom    string   `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
-	Interval       string   `yaml:"interval,omitempty" doc:"Schedule: \"@every 5m\" or a cron spec (default @every 5m)."`
-	Timeout        Duration `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
+	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest"`
+	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
+	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
+	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
+	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
+	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: \"@every 5m\" or a cron spec (default @every 5m)."`
+	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
 
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
@@ -157,18 +157,18 @@ type ManifestOptions struct {
 
 // ResticOptions configures a restic source.
 type ResticOptions struct {
-	Repository     string   `yaml:"repository" doc:"Repository location, as restic -r takes it." required:"true"`
-	PasswordFile   string   `yaml:"password_file,omitempty" doc:"File holding the repository password."`
-	PasswordEnv    string   `yaml:"password_env,omitempty" doc:"Environment variable holding the repository password."`
-	Binary         string   `yaml:"binary,omitempty" doc:"restic program (default restic on PATH)."`
-	StatsInterval  Duration `yaml:"stats_interval,omitempty" doc:"Least time between whole-repository stats runs while the snapshot set is unchanged (default 24h)."`
-	Host           string   `yaml:"host,omitempty" doc:"Only snapshots of this host."`
-	Tags           []string `yaml:"tags,omitempty" doc:"Only snapshots with these tags."`
-	StorageClass   string   `yaml:"storage_class,omitempty" doc:"Storage class of the repository, for cost and tiering."`
-	Region         string   `yaml:"region,omitempty" doc:"Region of the repository."`
-	Immutable      bool     `yaml:"immutable,omitempty" doc:"The repository is append-only or object-locked."`
-	KeyID          string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository's storage, when there is one."`
-	ExtraEnv       []string `yaml:"env,omitempty" doc:"Names of environment variables passed to restic (for example AWS_ACCESS_KEY_ID)."`
+	Repository    string   `yaml:"repository" doc:"Repository location, as restic -r takes it." required:"true"`
+	PasswordFile  string   `yaml:"password_file,omitempty" doc:"File holding the repository password."`
+	PasswordEnv   string   `yaml:"password_env,omitempty" doc:"Environment variable holding the repository password."`
+	Binary        string   `yaml:"binary,omitempty" doc:"restic program (default restic on PATH)."`
+	StatsInterval Duration `yaml:"stats_interval,omitempty" doc:"Least time between whole-repository stats runs while the snapshot set is unchanged (default 24h)."`
+	Host          string   `yaml:"host,omitempty" doc:"Only snapshots of this host."`
+	Tags          []string `yaml:"tags,omitempty" doc:"Only snapshots with these tags."`
+	StorageClass  string   `yaml:"storage_class,omitempty" doc:"Storage class of the repository, for cost and tiering."`
+	Region        string   `yaml:"region,omitempty" doc:"Region of the repository."`
+	Immutable     bool     `yaml:"immutable,omitempty" doc:"The repository is append-only or object-locked."`
+	KeyID         string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository's storage, when there is one."`
+	ExtraEnv      []string `yaml:"env,omitempty" doc:"Names of environment variables passed to restic (for example AWS_ACCESS_KEY_ID)."`
 }
 
 // PgBackRestOptions configures a pgbackrest source.

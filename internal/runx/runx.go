@@ -156,6 +156,7 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 	readBytes := waitReadBytes(cmd.Process.Pid)
 	werr := cmd.Wait()
 	close(done)
+	Count(ctx, operation(c), readBytes)
 	res := &Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ReadBytes: readBytes, Duration: time.Since(start)}
 	if ctx.Err() != nil {
 		return res, &Error{Kind: KindTimeout, Err: fmt.Errorf("%s %s: killed after %s: %w", c.Path, firstArg(c.Args), res.Duration.Round(time.Millisecond), ctx.Err())}

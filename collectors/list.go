@@ -1,0 +1,37 @@
+package collectors
+
+import (
+	"fmt"
+
+	"github.com/restorable/restorable/collectors/manifest"
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/runx"
+)
+
+// Factories is the explicit list of collectors, by source type. Adding a
+// collector is one sub-package and one entry here (and its options struct
+// in internal/config).
+func Factories(cfgFile string) map[string]Factory {
+	return map[string]Factory{
+		config.TypeManifest: func(src *config.Source, d Deps) (Collector, error) {
+			return manifest.New(src, cfgFile, d.Logger, d.Now)
+		},
+	}
+}
+
+// Build constructs the collector of every configured source.
+func Build(cfg *config.Config, factories map[string]Factory, d Deps) (map[string]Collector, error) {
+	out := make(map[string]Collector, len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		f, ok := factories[src.Type]
+		if !ok {
+			return nil, runx.Errorf(runx.KindConfig, "source %s: no collector for type %q", src.Name, src.Type)
+		}
+		c, err := f(src, Deps{Logger: d.Logger.With("source", src.Name, "type", src.Type), Now: d.Now})
+		if err != nil {
+			return nil, fmt.Errorf("set up source %s: %w", src.Name, err)
+		}
+		out[src.Name] = c
+	}
+	return out, nil
+}

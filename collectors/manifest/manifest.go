@@ -1,0 +1,102 @@
+// Package manifest collects backup metadata that CI pipelines and backup
+// scripts write as JSON or NDJSON files into a directory.
+//
+// It is the simplest way to bring any backup tool under Restorable: write
+// one record per backup (docs/manifest.md). Files whose names start with a
+// dot or end in .tmp are ignored, so writers can create a file under a
+// temporary name and rename it into place.
+package manifest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/runx"
+)
+
+// Collector reads a manifest directory.
+type Collector struct {
+	src    *config.Source
+	dir    string
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a collector for a manifest source. A relative dir is resolved
+// against the directory of the configuration file.
+func New(src *config.Source, cfgFile string, logger *slog.Logger, now func() time.Time) (*Collector, error) {
+	if src.Manifest == nil || src.Manifest.Dir == "" {
+		return nil, runx.Errorf(runx.KindConfig, "source %s: manifest.dir is required", src.Name)
+	}
+	dir := src.Manifest.Dir
+	if !filepath.IsAbs(dir) && cfgFile != "" {
+		dir = filepath.Join(filepath.Dir(cfgFile), dir)
+	}
+	return &Collector{src: src, dir: dir, logger: logger, now: now}, nil
+}
+
+// Collect reads every manifest file below the directory.
+func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
+	p := &parser{src: c.src}
+	if c.src.Manifest.RelativeTo == "now" {
+		p.now = c.now().UTC()
+	}
+	var files []string
+	err := filepath.WalkDir(c.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != c.dir && strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") {
+			return nil
+		}
+		switch filepath.Ext(name) {
+		case ".json", ".ndjson", ".jsonl":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, runx.Errorf(runx.KindIO, "list manifests in %s: %w", c.dir, err)
+	}
+	sort.Strings(files)
+	cat := &model.Catalog{}
+	seen := map[string]string{}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, runx.Errorf(runx.KindIO, "read manifest: %w", err)
+		}
+		rel, _ := filepath.Rel(c.dir, f)
+		backups, err := parseFile(rel, data, p)
+		if err != nil {
+			return nil, runx.ParseError(fmt.Errorf("parse manifest %w", err))
+		}
+		for _, b := range backups {
+			if prev, dup := seen[b.ID]; dup {
+				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: backup id %q already appears in %s", rel, b.ID, prev))
+			}
+			seen[b.ID] = rel
+		}
+		cat.Backups = append(cat.Backups, backups...)
+	}
+	return cat, nil
+}

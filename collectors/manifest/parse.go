@@ -1,0 +1,266 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+// Record is one backup as a manifest file describes it. The field names are
+// the documented format (docs/manifest.md, docs/manifest.schema.json).
+type Record struct {
+	Env            string            `json:"env"`
+	Dataset        string            `json:"dataset"`
+	ID             string            `json:"id"`
+	Type           string            `json:"type"`
+	Release        string            `json:"release"`
+	Parent         string            `json:"parent"`
+	Start          string            `json:"start"`
+	End            string            `json:"end"`
+	Status         string            `json:"status"`
+	Error          string            `json:"error"`
+	LogicalBytes   int64             `json:"logical_bytes"`
+	StoredBytes    int64             `json:"stored_bytes"`
+	FileCount      int64             `json:"file_count"`
+	Location       string            `json:"location"`
+	StorageClass   string            `json:"storage_class"`
+	Region         string            `json:"region"`
+	Encrypted      bool              `json:"encrypted"`
+	KeyID          string            `json:"key_id"`
+	Immutable      bool              `json:"immutable"`
+	RetainUntil    string            `json:"retain_until"`
+	Checksum       string            `json:"checksum"`
+	Agent          string            `json:"agent"`
+	AgentVersion   string            `json:"agent_version"`
+	Classification string            `json:"classification"`
+	Tags           map[string]string `json:"tags"`
+	Paths          []string          `json:"paths"`
+}
+
+// document is the object form of a .json manifest file.
+type document struct {
+	Backups []json.RawMessage `json:"backups"`
+}
+
+// ChecksumAlgorithms are the checksum algorithms a manifest may name.
+var ChecksumAlgorithms = []string{"sha256", "sha512", "sha1", "md5"}
+
+// parseFile decodes one manifest file: a .json file holds one record, an
+// array of records or {"backups": [...]}; any other file is NDJSON, one
+// record per line. Errors name the line of the offending record.
+func parseFile(name string, data []byte, p *parser) ([]model.Backup, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	if strings.HasSuffix(name, ".json") {
+		return parseJSON(name, trimmed, p)
+	}
+	var out []model.Backup
+	r := bufio.NewReader(bytes.NewReader(data))
+	for line := 1; ; line++ {
+		text, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(text)) > 0 {
+			b, perr := p.record(text)
+			if perr != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, line, perr)
+			}
+			out = append(out, b)
+		}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+}
+
+func parseJSON(name string, data []byte, p *parser) ([]model.Backup, error) {
+	var raws []json.RawMessage
+	switch data[0] {
+	case '[':
+		if err := json.Unmarshal(data, &raws); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, jsonErr(data, err))
+		}
+	case '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, jsonErr(data, err))
+		}
+		if _, ok := probe["backups"]; ok {
+			var doc document
+			if err := strictUnmarshal(data, &doc); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			raws = doc.Backups
+		} else {
+			raws = []json.RawMessage{data}
+		}
+	default:
+		return nil, fmt.Errorf("%s: expected a JSON object or array, found %q", name, data[:1])
+	}
+	out := make([]model.Backup, 0, len(raws))
+	for i, raw := range raws {
+		b, err := p.record(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: backup %d: %w", name, i, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// jsonErr adds the line of a syntax error, which encoding/json reports as a
+// byte offset.
+func jsonErr(data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("truncated JSON: %w", err)
+	}
+	return err
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonErr(data, err)
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// parser turns records into model backups for one source.
+type parser struct {
+	src *config.Source
+	// now, when set, makes "now" and "now-26h" valid times (the demo).
+	now time.Time
+}
+
+func (p *parser) record(raw []byte) (model.Backup, error) {
+	var r Record
+	if err := strictUnmarshal(raw, &r); err != nil {
+		return model.Backup{}, err
+	}
+	b := model.Backup{
+		Source: p.src.Name, Env: r.Env, Dataset: r.Dataset, ID: r.ID,
+		Type: model.BackupType(r.Type), Release: r.Release, Parent: r.Parent,
+		Status: model.Status(r.Status), Error: r.Error,
+		LogicalBytes: r.LogicalBytes, StoredBytes: r.StoredBytes, FileCount: r.FileCount,
+		Location: r.Location, StorageClass: r.StorageClass, Region: r.Region,
+		Encrypted: r.Encrypted, KeyID: r.KeyID, Immutable: r.Immutable,
+		Checksum: r.Checksum, Agent: r.Agent, AgentVersion: r.AgentVersion,
+		Classification: r.Classification, Paths: r.Paths,
+	}
+	if b.Env == "" {
+		b.Env = p.src.Env
+	}
+	if b.Dataset == "" {
+		b.Dataset = p.src.Dataset
+	}
+	if b.Classification == "" {
+		b.Classification = p.src.Classification
+	}
+	if b.Status == "" {
+		b.Status = model.StatusSucceeded
+	}
+	if len(r.Tags) > 0 || len(p.src.Labels) > 0 {
+		b.Tags = make(map[string]string, len(r.Tags)+len(p.src.Labels))
+		for k, v := range p.src.Labels {
+			b.Tags[k] = v
+		}
+		for k, v := range r.Tags {
+			b.Tags[k] = v
+		}
+	}
+	var err error
+	if b.Start, err = p.time("start", r.Start, false); err != nil {
+		return b, err
+	}
+	if b.End, err = p.time("end", r.End, b.Status == model.StatusRunning); err != nil {
+		return b, err
+	}
+	if b.RetainUntil, err = p.time("retain_until", r.RetainUntil, true); err != nil {
+		return b, err
+	}
+	switch {
+	case b.ID == "":
+		return b, errors.New("id: required")
+	case b.Env == "":
+		return b, errors.New("env: required (or set env on the source)")
+	case b.Dataset == "":
+		return b, errors.New("dataset: required (or set dataset on the source)")
+	case !b.Type.Valid():
+		return b, fmt.Errorf("type: %q is not one of full, diff, incr, snapshot, logical, wal", r.Type)
+	case !b.Status.Valid():
+		return b, fmt.Errorf("status: %q is not one of succeeded, failed, partial, running", r.Status)
+	case !b.End.IsZero() && b.End.Before(b.Start):
+		return b, fmt.Errorf("end %s is before start %s", r.End, r.Start)
+	case b.LogicalBytes < 0 || b.StoredBytes < 0 || b.FileCount < 0:
+		return b, errors.New("sizes and counts must not be negative")
+	}
+	if b.Checksum != "" {
+		if err := checkChecksum(b.Checksum); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+func (p *parser) time(field, v string, optional bool) (time.Time, error) {
+	if v == "" {
+		if optional {
+			return time.Time{}, nil
+		}
+		return time.Time{}, fmt.Errorf("%s: required", field)
+	}
+	if !p.now.IsZero() {
+		if rest, ok := strings.CutPrefix(v, "now"); ok {
+			if rest == "" {
+				return p.now, nil
+			}
+			sign := rest[0]
+			d, err := config.ParseDuration(rest[1:])
+			if err != nil || (sign != '-' && sign != '+') {
+				return time.Time{}, fmt.Errorf("%s: %q is not now, now-DURATION or now+DURATION", field, v)
+			}
+			if sign == '-' {
+				d = -d
+			}
+			return p.now.Add(d).Truncate(time.Second), nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2026-05-01T02:00:00Z", field, v)
+	}
+	return t.UTC(), nil
+}
+
+func checkChecksum(c string) error {
+	alg, hexDigest, ok := strings.Cut(c, ":")
+	want := map[string]int{"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32}
+	n, known := want[alg]
+	if !ok || !known {
+		return fmt.Errorf("checksum: %q must be ALGORITHM:HEX with ALGORITHM one of %s", c, strings.Join(ChecksumAlgorithms, ", "))
+	}
+	if len(hexDigest) != n || strings.Trim(strings.ToLower(hexDigest), "0123456789abcdef") != "" {
+		return fmt.Errorf("checksum: %s digest must be %d hex digits", alg, n)
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+// Package metrics is the one place where Restorable's records become
+// Prometheus metrics.
+//
+// Backup and repository metrics are derived from the latest catalog of
+// every source (collected in the background, never during a scrape), probe
+// metrics from the latest probe results and policy metrics from the
+// configuration. The derived metrics are cached per state version, so a
+// scrape only sends what was built when the state last changed.
+package metrics
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/restorable/restorable/collectors"
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "restorable"
+
+func name(subsystem, n string) string { return prometheus.BuildFQName(Namespace, subsystem, n) }
+
+var (
+	seriesLabels  = []string{"env", "source", "dataset"}
+	typedLabels   = []string{"env", "source", "dataset", "backup_type"}
+	repoLabels    = []string{"env", "source", "dataset", "repository"}
+	probeLabels   = []string{"probe", "kind", "env", "dataset"}
+	sourceLabels  = []string{"source", "type"}
+	envLabels     = []string{"env"}
+	countedLabels = []string{"env", "source", "dataset", "backup_type", "status"}
+)
+
+// descs are the descriptors of the derived metrics, built once.
+type descs struct {
+	lastSuccess, lastSize, lastStored, lastDuration             *prometheus.Desc
+	lastAttempt, lastAttemptSuccess                             *prometheus.Desc
+	backups, oldest, releases, encrypted, immutable, keyAllowed *prometheus.Desc
+
+	repoStored, repoLogical, repoDedup, repoCompression, repoHealthy, repoLocked *prometheus.Desc
+
+	rpo, rto, releasesRequired, encRequired, immRequired, restoreEvery, archiveAfter *prometheus.Desc
+
+	probeSuccess, probeDuration, probeLastRun, probeLastSuccess, probeVerified, probeRPO *prometheus.Desc
+
+	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
+
+	gateOpen *prometheus.Desc
+}
+
+func newDescs() *descs {
+	d := func(sub, n, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name(sub, n), help, labels, nil)
+	}
+	return &descs{
+		lastSuccess:        d("backup", "last_success_timestamp_seconds", "End time of the newest successful backup of this type, from the source's catalog (collected in the background).", typedLabels),
+		lastSize:           d("backup", "last_size_bytes", "Logical size of the newest successful backup of this type.", typedLabels),
+		lastStored:         d("backup", "last_stored_bytes", "Stored size (after deduplication and compression) of the newest successful backup of this type.", typedLabels),
+		lastDuration:       d("backup", "last_duration_seconds", "Duration of the newest successful backup of this type.", typedLabels),
+		lastAttempt:        d("backup", "last_attempt_timestamp_seconds", "End time (start time while running) of the newest backup attempt of any status.", seriesLabels),
+		lastAttemptSuccess: d("backup", "last_attempt_success", "1 if the newest finished backup attempt succeeded, 0 if it failed or was partial.", seriesLabels),
+		backups:            d("", "backups", "Backups in the source's catalog, by type and status.", countedLabels),
+		oldest:             d("backup", "oldest_timestamp_seconds", "End time of the oldest retained successful backup.", seriesLabels),
+		releases:           d("backup", "releases_retained", "Distinct release labels among retained successful backups.", seriesLabels),
+		encrypted:          d("backup", "last_encrypted", "1 if the newest successful backup is encrypted.", seriesLabels),
+		immutable:          d("backup", "last_immutable", "1 if the newest successful backup is immutable (object lock, append-only, vault lock).", seriesLabels),
+		keyAllowed:         d("backup", "last_key_allowed", "1 if the newest successful backup's KMS key is in the environment's allowlist (1 when the environment has none).", seriesLabels),
+
+		repoStored:      d("repository", "stored_bytes", "Bytes the repository occupies on storage.", repoLabels),
+		repoLogical:     d("repository", "logical_bytes", "Bytes of data the repository represents before deduplication and compression.", repoLabels),
+		repoDedup:       d("repository", "dedup_ratio", "Deduplication ratio of the repository (logical / unique), as the source reports it.", repoLabels),
+		repoCompression: d("repository", "compression_ratio", "Compression ratio of the repository (uncompressed / compressed), as the source reports it.", repoLabels),
+		repoHealthy:     d("repository", "healthy", "1 if the source reports the repository as healthy.", repoLabels),
+		repoLocked:      d("repository", "backup_locked", "1 while a backup holds the repository's lock.", repoLabels),
+
+		rpo:              d("policy", "rpo_seconds", "Recovery point objective: the largest acceptable age of the last good backup.", envLabels),
+		rto:              d("policy", "rto_seconds", "Recovery time objective: the longest a restore may take.", envLabels),
+		releasesRequired: d("policy", "releases_required", "Distinct prior release states that must stay restorable.", envLabels),
+		encRequired:      d("policy", "encryption_required", "1 if backups of the environment must be encrypted.", envLabels),
+		immRequired:      d("policy", "immutability_required", "1 if backups of the environment must be immutable.", envLabels),
+		restoreEvery:     d("policy", "restore_test_interval_seconds", "Longest acceptable time without a successful restore probe.", envLabels),
+		archiveAfter:     d("policy", "archive_after_seconds", "Age after which backups should have left hot storage.", envLabels),
+
+		probeSuccess:     d("restore_probe", "success", "1 if the last run of the restore probe succeeded.", probeLabels),
+		probeDuration:    d("restore_probe", "duration_seconds", "Duration of the last run of the restore probe (measured RTO).", probeLabels),
+		probeLastRun:     d("restore_probe", "last_run_timestamp_seconds", "Start time of the last run of the restore probe.", probeLabels),
+		probeLastSuccess: d("restore_probe", "last_success_timestamp_seconds", "Start time of the last successful run of the restore probe.", probeLabels),
+		probeVerified:    d("restore_probe", "verified_bytes", "Bytes the last run of the restore probe verified.", probeLabels),
+		probeRPO:         d("restore_probe", "achieved_rpo_seconds", "Age of the restored data when the last run started (achieved RPO).", probeLabels),
+
+		colSuccess:     d("collector", "success", "1 if the last collection of the source succeeded.", sourceLabels),
+		colDuration:    d("collector", "duration_seconds", "Duration of the last collection of the source.", sourceLabels),
+		colLastRun:     d("collector", "last_run_timestamp_seconds", "Start time of the last collection of the source.", sourceLabels),
+		colLastSuccess: d("collector", "last_success_timestamp_seconds", "End time of the last successful collection of the source (read back from history after a restart).", sourceLabels),
+		colInterval:    d("collector", "interval_seconds", "Expected time between two collections of the source.", sourceLabels),
+		colFromHistory: d("collector", "catalog_from_history", "1 while the source's catalog is the one read back from history after a restart.", sourceLabels),
+
+		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release.", envLabels),
+	}
+}
+
+// ProbeStatus is what the metrics need of one probe.
+type ProbeStatus struct {
+	Last        model.ProbeResult
+	LastSuccess time.Time
+}
+
+// Sources provide the state the metrics derive from.
+type Sources struct {
+	Store *collectors.Store
+	// Probes returns the status of every probe that ran; may be nil.
+	Probes func() []ProbeStatus
+	// Gate returns whether the deploy gate of each environment is open; may be nil.
+	Gate func() map[string]bool
+}
+
+// Collector is the prometheus.Collector of everything derived from state.
+type Collector struct {
+	d   *descs
+	src Sources
+	cfg atomic.Pointer[config.Config]
+
+	mu        sync.Mutex
+	cachedFor cacheKey
+	cached    []prometheus.Metric
+}
+
+type cacheKey struct {
+	store uint64
+	cfg   *config.Config
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a collector over src; SetConfig must be called
+// before the first scrape.
+func NewCollector(src Sources) *Collector {
+	return &Collector{d: newDescs(), src: src}
+}
+
+// SetConfig installs the configuration the policy metrics come from.
+func (c *Collector) SetConfig(cfg *config.Config) { c.cfg.Store(cfg) }
+
+// Describe sends nothing: the metrics' label values depend on the state,
+// so the collector is unchecked.
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends the derived metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	cfg := c.cfg.Load()
+	if cfg == nil {
+		return
+	}
+	view := c.src.Store.View()
+	c.mu.Lock()
+	key := cacheKey{store: view.Version, cfg: cfg}
+	if c.cached == nil || c.cachedFor != key {
+		c.cached = c.buildState(cfg, view)
+		c.cachedFor = key
+	}
+	cached := c.cached
+	c.mu.Unlock()
+	for _, m := range cached {
+		ch <- m
+	}
+	// Probe results and the gate change independently of catalogs and are
+	// small: build them on each scrape.
+	if c.src.Probes != nil {
+		c.buildProbes(ch, c.src.Probes())
+	}
+	if c.src.Gate != nil {
+		for env, open := range c.src.Gate() {
+			ch <- gauge(c.d.gateOpen, b2f(open), env)
+		}
+	}
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ts(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prometheus.Metric {
+	var out []prometheus.Metric
+	add := func(d *prometheus.Desc, v float64, labels ...string) { out = append(out, gauge(d, v, labels...)) }
+
+	for _, env := range cfg.EnvNames() {
+		e := cfg.Environments[env]
+		add(c.d.rpo, e.RPO.D().Seconds(), env)
+		if e.RTO > 0 {
+			add(c.d.rto, e.RTO.D().Seconds(), env)
+		}
+		add(c.d.releasesRequired, float64(e.Retention.Releases), env)
+		add(c.d.encRequired, b2f(e.Require.Encryption != config.EncryptionNone), env)
+		add(c.d.immRequired, b2f(e.Require.Immutable), env)
+		if e.RestoreTestEvery > 0 {
+			add(c.d.restoreEvery, e.RestoreTestEvery.D().Seconds(), env)
+		}
+		add(c.d.archiveAfter, e.ArchiveAfter.D().Seconds(), env)
+	}
+
+	for _, st := range view.Sources {
+		l := []string{st.Source, st.Type}
+		if st.Tried {
+			add(c.d.colSuccess, b2f(st.Success()), l...)
+			add(c.d.colDuration, st.LastDuration.Seconds(), l...)
+			add(c.d.colLastRun, ts(st.LastRun), l...)
+		}
+		if !st.LastSuccess.IsZero() {
+			add(c.d.colLastSuccess, ts(st.LastSuccess), l...)
+		}
+		if st.Interval > 0 {
+			add(c.d.colInterval, st.Interval.Seconds(), l...)
+		}
+		add(c.d.colFromHistory, b2f(st.FromHistory), l...)
+		if st.Catalog == nil {
+			continue
+		}
+		for _, s := range model.Summarize(st.Catalog.Backups) {
+			out = c.appendSeries(out, cfg, s)
+		}
+		for i := range st.Catalog.Repositories {
+			r := &st.Catalog.Repositories[i]
+			rl := []string{r.Env, r.Source, r.Dataset, r.Name}
+			if r.StoredBytes > 0 {
+				add(c.d.repoStored, float64(r.StoredBytes), rl...)
+			}
+			if r.LogicalBytes > 0 {
+				add(c.d.repoLogical, float64(r.LogicalBytes), rl...)
+			}
+			if r.DedupRatio > 0 {
+				add(c.d.repoDedup, r.DedupRatio, rl...)
+			}
+			if r.CompressionRatio > 0 {
+				add(c.d.repoCompression, r.CompressionRatio, rl...)
+			}
+			add(c.d.repoHealthy, b2f(r.Healthy), rl...)
+			add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
+		}
+	}
+	return out
+}
+
+func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s *model.Series) []prometheus.Metric {
+	l := []string{s.Key.Env, s.Key.Source, s.Key.Dataset}
+	add := func(d *prometheus.Desc, v float64, labels ...string) { out = append(out, gauge(d, v, labels...)) }
+	for _, t := range model.BackupTypes {
+		b := s.LastGoodByType[t]
+		if b == nil {
+			continue
+		}
+		tl := append(slices.Clip(l), string(t))
+		add(c.d.lastSuccess, ts(b.End), tl...)
+		if b.LogicalBytes > 0 {
+			add(c.d.lastSize, float64(b.LogicalBytes), tl...)
+		}
+		if b.StoredBytes > 0 {
+			add(c.d.lastStored, float64(b.StoredBytes), tl...)
+		}
+		add(c.d.lastDuration, b.End.Sub(b.Start).Seconds(), tl...)
+	}
+	for k, n := range s.Counts {
+		add(c.d.backups, float64(n), s.Key.Env, s.Key.Source, s.Key.Dataset, string(k.Type), string(k.Status))
+	}
+	if s.LastAttempt != nil {
+		add(c.d.lastAttempt, ts(model.AttemptTime(s.LastAttempt)), l...)
+	}
+	if s.LastFinished != nil {
+		add(c.d.lastAttemptSuccess, b2f(s.LastFinished.Good()), l...)
+	}
+	if s.LastGood != nil {
+		add(c.d.oldest, ts(s.OldestGood.End), l...)
+		add(c.d.releases, float64(len(s.Releases)), l...)
+		add(c.d.encrypted, b2f(s.LastGood.Encrypted), l...)
+		add(c.d.immutable, b2f(s.LastGood.Immutable), l...)
+		allowed := true
+		if e := cfg.Environments[s.Key.Env]; e != nil && len(e.Require.KMSKeys) > 0 {
+			allowed = slices.Contains(e.Require.KMSKeys, s.LastGood.KeyID)
+		}
+		add(c.d.keyAllowed, b2f(allowed), l...)
+	}
+	return out
+}
+
+func (c *Collector) buildProbes(ch chan<- prometheus.Metric, probes []ProbeStatus) {
+	for _, p := range probes {
+		r := &p.Last
+		l := []string{r.Probe, r.Kind, r.Env, r.Dataset}
+		ch <- gauge(c.d.probeSuccess, b2f(r.Success), l...)
+		ch <- gauge(c.d.probeDuration, r.Duration.Seconds(), l...)
+		ch <- gauge(c.d.probeLastRun, ts(r.Start), l...)
+		if !p.LastSuccess.IsZero() {
+			ch <- gauge(c.d.probeLastSuccess, ts(p.LastSuccess), l...)
+		}
+		ch <- gauge(c.d.probeVerified, float64(r.BytesVerified), l...)
+		if rpo := r.AchievedRPO(); rpo > 0 {
+			ch <- gauge(c.d.probeRPO, rpo.Seconds(), l...)
+		}
+	}
+}
