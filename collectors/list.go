@@ -11,10 +11,10 @@ import (
 // Factories is the explicit list of collectors, by source type. Adding a
 // collector is one sub-package and one entry here (and its options struct
 // in internal/config).
-func Factories(cfgFile string) map[string]Factory {
+func Factories() map[string]Factory {
 	return map[string]Factory{
 		config.TypeManifest: func(src *config.Source, d Deps) (Collector, error) {
-			return manifest.New(src, cfgFile, d.Logger, d.Now)
+			return manifest.New(src, d.Logger, d.Now)
 		},
 	}
 }

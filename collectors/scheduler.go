@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -163,12 +164,39 @@ func Collect(ctx context.Context, src *config.Source, c Collector, now func() ti
 		logger.Debug("collection finished", "source", src.Name, "type", src.Type, "backups", len(r.Catalog.Backups), "duration", r.Duration)
 	}()
 	cat, err := c.Collect(ctx)
-	if err == nil && cat == nil {
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if cat == nil {
 		cat = &model.Catalog{}
 	}
-	r.Catalog, r.Err = cat, err
-	if err != nil {
-		r.Catalog = nil
-	}
+	normalize(src, cat, r.Start)
+	r.Catalog = cat
 	return r
+}
+
+// normalize fills what every record must carry from the source's settings,
+// so that no collector can publish a record without its source, env and
+// dataset.
+func normalize(src *config.Source, cat *model.Catalog, at time.Time) {
+	for i := range cat.Backups {
+		b := &cat.Backups[i]
+		b.Source = src.Name
+		b.Env = cmp.Or(b.Env, src.Env, "unknown")
+		b.Dataset = cmp.Or(b.Dataset, src.Dataset, src.Name)
+		b.Classification = cmp.Or(b.Classification, src.Classification)
+		b.Start, b.End, b.RetainUntil = b.Start.UTC(), b.End.UTC(), b.RetainUntil.UTC()
+	}
+	for i := range cat.Repositories {
+		r := &cat.Repositories[i]
+		r.Source = src.Name
+		r.Env = cmp.Or(r.Env, src.Env, "unknown")
+		r.Dataset = cmp.Or(r.Dataset, src.Dataset, src.Name)
+		r.Name = cmp.Or(r.Name, src.Name)
+		if r.ObservedAt.IsZero() {
+			r.ObservedAt = at
+		}
+		r.ObservedAt = r.ObservedAt.UTC()
+	}
 }

@@ -31,17 +31,12 @@ type Collector struct {
 	now    func() time.Time
 }
 
-// New returns a collector for a manifest source. A relative dir is resolved
-// against the directory of the configuration file.
-func New(src *config.Source, cfgFile string, logger *slog.Logger, now func() time.Time) (*Collector, error) {
+// New returns a collector for a manifest source.
+func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collector, error) {
 	if src.Manifest == nil || src.Manifest.Dir == "" {
 		return nil, runx.Errorf(runx.KindConfig, "source %s: manifest.dir is required", src.Name)
 	}
-	dir := src.Manifest.Dir
-	if !filepath.IsAbs(dir) && cfgFile != "" {
-		dir = filepath.Join(filepath.Dir(cfgFile), dir)
-	}
-	return &Collector{src: src, dir: dir, logger: logger, now: now}, nil
+	return &Collector{src: src, dir: src.Manifest.Dir, logger: logger, now: now}, nil
 }
 
 // Collect reads every manifest file below the directory.
@@ -91,10 +86,10 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			return nil, runx.ParseError(fmt.Errorf("parse manifest %w", err))
 		}
 		for _, b := range backups {
-			if prev, dup := seen[b.ID]; dup {
-				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: backup id %q already appears in %s", rel, b.ID, prev))
+			if prev, dup := seen[b.Key()]; dup {
+				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: backup id %q of dataset %s already appears in %s", rel, b.ID, b.Dataset, prev))
 			}
-			seen[b.ID] = rel
+			seen[b.Key()] = rel
 		}
 		cat.Backups = append(cat.Backups, backups...)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -33,6 +34,8 @@ const (
 	DefaultResticStats   = Duration(24 * time.Hour)
 	DefaultProbeTimeout  = Duration(time.Hour)
 	DefaultProbeParallel = 1
+	DefaultProbeStateDir = "./var/probes"
+	DefaultProbeKeep     = 100
 )
 
 // Source types the exporter knows. The collectors package holds the list of
@@ -54,6 +57,7 @@ type Config struct {
 	Probes          []*Probe                   `yaml:"probes,omitempty" doc:"Scheduled restore-verification probes."`
 	Collection      Collection                 `yaml:"collection,omitempty" doc:"How sources are scheduled."`
 	History         History                    `yaml:"history,omitempty" doc:"Where the long-term Parquet history is written."`
+	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 
 	// File is the path the configuration was read from; relative paths in
 	// the file are resolved against its directory.
@@ -122,6 +126,13 @@ type History struct {
 	Disabled bool `yaml:"disabled,omitempty" doc:"Do not write history."`
 }
 
+// Probing holds the settings shared by every restore probe.
+type Probing struct {
+	Concurrency int    `yaml:"concurrency,omitempty" doc:"Probe runs at the same time across all probes (default 1)."`
+	StateDir    string `yaml:"state_dir,omitempty" doc:"Directory where probes record the sandboxes they create and keep run logs (default ./var/probes)."`
+	KeepResults int    `yaml:"keep_results,omitempty" doc:"Recent runs (results and logs) kept for the API (default 100)."`
+}
+
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
@@ -130,7 +141,7 @@ type Source struct {
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
 	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
-	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: \"@every 5m\" or a cron spec (default @every 5m)."`
+	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m)."`
 	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
 
@@ -222,7 +233,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty configuration", name)
 		}
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, prefixFile(name, yamlError(err))
 	}
 	c := &Config{File: name}
 	if err := decodeStrict(&root, c, ""); err != nil {
@@ -232,7 +243,35 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, prefixFile(name, err)
 	}
+	c.resolvePaths()
 	return c, nil
+}
+
+// resolvePaths makes relative paths in the file relative to the file's
+// directory, so that the exporter behaves the same from any working
+// directory.
+func (c *Config) resolvePaths() {
+	c.History.Root = c.Path(c.History.Root)
+	for _, s := range c.Sources {
+		if s.Manifest != nil {
+			s.Manifest.Dir = c.Path(s.Manifest.Dir)
+		}
+		if s.Restic != nil && s.Restic.PasswordFile != "" {
+			s.Restic.PasswordFile = c.Path(s.Restic.PasswordFile)
+		}
+		if s.PgBackRest != nil && s.PgBackRest.Config != "" {
+			s.PgBackRest.Config = c.Path(s.PgBackRest.Config)
+		}
+	}
+}
+
+// Path resolves p against the directory of the configuration file; an
+// absolute p, or a URL such as s3://bucket/prefix, is returned unchanged.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
 }
 
 func prefixFile(name string, err error) error {
@@ -288,6 +327,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.History.Root == "" {
 		c.History.Root = DefaultHistoryRoot
+	}
+	if c.Probing.Concurrency == 0 {
+		c.Probing.Concurrency = DefaultProbeParallel
+	}
+	if c.Probing.StateDir == "" {
+		c.Probing.StateDir = DefaultProbeStateDir
+	}
+	if c.Probing.KeepResults == 0 {
+		c.Probing.KeepResults = DefaultProbeKeep
 	}
 }
 
@@ -397,6 +445,12 @@ func (c *Config) validate() error {
 	if c.Collection.Concurrency < 0 {
 		return errors.New("collection.concurrency: must not be negative")
 	}
+	if c.Probing.Concurrency < 0 {
+		return errors.New("probing.concurrency: must not be negative")
+	}
+	if c.Probing.KeepResults < 0 {
+		return errors.New("probing.keep_results: must not be negative")
+	}
 	return nil
 }
 
@@ -469,6 +523,11 @@ func (c *Config) Source(name string) *Source {
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("empty schedule")
+	}
+	// A bare duration ("5m", as most exporters write intervals) means
+	// "@every 5m".
+	if d, err := ParseDuration(spec); err == nil && d > 0 {
+		return cron.Every(d), nil
 	}
 	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	s, err := p.Parse(spec)

@@ -27,6 +27,20 @@ func decodeStrict(node *yaml.Node, out any, path string) error {
 	return nil
 }
 
+// DecodeOptions decodes a section the configuration keeps as a raw node
+// (a probe's kind-specific options) as strictly as the rest of the file:
+// an unknown key or a value of the wrong shape is an error that names the
+// file, the line and the path of the field ("probes[0].options.dsn").
+func DecodeOptions(file string, node *yaml.Node, out any, path string) error {
+	if node == nil || node.Kind == 0 {
+		return nil
+	}
+	if err := decodeStrict(node, out, path); err != nil {
+		return prefixFile(file, err)
+	}
+	return nil
+}
+
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
 // yamlError turns a yaml.v3 error into a lineError naming its first problem.
@@ -185,8 +199,14 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
-// suggest offers the closest known key for a likely typo.
+// suggest offers the closest known key for a likely typo, and says how
+// secrets are given when someone tries to write one inline.
 func suggest(key string, fields map[string]reflect.StructField) string {
+	for _, secret := range []string{"password", "secret", "token", "dsn"} {
+		if key == secret {
+			return fmt.Sprintf(" (secrets are never accepted inline: use %s_file or %s_env)", secret, secret)
+		}
+	}
 	best, bestD := "", 3
 	for k := range fields {
 		if d := editDistance(key, k); d < bestD || (d == bestD && best != "" && k < best) {

@@ -98,8 +98,9 @@ type Backup struct {
 	WALStop  string `json:"wal_stop,omitempty"`
 }
 
-// Key identifies a backup across collections: a source never reuses an id.
-func (b *Backup) Key() string { return b.Source + "\x00" + b.ID }
+// Key identifies a backup across collections: a source never reuses an id
+// within a dataset (pgBackRest labels, for one, repeat across stanzas).
+func (b *Backup) Key() string { return b.Source + "\x00" + b.Dataset + "\x00" + b.ID }
 
 // Good reports whether the backup can be restored from, as far as its
 // catalog knows.

@@ -1,0 +1,145 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := c.Environments["prod"]
+	if prod.RPO.D() != time.Hour || prod.Retention.MinAge.D() != 35*24*time.Hour || prod.Retention.Releases != 3 {
+		t.Errorf("prod policy = %+v", prod)
+	}
+	if got := c.Environments["staging"].Retention.Releases; got != DefaultReleasesKept {
+		t.Errorf("staging releases default = %d, want %d", got, DefaultReleasesKept)
+	}
+	if got := c.Environments["prod"].ArchiveAfter; got != DefaultArchiveAfter {
+		t.Errorf("archive_after default = %s, want 90d", got)
+	}
+	if got := c.Environments["staging"].ArchiveAfter.D(); got != 30*24*time.Hour {
+		t.Errorf("staging archive_after = %s", got)
+	}
+	if got := c.Sources[2].Interval; got != DefaultInterval {
+		t.Errorf("interval default = %q", got)
+	}
+	if got := c.Sources[0].Timeout; got != DefaultTimeout {
+		t.Errorf("timeout default = %s", got)
+	}
+	if got, want := c.History.Root, filepath.Join("testdata", "history"); got != want {
+		t.Errorf("history root = %q, want %q (relative to the config file)", got, want)
+	}
+	if got, want := c.Sources[1].Restic.PasswordFile, filepath.Join("testdata", "secrets/restic"); got != want {
+		t.Errorf("password_file = %q, want %q", got, want)
+	}
+	if got := c.Sources[0].PgBackRest.Config; got != "/etc/pgbackrest/pgbackrest.conf" {
+		t.Errorf("absolute path changed: %q", got)
+	}
+	if got := c.Sources[1].DatasetFrom; got != "tag:app" {
+		t.Errorf("dataset_from = %q", got)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	for file, want := range map[string]string{
+		"invalid-unknown-key.yml":             `testdata/invalid-unknown-key.yml:4: environments.prod: unknown field "retension" (did you mean "retention"?)`,
+		"invalid-bad-duration.yml":            `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
+		"invalid-no-environments.yml":         `testdata/invalid-no-environments.yml: environments: at least one environment is required`,
+		"invalid-rpo-missing.yml":             `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
+		"invalid-source-type.yml":             `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest`,
+		"invalid-duplicate-source.yml":        `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
+		"invalid-unknown-env.yml":             `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
+		"invalid-schedule.yml":                `testdata/invalid-schedule.yml:4: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
+		"invalid-restic-inline-password.yml":  `testdata/invalid-restic-inline-password.yml:6: sources[0].restic: unknown field "password" (secrets are never accepted inline: use password_file or password_env)`,
+		"invalid-restic-no-password.yml":      `testdata/invalid-restic-no-password.yml:4: sources[0] (files).restic: set password_file or password_env (a password is never accepted inline)`,
+		"invalid-options-mismatch.yml":        `testdata/invalid-options-mismatch.yml:4: sources[0] (a).restic: options of another type; this source's type is manifest`,
+		"invalid-releases-type.yml":           `testdata/invalid-releases-type.yml:4: environments.prod.retention.releases: "three" is not a whole number`,
+		"invalid-encryption.yml":              `testdata/invalid-encryption.yml:3: environments.prod.require.encryption: "aes" is not one of "any", "kms"`,
+		"invalid-kms-without-kms.yml":         `testdata/invalid-kms-without-kms.yml:3: environments.prod.require.kms_keys: set encryption: kms to use a key allowlist`,
+		"invalid-min-over-max.yml":            `testdata/invalid-min-over-max.yml:3: environments.prod.retention: min_age 400d is larger than max_age 5w`,
+		"invalid-classification.yml":          `testdata/invalid-classification.yml:4: sources[0] (a).classification: unknown classification "phi"`,
+		"invalid-probe-source.yml":            `testdata/invalid-probe-source.yml:4: probes[0] (p).source: unknown source "nope"`,
+		"invalid-dataset-from.yml":            `testdata/invalid-dataset-from.yml:4: sources[0] (a).dataset_from: "hostname" is not host, path, stanza or tag:KEY`,
+		"invalid-yaml-syntax.yml":             `testdata/invalid-yaml-syntax.yml:1: did not find expected ',' or '}'`,
+		"invalid-list-expected.yml":           `testdata/invalid-list-expected.yml:2: environments.prod.regions: expected a list`,
+	} {
+		t.Run(file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", file))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			if err.Error() != want {
+				t.Errorf("error:\n got: %s\nwant: %s", err, want)
+			}
+		})
+	}
+}
+
+// Every invalid file in testdata has a case above, so a new file cannot be
+// forgotten.
+func TestEveryInvalidFileIsChecked(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid-*.yml")
+	if len(files) < 20 {
+		t.Errorf("found %d invalid config files, want at least 20", len(files))
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"0": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute, "35d": 35 * 24 * time.Hour,
+		"2w": 14 * 24 * time.Hour, "1y": 365 * 24 * time.Hour, "1.5h": 90 * time.Minute,
+	} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1 hour", "-5m", "h"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", in)
+		}
+	}
+}
+
+func TestSchemaCoversEveryField(t *testing.T) {
+	s := Schema()
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"rpo"`, `"restore_test_every"`, `"password_file"`, `"stanzas"`, `"relative_to"`, `"quiet_windows"`, `"kms_keys"`} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("schema lacks %s", key)
+		}
+	}
+	srcs := s["properties"].(map[string]any)["sources"].(map[string]any)["items"].(map[string]any)
+	if srcs["additionalProperties"] != false {
+		t.Error("schema allows unknown source keys; the loader rejects them")
+	}
+	if req := srcs["required"].([]string); strings.Join(req, ",") != "name,type" {
+		t.Errorf("source required = %v", req)
+	}
+}
+
+// The documented example configuration must stay valid.
+func TestExampleConfigsAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*/*.yml")
+	if len(files) == 0 {
+		t.Fatal("no example configurations found")
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
