@@ -105,15 +105,15 @@ func TestCollectEmptyDirectory(t *testing.T) {
 func TestRecordValidation(t *testing.T) {
 	p := &parser{src: &config.Source{Name: "ci"}}
 	for rec, want := range map[string]string{
-		`{"dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                         "env: required (or set env on the source)",
-		`{"env":"prod","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                          "dataset: required (or set dataset on the source)",
-		`{"env":"prod","dataset":"d","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                     "id: required",
-		`{"env":"prod","dataset":"d","id":"1","type":"weekly","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:          `type: "weekly" is not one of full, diff, incr, snapshot, logical, wal`,
-		`{"env":"prod","dataset":"d","id":"1","type":"full","status":"ok","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`: `status: "ok" is not one of succeeded, failed, partial, running`,
-		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-20T01:10:00Z"}`:            "end 2026-11-20T01:10:00Z is before start 2026-11-21T01:00:00Z",
-		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"21.11.2026","end":"2026-11-21T01:10:00Z"}`:                      `start: "21.11.2026" is not an RFC 3339 time such as 2026-05-01T02:00:00Z`,
-		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"now-1h","end":"now"}`:                                           `start: "now-1h" is not an RFC 3339 time such as 2026-05-01T02:00:00Z`,
-		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z","stored_bytes":-1}`: "sizes and counts must not be negative",
+		`{"dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                                      "env: required (or set env on the source)",
+		`{"env":"prod","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                                       "dataset: required (or set dataset on the source)",
+		`{"env":"prod","dataset":"d","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                                  "id: required",
+		`{"env":"prod","dataset":"d","id":"1","type":"weekly","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:                       `type: "weekly" is not one of full, diff, incr, snapshot, logical, wal`,
+		`{"env":"prod","dataset":"d","id":"1","type":"full","status":"ok","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z"}`:           `status: "ok" is not one of succeeded, failed, partial, running`,
+		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-20T01:10:00Z"}`:                         "end 2026-11-20T01:10:00Z is before start 2026-11-21T01:00:00Z",
+		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"21.11.2026","end":"2026-11-21T01:10:00Z"}`:                                   `start: "21.11.2026" is not an RFC 3339 time such as 2026-05-01T02:00:00Z`,
+		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"now-1h","end":"now"}`:                                                        `start: "now-1h" is not an RFC 3339 time such as 2026-05-01T02:00:00Z`,
+		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z","stored_bytes":-1}`:       "sizes and counts must not be negative",
 		`{"env":"prod","dataset":"d","id":"1","type":"full","start":"2026-11-21T01:00:00Z","end":"2026-11-21T01:10:00Z","checksum":"crc32:abcd"}`: `checksum: "crc32:abcd" must be ALGORITHM:HEX with ALGORITHM one of sha256, sha512, sha1, md5`,
 	} {
 		_, err := p.record([]byte(rec))
