@@ -2,9 +2,11 @@ package manifest
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +167,35 @@ func TestDemoManifestsParse(t *testing.T) {
 	for _, env := range []string{"dev", "staging", "prod"} {
 		if envs[env] == 0 {
 			t.Errorf("demo has no backups in %s", env)
+		}
+	}
+}
+
+// The documented JSON Schema and the parser must agree on the fields.
+func TestSchemaMatchesRecord(t *testing.T) {
+	data, err := os.ReadFile("../../docs/manifest.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	rt := reflect.TypeFor[Record]()
+	fields := map[string]bool{}
+	for i := range rt.NumField() {
+		fields[rt.Field(i).Tag.Get("json")] = true
+	}
+	for f := range fields {
+		if _, ok := schema.Properties[f]; !ok {
+			t.Errorf("field %q is parsed but not in the schema", f)
+		}
+	}
+	for p := range schema.Properties {
+		if !fields[p] {
+			t.Errorf("schema property %q is not parsed", p)
 		}
 	}
 }

@@ -1,0 +1,175 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/runx"
+)
+
+type fakeCollector func(ctx context.Context) (*model.Catalog, error)
+
+func (f fakeCollector) Collect(ctx context.Context) (*model.Catalog, error) { return f(ctx) }
+
+func testConfig(t *testing.T, names ...string) *config.Config {
+	t.Helper()
+	y := "environments:\n  prod: {rpo: 1h}\ncollection: {concurrency: 2, jitter: 1ms}\nsources:\n"
+	for _, n := range names {
+		y += "  - {name: " + n + ", type: manifest, env: prod, interval: 1h, timeout: 200ms, manifest: {dir: x}}\n"
+	}
+	cfg, err := config.Parse("test.yml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func okCatalog(id string) *model.Catalog {
+	return &model.Catalog{Backups: []model.Backup{{ID: id, Type: model.BackupFull, Status: model.StatusSucceeded,
+		Start: time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)}}}
+}
+
+// One hanging, one failing, one panicking and one garbage-printing source
+// must not hide the healthy one, and each failure must say why.
+func TestSchedulerIsolatesFailingSources(t *testing.T) {
+	cfg := testConfig(t, "good", "hangs", "fails", "panics", "garbage")
+	cs := map[string]Collector{
+		"good": fakeCollector(func(context.Context) (*model.Catalog, error) { return okCatalog("b1"), nil }),
+		"hangs": fakeCollector(func(ctx context.Context) (*model.Catalog, error) {
+			<-ctx.Done() // a well-behaved collector returns when its deadline passes
+			return nil, ctx.Err()
+		}),
+		"fails": fakeCollector(func(context.Context) (*model.Catalog, error) {
+			return nil, runx.Errorf(runx.KindExit, "restic snapshots: exit status 1: repository does not exist")
+		}),
+		"panics": fakeCollector(func(context.Context) (*model.Catalog, error) { panic("index out of range") }),
+		"garbage": fakeCollector(func(context.Context) (*model.Catalog, error) {
+			return nil, runx.ParseError(errors.New("parse restic snapshots output: invalid character 'x'"))
+		}),
+	}
+	store := NewStore()
+	store.Configure(cfg)
+	runs := make(chan Run, 10)
+	s, err := NewScheduler(cfg, cs, SchedulerOptions{Logger: slog.New(slog.DiscardHandler), Now: time.Now, OnRun: func(r Run) {
+		store.Record(r)
+		runs <- r
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.Ready() {
+		t.Fatal("ready before any collection")
+	}
+	s.Start(context.Background())
+	defer s.Stop()
+	got := map[string]Run{}
+	for len(got) < 5 {
+		select {
+		case r := <-runs:
+			got[r.Source] = r
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of 5 sources reported: %v", len(got), got)
+		}
+	}
+	want := map[string]runx.Kind{"good": runx.KindNone, "hangs": runx.KindTimeout, "fails": runx.KindExit, "panics": runx.KindOther, "garbage": runx.KindParse}
+	for src, kind := range want {
+		if got[src].Kind != kind {
+			t.Errorf("%s: kind %q (err %v), want %q", src, got[src].Kind, got[src].Err, kind)
+		}
+	}
+	if !store.Ready() {
+		t.Error("not ready after every source was tried")
+	}
+	v := store.View()
+	if st := v.Source("good"); !st.Success() || st.Catalog == nil || st.Catalog.Backups[0].Env != "prod" || st.Catalog.Backups[0].Source != "good" {
+		t.Errorf("good source state = %+v", st)
+	}
+	if st := v.Source("hangs"); st.Success() || st.Catalog != nil || st.LastError == "" {
+		t.Errorf("hanging source state = %+v", st)
+	}
+}
+
+// A failed collection keeps the last good catalog, so freshness keeps ageing
+// from the last known backup instead of vanishing.
+func TestStoreKeepsLastGoodCatalogOnFailure(t *testing.T) {
+	cfg := testConfig(t, "a")
+	store := NewStore()
+	store.Configure(cfg)
+	now := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	store.Record(Run{Source: "a", Type: "manifest", Start: now, Catalog: okCatalog("b1")})
+	store.Record(Run{Source: "a", Type: "manifest", Start: now.Add(time.Hour), Err: errors.New("boom"), Kind: runx.KindOther})
+	st := store.View().Source("a")
+	if st.Success() || st.Catalog == nil || st.Catalog.Backups[0].ID != "b1" || !st.LastSuccess.Equal(now) {
+		t.Errorf("state after failure = %+v", st)
+	}
+}
+
+func TestStoreSeedAndReload(t *testing.T) {
+	cfg := testConfig(t, "a", "b")
+	store := NewStore()
+	store.Configure(cfg)
+	seeded := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	store.Seed("a", okCatalog("old"), seeded)
+	st := store.View().Source("a")
+	if !st.FromHistory || st.Tried || !st.LastSuccess.Equal(seeded) {
+		t.Errorf("seeded state = %+v", st)
+	}
+	if store.Ready() {
+		t.Error("a seeded source counts as tried")
+	}
+	store.Record(Run{Source: "a", Type: "manifest", Start: seeded.Add(time.Hour), Catalog: okCatalog("new")})
+	store.Seed("a", okCatalog("old"), seeded)
+	if st := store.View().Source("a"); st.FromHistory || st.Catalog.Backups[0].ID != "new" {
+		t.Errorf("a late seed overwrote a fresh collection: %+v", st)
+	}
+	// Reload without b: its state goes, a's stays.
+	store.Configure(testConfig(t, "a"))
+	v := store.View()
+	if v.Source("b") != nil || v.Source("a").Catalog.Backups[0].ID != "new" {
+		t.Errorf("after reload: %+v", v.Sources)
+	}
+	if got := v.Source("a").Interval; got != time.Hour {
+		t.Errorf("interval = %s, want 1h", got)
+	}
+}
+
+func TestSchedulerBoundsConcurrency(t *testing.T) {
+	cfg := testConfig(t, "s1", "s2", "s3", "s4", "s5")
+	var running, peak atomic.Int32
+	cs := map[string]Collector{}
+	for _, n := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		cs[n] = fakeCollector(func(ctx context.Context) (*model.Catalog, error) {
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			<-ctx.Done()
+			running.Add(-1)
+			return &model.Catalog{}, nil
+		})
+	}
+	done := make(chan Run, 5)
+	s, err := NewScheduler(cfg, cs, SchedulerOptions{Logger: slog.New(slog.DiscardHandler), Now: time.Now, OnRun: func(r Run) { done <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	defer s.Stop()
+	// Every collection blocks until its 200ms timeout, so without a bound
+	// all five would run at once.
+	for range 5 {
+		<-done
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("%d collections ran at once, limit is 2", p)
+	}
+}
