@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
@@ -119,7 +120,9 @@ type Sources struct {
 	Gate func() map[string]bool
 }
 
-// Collector is the prometheus.Collector of everything derived from state.
+// Collector is the prometheus.Gatherer of everything derived from state.
+// It gathers into ready-made metric families, cached per state version, so
+// that a scrape of a large estate costs little more than encoding them.
 type Collector struct {
 	d   *descs
 	src Sources
@@ -127,7 +130,7 @@ type Collector struct {
 
 	mu        sync.Mutex
 	cachedFor cacheKey
-	cached    []prometheus.Metric
+	cached    []*dto.MetricFamily
 }
 
 type cacheKey struct {
@@ -135,9 +138,9 @@ type cacheKey struct {
 	cfg   *config.Config
 }
 
-var _ prometheus.Collector = (*Collector)(nil)
+var _ prometheus.Gatherer = (*Collector)(nil)
 
-// NewCollector returns a collector over src; SetConfig must be called
+// NewCollector returns a gatherer over src; SetConfig must be called
 // before the first scrape.
 func NewCollector(src Sources) *Collector {
 	return &Collector{d: newDescs(), src: src}
@@ -146,38 +149,64 @@ func NewCollector(src Sources) *Collector {
 // SetConfig installs the configuration the policy metrics come from.
 func (c *Collector) SetConfig(cfg *config.Config) { c.cfg.Store(cfg) }
 
-// Describe sends nothing: the metrics' label values depend on the state,
-// so the collector is unchecked.
-func (c *Collector) Describe(chan<- *prometheus.Desc) {}
-
-// Collect sends the derived metrics.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+// Gather returns the derived metric families.
+func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 	cfg := c.cfg.Load()
 	if cfg == nil {
-		return
+		return nil, nil
 	}
 	view := c.src.Store.View()
 	c.mu.Lock()
 	key := cacheKey{store: view.Version, cfg: cfg}
 	if c.cached == nil || c.cachedFor != key {
-		c.cached = c.buildState(cfg, view)
-		c.cachedFor = key
+		mfs, err := gatherMetrics(c.buildState(cfg, view))
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.cached, c.cachedFor = mfs, key
 	}
-	cached := c.cached
+	out := slices.Clone(c.cached)
 	c.mu.Unlock()
-	for _, m := range cached {
-		ch <- m
-	}
+
 	// Probe results and the gate change independently of catalogs and are
 	// small: build them on each scrape.
+	var live []prometheus.Metric
 	if c.src.Probes != nil {
-		c.buildProbes(ch, c.src.Probes())
+		live = c.buildProbes(live, c.src.Probes())
 	}
 	if c.src.Gate != nil {
 		for env, open := range c.src.Gate() {
-			ch <- gauge(c.d.gateOpen, b2f(open), env)
+			live = append(live, gauge(c.d.gateOpen, b2f(open), env))
 		}
 	}
+	if len(live) > 0 {
+		mfs, err := gatherMetrics(live)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mfs...)
+	}
+	return out, nil
+}
+
+// metricList turns ready metrics into a collector for a throwaway registry,
+// which sorts and checks them into metric families.
+type metricList []prometheus.Metric
+
+func (metricList) Describe(chan<- *prometheus.Desc) {}
+func (l metricList) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range l {
+		ch <- m
+	}
+}
+
+func gatherMetrics(ms []prometheus.Metric) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(metricList(ms)); err != nil {
+		return nil, err
+	}
+	return reg.Gather()
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
@@ -295,19 +324,20 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 	return out
 }
 
-func (c *Collector) buildProbes(ch chan<- prometheus.Metric, probes []ProbeStatus) {
+func (c *Collector) buildProbes(out []prometheus.Metric, probes []ProbeStatus) []prometheus.Metric {
 	for _, p := range probes {
 		r := &p.Last
 		l := []string{r.Probe, r.Kind, r.Env, r.Dataset}
-		ch <- gauge(c.d.probeSuccess, b2f(r.Success), l...)
-		ch <- gauge(c.d.probeDuration, r.Duration.Seconds(), l...)
-		ch <- gauge(c.d.probeLastRun, ts(r.Start), l...)
+		out = append(out, gauge(c.d.probeSuccess, b2f(r.Success), l...))
+		out = append(out, gauge(c.d.probeDuration, r.Duration.Seconds(), l...))
+		out = append(out, gauge(c.d.probeLastRun, ts(r.Start), l...))
 		if !p.LastSuccess.IsZero() {
-			ch <- gauge(c.d.probeLastSuccess, ts(p.LastSuccess), l...)
+			out = append(out, gauge(c.d.probeLastSuccess, ts(p.LastSuccess), l...))
 		}
-		ch <- gauge(c.d.probeVerified, float64(r.BytesVerified), l...)
+		out = append(out, gauge(c.d.probeVerified, float64(r.BytesVerified), l...))
 		if rpo := r.AchievedRPO(); rpo > 0 {
-			ch <- gauge(c.d.probeRPO, rpo.Seconds(), l...)
+			out = append(out, gauge(c.d.probeRPO, rpo.Seconds(), l...))
 		}
 	}
+	return out
 }
