@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/restorable/restorable/collectors/manifest"
+	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
 )
@@ -15,6 +16,9 @@ func Factories() map[string]Factory {
 	return map[string]Factory{
 		config.TypeManifest: func(src *config.Source, d Deps) (Collector, error) {
 			return manifest.New(src, d.Logger, d.Now)
+		},
+		config.TypePgBackRest: func(src *config.Source, d Deps) (Collector, error) {
+			return pgbackrest.New(src, d.Logger, d.Now)
 		},
 	}
 }
