@@ -29,6 +29,10 @@ type Collector struct {
 	dir    string
 	logger *slog.Logger
 	now    func() time.Time
+	// anchor is the "now" of relative times: fixed at the first collection,
+	// so that an unchanged demo catalog stays unchanged between
+	// collections and adds no history rows.
+	anchor time.Time
 }
 
 // New returns a collector for a manifest source.
@@ -43,7 +47,10 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	p := &parser{src: c.src}
 	if c.src.Manifest.RelativeTo == "now" {
-		p.now = c.now().UTC()
+		if c.anchor.IsZero() {
+			c.anchor = c.now().UTC().Truncate(time.Second)
+		}
+		p.now = c.anchor
 	}
 	var files []string
 	err := filepath.WalkDir(c.dir, func(path string, d fs.DirEntry, err error) error {
