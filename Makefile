@@ -40,7 +40,7 @@ lint:
 
 ## dashboards: regenerate the committed Grafana dashboard JSON
 dashboards:
-	$(GO) run ./dashboards/gen
+	$(GO) run ./dashboards/cmd/generate -out dashboards/json
 
 ## golden: refresh the exporter's golden /metrics output after an intended change
 golden:
