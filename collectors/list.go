@@ -5,6 +5,7 @@ import (
 
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
+	"github.com/restorable/restorable/collectors/restic"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
 )
@@ -19,6 +20,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypePgBackRest: func(src *config.Source, d Deps) (Collector, error) {
 			return pgbackrest.New(src, d.Logger, d.Now)
+		},
+		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
+			return restic.New(src, d.Logger, d.Now)
 		},
 	}
 }
