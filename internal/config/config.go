@@ -57,6 +57,7 @@ type Config struct {
 	Probes          []*Probe                   `yaml:"probes,omitempty" doc:"Scheduled restore-verification probes."`
 	Collection      Collection                 `yaml:"collection,omitempty" doc:"How sources are scheduled."`
 	History         History                    `yaml:"history,omitempty" doc:"Where the long-term Parquet history is written."`
+	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 
 	// File is the path the configuration was read from; relative paths in
@@ -180,6 +181,7 @@ type ResticOptions struct {
 	Immutable     bool     `yaml:"immutable,omitempty" doc:"The repository is append-only or object-locked."`
 	KeyID         string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository's storage, when there is one."`
 	ExtraEnv      []string `yaml:"env,omitempty" doc:"Names of environment variables passed to restic (for example AWS_ACCESS_KEY_ID)."`
+	CacheDir      string   `yaml:"cache_dir,omitempty" doc:"restic's local cache directory (default: the user's cache directory, as restic uses it); keeping it is what spares the repository re-reads."`
 }
 
 // PgBackRestOptions configures a pgbackrest source.
@@ -256,22 +258,38 @@ func (c *Config) resolvePaths() {
 		if s.Manifest != nil {
 			s.Manifest.Dir = c.Path(s.Manifest.Dir)
 		}
-		if s.Restic != nil && s.Restic.PasswordFile != "" {
+		if s.Restic != nil {
 			s.Restic.PasswordFile = c.Path(s.Restic.PasswordFile)
+			s.Restic.CacheDir = c.Path(s.Restic.CacheDir)
 		}
 		if s.PgBackRest != nil && s.PgBackRest.Config != "" {
 			s.PgBackRest.Config = c.Path(s.PgBackRest.Config)
 		}
+		// A program given as a relative path ("tools/restic") is relative
+		// to the file too; a bare name is looked up on PATH.
+		if s.Restic != nil && strings.Contains(s.Restic.Binary, "/") {
+			s.Restic.Binary = c.Path(s.Restic.Binary)
+		}
+		if s.PgBackRest != nil && strings.Contains(s.PgBackRest.Binary, "/") {
+			s.PgBackRest.Binary = c.Path(s.PgBackRest.Binary)
+		}
 	}
 }
 
-// Path resolves p against the directory of the configuration file; an
-// absolute p, or a URL such as s3://bucket/prefix, is returned unchanged.
+// Path resolves p against the directory of the configuration file into an
+// absolute path; an absolute p, or a URL such as s3://bucket/prefix, is
+// returned unchanged.
 func (c *Config) Path(p string) string {
 	if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") || c.File == "" {
 		return p
 	}
-	return filepath.Join(filepath.Dir(c.File), p)
+	// Absolute, because programs such as pgbackrest resolve relative
+	// paths from their own working directory.
+	abs, err := filepath.Abs(filepath.Join(filepath.Dir(c.File), p))
+	if err != nil {
+		return filepath.Join(filepath.Dir(c.File), p)
+	}
+	return abs
 }
 
 func prefixFile(name string, err error) error {
@@ -328,6 +346,7 @@ func (c *Config) applyDefaults() {
 	if c.History.Root == "" {
 		c.History.Root = DefaultHistoryRoot
 	}
+	c.applyCheckDefaults()
 	if c.Probing.Concurrency == 0 {
 		c.Probing.Concurrency = DefaultProbeParallel
 	}
@@ -444,6 +463,9 @@ func (c *Config) validate() error {
 	}
 	if c.Collection.Concurrency < 0 {
 		return errors.New("collection.concurrency: must not be negative")
+	}
+	if err := c.validateChecks(); err != nil {
+		return err
 	}
 	if c.Probing.Concurrency < 0 {
 		return errors.New("probing.concurrency: must not be negative")

@@ -33,10 +33,11 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Sources[0].Timeout; got != DefaultTimeout {
 		t.Errorf("timeout default = %s", got)
 	}
-	if got, want := c.History.Root, filepath.Join("testdata", "history"); got != want {
+	abs, _ := filepath.Abs("testdata")
+	if got, want := c.History.Root, filepath.Join(abs, "history"); got != want {
 		t.Errorf("history root = %q, want %q (relative to the config file)", got, want)
 	}
-	if got, want := c.Sources[1].Restic.PasswordFile, filepath.Join("testdata", "secrets/restic"); got != want {
+	if got, want := c.Sources[1].Restic.PasswordFile, filepath.Join(abs, "secrets/restic"); got != want {
 		t.Errorf("password_file = %q, want %q", got, want)
 	}
 	if got := c.Sources[0].PgBackRest.Config; got != "/etc/pgbackrest/pgbackrest.conf" {
@@ -142,4 +143,30 @@ func TestExampleConfigsAreValid(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+}
+
+// docs/config.md must mention every key the loader accepts.
+func TestReferenceListsEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(prefix string, s map[string]any)
+	walk = func(prefix string, s map[string]any) {
+		props, _ := s["properties"].(map[string]any)
+		for k, v := range props {
+			if !strings.Contains(string(doc), "`"+k) && !strings.Contains(string(doc), "."+k+"`") && !strings.Contains(string(doc), "`"+k+"`") {
+				t.Errorf("docs/config.md does not document %s%s", prefix, k)
+			}
+			child := v.(map[string]any)
+			if items, ok := child["items"].(map[string]any); ok {
+				child = items
+			}
+			if ap, ok := child["additionalProperties"].(map[string]any); ok {
+				child = ap
+			}
+			walk(prefix+k+".", child)
+		}
+	}
+	walk("", Schema())
 }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/restorable/restorable/collectors"
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/history"
+	"github.com/restorable/restorable/internal/metrics"
+	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/server"
+)
+
+type appOptions struct {
+	ConfigFile  string
+	HistoryRoot string
+	Logger      *slog.Logger
+	Now         func() time.Time
+	Registry    *prometheus.Registry
+}
+
+// app wires the configuration, the collectors' scheduler, the state store,
+// metrics and history together, and swaps them on reload.
+type app struct {
+	opts    appOptions
+	ctx     context.Context
+	store   *collectors.Store
+	metrics *metrics.Collector
+	self    *metrics.Self
+	history *history.Writer
+
+	mu    sync.Mutex
+	cfg   *config.Config
+	sched *collectors.Scheduler
+}
+
+func newApp(ctx context.Context, o appOptions) (*app, error) {
+	cfg, err := config.Load(o.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{opts: o, ctx: ctx, store: collectors.NewStore()}
+	a.self = metrics.NewSelf(o.Registry)
+	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store})
+	a.store.Configure(cfg)
+
+	if !cfg.History.Disabled {
+		root := cfg.History.Root
+		if o.HistoryRoot != "" {
+			root = o.HistoryRoot
+		}
+		a.history, err = history.Open(root, history.Options{Now: o.Now, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("open history: %w", err)
+		}
+		if err := a.seedFromHistory(); err != nil {
+			// A history that cannot be read back costs freshness after a
+			// restart, not the exporter.
+			o.Logger.Warn("cannot read the last state back from history", "err", err)
+		}
+	}
+	if err := a.apply(cfg); err != nil {
+		return nil, err
+	}
+	a.self.Reloaded(true, o.Now())
+	if a.history != nil {
+		go a.compactEvery(ctx, time.Hour)
+	}
+	return a, nil
+}
+
+// compactEvery merges small history files so that their number stays
+// bounded however often sources change.
+func (a *app) compactEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := a.history.Compact(); err != nil {
+			a.opts.Logger.Error("compact history", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// seedFromHistory serves the last known catalogs until the first
+// collections finish, so that freshness is right at the first scrape
+// after a restart.
+func (a *app) seedFromHistory() error {
+	snap, err := a.history.Latest()
+	if err != nil {
+		return err
+	}
+	sources := map[string]bool{}
+	for s := range snap.Backups {
+		sources[s] = true
+	}
+	for s := range snap.Repositories {
+		sources[s] = true
+	}
+	for s := range sources {
+		a.store.Seed(s, &model.Catalog{Backups: snap.Backups[s], Repositories: snap.Repositories[s]}, time.Time{})
+	}
+	return nil
+}
+
+// apply builds collectors and a scheduler for cfg and replaces the running
+// ones; on error nothing changes.
+func (a *app) apply(cfg *config.Config) error {
+	cs, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: a.opts.Logger, Now: a.opts.Now})
+	if err != nil {
+		return err
+	}
+	sched, err := collectors.NewScheduler(cfg, cs, collectors.SchedulerOptions{Logger: a.opts.Logger, Now: a.opts.Now, OnRun: a.onRun})
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sched != nil {
+		a.sched.Stop()
+	}
+	a.cfg = cfg
+	a.store.Configure(cfg)
+	a.metrics.SetConfig(cfg)
+	a.sched = sched
+	sched.Start(a.ctx)
+	return nil
+}
+
+// Gatherer serves the exporter's own metrics and those derived from state.
+func (a *app) Gatherer() prometheus.Gatherer {
+	return prometheus.Gatherers{a.opts.Registry, a.metrics}
+}
+
+// Reload re-reads the configuration file and keeps the old configuration
+// when the new one is invalid.
+func (a *app) Reload() error {
+	cfg, err := config.Load(a.opts.ConfigFile)
+	if err == nil {
+		if a.cfg.History.Root != cfg.History.Root {
+			a.opts.Logger.Warn("history.root changed; the new root is used after a restart", "in_use", a.cfg.History.Root)
+		}
+		err = a.apply(cfg)
+	}
+	a.self.Reloaded(err == nil, a.opts.Now())
+	if err != nil {
+		return err
+	}
+	a.opts.Logger.Info("configuration reloaded", "sources", len(cfg.Sources))
+	return nil
+}
+
+// onRun appends a collected catalog to history before it becomes the
+// served state, so that what a scrape shows after readiness is already
+// persisted and comes back after a restart.
+func (a *app) onRun(r collectors.Run) {
+	defer a.store.Record(r)
+	a.self.ObserveRun(r)
+	if r.Catalog == nil || a.history == nil {
+		return
+	}
+	st, err := a.history.AppendCatalog(r.Source, r.Catalog)
+	if err != nil {
+		a.self.HistoryFailed()
+		a.opts.Logger.Error("append to history failed", "source", r.Source, "err", err)
+		return
+	}
+	a.self.HistoryWritten("backups", st.Backups+st.Removed)
+	a.self.HistoryWritten("repositories", st.Repositories)
+}
+
+func (a *app) probeAPI() server.ProbeAPI { return nil }
+
+// Close stops collections and flushes history.
+func (a *app) Close() {
+	a.mu.Lock()
+	if a.sched != nil {
+		a.sched.Stop()
+	}
+	a.mu.Unlock()
+	if a.history != nil {
+		if err := a.history.Close(); err != nil {
+			a.opts.Logger.Error("close history", "err", err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package main
+
+import "syscall"
+
+var sighup = syscall.SIGHUP

@@ -1,0 +1,719 @@
+// Package history appends what the exporter learns to a long-term history of
+// Parquet files that DuckDB, Athena, Trino or Spark read as they are:
+//
+//	<root>/<table>/dt=YYYY-MM-DD/part-<time>-<random>.parquet
+//
+// There are three tables: backups (one row per version of a backup, and one
+// when it leaves its catalog), repositories (one row per changed observation,
+// and at least one per day) and probes (one row per restore-probe run).
+//
+// The writer is pure Go, so the exporter needs no CGO. Every file is
+// published atomically, re-collecting an unchanged catalog appends nothing,
+// also across restarts, and Compact keeps the number of files per partition
+// bounded. docs/history.md describes the tables for their readers.
+package history
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+	"unique"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/restorable/restorable/internal/model"
+)
+
+// The tables of the history, each a directory under the root.
+const (
+	TableBackups      = "backups"
+	TableRepositories = "repositories"
+	TableProbes       = "probes"
+)
+
+// stateDir is the directory of the writer's own files under the root. Its
+// name matches no table glob, so readers never see it.
+const stateDir = "_state"
+
+// DefaultMaxFilesPerPartition is how many files a partition may hold before
+// Compact merges them.
+const DefaultMaxFilesPerPartition = 8
+
+// Options tune a Writer. The zero value is usable.
+type Options struct {
+	// Now is the clock that stamps collected_at; time.Now when nil.
+	Now func() time.Time
+	// Logger receives warnings about odd catalogs and notes on what Open
+	// cleaned up after a killed writer; discarded when nil.
+	Logger *slog.Logger
+	// MaxFilesPerPartition is the compaction threshold;
+	// DefaultMaxFilesPerPartition when zero or less.
+	MaxFilesPerPartition int
+}
+
+// Stats counts the rows one AppendCatalog call appended.
+type Stats struct {
+	// Backups are new or changed backups.
+	Backups int
+	// Removed are backups that left the catalog since the last call.
+	Removed int
+	// Repositories are changed repositories, or the first observation of
+	// the day.
+	Repositories int
+}
+
+// Writer appends to the history under one root. It must be the only writer
+// of that root. Its methods are safe for concurrent use.
+type Writer struct {
+	root     string
+	now      func() time.Time
+	logger   *slog.Logger
+	maxFiles int
+	lock     *os.File
+
+	// life is held shared by every operation and exclusively by Close, so
+	// that Close waits for them and releases the root only when no write
+	// is in flight.
+	life   sync.RWMutex
+	closed bool
+
+	mu      sync.Mutex // guards sources
+	sources map[string]*sourceState
+
+	probeMu   sync.Mutex
+	probeRuns map[string]struct{}
+
+	// compactMu keeps Compact, recovery and Latest from running at once.
+	// Appends never take it: they only add files, and compaction only
+	// removes the files it merged.
+	compactMu sync.Mutex
+}
+
+// sourceState is what the writer remembers of one source to keep its rows
+// free of duplicates: the last version of each backup still in the catalog
+// and the last row of each repository.
+type sourceState struct {
+	mu      sync.Mutex
+	backups map[string]*backupState
+	repos   map[string]repoState
+	// gen counts AppendCatalog calls; each marks the backups its catalog
+	// lists with its number, so that those it does not list are found
+	// without building a set of its ids.
+	gen uint64
+}
+
+// backupState is the last version of a backup: its content hash, and the
+// identity columns that a removal row repeats.
+type backupState struct {
+	id          string
+	hash        int64
+	collectedAt time.Time
+	env         string
+	dataset     string
+	typ         string
+	status      string
+	release     string
+	start, end  time.Time
+	// removed is only set while the state is rebuilt from the files.
+	removed bool
+	// gen is the AppendCatalog call that last saw the backup in its catalog.
+	gen uint64
+}
+
+type repoState struct {
+	hash       int64
+	observedAt time.Time
+}
+
+// Open opens the history under root, creating it when needed. It removes
+// files that a killed writer left half-written, finishes an interrupted
+// compaction, and rebuilds the duplicate filter from the files, so that a
+// restarted exporter appends nothing for a catalog it already recorded.
+func Open(root string, opts Options) (*Writer, error) {
+	if root == "" {
+		return nil, errors.New("open history: empty root")
+	}
+	w := &Writer{
+		root:      filepath.Clean(root),
+		now:       opts.Now,
+		logger:    opts.Logger,
+		maxFiles:  opts.MaxFilesPerPartition,
+		sources:   map[string]*sourceState{},
+		probeRuns: map[string]struct{}{},
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.logger == nil {
+		w.logger = slog.New(slog.DiscardHandler)
+	}
+	if w.maxFiles <= 0 {
+		w.maxFiles = DefaultMaxFilesPerPartition
+	}
+	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, stateDir} {
+		if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("open history: create %s: %w", filepath.Join(w.root, dir), err)
+		}
+	}
+	lock, err := lockRoot(filepath.Join(w.root, stateDir, "writer.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("open history %s: %w", w.root, err)
+	}
+	w.lock = lock
+	if err := w.load(); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open history %s: %w", w.root, err)
+	}
+	return w, nil
+}
+
+// load cleans up after a killed writer and rebuilds the duplicate filter.
+func (w *Writer) load() error {
+	w.compactMu.Lock()
+	defer w.compactMu.Unlock()
+	for _, t := range []string{TableBackups, TableRepositories, TableProbes} {
+		if err := w.recover(t); err != nil {
+			return err
+		}
+	}
+	return w.rebuild()
+}
+
+// Close stops the writer and lets another one open the root. Every append
+// has already published its files, so there is nothing left to flush.
+func (w *Writer) Close() error {
+	w.life.Lock()
+	defer w.life.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if err := w.lock.Close(); err != nil {
+		return fmt.Errorf("close history %s: release lock: %w", w.root, err)
+	}
+	return nil
+}
+
+// Root is the directory the history lives in.
+func (w *Writer) Root() string { return w.root }
+
+func (w *Writer) tableDir(table string) string { return filepath.Join(w.root, table) }
+
+// begin starts an operation; the caller calls w.life.RUnlock when it is
+// done, unless begin fails.
+func (w *Writer) begin() error {
+	w.life.RLock()
+	if w.closed {
+		w.life.RUnlock()
+		return errors.New("history writer is closed")
+	}
+	return nil
+}
+
+func (w *Writer) source(name string) *sourceState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.sources[name]
+	if !ok {
+		st = newSourceState()
+		w.sources[name] = st
+	}
+	return st
+}
+
+func newSourceState() *sourceState {
+	return &sourceState{backups: map[string]*backupState{}, repos: map[string]repoState{}}
+}
+
+// AppendCatalog records one collection of a source: a row for each backup
+// that is new or whose content changed since the last call, a removal row
+// for each backup that was in the last catalog and is not in this one, and
+// a row for each repository whose content changed or that has no row yet
+// on the day it was observed. A catalog identical to the last one appends
+// nothing.
+//
+// Calls for different sources run in parallel; calls for one source are
+// serialised. When writing fails, the state is left as it was, so the next
+// call appends the same rows again.
+func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error) {
+	if source == "" {
+		return Stats{}, errors.New("append catalog: empty source name")
+	}
+	if cat == nil {
+		return Stats{}, fmt.Errorf("append catalog of %s: no catalog", source)
+	}
+	if err := w.begin(); err != nil {
+		return Stats{}, fmt.Errorf("append catalog of %s: %w", source, err)
+	}
+	defer w.life.RUnlock()
+	st := w.source(source)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+
+	now := micros(w.now())
+	ch, err := st.diffBackups(source, cat.Backups, w.logger)
+	if err != nil {
+		return Stats{}, fmt.Errorf("append catalog of %s: %w", source, err)
+	}
+	repoRows, err := st.diffRepositories(source, cat.Repositories, now)
+	if err != nil {
+		return Stats{}, fmt.Errorf("append catalog of %s: %w", source, err)
+	}
+
+	var stats Stats
+	if len(ch.changed)+len(ch.removed) > 0 {
+		dir := filepath.Join(w.tableDir(TableBackups), partitionOf(now))
+		_, err := publish(dir, now, nil, func(pw *parquet.GenericWriter[BackupRow]) error {
+			return st.writeBackups(pw, source, cat.Backups, ch, now)
+		})
+		if err != nil {
+			return stats, fmt.Errorf("append backups of %s: %w", source, err)
+		}
+	}
+	st.applyBackups(source, cat.Backups, ch, now)
+	stats.Backups, stats.Removed = len(ch.changed), len(ch.removed)
+
+	for _, rows := range byDay(repoRows, func(r *RepositoryRow) time.Time { return r.ObservedAt }) {
+		dir := filepath.Join(w.tableDir(TableRepositories), partitionOf(rows[0].ObservedAt))
+		if _, err := writeFile(dir, now, rows, nil); err != nil {
+			return stats, fmt.Errorf("append repositories of %s: %w", source, err)
+		}
+		for i := range rows {
+			st.repos[rows[i].Name] = repoState{hash: rows[i].ContentHash, observedAt: rows[i].ObservedAt}
+		}
+		stats.Repositories += len(rows)
+	}
+	return stats, nil
+}
+
+// backupChanges is what one catalog changes: the backups that are new or
+// changed, by index in the catalog, with their hashes, and the ids of the
+// backups it no longer lists.
+type backupChanges struct {
+	gen     uint64
+	changed []int
+	hashes  []int64
+	removed []string
+}
+
+// diffBackups compares a catalog with the state. It changes nothing but the
+// marks of what it saw, so that a failed write leaves the state as it was.
+func (st *sourceState) diffBackups(source string, backups []model.Backup, logger *slog.Logger) (backupChanges, error) {
+	st.gen++
+	ch := backupChanges{gen: st.gen}
+	var fresh map[string]struct{}
+	for i := range backups {
+		b := &backups[i]
+		if b.ID == "" {
+			return ch, fmt.Errorf("backup %d of the catalog has no id", i)
+		}
+		if b.Source != "" && b.Source != source {
+			return ch, fmt.Errorf("backup %s belongs to source %q", b.ID, b.Source)
+		}
+		k := backupKey(b.Dataset, b.ID)
+		prev, known := st.backups[k]
+		if known && prev.gen == ch.gen {
+			logger.Warn("catalog lists a backup twice, keeping the first", "source", source, "id", b.ID)
+			continue
+		}
+		if !known {
+			if _, dup := fresh[k]; dup {
+				logger.Warn("catalog lists a backup twice, keeping the first", "source", source, "id", b.ID)
+				continue
+			}
+			if fresh == nil {
+				fresh = map[string]struct{}{}
+			}
+			fresh[k] = struct{}{}
+		}
+		hash := backupHash(source, b)
+		if known {
+			prev.gen = ch.gen
+			if prev.hash == hash {
+				continue
+			}
+		}
+		ch.changed = append(ch.changed, i)
+		ch.hashes = append(ch.hashes, hash)
+	}
+	for id, s := range st.backups {
+		if s.gen != ch.gen {
+			ch.removed = append(ch.removed, id)
+		}
+	}
+	slices.Sort(ch.removed)
+	if len(backups) == 0 && len(ch.removed) > 0 {
+		logger.Warn("empty catalog removes every known backup", "source", source, "removed", len(ch.removed))
+	}
+	return ch, nil
+}
+
+// writeBackups writes the rows of a catalog's changes in batches, so that
+// a large first catalog is never held as rows all at once.
+func (st *sourceState) writeBackups(pw *parquet.GenericWriter[BackupRow], source string, backups []model.Backup, ch backupChanges, now time.Time) error {
+	batch := make([]BackupRow, 0, min(readBatch, len(ch.changed)+len(ch.removed)))
+	flush := func() error {
+		_, err := pw.Write(batch)
+		batch = batch[:0]
+		return err
+	}
+	for k, i := range ch.changed {
+		row := BackupRowOf(&backups[i], now)
+		row.Source, row.ContentHash = source, ch.hashes[k]
+		batch = append(batch, row)
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range ch.removed {
+		batch = append(batch, st.backups[k].removalRow(source, now))
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return flush()
+	}
+	return nil
+}
+
+// backupKey identifies a backup within its source: ids are unique per
+// dataset (pgBackRest labels repeat across stanzas), as model.Backup.Key.
+func backupKey(dataset, id string) string { return dataset + "\x00" + id }
+
+// applyBackups makes the state reflect changes that were written.
+func (st *sourceState) applyBackups(source string, backups []model.Backup, ch backupChanges, now time.Time) {
+	for k, i := range ch.changed {
+		b := &backups[i]
+		st.backups[backupKey(b.Dataset, b.ID)] = &backupState{
+			id:          b.ID,
+			hash:        ch.hashes[k],
+			collectedAt: now,
+			env:         intern(b.Env),
+			dataset:     intern(b.Dataset),
+			typ:         intern(string(b.Type)),
+			status:      intern(string(b.Status)),
+			release:     intern(b.Release),
+			start:       micros(b.Start),
+			end:         micros(b.End),
+			gen:         ch.gen,
+		}
+	}
+	for _, id := range ch.removed {
+		delete(st.backups, id)
+	}
+}
+
+// intern shares the storage of the few distinct values a column like env
+// or dataset has across all backups.
+func intern(s string) string { return unique.Make(s).Value() }
+
+// removalRow is the row that records the backup leaving its catalog. It
+// repeats the identity of the last version; the other columns are empty.
+func (s *backupState) removalRow(source string, at time.Time) BackupRow {
+	identity := model.Backup{
+		Source:  source,
+		Env:     s.env,
+		Dataset: s.dataset,
+		ID:      s.id,
+		Type:    model.BackupType(s.typ),
+		Release: s.release,
+		Start:   s.start,
+		End:     s.end,
+		Status:  model.Status(s.status),
+	}
+	r := BackupRowOf(&identity, at)
+	r.Removed = true
+	return r
+}
+
+// diffRepositories returns the repository rows to append.
+func (st *sourceState) diffRepositories(source string, repos []model.Repository, now time.Time) ([]RepositoryRow, error) {
+	var rows []RepositoryRow
+	seen := make(map[string]struct{}, len(repos))
+	for i := range repos {
+		r := &repos[i]
+		if r.Name == "" {
+			return nil, fmt.Errorf("repository %d of the catalog has no name", i)
+		}
+		if r.Source != "" && r.Source != source {
+			return nil, fmt.Errorf("repository %s belongs to source %q", r.Name, r.Source)
+		}
+		if _, dup := seen[r.Name]; dup {
+			continue
+		}
+		seen[r.Name] = struct{}{}
+		row := RepositoryRowOf(r)
+		row.Source = source
+		if row.ObservedAt.IsZero() {
+			row.ObservedAt = now
+		}
+		row.ContentHash = row.contentHash()
+		prev, ok := st.repos[r.Name]
+		if ok && prev.hash == row.ContentHash && sameDay(prev.observedAt, row.ObservedAt) {
+			continue
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func sameDay(a, b time.Time) bool {
+	return a.UTC().Format(dayLayout) == b.UTC().Format(dayLayout)
+}
+
+// byDay groups rows by the UTC day of their time, days in order.
+func byDay[T any](rows []T, at func(*T) time.Time) [][]T {
+	if len(rows) == 0 {
+		return nil
+	}
+	groups := map[string][]T{}
+	for i := range rows {
+		d := at(&rows[i]).UTC().Format(dayLayout)
+		groups[d] = append(groups[d], rows[i])
+	}
+	days := make([]string, 0, len(groups))
+	for d := range groups {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	out := make([][]T, 0, len(days))
+	for _, d := range days {
+		out = append(out, groups[d])
+	}
+	return out
+}
+
+// AppendProbes records probe runs. A run whose id is already in the history
+// is skipped, so recording the same run twice is harmless.
+func (w *Writer) AppendProbes(results ...model.ProbeResult) error {
+	if err := w.begin(); err != nil {
+		return fmt.Errorf("append probe results: %w", err)
+	}
+	defer w.life.RUnlock()
+	w.probeMu.Lock()
+	defer w.probeMu.Unlock()
+	var rows []ProbeRow
+	batch := map[string]struct{}{}
+	for i := range results {
+		p := &results[i]
+		if p.RunID == "" {
+			return fmt.Errorf("append probe result of %s: no run id", p.Probe)
+		}
+		if p.Start.IsZero() {
+			return fmt.Errorf("append probe run %s: no start time", p.RunID)
+		}
+		if _, ok := w.probeRuns[p.RunID]; ok {
+			continue
+		}
+		if _, ok := batch[p.RunID]; ok {
+			continue
+		}
+		batch[p.RunID] = struct{}{}
+		rows = append(rows, ProbeRowOf(p))
+	}
+	now := micros(w.now())
+	for _, day := range byDay(rows, func(r *ProbeRow) time.Time { return r.StartTime }) {
+		dir := filepath.Join(w.tableDir(TableProbes), partitionOf(day[0].StartTime))
+		if _, err := writeFile(dir, now, day, nil); err != nil {
+			return fmt.Errorf("append probe results: %w", err)
+		}
+		for i := range day {
+			w.probeRuns[day[i].RunID] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// The columns the duplicate filter is rebuilt from, in the order the
+// rebuild reads them.
+const (
+	bkSource = iota
+	bkEnv
+	bkDataset
+	bkID
+	bkType
+	bkRelease
+	bkStart
+	bkEnd
+	bkStatus
+	bkRemoved
+	bkCollectedAt
+	bkHash
+)
+
+func backupKeyColumns() []string {
+	return []string{
+		"source", "env", "dataset", "id", "type", "release", "start_time", "end_time",
+		"status", "removed", "collected_at", "content_hash",
+	}
+}
+
+// rebuild reads the duplicate filter back from the files: the latest
+// version of every backup (dropping those whose latest row is a removal),
+// the latest row of every repository, and every probe run id. It reads only
+// the columns it needs.
+func (w *Writer) rebuild() error {
+	err := scanColumns(w.tableDir(TableBackups), backupKeyColumns(), func(v []parquet.Value) error {
+		source, id, collected := valueString(v[bkSource]), valueString(v[bkID]), valueMicros(v[bkCollectedAt])
+		st := w.source(source)
+		k := backupKey(valueString(v[bkDataset]), id)
+		if prev, ok := st.backups[k]; ok && prev.collectedAt.After(collected) {
+			return nil
+		}
+		st.backups[k] = &backupState{
+			id:          id,
+			hash:        v[bkHash].Int64(),
+			collectedAt: collected,
+			env:         intern(valueString(v[bkEnv])),
+			dataset:     intern(valueString(v[bkDataset])),
+			typ:         intern(valueString(v[bkType])),
+			status:      intern(valueString(v[bkStatus])),
+			release:     intern(valueString(v[bkRelease])),
+			start:       valueMicros(v[bkStart]),
+			end:         valueMicros(v[bkEnd]),
+			removed:     v[bkRemoved].Boolean(),
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild backup state: %w", err)
+	}
+	for _, st := range w.sources {
+		for id, s := range st.backups {
+			if s.removed {
+				delete(st.backups, id)
+			}
+		}
+	}
+	err = scanColumns(w.tableDir(TableRepositories), []string{"source", "name", "observed_at", "content_hash"}, func(v []parquet.Value) error {
+		st := w.source(valueString(v[0]))
+		name, observed := valueString(v[1]), valueMicros(v[2])
+		if prev, ok := st.repos[name]; ok && prev.observedAt.After(observed) {
+			return nil
+		}
+		st.repos[name] = repoState{hash: v[3].Int64(), observedAt: observed}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild repository state: %w", err)
+	}
+	err = scanColumns(w.tableDir(TableProbes), []string{"run_id"}, func(v []parquet.Value) error {
+		w.probeRuns[valueString(v[0])] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild probe state: %w", err)
+	}
+	return nil
+}
+
+// Snapshot is the current state the history records, as a restarted
+// exporter needs it.
+type Snapshot struct {
+	// Backups holds, per source, the backups whose latest row is not a
+	// removal, in their latest version, ordered by start time and id.
+	Backups map[string][]model.Backup
+	// Repositories holds, per source, the latest row of each repository,
+	// ordered by name.
+	Repositories map[string][]model.Repository
+	// Probes holds the latest run of each probe, by probe name.
+	Probes map[string]model.ProbeResult
+}
+
+// Latest reads the current state back from the files.
+func (w *Writer) Latest() (*Snapshot, error) {
+	if err := w.begin(); err != nil {
+		return nil, fmt.Errorf("read latest state: %w", err)
+	}
+	defer w.life.RUnlock()
+	w.compactMu.Lock()
+	defer w.compactMu.Unlock()
+
+	type key struct{ source, id string }
+	backups := map[key]BackupRow{}
+	err := scanTable(w.tableDir(TableBackups), func(r *BackupRow) error {
+		k := key{r.Source, backupKey(r.Dataset, r.ID)}
+		if prev, ok := backups[k]; ok && prev.CollectedAt.After(r.CollectedAt) {
+			return nil
+		}
+		row := *r
+		row.Paths = slices.Clone(r.Paths)
+		backups[k] = row
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read latest backups: %w", err)
+	}
+	repos := map[key]RepositoryRow{}
+	err = scanTable(w.tableDir(TableRepositories), func(r *RepositoryRow) error {
+		k := key{r.Source, r.Name}
+		if prev, ok := repos[k]; ok && prev.ObservedAt.After(r.ObservedAt) {
+			return nil
+		}
+		repos[k] = *r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read latest repositories: %w", err)
+	}
+	probes := map[string]ProbeRow{}
+	err = scanTable(w.tableDir(TableProbes), func(r *ProbeRow) error {
+		if prev, ok := probes[r.Probe]; ok && (prev.StartTime.After(r.StartTime) ||
+			prev.StartTime.Equal(r.StartTime) && prev.RunID > r.RunID) {
+			return nil
+		}
+		row := *r
+		row.TablesMismatched = slices.Clone(r.TablesMismatched)
+		if r.AchievedRPOSeconds != nil {
+			v := *r.AchievedRPOSeconds
+			row.AchievedRPOSeconds = &v
+		}
+		probes[r.Probe] = row
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read latest probe results: %w", err)
+	}
+
+	snap := &Snapshot{
+		Backups:      map[string][]model.Backup{},
+		Repositories: map[string][]model.Repository{},
+		Probes:       map[string]model.ProbeResult{},
+	}
+	for _, r := range backups {
+		if r.Removed {
+			continue
+		}
+		b, err := r.Backup()
+		if err != nil {
+			return nil, fmt.Errorf("read latest backups: %w", err)
+		}
+		snap.Backups[r.Source] = append(snap.Backups[r.Source], b)
+	}
+	for _, bs := range snap.Backups {
+		slices.SortFunc(bs, func(a, b model.Backup) int {
+			return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	for _, r := range repos {
+		snap.Repositories[r.Source] = append(snap.Repositories[r.Source], r.Repository())
+	}
+	for _, rs := range snap.Repositories {
+		slices.SortFunc(rs, func(a, b model.Repository) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	for name, r := range probes {
+		snap.Probes[name] = r.ProbeResult()
+	}
+	return snap, nil
+}

@@ -1,0 +1,446 @@
+package history
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/restorable/restorable/internal/model"
+)
+
+// BackupRow is one version of a backup in the backups table. Optional columns
+// are NULL when the record leaves them at their zero value ("unknown").
+type BackupRow struct {
+	Source         string    `parquet:"source,dict"`
+	Env            string    `parquet:"env,dict"`
+	Dataset        string    `parquet:"dataset,dict"`
+	ID             string    `parquet:"id"`
+	Type           string    `parquet:"type,dict"`
+	Release        string    `parquet:"release,optional,dict"`
+	Parent         string    `parquet:"parent,optional"`
+	StartTime      time.Time `parquet:"start_time,optional,timestamp(microsecond:utc)"`
+	EndTime        time.Time `parquet:"end_time,optional,timestamp(microsecond:utc)"`
+	Status         string    `parquet:"status,dict"`
+	Error          string    `parquet:"error,optional"`
+	LogicalBytes   int64     `parquet:"logical_bytes,optional"`
+	StoredBytes    int64     `parquet:"stored_bytes,optional"`
+	FileCount      int64     `parquet:"file_count,optional"`
+	Location       string    `parquet:"location,optional,dict"`
+	StorageClass   string    `parquet:"storage_class,optional,dict"`
+	Region         string    `parquet:"region,optional,dict"`
+	Encrypted      bool      `parquet:"encrypted"`
+	KeyID          string    `parquet:"key_id,optional,dict"`
+	Immutable      bool      `parquet:"immutable"`
+	RetainUntil    time.Time `parquet:"retain_until,optional,timestamp(microsecond:utc)"`
+	Checksum       string    `parquet:"checksum,optional"`
+	Agent          string    `parquet:"agent,optional,dict"`
+	AgentVersion   string    `parquet:"agent_version,optional,dict"`
+	Classification string    `parquet:"classification,optional,dict"`
+	// Tags is a JSON object with sorted keys, NULL when the backup has none.
+	Tags     string   `parquet:"tags,optional"`
+	Paths    []string `parquet:"paths,list"`
+	LSNStart string   `parquet:"lsn_start,optional"`
+	LSNStop  string   `parquet:"lsn_stop,optional"`
+	WALStart string   `parquet:"wal_start,optional"`
+	WALStop  string   `parquet:"wal_stop,optional"`
+	// Removed marks the row that records the backup leaving its source's
+	// catalog (pruned or expired).
+	Removed bool `parquet:"removed"`
+	// CollectedAt is when this version was observed.
+	CollectedAt time.Time `parquet:"collected_at,timestamp(microsecond:utc)"`
+	// ContentHash is the writer's fingerprint of every column but removed,
+	// collected_at and itself. It lets a restarted writer rebuild its
+	// duplicate filter from a few columns instead of whole rows; analyses
+	// have no use for it.
+	ContentHash int64 `parquet:"content_hash"`
+}
+
+// BackupRowOf maps a backup observed at collectedAt to its row. Times are
+// kept to the microsecond, the precision of the table.
+func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
+	r := BackupRow{
+		Source:         b.Source,
+		Env:            b.Env,
+		Dataset:        b.Dataset,
+		ID:             b.ID,
+		Type:           string(b.Type),
+		Release:        b.Release,
+		Parent:         b.Parent,
+		StartTime:      micros(b.Start),
+		EndTime:        micros(b.End),
+		Status:         string(b.Status),
+		Error:          b.Error,
+		LogicalBytes:   b.LogicalBytes,
+		StoredBytes:    b.StoredBytes,
+		FileCount:      b.FileCount,
+		Location:       b.Location,
+		StorageClass:   b.StorageClass,
+		Region:         b.Region,
+		Encrypted:      b.Encrypted,
+		KeyID:          b.KeyID,
+		Immutable:      b.Immutable,
+		RetainUntil:    micros(b.RetainUntil),
+		Checksum:       b.Checksum,
+		Agent:          b.Agent,
+		AgentVersion:   b.AgentVersion,
+		Classification: b.Classification,
+		Tags:           tagsJSON(b.Tags),
+		Paths:          b.Paths,
+		LSNStart:       b.LSNStart,
+		LSNStop:        b.LSNStop,
+		WALStart:       b.WALStart,
+		WALStop:        b.WALStop,
+		CollectedAt:    micros(collectedAt),
+		ContentHash:    backupHash(b.Source, b),
+	}
+	return r
+}
+
+// Backup maps the row back to the record it was made from.
+func (r *BackupRow) Backup() (model.Backup, error) {
+	var tags map[string]string
+	if r.Tags != "" {
+		if err := json.Unmarshal([]byte(r.Tags), &tags); err != nil {
+			return model.Backup{}, fmt.Errorf("decode tags of backup %s of %s: %w", r.ID, r.Source, err)
+		}
+	}
+	var paths []string
+	if len(r.Paths) > 0 {
+		paths = r.Paths
+	}
+	return model.Backup{
+		Source:         r.Source,
+		Env:            r.Env,
+		Dataset:        r.Dataset,
+		ID:             r.ID,
+		Type:           model.BackupType(r.Type),
+		Release:        r.Release,
+		Parent:         r.Parent,
+		Start:          utc(r.StartTime),
+		End:            utc(r.EndTime),
+		Status:         model.Status(r.Status),
+		Error:          r.Error,
+		LogicalBytes:   r.LogicalBytes,
+		StoredBytes:    r.StoredBytes,
+		FileCount:      r.FileCount,
+		Location:       r.Location,
+		StorageClass:   r.StorageClass,
+		Region:         r.Region,
+		Encrypted:      r.Encrypted,
+		KeyID:          r.KeyID,
+		Immutable:      r.Immutable,
+		RetainUntil:    utc(r.RetainUntil),
+		Checksum:       r.Checksum,
+		Agent:          r.Agent,
+		AgentVersion:   r.AgentVersion,
+		Classification: r.Classification,
+		Tags:           tags,
+		Paths:          paths,
+		LSNStart:       r.LSNStart,
+		LSNStop:        r.LSNStop,
+		WALStart:       r.WALStart,
+		WALStop:        r.WALStop,
+	}, nil
+}
+
+// backupHash fingerprints the content of a backup as its row would hold it,
+// under the given source name. It reads the record directly, so that
+// comparing an unchanged catalog with the last one allocates nothing.
+func backupHash(source string, b *model.Backup) int64 {
+	var h hasher
+	h.reset()
+	for _, s := range [...]string{
+		source, b.Env, b.Dataset, b.ID, string(b.Type), b.Release, b.Parent, string(b.Status), b.Error,
+		b.Location, b.StorageClass, b.Region, b.KeyID, b.Checksum, b.Agent, b.AgentVersion,
+		b.Classification, b.LSNStart, b.LSNStop, b.WALStart, b.WALStop,
+	} {
+		h.str(s)
+	}
+	h.time(b.Start)
+	h.time(b.End)
+	h.time(b.RetainUntil)
+	h.u64(uint64(b.LogicalBytes))
+	h.u64(uint64(b.StoredBytes))
+	h.u64(uint64(b.FileCount))
+	h.bool(b.Encrypted)
+	h.bool(b.Immutable)
+	// Tags are a map: summing a hash per pair makes the result independent
+	// of iteration order without sorting.
+	var tags uint64
+	for k, v := range b.Tags {
+		var p hasher
+		p.reset()
+		p.str(k)
+		p.str(v)
+		tags += p.sum()
+	}
+	h.u64(uint64(len(b.Tags)))
+	h.u64(tags)
+	h.u64(uint64(len(b.Paths)))
+	for _, p := range b.Paths {
+		h.str(p)
+	}
+	return int64(h.sum())
+}
+
+// RepositoryRow is one observation of a repository in the repositories
+// table.
+type RepositoryRow struct {
+	Source           string    `parquet:"source,dict"`
+	Env              string    `parquet:"env,dict"`
+	Dataset          string    `parquet:"dataset,dict"`
+	Name             string    `parquet:"name,dict"`
+	ObservedAt       time.Time `parquet:"observed_at,timestamp(microsecond:utc)"`
+	Location         string    `parquet:"location,optional,dict"`
+	StorageClass     string    `parquet:"storage_class,optional,dict"`
+	Region           string    `parquet:"region,optional,dict"`
+	StoredBytes      int64     `parquet:"stored_bytes,optional"`
+	LogicalBytes     int64     `parquet:"logical_bytes,optional"`
+	DedupRatio       float64   `parquet:"dedup_ratio,optional"`
+	CompressionRatio float64   `parquet:"compression_ratio,optional"`
+	WALMin           string    `parquet:"wal_min,optional"`
+	WALMax           string    `parquet:"wal_max,optional"`
+	Healthy          bool      `parquet:"healthy"`
+	StatusCode       int64     `parquet:"status_code"`
+	Status           string    `parquet:"status,optional,dict"`
+	BackupLocked     bool      `parquet:"backup_locked"`
+	RestoreLocked    bool      `parquet:"restore_locked"`
+	// ContentHash fingerprints every column but observed_at and itself, for
+	// the writer's duplicate filter.
+	ContentHash int64 `parquet:"content_hash"`
+}
+
+// RepositoryRowOf maps a repository observation to its row.
+func RepositoryRowOf(r *model.Repository) RepositoryRow {
+	row := RepositoryRow{
+		Source:           r.Source,
+		Env:              r.Env,
+		Dataset:          r.Dataset,
+		Name:             r.Name,
+		ObservedAt:       micros(r.ObservedAt),
+		Location:         r.Location,
+		StorageClass:     r.StorageClass,
+		Region:           r.Region,
+		StoredBytes:      r.StoredBytes,
+		LogicalBytes:     r.LogicalBytes,
+		DedupRatio:       r.DedupRatio,
+		CompressionRatio: r.CompressionRatio,
+		WALMin:           r.WALMin,
+		WALMax:           r.WALMax,
+		Healthy:          r.Healthy,
+		StatusCode:       int64(r.StatusCode),
+		Status:           r.Status,
+		BackupLocked:     r.BackupLocked,
+		RestoreLocked:    r.RestoreLocked,
+	}
+	row.ContentHash = row.contentHash()
+	return row
+}
+
+// Repository maps the row back to the record it was made from.
+func (r *RepositoryRow) Repository() model.Repository {
+	return model.Repository{
+		Source:           r.Source,
+		Env:              r.Env,
+		Dataset:          r.Dataset,
+		Name:             r.Name,
+		ObservedAt:       utc(r.ObservedAt),
+		Location:         r.Location,
+		StorageClass:     r.StorageClass,
+		Region:           r.Region,
+		StoredBytes:      r.StoredBytes,
+		LogicalBytes:     r.LogicalBytes,
+		DedupRatio:       r.DedupRatio,
+		CompressionRatio: r.CompressionRatio,
+		WALMin:           r.WALMin,
+		WALMax:           r.WALMax,
+		Healthy:          r.Healthy,
+		StatusCode:       int(r.StatusCode),
+		Status:           r.Status,
+		BackupLocked:     r.BackupLocked,
+		RestoreLocked:    r.RestoreLocked,
+	}
+}
+
+func (r *RepositoryRow) contentHash() int64 {
+	var h hasher
+	h.reset()
+	for _, s := range [...]string{
+		r.Source, r.Env, r.Dataset, r.Name, r.Location, r.StorageClass, r.Region, r.WALMin, r.WALMax, r.Status,
+	} {
+		h.str(s)
+	}
+	h.u64(uint64(r.StoredBytes))
+	h.u64(uint64(r.LogicalBytes))
+	h.u64(math.Float64bits(r.DedupRatio))
+	h.u64(math.Float64bits(r.CompressionRatio))
+	h.u64(uint64(r.StatusCode))
+	h.bool(r.Healthy)
+	h.bool(r.BackupLocked)
+	h.bool(r.RestoreLocked)
+	return int64(h.sum())
+}
+
+// ProbeRow is one run of a restore-verification probe in the probes table.
+type ProbeRow struct {
+	RunID            string    `parquet:"run_id"`
+	Probe            string    `parquet:"probe,dict"`
+	Kind             string    `parquet:"kind,dict"`
+	Env              string    `parquet:"env,dict"`
+	Dataset          string    `parquet:"dataset,dict"`
+	Source           string    `parquet:"source,optional,dict"`
+	BackupID         string    `parquet:"backup_id,optional"`
+	Release          string    `parquet:"release,optional"`
+	RestoredPoint    time.Time `parquet:"restored_point,optional,timestamp(microsecond:utc)"`
+	StartTime        time.Time `parquet:"start_time,timestamp(microsecond:utc)"`
+	DurationSeconds  float64   `parquet:"duration_seconds"`
+	Success          bool      `parquet:"success"`
+	Error            string    `parquet:"error,optional"`
+	TablesCompared   int64     `parquet:"tables_compared"`
+	TablesMismatched []string  `parquet:"tables_mismatched,list"`
+	FilesVerified    int64     `parquet:"files_verified"`
+	BytesVerified    int64     `parquet:"bytes_verified"`
+	Details          string    `parquet:"details,optional"`
+	RTOTargetSeconds float64   `parquet:"rto_target_seconds,optional"`
+	// AchievedRPOSeconds is NULL when the restored point is unknown; a
+	// pointer keeps a measured zero apart from unknown.
+	AchievedRPOSeconds *float64 `parquet:"achieved_rpo_seconds,optional"`
+}
+
+// ProbeRowOf maps a probe result to its row.
+func ProbeRowOf(p *model.ProbeResult) ProbeRow {
+	row := ProbeRow{
+		RunID:            p.RunID,
+		Probe:            p.Probe,
+		Kind:             p.Kind,
+		Env:              p.Env,
+		Dataset:          p.Dataset,
+		Source:           p.Source,
+		BackupID:         p.BackupID,
+		Release:          p.Release,
+		RestoredPoint:    micros(p.RestoredPoint),
+		StartTime:        micros(p.Start),
+		DurationSeconds:  p.Duration.Seconds(),
+		Success:          p.Success,
+		Error:            p.Error,
+		TablesCompared:   int64(p.TablesCompared),
+		TablesMismatched: p.TablesMismatched,
+		FilesVerified:    p.FilesVerified,
+		BytesVerified:    p.BytesVerified,
+		Details:          p.Details,
+		RTOTargetSeconds: p.RTOTarget.Seconds(),
+	}
+	if !p.RestoredPoint.IsZero() {
+		rpo := p.AchievedRPO().Seconds()
+		row.AchievedRPOSeconds = &rpo
+	}
+	return row
+}
+
+// ProbeResult maps the row back to the result it was made from, with
+// durations to the microsecond.
+func (r *ProbeRow) ProbeResult() model.ProbeResult {
+	var mismatched []string
+	if len(r.TablesMismatched) > 0 {
+		mismatched = r.TablesMismatched
+	}
+	return model.ProbeResult{
+		RunID:            r.RunID,
+		Probe:            r.Probe,
+		Kind:             r.Kind,
+		Env:              r.Env,
+		Dataset:          r.Dataset,
+		Source:           r.Source,
+		BackupID:         r.BackupID,
+		Release:          r.Release,
+		RestoredPoint:    utc(r.RestoredPoint),
+		Start:            utc(r.StartTime),
+		Duration:         seconds(r.DurationSeconds),
+		Success:          r.Success,
+		Error:            r.Error,
+		TablesCompared:   int(r.TablesCompared),
+		TablesMismatched: mismatched,
+		FilesVerified:    r.FilesVerified,
+		BytesVerified:    r.BytesVerified,
+		Details:          r.Details,
+		RTOTarget:        seconds(r.RTOTargetSeconds),
+	}
+}
+
+// micros drops what the tables cannot hold, so that a row read back hashes
+// and compares like the row that was written.
+func micros(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// utc keeps zero times zero and puts the others in UTC, the zone the
+// records use.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s*1e6)) * time.Microsecond
+}
+
+func tagsJSON(tags map[string]string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	// Marshalling a map of strings cannot fail, and encoding/json sorts the
+	// keys, so equal tags always give equal text and equal hashes.
+	b, _ := json.Marshal(tags)
+	return string(b)
+}
+
+// hasher feeds typed values to xxhash without allocating. Its values are
+// stored in the tables, so the encoding must never change.
+type hasher struct {
+	d   xxhash.Digest
+	buf [8]byte
+}
+
+func (h *hasher) reset() { h.d.Reset() }
+
+func (h *hasher) sum() uint64 { return h.d.Sum64() }
+
+func (h *hasher) u64(v uint64) {
+	binary.LittleEndian.PutUint64(h.buf[:], v)
+	_, _ = h.d.Write(h.buf[:])
+}
+
+// str hashes the length before the bytes, so that ("ab", "c") and
+// ("a", "bc") differ.
+func (h *hasher) str(s string) {
+	h.u64(uint64(len(s)))
+	_, _ = h.d.WriteString(s)
+}
+
+func (h *hasher) bool(b bool) {
+	if b {
+		h.u64(1)
+	} else {
+		h.u64(0)
+	}
+}
+
+// time hashes a time at the precision of the tables, and zero apart from
+// every other time.
+func (h *hasher) time(t time.Time) {
+	if t.IsZero() {
+		h.u64(0)
+		return
+	}
+	h.u64(1)
+	h.u64(uint64(t.UnixMicro()))
+}
