@@ -254,6 +254,7 @@ func Parse(name string, data []byte) (*Config, error) {
 // directory.
 func (c *Config) resolvePaths() {
 	c.History.Root = c.Path(c.History.Root)
+	c.Probing.StateDir = c.Path(c.Probing.StateDir)
 	for _, s := range c.Sources {
 		if s.Manifest != nil {
 			s.Manifest.Dir = c.Path(s.Manifest.Dir)

@@ -97,6 +97,9 @@ type Cmd struct {
 	Dir string
 	// Stdin is fed to the program when not nil.
 	Stdin []byte
+	// StdinPath names a file fed to the program instead, for input too
+	// large to hold in memory (a database dump).
+	StdinPath string
 	// RunAs runs the program as another user through runuser(1).
 	RunAs string
 	// StderrTail bounds how much of stderr is kept for error messages.
@@ -138,6 +141,14 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	if c.StdinPath != "" {
+		f, err := os.Open(c.StdinPath)
+		if err != nil {
+			return nil, &Error{Kind: KindIO, Err: fmt.Errorf("open input of %s: %w", c.Path, err)}
+		}
+		defer f.Close() //nolint:errcheck // read-only
+		cmd.Stdin = f
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,698 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/runx"
+)
+
+// mysqlAlgorithm names how MySQL and MariaDB checksums are computed: per
+// table, the row count and the sum of the first 60 bits of the MD5 of the
+// row's columns joined with '|' (NULL flags first, binary columns in hex),
+// exact in a DECIMAL sum.
+const mysqlAlgorithm = "md5-60-concat-sum"
+
+// mysqlOptions are the options of a mysql-logical probe. DSNs are in the
+// Go MySQL driver's form: "user@tcp(host:3306)/".
+type mysqlOptions struct {
+	Sandbox  dsnRef  `yaml:"sandbox"`
+	Database string  `yaml:"database,omitempty"`
+	Dump     string  `yaml:"dump,omitempty"`
+	DumpFrom *dsnRef `yaml:"dump_from,omitempty"`
+	BaseDir  string  `yaml:"base_dir,omitempty"`
+	WorkDir  string  `yaml:"work_dir,omitempty"`
+	// BinDir holds mysql and mysqldump (default: on PATH).
+	BinDir                string `yaml:"bin_dir,omitempty"`
+	ChecksumJobs          int    `yaml:"checksum_jobs,omitempty"`
+	AllowMissingChecksums bool   `yaml:"allow_missing_checksums,omitempty"`
+}
+
+// mysqlLogical restores a mysqldump archive into a scratch database and
+// compares its checksums with the source's.
+type mysqlLogical struct {
+	opts mysqlOptions
+	name string
+}
+
+func mysqlHasPassword(dsn string) (bool, error) {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return false, errors.New("not a valid DSN such as user@tcp(host:3306)/")
+	}
+	return c.Passwd != "", nil
+}
+
+func newMySQLLogical(b *builder) (Prober, error) {
+	p := &mysqlLogical{opts: mysqlOptions{ChecksumJobs: 2}, name: b.probe.Name}
+	if err := b.decode(&p.opts); err != nil {
+		return nil, err
+	}
+	o := &p.opts
+	if err := o.Sandbox.check(b, "sandbox", mysqlHasPassword); err != nil {
+		return nil, err
+	}
+	modes := 0
+	if o.Dump != "" {
+		modes++
+	}
+	if o.DumpFrom.isSet() {
+		modes++
+		if err := o.DumpFrom.check(b, "dump_from", mysqlHasPassword); err != nil {
+			return nil, err
+		}
+	}
+	if b.probe.Source != "" && modes == 0 {
+		modes++
+	}
+	if modes != 1 {
+		return nil, b.errorf("set exactly one of dump, dump_from, or the probe's source (whose catalog names the dump)")
+	}
+	if err := checkScratchName(b, o.Database); err != nil {
+		return nil, err
+	}
+	if o.ChecksumJobs < 1 {
+		return nil, b.errorf("checksum_jobs must be at least 1")
+	}
+	o.BaseDir = resolveDir(b, o.BaseDir)
+	if o.Dump != "" && !filepath.IsAbs(o.Dump) {
+		o.Dump = filepath.Join(o.BaseDir, o.Dump)
+	}
+	if o.Sandbox.DSN != "" && o.DumpFrom.isSet() && o.DumpFrom.DSN != "" {
+		sb, _ := mysql.ParseDSN(o.Sandbox.DSN)
+		src, _ := mysql.ParseDSN(o.DumpFrom.DSN)
+		if err := refuseSameAsSource(context.Background(), myEndpoint(sb), myEndpoint(src), o.Database); err != nil {
+			return nil, b.errorf("%v", err)
+		}
+	}
+	return p, nil
+}
+
+// myEndpoint is where a driver configuration points.
+func myEndpoint(c *mysql.Config) endpoint {
+	if c.Net == "unix" {
+		return endpoint{hosts: []string{c.Addr}, port: "3306", database: c.DBName}
+	}
+	host, port := c.Addr, "3306"
+	if i := strings.LastIndex(c.Addr, ":"); i >= 0 {
+		host, port = c.Addr[:i], c.Addr[i+1:]
+	}
+	return endpoint{hosts: []string{strings.Trim(host, "[]")}, port: port, database: c.DBName}
+}
+
+// mysqlClient holds what the mysql and mysqldump programs need: the
+// connection as arguments, and the password in an options file only the
+// exporter can read, removed after use.
+type mysqlClient struct {
+	cfg     *mysql.Config
+	binDir  string
+	cnfPath string
+}
+
+func newMySQLClient(dsn, binDir string) (*mysqlClient, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, runx.Errorf(runx.KindConfig, "dsn is not valid")
+	}
+	c := &mysqlClient{cfg: cfg, binDir: binDir}
+	if cfg.Passwd != "" {
+		f, err := os.CreateTemp("", "restorable-mysql-*.cnf")
+		if err != nil {
+			return nil, runx.Errorf(runx.KindIO, "write client options: %w", err)
+		}
+		c.cnfPath = f.Name()
+		_, werr := fmt.Fprintf(f, "[client]\npassword=\"%s\"\n", strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(cfg.Passwd))
+		if err := errors.Join(werr, f.Close()); err != nil {
+			c.close()
+			return nil, runx.Errorf(runx.KindIO, "write client options: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *mysqlClient) close() {
+	if c.cnfPath != "" {
+		_ = os.Remove(c.cnfPath)
+	}
+}
+
+// args are the connection arguments of mysql and mysqldump.
+func (c *mysqlClient) args() []string {
+	var a []string
+	if c.cnfPath != "" {
+		a = append(a, "--defaults-extra-file="+c.cnfPath)
+	}
+	if c.cfg.Net == "unix" {
+		a = append(a, "--socket="+c.cfg.Addr)
+	} else {
+		ep := myEndpoint(c.cfg)
+		a = append(a, "--protocol=TCP", "--host="+ep.hosts[0], "--port="+ep.port)
+	}
+	if c.cfg.User != "" {
+		a = append(a, "--user="+c.cfg.User)
+	}
+	return a
+}
+
+// open opens a pool on db.
+func (c *mysqlClient) open(db string) (*sql.DB, error) {
+	cfg := c.cfg.Clone()
+	cfg.DBName = db
+	cfg.MultiStatements = false
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, runx.Errorf(runx.KindConfig, "dsn is not valid")
+	}
+	return sql.OpenDB(connector), nil
+}
+
+func (p *mysqlLogical) Run(ctx context.Context, r *run) error {
+	o := &p.opts
+	dsn, err := o.Sandbox.resolve("sandbox")
+	if err != nil {
+		return err
+	}
+	sb, err := newMySQLClient(dsn, o.BinDir)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer sb.close()
+	scratch := cmpOr(o.Database, r.sandboxName())
+	var dump string
+	var want *Checksums
+	switch {
+	case o.DumpFrom.isSet():
+		srcDSN, err := o.DumpFrom.resolve("dump_from")
+		if err != nil {
+			return err
+		}
+		src, err := newMySQLClient(srcDSN, o.BinDir)
+		if err != nil {
+			return fmt.Errorf("dump_from: %w", err)
+		}
+		defer src.close()
+		if err := refuseSameAsSource(ctx, myEndpoint(sb.cfg), myEndpoint(src.cfg), scratch); err != nil {
+			return err
+		}
+		dir, err := r.makeSandboxDir(ctx, o.WorkDir, "-dump", sandboxDir, "", "")
+		if err != nil {
+			return err
+		}
+		dump = filepath.Join(dir, "source.sql")
+		r.log.Info("dumping the source", "source", myEndpoint(src.cfg).server(), "database", src.cfg.DBName)
+		if want, err = dumpMySQL(ctx, src, dump, MySQLDumpOptions{BinDir: o.BinDir, Jobs: o.ChecksumJobs}); err != nil {
+			return err
+		}
+		r.result.BackupID, r.result.RestoredPoint = "dump:"+want.TakenAt.Format(time.RFC3339), want.TakenAt
+	case o.Dump != "":
+		dump = o.Dump
+		r.result.BackupID = filepath.Base(dump)
+	default:
+		b, err := r.pickBackup(func(b *model.Backup) bool { return b.Location != "" })
+		if err != nil {
+			return runx.Errorf(runx.KindConfig, "choose a dump: %w", err)
+		}
+		if dump, err = localPath(b.Location, o.BaseDir); err != nil {
+			return runx.Errorf(runx.KindConfig, "backup %s: %w", b.ID, err)
+		}
+	}
+	if want == nil {
+		if want, err = readChecksums(dump); err != nil {
+			if !o.AllowMissingChecksums || !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("%w (write them with the dump, see docs/probes.md, or set allow_missing_checksums)", err)
+			}
+			r.log.Warn("no checksums next to the dump: only the restore itself is verified", "dump", dump)
+		}
+	}
+	if want != nil && want.Database == scratch {
+		return runx.Errorf(runx.KindConfig, "refusing to run: the scratch database %s has the source database's name", scratch)
+	}
+	if err := checkMySQLDump(dump); err != nil {
+		return err
+	}
+	admin, err := sb.open("")
+	if err != nil {
+		return err
+	}
+	defer admin.Close() //nolint:errcheck // pool
+	if err := createMySQLScratch(ctx, r, sb, admin, scratch, p.name); err != nil {
+		return err
+	}
+	r.log.Info("restoring dump", "dump", dump, "scratch_database", scratch)
+	began := time.Now()
+	if _, err := runx.Run(ctx, runx.Cmd{Path: pgTool(o.BinDir, "mysql"), Args: append(sb.args(), "--batch", "--binary-mode", "--database="+scratch), StdinPath: dump, StderrTail: 2048}); err != nil {
+		return fmt.Errorf("restore the dump (truncated or damaged archive?): %w", err)
+	}
+	r.log.Info("dump restored", "duration", time.Since(began).Round(time.Millisecond))
+	db, err := sb.open(scratch)
+	if err != nil {
+		return err
+	}
+	defer db.Close() //nolint:errcheck // pool
+	got, err := mysqlChecksums(ctx, db, o.ChecksumJobs)
+	if err != nil {
+		return fmt.Errorf("checksum the restore: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&r.result.BytesVerified); err != nil {
+		return fmt.Errorf("measure the restore: %w", err)
+	}
+	if want == nil {
+		r.result.TablesCompared = len(got.Tables)
+		r.result.Details = fmt.Sprintf("restored %d tables; no source checksums to compare with", len(got.Tables))
+		return nil
+	}
+	if want.Algorithm != got.Algorithm {
+		return runx.Errorf(runx.KindConfig, "source checksums use algorithm %s, this probe computes %s", want.Algorithm, got.Algorithm)
+	}
+	return compareChecksums(want, got).apply(r, want)
+}
+
+// checkMySQLDump refuses a dump that names databases (mysqldump
+// --databases or --all-databases writes CREATE DATABASE and USE): restoring
+// it would write into those databases instead of the scratch one. It also
+// reports a dump cut short: mysqldump ends every complete dump with a
+// "Dump completed" comment.
+func checkMySQLDump(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return runx.Errorf(runx.KindIO, "open dump: %w", err)
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	br := bufio.NewReaderSize(f, 1<<16)
+	atStart, header, last := true, false, ""
+	for n := 0; ; n++ {
+		chunk, isPrefix, err := br.ReadLine()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return runx.Errorf(runx.KindIO, "read dump: %w", err)
+		}
+		if atStart {
+			line := string(chunk[:min(len(chunk), 64)])
+			upper := strings.ToUpper(line)
+			if strings.HasPrefix(upper, "USE ") || strings.HasPrefix(upper, "CREATE DATABASE") || strings.HasPrefix(upper, "DROP DATABASE") {
+				return runx.Errorf(runx.KindConfig, "refusing to restore %s: it names databases (%q); dump a single database without --databases", filepath.Base(path), strings.TrimSpace(line))
+			}
+			if n < 3 && (strings.Contains(line, "MariaDB dump") || strings.Contains(line, "MySQL dump")) {
+				header = true
+			}
+			if strings.TrimSpace(line) != "" {
+				last = line
+			}
+		}
+		atStart = !isPrefix
+	}
+	if header && !strings.HasPrefix(last, "-- Dump completed") {
+		return fmt.Errorf("dump %s is truncated: it does not end with mysqldump's \"Dump completed\" line", filepath.Base(path))
+	}
+	return nil
+}
+
+// createMySQLScratch records, checks and creates the scratch database and
+// registers its removal. The database carries the run's mark in its
+// comment, which needs MariaDB 10.5 or later as the sandbox server.
+func createMySQLScratch(ctx context.Context, r *run, sb *mysqlClient, admin *sql.DB, scratch, probe string) error {
+	server := myEndpoint(sb.cfg).server()
+	var n int
+	if err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", scratch).Scan(&n); err != nil {
+		return fmt.Errorf("look for database %s on the sandbox: %w", scratch, err)
+	}
+	if n > 0 {
+		return runx.Errorf(runx.KindConfig, "refusing to use database %s on the sandbox: it exists already and this run did not create it (it is left alone)", scratch)
+	}
+	forget, err := r.state.record(sandboxRecord{RunID: r.id, Probe: probe, Kind: sandboxDatabase, Server: server, Name: scratch, Created: r.now().UTC()})
+	if err != nil {
+		return err
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+scratch+"` COMMENT '"+markerText+r.id+"'"); err != nil {
+		_ = forget()
+		return fmt.Errorf("create scratch database %s: %w", scratch, err)
+	}
+	// The run's pool is closed by the time cleanups run: drop through a
+	// pool of its own.
+	r.onCleanup("drop database "+scratch, func(ctx context.Context) error {
+		pool, err := sb.open("")
+		if err != nil {
+			return err
+		}
+		defer pool.Close() //nolint:errcheck // pool
+		if err := dropMySQLScratch(ctx, pool, scratch, r.id); err != nil {
+			return err
+		}
+		return forget()
+	})
+	r.log.Info("scratch database created", "database", scratch)
+	return nil
+}
+
+// dropMySQLScratch drops a scratch database after checking its mark.
+func dropMySQLScratch(ctx context.Context, admin *sql.DB, scratch, runID string) error {
+	if !strings.HasPrefix(scratch, SandboxPrefix) || strings.ContainsAny(scratch, "`'\\") {
+		return fmt.Errorf("refusing to drop %s: not a probe's database", scratch)
+	}
+	var comment sql.NullString
+	err := admin.QueryRowContext(ctx, "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = ?", scratch).Scan(&comment)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the mark of %s: %w", scratch, err)
+	}
+	if comment.String != markerText+runID {
+		return fmt.Errorf("refusing to drop %s: it does not carry the mark of run %s", scratch, runID)
+	}
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+scratch+"`"); err != nil {
+		return fmt.Errorf("drop %s: %w", scratch, err)
+	}
+	return nil
+}
+
+func (p *mysqlLogical) dropOrphan(ctx context.Context, rec sandboxRecord) error {
+	dsn, err := p.opts.Sandbox.resolve("sandbox")
+	if err != nil {
+		return err
+	}
+	sb, err := newMySQLClient(dsn, p.opts.BinDir)
+	if err != nil {
+		return err
+	}
+	defer sb.close()
+	if s := myEndpoint(sb.cfg).server(); s != rec.Server {
+		return fmt.Errorf("the probe's sandbox is now %s, the database was created on %s; drop it yourself", s, rec.Server)
+	}
+	admin, err := sb.open("")
+	if err != nil {
+		return err
+	}
+	defer admin.Close() //nolint:errcheck // pool
+	return dropMySQLScratch(ctx, admin, rec.Name, rec.RunID)
+}
+
+// mysqlBinaryType reports whether a column type is hashed as hex: its
+// bytes are not text.
+func mysqlBinaryType(t string) bool {
+	switch t {
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point", "linestring", "polygon",
+		"multipoint", "multilinestring", "multipolygon", "geometrycollection":
+		return true
+	}
+	return false
+}
+
+// mysqlChecksums computes the checksums of the database db is connected
+// to. Every connection reads a consistent snapshot; callers that need the
+// snapshot to match a dump hold the tables still (see DumpMySQL).
+func mysqlChecksums(ctx context.Context, db *sql.DB, jobs int) (*Checksums, error) {
+	conns := make([]*sql.Conn, 0, jobs)
+	defer func() {
+		for _, c := range conns {
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			_ = c.Close()
+		}
+	}()
+	for range max(1, jobs) {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return nil, runx.Errorf(runx.KindIO, "connect to compute checksums: %w", err)
+		}
+		conns = append(conns, c)
+		if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			return nil, err
+		}
+		if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+			return nil, fmt.Errorf("start snapshot: %w", err)
+		}
+	}
+	return mysqlChecksumsOn(ctx, conns)
+}
+
+func mysqlChecksumsOn(ctx context.Context, conns []*sql.Conn) (*Checksums, error) {
+	first := conns[0]
+	c := &Checksums{Format: ChecksumsFormat, Engine: "mysql", Algorithm: mysqlAlgorithm, TakenAt: time.Now().UTC()}
+	if err := first.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&c.Database); err != nil {
+		return nil, fmt.Errorf("read database name: %w", err)
+	}
+	var lines []string
+	for _, q := range []string{
+		`SELECT CONCAT('column ', table_name, ' #', ordinal_position, ' ', column_name, ' ', column_type, ' null=', is_nullable, ' default=', COALESCE(column_default, 'NULL'), ' ', extra) FROM information_schema.columns WHERE table_schema = DATABASE()`,
+		`SELECT CONCAT('index ', table_name, ' ', index_name, ' #', seq_in_index, ' ', column_name, ' unique=', 1 - non_unique) FROM information_schema.statistics WHERE table_schema = DATABASE()`,
+		`SELECT CONCAT('constraint ', table_name, ' ', constraint_name, ' ', constraint_type) FROM information_schema.table_constraints WHERE table_schema = DATABASE()`,
+		`SELECT CONCAT('table ', table_name, ' ', table_type) FROM information_schema.tables WHERE table_schema = DATABASE()`,
+	} {
+		ls, err := queryStrings(ctx, first, q)
+		if err != nil {
+			return nil, fmt.Errorf("describe schema: %w", err)
+		}
+		lines = append(lines, ls...)
+	}
+	c.setSchema(lines)
+	tables, err := queryStrings(ctx, first, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY data_length DESC, table_name`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	c.Tables = make([]TableChecksum, len(tables))
+	exprs := make([]string, len(tables))
+	for i, t := range tables {
+		if exprs[i], err = mysqlChecksumSQL(ctx, first, t); err != nil {
+			return nil, err
+		}
+	}
+	work := make(chan int)
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for w, conn := range conns {
+		wg.Go(func() {
+			for i := range work {
+				if errs[w] != nil {
+					continue
+				}
+				tc := TableChecksum{Name: tables[i]}
+				if err := conn.QueryRowContext(ctx, exprs[i]).Scan(&tc.Rows, &tc.Sum); err != nil {
+					errs[w] = fmt.Errorf("checksum table %s: %w", tables[i], err)
+					continue
+				}
+				c.Tables[i] = tc
+			}
+		})
+	}
+	for i := range tables {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, ctx.Err()
+}
+
+// mysqlChecksumSQL builds the count and checksum query of one table.
+func mysqlChecksumSQL(ctx context.Context, conn *sql.Conn, table string) (string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position`, table)
+	if err != nil {
+		return "", fmt.Errorf("list columns of %s: %w", table, err)
+	}
+	defer rows.Close() //nolint:errcheck // read-only
+	var flags, vals []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return "", err
+		}
+		col := "`" + strings.ReplaceAll(name, "`", "``") + "`"
+		flags = append(flags, "ISNULL("+col+")")
+		if mysqlBinaryType(strings.ToLower(typ)) {
+			vals = append(vals, "HEX("+col+")")
+		} else {
+			vals = append(vals, "CAST("+col+" AS CHAR)")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	concat := "CONCAT_WS('|', " + strings.Join(append(flags, vals...), ", ") + ")"
+	return "SELECT COUNT(*), CAST(COALESCE(SUM(CONV(SUBSTRING(MD5(" + concat + "), 1, 15), 16, 10)), 0) AS CHAR) FROM `" + strings.ReplaceAll(table, "`", "``") + "`", nil
+}
+
+func queryStrings(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close() //nolint:errcheck // read-only
+	var out []string
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s.String)
+	}
+	return out, rows.Err()
+}
+
+// MySQLDumpOptions configure DumpMySQL.
+type MySQLDumpOptions struct {
+	// BinDir holds mysqldump; empty finds it on PATH.
+	BinDir string
+	// Jobs is the number of connections computing checksums (default 2).
+	Jobs int
+	// ExtraArgs are passed to mysqldump (for example "--ignore-table=db.t").
+	ExtraArgs []string
+}
+
+// DumpMySQL writes a mysqldump --single-transaction dump of the database
+// dsn names (Go MySQL driver form, "user:pass@tcp(host:3306)/db") at path,
+// and next to it the checksums of the same data. MySQL cannot share a
+// snapshot between sessions, so the tables are held still for a moment
+// instead: a session takes LOCK TABLES ... READ on every table, the
+// checksum sessions and mysqldump start their consistent snapshots while
+// writers wait, and the lock is released as soon as mysqldump has begun
+// dumping. Writers wait for that moment only, not for the dump. The user
+// needs the LOCK TABLES privilege.
+func DumpMySQL(ctx context.Context, dsn, path string, o MySQLDumpOptions) (*Checksums, error) {
+	c, err := newMySQLClient(dsn, o.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if c.cfg.DBName == "" {
+		return nil, runx.Errorf(runx.KindConfig, "the dsn names no database")
+	}
+	return dumpMySQL(ctx, c, path, o)
+}
+
+func dumpMySQL(ctx context.Context, c *mysqlClient, path string, o MySQLDumpOptions) (*Checksums, error) {
+	db, err := c.open(c.cfg.DBName)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close() //nolint:errcheck // pool
+	locker, err := db.Conn(ctx)
+	if err != nil {
+		return nil, runx.Errorf(runx.KindIO, "connect to the source: %w", err)
+	}
+	defer locker.Close() //nolint:errcheck // session
+	tables, err := queryStrings(ctx, locker, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	if len(tables) > 0 {
+		locks := make([]string, len(tables))
+		for i, t := range tables {
+			locks[i] = "`" + strings.ReplaceAll(t, "`", "``") + "` READ"
+		}
+		if _, err := locker.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", ")); err != nil {
+			return nil, fmt.Errorf("hold the tables still while snapshots start: %w", err)
+		}
+	}
+	unlock := sync.OnceFunc(func() { _, _ = locker.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES") })
+	defer unlock()
+	// The checksum sessions' snapshots start while writers wait.
+	jobs := max(1, o.Jobs)
+	conns := make([]*sql.Conn, 0, jobs)
+	defer func() {
+		for _, cn := range conns {
+			_, _ = cn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			_ = cn.Close()
+		}
+	}()
+	for range jobs {
+		cn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, runx.Errorf(runx.KindIO, "connect to the source: %w", err)
+		}
+		conns = append(conns, cn)
+		if _, err := cn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			return nil, err
+		}
+		if _, err := cn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+			return nil, fmt.Errorf("start snapshot: %w", err)
+		}
+	}
+	tmp := path + ".tmp"
+	args := append(c.args(), "--single-transaction", "--skip-lock-tables", "--routines", "--triggers", "--result-file="+tmp)
+	args = append(append(args, o.ExtraArgs...), c.cfg.DBName)
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := runx.Run(dctx, runx.Cmd{Path: pgTool(o.BinDir, "mysqldump"), Args: args, StderrTail: 2048})
+		done <- err
+	}()
+	// mysqldump writes a table's structure only after its transaction
+	// started; from then on its snapshot is fixed and writers may go on.
+	var dumpErr error
+	waiting := true
+	for waiting {
+		select {
+		case dumpErr = <-done:
+			waiting = false
+		case <-time.After(20 * time.Millisecond):
+			if dumpStarted(tmp) {
+				unlock()
+				dumpErr = <-done
+				waiting = false
+			}
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return nil, ctx.Err()
+		}
+	}
+	unlock()
+	if dumpErr != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("dump the source: %w", dumpErr)
+	}
+	sums, err := mysqlChecksumsOn(ctx, conns)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("checksum the source: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("move the dump into place: %w", err)
+	}
+	if err := sums.WriteFile(ChecksumsPath(path)); err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
+// dumpStarted reports whether mysqldump has written a table's structure.
+func dumpStarted(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	buf := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, buf)
+	return bytes.Contains(buf[:n], []byte("Table structure for table")) || bytes.Contains(buf[:n], []byte("CREATE TABLE"))
+}
+
+// Compile-time checks that database probers clean orphans.
+var (
+	_ orphanDropper = (*postgresLogical)(nil)
+	_ orphanDropper = (*mysqlLogical)(nil)
+)
