@@ -1,0 +1,95 @@
+package policy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+func gateConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("gate.yml", []byte(`
+environments:
+  prod: {rpo: 1h, retention: {releases: 1}}
+  dev: {rpo: 72h, retention: {releases: 1}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestGate(t *testing.T) {
+	cfg := gateConfig(t)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	good := func(env, dataset, id string, age time.Duration) model.Backup {
+		return model.Backup{Source: "s", Env: env, Dataset: dataset, ID: id, Type: model.BackupFull, Status: model.StatusSucceeded,
+			Release: "v1", Start: at.Add(-age - time.Minute), End: at.Add(-age), Checksum: "sha256:" + id}
+	}
+	for _, tc := range []struct {
+		name      string
+		backups   []model.Backup
+		req       GateRequest
+		allow     bool
+		checks    []string
+		latestID  string
+		wantError bool
+	}{
+		{name: "fresh backups allow", backups: []model.Backup{good("prod", "db", "b1", 10*time.Minute)},
+			req: GateRequest{Env: "prod", Release: "v2"}, allow: true, latestID: "b1"},
+		{name: "rpo breach denies", backups: []model.Backup{good("prod", "db", "b1", 3*time.Hour)},
+			req: GateRequest{Env: "prod"}, checks: []string{CheckRPO}, latestID: "b1"},
+		{name: "breach of another dataset does not deny a dataset's gate", backups: []model.Backup{good("prod", "db", "b1", 10*time.Minute), good("prod", "cache", "c1", 5*time.Hour)},
+			req: GateRequest{Env: "prod", Dataset: "db"}, allow: true, latestID: "b1"},
+		{name: "breach of another env does not deny", backups: []model.Backup{good("prod", "db", "b1", 10*time.Minute), good("dev", "db", "d1", 100*time.Hour)},
+			req: GateRequest{Env: "prod"}, allow: true, latestID: "b1"},
+		{name: "last backup failed denies", backups: []model.Backup{good("prod", "db", "b1", 30*time.Minute),
+			{Source: "s", Env: "prod", Dataset: "db", ID: "b2", Type: model.BackupIncr, Status: model.StatusFailed, Start: at.Add(-10 * time.Minute), End: at.Add(-9 * time.Minute)}},
+			req: GateRequest{Env: "prod"}, checks: []string{CheckFailures}, latestID: "b1"},
+		{name: "no backup at all denies", req: GateRequest{Env: "prod"}, checks: []string{CheckRPO}},
+		{name: "unknown env is an error", req: GateRequest{Env: "qa"}, wantError: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{At: at, Backups: tc.backups}
+			a, err := Gate(cfg, in, Evaluate(cfg, in), tc.req)
+			if tc.wantError {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Allow != tc.allow {
+				t.Errorf("allow = %v, want %v; reasons %+v", a.Allow, tc.allow, a.Reasons)
+			}
+			var checks []string
+			for _, r := range a.Reasons {
+				checks = append(checks, r.Check)
+			}
+			if len(checks) != len(tc.checks) || (len(checks) > 0 && checks[0] != tc.checks[0]) {
+				t.Errorf("reasons = %v, want %v", checks, tc.checks)
+			}
+			if tc.latestID == "" && a.LatestGoodBackup != nil || tc.latestID != "" && (a.LatestGoodBackup == nil || a.LatestGoodBackup.ID != tc.latestID || a.LatestGoodBackup.Checksum != "sha256:"+tc.latestID) {
+				t.Errorf("latest good backup = %+v, want %q", a.LatestGoodBackup, tc.latestID)
+			}
+			if !a.EvaluatedAt.Equal(at) || a.Release != tc.req.Release {
+				t.Errorf("answer does not echo the request and moment: %+v", a)
+			}
+		})
+	}
+}
+
+func TestGateOpen(t *testing.T) {
+	cfg := gateConfig(t)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	in := Input{At: at, Backups: []model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
+		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}}}
+	open := GateOpen(cfg, in, Evaluate(cfg, in))
+	if !open["prod"] || open["dev"] {
+		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
+	}
+}

@@ -1,0 +1,577 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+const testConfig = `
+environments:
+  prod:
+    rpo: 1h
+    rto: 30m
+    retention: {releases: 3, min_age: 7d, max_age: 400d}
+    require: {encryption: kms, kms_keys: ["key-prod"], immutable: true}
+    archive_after: 90d
+    regions: [eu-west-1, eu-central-1]
+    restore_test_every: 7d
+  staging: {rpo: 24h, retention: {releases: 2}, archive_after: 30d}
+  dev: {rpo: 72h, retention: {releases: 1}}
+classifications:
+  pii:
+    max_age: {dev: 0s, staging: 30d, prod: 400d}
+    regions: [eu-west-1]
+sources:
+  - {name: db, type: manifest, env: prod, classification: pii, manifest: {dir: m}}
+  - {name: files, type: manifest, env: staging, manifest: {dir: m}}
+  - {name: scratch, type: manifest, env: dev, manifest: {dir: m}}
+checks:
+  failures: {window: 24h, max: 1}
+`
+
+// at is the moment every case is evaluated at.
+var at = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func testCfg(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("policy_test.yml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// prodBackup is a backup of prod's db/orders that meets every rule, ended
+// ago before at.
+func prodBackup(id, release string, ago time.Duration) model.Backup {
+	end := at.Add(-ago)
+	return model.Backup{
+		Source: "db", Env: "prod", Dataset: "orders", ID: id, Type: model.BackupFull, Release: release,
+		Start: end.Add(-10 * time.Minute), End: end, Status: model.StatusSucceeded,
+		StoredBytes: 1 << 30, StorageClass: "STANDARD", Region: "eu-west-1",
+		Encrypted: true, KeyID: "key-prod", Immutable: true,
+		Agent: "pgbackrest", AgentVersion: "2.54.0", Classification: "pii",
+		WALStart: "000000010000000000000010", WALStop: "000000010000000000000011",
+	}
+}
+
+// healthy is a state in which no check fires: three releases of prod data
+// within every limit, a recent successful restore test, a continuous WAL
+// archive, and staging and dev in order.
+func healthy() Input {
+	b3 := prodBackup("b3", "v3", 30*time.Minute)
+	b3.WALStart, b3.WALStop = "000000010000000000000030", "000000010000000000000031"
+	stagingEnd := at.Add(-2 * time.Hour)
+	return Input{
+		At: at,
+		Backups: []model.Backup{
+			prodBackup("b1", "v1", 20*24*time.Hour),
+			prodBackup("b2", "v2", 8*24*time.Hour),
+			b3,
+			{Source: "files", Env: "staging", Dataset: "uploads", ID: "s1", Type: model.BackupSnapshot, Release: "v2",
+				Start: stagingEnd.Add(-48 * time.Hour), End: stagingEnd.Add(-47 * time.Hour), Status: model.StatusSucceeded,
+				Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}, StorageClass: "STANDARD", Region: "us-east-1"},
+			{Source: "files", Env: "staging", Dataset: "uploads", ID: "s2", Type: model.BackupSnapshot, Release: "v3",
+				Start: stagingEnd.Add(-5 * time.Minute), End: stagingEnd, Status: model.StatusSucceeded,
+				Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}, StorageClass: "STANDARD", Region: "us-east-1"},
+		},
+		Repositories: []model.Repository{{
+			Source: "db", Env: "prod", Dataset: "orders", Name: "orders", ObservedAt: at.Add(-time.Minute),
+			WALMin: "000000010000000000000001", WALMax: "000000010000000000000040", Healthy: true,
+		}},
+		Probes: []model.ProbeResult{{
+			RunID: "r1", Probe: "orders-restore", Kind: "postgres", Env: "prod", Dataset: "orders", Source: "db",
+			BackupID: "b3", Start: at.Add(-20 * time.Minute), Duration: 10 * time.Minute, Success: true,
+			RestoredPoint: at.Add(-30 * time.Minute),
+		}},
+	}
+}
+
+func TestHealthyStateHasNoFindings(t *testing.T) {
+	if fs := Evaluate(testCfg(t), healthy()); len(fs) != 0 {
+		for _, f := range fs {
+			t.Errorf("unexpected %s %s %s: %s", f.Check, f.Env, f.Subject, f.Observed)
+		}
+	}
+}
+
+// find returns the findings of one check.
+func find(fs []Finding, check string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func backupIdx(in *Input, id string) *model.Backup {
+	for i := range in.Backups {
+		if in.Backups[i].ID == id {
+			return &in.Backups[i]
+		}
+	}
+	panic("no backup " + id)
+}
+
+type checkCase struct {
+	name  string
+	check string
+	// change turns the healthy state into the case's state.
+	change func(in *Input)
+	// fire is false for cases where the check must stay quiet.
+	fire bool
+	// observed and subject are what a firing finding must say.
+	observed string
+	subject  string
+	start    time.Time
+}
+
+func checkCases() []checkCase {
+	return []checkCase{
+		{name: "rpo fires when the newest good backup is older than the RPO", check: CheckRPO,
+			change: func(in *Input) { backupIdx(in, "b3").End = at.Add(-90 * time.Minute) },
+			fire:   true, subject: "db/orders", observed: "newest successful backup b3 ended 1h30m ago", start: at.Add(-30 * time.Minute)},
+		{name: "rpo fires when no good backup is retained", check: CheckRPO,
+			change: func(in *Input) {
+				for i := range in.Backups {
+					if in.Backups[i].Env == "prod" {
+						in.Backups[i].Status = model.StatusFailed
+					}
+				}
+			},
+			fire: true, subject: "db/orders", observed: "no successful backup retained"},
+		{name: "rpo stays quiet at exactly the RPO", check: CheckRPO,
+			change: func(in *Input) { backupIdx(in, "b3").End = at.Add(-time.Hour) }},
+		{name: "rpo ignores a newer failed attempt", check: CheckRPO,
+			change: func(in *Input) {
+				f := prodBackup("f1", "v3", time.Minute)
+				f.Status = model.StatusFailed
+				in.Backups = append(in.Backups, f)
+			}},
+
+		{name: "failures fire above the tolerated count in the window", check: CheckFailures,
+			change: func(in *Input) {
+				for i, ago := range []time.Duration{2 * time.Hour, 23 * time.Hour} {
+					f := prodBackup("f"+string(rune('1'+i)), "v3", ago)
+					f.Status, f.Error = model.StatusFailed, "disk full"
+					in.Backups = append(in.Backups, f)
+				}
+			},
+			fire: true, subject: "db/orders", observed: "2 failed or partial backups in the last 24h; newest f1: disk full", start: at.Add(-23 * time.Hour)},
+		{name: "failures stay quiet at the tolerated count and outside the window", check: CheckFailures,
+			change: func(in *Input) {
+				f := prodBackup("f1", "v3", 2*time.Hour)
+				f.Status = model.StatusPartial
+				old := prodBackup("f2", "v3", 25*time.Hour)
+				old.Status = model.StatusFailed
+				in.Backups = append(in.Backups, f, old)
+			}},
+
+		{name: "retention.releases fires with fewer release states than required", check: CheckReleases,
+			change: func(in *Input) { backupIdx(in, "b1").Release = "v2" },
+			fire:   true, subject: "db/orders", observed: "2 release states restorable (v2, v3)"},
+		{name: "retention.releases does not count failed backups", check: CheckReleases,
+			change: func(in *Input) { backupIdx(in, "b1").Status = model.StatusFailed },
+			fire:   true, subject: "db/orders", observed: "2 release states restorable (v2, v3)"},
+		{name: "retention.releases skips datasets without release labels", check: CheckReleases,
+			change: func(in *Input) {
+				for i := range in.Backups {
+					in.Backups[i].Release = ""
+				}
+			}},
+
+		{name: "retention.min_age fires when the oldest good backup is too young", check: CheckMinAge,
+			change: func(in *Input) {
+				in.Backups = slices.DeleteFunc(in.Backups, func(b model.Backup) bool { return b.ID == "b1" || b.ID == "b2" })
+			},
+			fire: true, subject: "db/orders", observed: "oldest successful backup b3 is 30m old"},
+		{name: "retention.min_age stays quiet when history reaches back far enough", check: CheckMinAge,
+			change: func(in *Input) { backupIdx(in, "b1").End = at.Add(-7 * 24 * time.Hour) }},
+
+		{name: "retention.max_age fires for backups kept too long", check: CheckMaxAge,
+			change: func(in *Input) {
+				in.Backups = append(in.Backups, prodBackup("old", "v0", 401*24*time.Hour))
+			},
+			fire: true, subject: "db/orders", observed: "1 backup older than 400d; oldest old is 401d old", start: at.Add(-24 * time.Hour)},
+		{name: "retention.max_age stays quiet within the maximum", check: CheckMaxAge,
+			change: func(in *Input) { in.Backups = append(in.Backups, prodBackup("old", "v0", 399*24*time.Hour)) }},
+
+		{name: "retention.classification fires for PII older than its class allows", check: CheckClassMaxAge,
+			change: func(in *Input) {
+				in.Backups = append(in.Backups, model.Backup{Source: "files", Env: "staging", Dataset: "uploads", ID: "pii-1",
+					Classification: "pii", End: at.Add(-31 * 24 * time.Hour), Start: at.Add(-31 * 24 * time.Hour), Status: model.StatusSucceeded})
+			},
+			fire: true, subject: "files/uploads", observed: "1 backup pii data older than 30d; oldest pii-1 is 31d old", start: at.Add(-24 * time.Hour)},
+		{name: "retention.classification with 0s forbids the class in an environment", check: CheckClassMaxAge,
+			change: func(in *Input) {
+				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
+					Classification: "pii", End: at.Add(-time.Minute), Start: at.Add(-2 * time.Minute), Status: model.StatusSucceeded})
+			},
+			fire: true, subject: "scratch/copy", observed: "1 backup pii data older than 0s"},
+		{name: "retention.classification stays quiet for unclassified data", check: CheckClassMaxAge,
+			change: func(in *Input) {
+				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
+					End: at.Add(-time.Minute), Start: at.Add(-2 * time.Minute), Status: model.StatusSucceeded})
+			}},
+
+		{name: "release.backup fires when a release appears before any good backup of the one before", check: CheckReleaseBackup,
+			change: func(in *Input) { backupIdx(in, "b2").Status = model.StatusFailed },
+			fire:   true, subject: "db/orders@v3", observed: "v3 first seen " + rfc3339(at.Add(-40*time.Minute)) + "; v2 has no successful backup", start: at.Add(-40 * time.Minute)},
+		{name: "release.backup stays quiet when every release was backed up before the next", check: CheckReleaseBackup,
+			change: func(in *Input) {}},
+
+		{name: "encryption fires for unencrypted backups where kms is required", check: CheckEncryption,
+			change: func(in *Input) {
+				backupIdx(in, "b2").Encrypted = false
+				backupIdx(in, "b1").KeyID = ""
+			},
+			fire: true, subject: "db/orders", observed: "1 backup not encrypted, 1 encrypted without a KMS key; newest b2"},
+		{name: "encryption ignores failed backups that hold no data", check: CheckEncryption,
+			change: func(in *Input) {
+				f := prodBackup("f1", "v3", time.Minute)
+				f.Status, f.Encrypted = model.StatusFailed, false
+				in.Backups = append(in.Backups, f)
+			}},
+
+		{name: "encryption.kms_key fires for a key outside the allowlist", check: CheckKMSKey,
+			change: func(in *Input) { backupIdx(in, "b3").KeyID = "key-legacy" },
+			fire:   true, subject: "db/orders", observed: "1 backup encrypted with key-legacy"},
+		{name: "encryption.kms_key stays quiet for allowed keys", check: CheckKMSKey,
+			change: func(in *Input) { in.Backups = in.Backups[:2] }},
+
+		{name: "immutability fires for a mutable backup and an expired lock", check: CheckImmutable,
+			change: func(in *Input) {
+				backupIdx(in, "b3").Immutable = false
+				backupIdx(in, "b1").RetainUntil = at.Add(-time.Hour)
+			},
+			fire: true, subject: "db/orders", observed: "1 backup not immutable, 1 with an expired lock; newest b3"},
+		{name: "immutability stays quiet while the lock lasts", check: CheckImmutable,
+			change: func(in *Input) { backupIdx(in, "b1").RetainUntil = at.Add(time.Hour) }},
+
+		{name: "archive_after fires for old backups in hot storage", check: CheckArchive,
+			change: func(in *Input) {
+				s1 := backupIdx(in, "s1")
+				s1.End, s1.StoredBytes = at.Add(-31*24*time.Hour), 3<<29
+			},
+			fire: true, subject: "files/uploads", observed: "1 backup in hot storage after 30d; oldest s1 is 31d old, 1.5 GiB stored"},
+		{name: "archive_after stays quiet once backups left hot storage", check: CheckArchive,
+			change: func(in *Input) {
+				s1 := backupIdx(in, "s1")
+				s1.End, s1.StorageClass = at.Add(-31*24*time.Hour), "GLACIER"
+			}},
+
+		{name: "residency fires for a region the environment and class do not allow", check: CheckResidency,
+			change: func(in *Input) { backupIdx(in, "b2").Region = "eu-central-1" },
+			fire:   true, subject: "db/orders", observed: "1 backup stored in eu-central-1"},
+		{name: "residency stays quiet in allowed regions", check: CheckResidency,
+			change: func(in *Input) { backupIdx(in, "b2").Region = "eu-west-1" }},
+
+		{name: "restore_test.overdue fires without a recent successful restore", check: CheckRestoreOverdue,
+			change: func(in *Input) {
+				in.Probes[0].Start = at.Add(-8 * 24 * time.Hour)
+				in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-time.Minute)
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago", start: at.Add(-24 * time.Hour)},
+		{name: "restore_test.overdue stays quiet in environments without an interval", check: CheckRestoreOverdue,
+			change: func(in *Input) { in.Probes = nil; in.Backups = in.Backups[3:] }},
+
+		{name: "restore_test.failed fires when the newest run failed", check: CheckRestoreFailed,
+			change: func(in *Input) {
+				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r2", Probe: "orders-restore", Env: "prod", Dataset: "orders",
+					Start: at.Add(-5 * time.Minute), Duration: time.Minute, Error: "pg_restore: relation missing"})
+			},
+			fire: true, subject: "orders/orders-restore", observed: "run r2 at " + rfc3339(at.Add(-5*time.Minute)) + " failed: pg_restore: relation missing"},
+		{name: "restore_test.failed stays quiet when a later run succeeded", check: CheckRestoreFailed,
+			change: func(in *Input) {
+				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r0", Probe: "orders-restore", Env: "prod", Dataset: "orders",
+					Start: at.Add(-3 * time.Hour), Duration: time.Minute, Error: "timeout"})
+			}},
+
+		{name: "restore_test.rto fires when the restore took longer than the RTO", check: CheckRTO,
+			change: func(in *Input) { in.Probes[0].Duration = 31 * time.Minute },
+			fire:   true, subject: "db/orders/orders-restore", observed: "run r1 took 31m"},
+		{name: "restore_test.rto uses the probe's own target first", check: CheckRTO,
+			change: func(in *Input) { in.Probes[0].Duration, in.Probes[0].RTOTarget = 31*time.Minute, time.Hour }},
+
+		{name: "restore_test.rpo fires when restored data was older than the RPO", check: CheckRestoreRPO,
+			change: func(in *Input) { in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-2 * time.Hour) },
+			fire:   true, subject: "db/orders/orders-restore", observed: "run r1 restored data 2h old"},
+		{name: "restore_test.rpo stays quiet when the restored point is unknown", check: CheckRestoreRPO,
+			change: func(in *Input) { in.Probes[0].RestoredPoint = time.Time{} }},
+
+		{name: "agent_drift fires when environments run different minor versions", check: CheckAgentDrift,
+			change: func(in *Input) { backupIdx(in, "s2").AgentVersion = "2.55.0" },
+			fire:   true, subject: "pgbackrest", observed: "pgbackrest 2.54 in prod, 2.55 in staging"},
+		{name: "agent_drift ignores patch differences at the minor level", check: CheckAgentDrift,
+			change: func(in *Input) { backupIdx(in, "s2").AgentVersion = "2.54.9" }},
+
+		{name: "ephemeral_data fires for caches in non-prod backups", check: CheckEphemeral,
+			change: func(in *Input) {
+				backupIdx(in, "s2").Paths = []string{"/srv/uploads", "/srv/app/cache", "/var/log/app.log"}
+			},
+			fire: true, subject: "files/uploads", observed: "1 backup contains /srv/app/cache, /var/log/app.log"},
+		{name: "ephemeral_data leaves prod alone", check: CheckEphemeral,
+			change: func(in *Input) { backupIdx(in, "b3").Paths = []string{"/srv/app/cache"} }},
+
+		{name: "pitr.gap fires when the archive starts after the oldest backup", check: CheckPITR,
+			change: func(in *Input) { in.Repositories[0].WALMin = "000000010000000000000012" },
+			fire:   true, subject: "db/orders/orders", observed: "WAL archive starts at 000000010000000000000012"},
+		{name: "pitr.gap fires when the archive ends before the newest backup", check: CheckPITR,
+			change: func(in *Input) { in.Repositories[0].WALMax = "000000010000000000000030" },
+			fire:   true, subject: "db/orders/orders", observed: "WAL archive ends at 000000010000000000000030"},
+		{name: "pitr.gap compares timelines numerically", check: CheckPITR,
+			change: func(in *Input) { in.Repositories[0].WALMax = "000000020000000000000001" }},
+	}
+}
+
+func TestChecks(t *testing.T) {
+	cfg := testCfg(t)
+	for _, c := range checkCases() {
+		t.Run(c.name, func(t *testing.T) {
+			in := healthy()
+			c.change(&in)
+			got := find(Evaluate(cfg, in), c.check)
+			if !c.fire {
+				for _, f := range got {
+					t.Errorf("%s fired: %s %s: %s", c.check, f.Env, f.Subject, f.Observed)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%s fired %d times, want once: %+v", c.check, len(got), got)
+			}
+			f := got[0]
+			if !strings.Contains(f.Observed, c.observed) {
+				t.Errorf("observed = %q, want it to contain %q", f.Observed, c.observed)
+			}
+			if f.Subject.String() != c.subject {
+				t.Errorf("subject = %q, want %q", f.Subject, c.subject)
+			}
+			if !c.start.IsZero() && !f.Start.Equal(c.start) {
+				t.Errorf("start = %s, want %s", f.Start, c.start)
+			}
+			want, _ := Lookup(c.check)
+			if f.Severity != want.Severity || !slices.Equal(f.Controls, want.Controls) {
+				t.Errorf("severity %s controls %v, want the catalog's %s %v", f.Severity, f.Controls, want.Severity, want.Controls)
+			}
+			if f.Expected == "" {
+				t.Error("finding says nothing about what was expected")
+			}
+		})
+	}
+}
+
+// Every check but the analyzer's historical ones has a case that makes it
+// fire and one that keeps it quiet here; the historical ones are tested
+// against a history in cmd/analyze.
+func TestEveryCheckHasFiringAndQuietCases(t *testing.T) {
+	fire, quiet := map[string]bool{}, map[string]bool{}
+	for _, c := range checkCases() {
+		if c.fire {
+			fire[c.check] = true
+		} else {
+			quiet[c.check] = true
+		}
+	}
+	for _, c := range Checks() {
+		if c.History {
+			continue
+		}
+		if !fire[c.ID] || !quiet[c.ID] {
+			t.Errorf("check %s: firing case %v, quiet case %v", c.ID, fire[c.ID], quiet[c.ID])
+		}
+	}
+}
+
+func TestPITRStalledArchive(t *testing.T) {
+	cfg := testCfg(t)
+	in := healthy()
+	e := NewEvaluator(cfg, at)
+	e.AddBackups(in.Backups)
+	e.AddRepository(in.Repositories[0], at.Add(-90*time.Minute))
+	got := find(e.Findings(), CheckPITR)
+	if len(got) != 1 || !strings.Contains(got[0].Observed, "stuck at 000000010000000000000040 since "+rfc3339(at.Add(-90*time.Minute))) {
+		t.Fatalf("stalled archive: %+v", got)
+	}
+	if want := at.Add(-30 * time.Minute); !got[0].Start.Equal(want) {
+		t.Errorf("start = %s, want %s", got[0].Start, want)
+	}
+	e = NewEvaluator(cfg, at)
+	e.AddBackups(in.Backups)
+	e.AddRepository(in.Repositories[0], at.Add(-59*time.Minute))
+	if got := find(e.Findings(), CheckPITR); len(got) != 0 {
+		t.Errorf("archive that advanced within the RPO: %+v", got)
+	}
+}
+
+// History knows failures that no catalog retains: SetAttempts replaces
+// what the retained backups say.
+func TestAttemptsFromHistory(t *testing.T) {
+	cfg := testCfg(t)
+	in := healthy()
+	var attempts []model.Backup
+	for i, ago := range []time.Duration{time.Hour, 3 * time.Hour, 30 * time.Hour} {
+		f := prodBackup("gone-"+string(rune('a'+i)), "v3", ago)
+		f.Status = model.StatusFailed
+		attempts = append(attempts, f)
+	}
+	e := NewEvaluator(cfg, at)
+	e.AddBackups(in.Backups)
+	e.SetAttempts(attempts)
+	got := find(e.Findings(), CheckFailures)
+	if len(got) != 1 || !strings.HasPrefix(got[0].Observed, "2 failed or partial backups") {
+		t.Fatalf("failures from history: %+v", got)
+	}
+}
+
+// The release check judges the releases the history saw first within the
+// period only.
+func TestReleaseSightingsFromHistory(t *testing.T) {
+	cfg := testCfg(t)
+	k := model.SeriesKey{Env: "prod", Source: "db", Dataset: "orders"}
+	sightings := []ReleaseSighting{
+		{Series: k, Release: "v1", FirstSeen: at.Add(-60 * 24 * time.Hour)},
+		{Series: k, Release: "v2", FirstSeen: at.Add(-40 * 24 * time.Hour), FirstGood: Evidence{ID: "g2", Time: at.Add(-39 * 24 * time.Hour)}},
+		{Series: k, Release: "v3", FirstSeen: at.Add(-10 * 24 * time.Hour)},
+	}
+	for _, tc := range []struct {
+		since time.Time
+		want  []string
+	}{
+		{since: at.Add(-90 * 24 * time.Hour), want: []string{"db/orders@v2"}},
+		{since: at.Add(-30 * 24 * time.Hour), want: nil},
+	} {
+		e := NewEvaluator(cfg, at)
+		e.SetSince(tc.since)
+		e.SetReleaseSightings(sightings)
+		var got []string
+		for _, f := range find(e.Findings(), CheckReleaseBackup) {
+			got = append(got, f.Subject.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("since %s: release findings %v, want %v", tc.since, got, tc.want)
+		}
+	}
+}
+
+func TestExpectedSeriesWithoutBackups(t *testing.T) {
+	e := NewEvaluator(testCfg(t), at)
+	e.ExpectSeries(model.SeriesKey{Env: "prod", Source: "db", Dataset: "gone"})
+	got := find(e.Findings(), CheckRPO)
+	if len(got) != 1 || got[0].Observed != "no successful backup retained" || got[0].Subject.Dataset != "gone" {
+		t.Fatalf("expected series: %+v", got)
+	}
+}
+
+func TestHistoryFindingOfRPOBreach(t *testing.T) {
+	b := RPOBreach{
+		Series: model.SeriesKey{Env: "prod", Source: "db", Dataset: "orders"}, RPO: time.Hour,
+		Start: at.Add(-5 * time.Hour), End: at.Add(-2 * time.Hour),
+		Before: Evidence{Kind: "backup", ID: "a"}, After: Evidence{Kind: "backup", ID: "b"},
+	}
+	f := b.HistoryFinding()
+	if f.Check != CheckRPOHistory || f.Severity != SeverityInfo || !strings.HasPrefix(f.Observed, "RPO breached for 3h, ") || len(f.Evidence) != 2 {
+		t.Fatalf("history finding: %+v", f)
+	}
+}
+
+func TestCompareWAL(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"000000010000000000000010", "000000010000000000000010", 0},
+		{"00000001000000000000000F", "000000010000000000000010", -1},
+		{"000000010000000100000000", "0000000100000000000000FF", 1},
+		{"000000020000000000000001", "0000000100000000000000FF", 1},
+		{"b", "a", 1},
+	} {
+		if got := CompareWAL(tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareWAL(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestEphemeralMatch(t *testing.T) {
+	patterns := []string{"cache", "*.log", "/var/tmp/*"}
+	for path, want := range map[string]string{
+		"/srv/app/cache":     "cache",
+		"/srv/cache/data":    "cache",
+		"/var/log/app.log":   "*.log",
+		"/var/tmp/upload-1":  "/var/tmp/*",
+		"/srv/app/uploads":   "",
+		"/srv/app/cachedata": "",
+	} {
+		if got := EphemeralMatch(patterns, path); got != want {
+			t.Errorf("EphemeralMatch(%s) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestVersionAt(t *testing.T) {
+	for _, tc := range []struct{ v, level, want string }{
+		{"2.54.1", config.DriftMajor, "2"},
+		{"v2.54.1", config.DriftMinor, "2.54"},
+		{"2.54.1", config.DriftPatch, "2.54.1"},
+		{"16", config.DriftMinor, "16"},
+	} {
+		if got := VersionAt(tc.v, tc.level); got != tc.want {
+			t.Errorf("VersionAt(%s, %s) = %s, want %s", tc.v, tc.level, got, tc.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		12 * time.Second:                "12s",
+		45 * time.Minute:                "45m",
+		26*time.Hour + 10*time.Minute:   "26h10m",
+		3*24*time.Hour + 4*time.Hour:    "3d4h",
+		400 * 24 * time.Hour:            "400d",
+		-90 * time.Minute:               "-1h30m",
+		47*time.Hour + 59*time.Minute:   "47h59m",
+		48*time.Hour + 29*time.Minute:   "2d",
+		100*24*time.Hour + 31*time.Hour: "101d7h",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	for _, s := range Severities() {
+		got, err := ParseSeverity(strings.ToUpper(s.String()))
+		if err != nil || got != s {
+			t.Errorf("ParseSeverity(%s) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseSeverity("urgent"); err == nil {
+		t.Error("ParseSeverity accepted an unknown severity")
+	}
+	fs := []Finding{{Severity: SeverityInfo}, {Severity: SeverityCritical}, {Severity: SeverityWarning}}
+	Sort(fs)
+	if fs[0].Severity != SeverityCritical || fs[2].Severity != SeverityInfo || Count(fs, SeverityWarning) != 2 {
+		t.Errorf("sorted %v", fs)
+	}
+}
+
+func TestCatalogIsConsistent(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range Checks() {
+		if seen[c.ID] {
+			t.Errorf("duplicate check %s", c.ID)
+		}
+		seen[c.ID] = true
+		if c.Title == "" || c.Help == "" || c.Severity == 0 {
+			t.Errorf("check %s lacks a title, help or severity", c.ID)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
+)
+
+// checkRPO compares the age of the newest good backup with the RPO. A
+// breach starts when the newest good backup turns RPO old.
+func (e *Evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding {
+	if env == nil || env.RPO <= 0 {
+		return nil
+	}
+	rpo := env.RPO.D()
+	if s.LastGood == nil {
+		f := e.noBackupRetained(s.Key)
+		if s.LastAttempt != nil {
+			f.Evidence = []Evidence{backupEvidence(s.LastAttempt, "newest attempt, "+string(s.LastAttempt.Status))}
+		}
+		return []Finding{f}
+	}
+	age := e.at.Sub(s.LastGood.End)
+	if age <= rpo {
+		return nil
+	}
+	f := NewFinding(CheckRPO, s.Key.Env, seriesSubject(s.Key))
+	f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(rpo))
+	f.Observed = fmt.Sprintf("newest successful backup %s ended %s ago (%s)", s.LastGood.ID, FormatDuration(age), rfc3339(s.LastGood.End))
+	f.Start = s.LastGood.End.Add(rpo).UTC()
+	f.Evidence = []Evidence{backupEvidence(s.LastGood, "newest successful backup")}
+	if s.LastAttempt != nil && s.LastAttempt != s.LastGood {
+		f.Evidence = append(f.Evidence, backupEvidence(s.LastAttempt, "newest attempt, "+string(s.LastAttempt.Status)))
+	}
+	return []Finding{f}
+}
+
+func (e *Evaluator) noBackupRetained(k model.SeriesKey) Finding {
+	f := NewFinding(CheckRPO, k.Env, seriesSubject(k))
+	if env := e.env(k.Env); env != nil {
+		f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(env.RPO.D()))
+	}
+	f.Observed = "no successful backup retained"
+	return f
+}
+
+// RPOBreach is an interval in which a series had no good backup younger
+// than its RPO.
+type RPOBreach struct {
+	Series model.SeriesKey
+	// Start is when the backup before turned RPO old (or the start of the
+	// period looked at); End is when the next good backup ended.
+	Start, End time.Time
+	// Before and After are the good backups around the gap; Before is
+	// empty when the gap began before the period looked at.
+	Before, After Evidence
+	RPO           time.Duration
+}
+
+// HistoryFinding turns a past RPO breach into a finding of rpo.history.
+func (b RPOBreach) HistoryFinding() Finding {
+	f := NewFinding(CheckRPOHistory, b.Series.Env, seriesSubject(b.Series))
+	f.Expected = fmt.Sprintf("a successful backup at least every %s", FormatDuration(b.RPO))
+	f.Observed = fmt.Sprintf("RPO breached for %s, %s to %s", FormatDuration(b.End.Sub(b.Start)), rfc3339(b.Start), rfc3339(b.End))
+	f.Start, f.End = b.Start.UTC(), b.End.UTC()
+	if b.Before.ID != "" {
+		f.Evidence = append(f.Evidence, b.Before)
+	}
+	f.Evidence = append(f.Evidence, b.After)
+	return f
+}
