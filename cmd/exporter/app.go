@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/metrics"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
 )
 
@@ -35,9 +37,15 @@ type app struct {
 	self    *metrics.Self
 	history *history.Writer
 
-	mu    sync.Mutex
-	cfg   *config.Config
-	sched *collectors.Scheduler
+	mu     sync.Mutex
+	cfg    *config.Config
+	sched  *collectors.Scheduler
+	probes *probe.Manager
+	// seededProbes are probe results read back from history, handed to
+	// every new probe manager until it has results of its own.
+	seededProbes []model.ProbeResult
+
+	gate gateCache
 }
 
 func newApp(ctx context.Context, o appOptions) (*app, error) {
@@ -47,7 +55,7 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	}
 	a := &app{opts: o, ctx: ctx, store: collectors.NewStore()}
 	a.self = metrics.NewSelf(o.Registry)
-	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store})
+	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store, Gate: a.gateOpen, Probes: a.probeStatus})
 	a.store.Configure(cfg)
 
 	if !cfg.History.Disabled {
@@ -110,6 +118,14 @@ func (a *app) seedFromHistory() error {
 	for s := range sources {
 		a.store.Seed(s, &model.Catalog{Backups: snap.Backups[s], Repositories: snap.Repositories[s]}, time.Time{})
 	}
+	for _, r := range snap.ProbeSuccesses {
+		a.seededProbes = append(a.seededProbes, r)
+	}
+	for _, r := range snap.Probes {
+		if ok, dup := snap.ProbeSuccesses[r.Probe]; !dup || ok.RunID != r.RunID {
+			a.seededProbes = append(a.seededProbes, r)
+		}
+	}
 	return nil
 }
 
@@ -124,17 +140,66 @@ func (a *app) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	probes, err := probe.NewManager(cfg, a.store, probe.Options{Logger: a.opts.Logger, Now: a.opts.Now, Sink: a.onProbe})
+	if err != nil {
+		return err
+	}
+	// A reload cancels running probes (they clean up their sandboxes) and
+	// hands the results so far to the new manager.
+	seed := a.probeResults()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.sched != nil {
 		a.sched.Stop()
 	}
+	if a.probes != nil {
+		a.probes.Stop()
+	} else {
+		seed = a.seededProbes
+	}
+	probes.Seed(seed)
 	a.cfg = cfg
 	a.store.Configure(cfg)
 	a.metrics.SetConfig(cfg)
-	a.sched = sched
+	a.sched, a.probes = sched, probes
 	sched.Start(a.ctx)
+	if err := probes.Start(a.ctx); err != nil {
+		return fmt.Errorf("start probes: %w", err)
+	}
 	return nil
+}
+
+// onProbe records a finished probe run in history.
+func (a *app) onProbe(r model.ProbeResult) {
+	if a.history == nil {
+		return
+	}
+	if err := a.history.AppendProbes(r); err != nil {
+		a.self.HistoryFailed()
+		a.opts.Logger.Error("append probe result to history failed", "probe", r.Probe, "err", err)
+		return
+	}
+	a.self.HistoryWritten("probes", 1)
+}
+
+func (a *app) probeManager() *probe.Manager {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.probes
+}
+
+// probeStatus is what the metrics need of every probe.
+func (a *app) probeStatus() []metrics.ProbeStatus {
+	m := a.probeManager()
+	if m == nil {
+		return nil
+	}
+	last := m.LastSuccess()
+	var out []metrics.ProbeStatus
+	for _, r := range m.Latest() {
+		out = append(out, metrics.ProbeStatus{Last: r, LastSuccess: last[r.Probe]})
+	}
+	return out
 }
 
 // Gatherer serves the exporter's own metrics and those derived from state.
@@ -179,13 +244,22 @@ func (a *app) onRun(r collectors.Run) {
 	a.self.HistoryWritten("repositories", st.Repositories)
 }
 
-func (a *app) probeAPI() server.ProbeAPI { return nil }
+// The probe routes go to the manager of the configuration in use, which a
+// reload replaces.
+func (a *app) HandleList(w http.ResponseWriter, r *http.Request) { a.probeManager().HandleList(w, r) }
+func (a *app) HandleRun(w http.ResponseWriter, r *http.Request)  { a.probeManager().HandleRun(w, r) }
+func (a *app) HandleLog(w http.ResponseWriter, r *http.Request)  { a.probeManager().HandleLog(w, r) }
+
+var _ server.ProbeAPI = (*app)(nil)
 
 // Close stops collections and flushes history.
 func (a *app) Close() {
 	a.mu.Lock()
 	if a.sched != nil {
 		a.sched.Stop()
+	}
+	if a.probes != nil {
+		a.probes.Stop()
 	}
 	a.mu.Unlock()
 	if a.history != nil {

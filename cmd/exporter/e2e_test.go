@@ -100,6 +100,27 @@ func (e *exporter) stop() {
 	}
 }
 
+// runProbe starts a probe through the API and waits for its result.
+func (e *exporter) runProbe(name string) {
+	e.t.Helper()
+	resp, err := http.Post("http://"+e.addr+"/api/v1/probes/"+name+"/run", "", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		e.t.Fatalf("run probe %s: %s %s", name, resp.Status, body)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(e.get("/metrics"), `restorable_restore_probe_success{dataset=`) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("probe %s gave no result within a minute; logs:\n%s", name, e.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (e *exporter) get(path string) string {
 	e.t.Helper()
 	resp, err := http.Get("http://" + e.addr + path)
@@ -154,7 +175,11 @@ func normalize(metrics string) string {
 // then lints the real output with promtool.
 func TestGoldenMetrics(t *testing.T) {
 	bin := buildExporter(t)
-	e := startExporter(t, bin, "testdata/e2e/restorable.yml", t.TempDir())
+	dir := t.TempDir()
+	abs, _ := filepath.Abs("testdata/e2e/manifests")
+	cfg, _ := fixtureConfig(t, dir, abs)
+	e := startExporter(t, bin, cfg, filepath.Join(dir, "history"), "--web.telemetry-path=/metrics")
+	e.runProbe("bundle-verify")
 	raw := e.get("/metrics")
 	got := normalize(raw)
 	golden := "testdata/e2e-output.txt"
@@ -350,6 +375,11 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 	}
 	data = bytes.ReplaceAll(data, []byte("dir: manifests/"), []byte("dir: "+manifests+"/"))
 	data = bytes.ReplaceAll(data, []byte("binary: ./fake-pgbackrest"), []byte("binary: "+fake))
+	artifacts, err := filepath.Abs("testdata/e2e/artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
 	cfg := filepath.Join(dir, "restorable.yml")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		t.Fatal(err)

@@ -106,7 +106,8 @@ func run(args []string) int {
 		Version:       version.Info(),
 		Ready:         a.store.Ready,
 		Reload:        a.Reload,
-		Probes:        a.probeAPI(),
+		Probes:        a,
+		Gate:          a.handleGate,
 	})
 	if err != nil {
 		logger.Error("cannot build http handler", "err", err)

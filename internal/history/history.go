@@ -629,6 +629,10 @@ type Snapshot struct {
 	Repositories map[string][]model.Repository
 	// Probes holds the latest run of each probe, by probe name.
 	Probes map[string]model.ProbeResult
+	// ProbeSuccesses holds the latest successful run of each probe that
+	// ever succeeded, by probe name: after a restart the time of the last
+	// good restore is not forgotten because the latest run failed.
+	ProbeSuccesses map[string]model.ProbeResult
 }
 
 // Latest reads the current state back from the files.
@@ -667,10 +671,14 @@ func (w *Writer) Latest() (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read latest repositories: %w", err)
 	}
-	probes := map[string]ProbeRow{}
+	probes, successes := map[string]ProbeRow{}, map[string]ProbeRow{}
+	newer := func(m map[string]ProbeRow, r *ProbeRow) bool {
+		prev, ok := m[r.Probe]
+		return !ok || r.StartTime.After(prev.StartTime) || r.StartTime.Equal(prev.StartTime) && r.RunID > prev.RunID
+	}
 	err = scanTable(w.tableDir(TableProbes), func(r *ProbeRow) error {
-		if prev, ok := probes[r.Probe]; ok && (prev.StartTime.After(r.StartTime) ||
-			prev.StartTime.Equal(r.StartTime) && prev.RunID > r.RunID) {
+		latest, success := newer(probes, r), r.Success && newer(successes, r)
+		if !latest && !success {
 			return nil
 		}
 		row := *r
@@ -679,7 +687,12 @@ func (w *Writer) Latest() (*Snapshot, error) {
 			v := *r.AchievedRPOSeconds
 			row.AchievedRPOSeconds = &v
 		}
-		probes[r.Probe] = row
+		if latest {
+			probes[r.Probe] = row
+		}
+		if success {
+			successes[r.Probe] = row
+		}
 		return nil
 	})
 	if err != nil {
@@ -690,6 +703,8 @@ func (w *Writer) Latest() (*Snapshot, error) {
 		Backups:      map[string][]model.Backup{},
 		Repositories: map[string][]model.Repository{},
 		Probes:       map[string]model.ProbeResult{},
+
+		ProbeSuccesses: map[string]model.ProbeResult{},
 	}
 	for _, r := range backups {
 		if r.Removed {
@@ -714,6 +729,9 @@ func (w *Writer) Latest() (*Snapshot, error) {
 	}
 	for name, r := range probes {
 		snap.Probes[name] = r.ProbeResult()
+	}
+	for name, r := range successes {
+		snap.ProbeSuccesses[name] = r.ProbeResult()
 	}
 	return snap, nil
 }

@@ -417,3 +417,28 @@ func TestSameIDInTwoDatasets(t *testing.T) {
 		t.Errorf("latest = %+v, want only orders' backup", got)
 	}
 }
+
+// After a restart the last good restore is still known when the newest run
+// failed.
+func TestLatestKeepsLastProbeSuccess(t *testing.T) {
+	root := t.TempDir()
+	c := newClock(day0())
+	w := openTest(t, root, c, 0)
+	ok := probeResult("run-1", "payments-restore", day0())
+	ok.Success = true
+	failed := probeResult("run-2", "payments-restore", day0().Add(time.Hour))
+	failed.Success, failed.Error = false, "checksum mismatch"
+	if err := w.AppendProbes(ok, failed); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Probes["payments-restore"]; got.RunID != "run-2" || got.Success {
+		t.Errorf("latest = %+v, want the failed run-2", got)
+	}
+	if got := snap.ProbeSuccesses["payments-restore"]; got.RunID != "run-1" || !got.Success {
+		t.Errorf("latest success = %+v, want run-1", got)
+	}
+}
