@@ -46,8 +46,11 @@ func (e *Evaluator) checkAgentDrift() []Finding {
 		if versions[g.Agent][k.Env] == nil {
 			versions[g.Agent][k.Env] = map[string][]string{}
 		}
+		// One record per environment and version is evidence enough.
+		if len(versions[g.Agent][k.Env][v]) == 0 {
+			evidence[g.Agent] = append(evidence[g.Agent], backupEvidence(g, g.Agent+" "+g.AgentVersion+" in "+k.Env))
+		}
 		versions[g.Agent][k.Env][v] = append(versions[g.Agent][k.Env][v], k.Source+"/"+k.Dataset)
-		evidence[g.Agent] = append(evidence[g.Agent], backupEvidence(g, g.Agent+" "+g.AgentVersion+" in "+k.Env))
 	}
 	var out []Finding
 	for _, agent := range sortedKeys(versions) {

@@ -34,8 +34,8 @@ checks:
   failures: {window: 24h, max: 1}
 `
 
-// at is the moment every case is evaluated at.
-var at = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+// testAt is the moment every case is evaluated at.
+func testAt() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
 
 func testCfg(t *testing.T) *config.Config {
 	t.Helper()
@@ -47,9 +47,9 @@ func testCfg(t *testing.T) *config.Config {
 }
 
 // prodBackup is a backup of prod's db/orders that meets every rule, ended
-// ago before at.
+// ago before testAt.
 func prodBackup(id, release string, ago time.Duration) model.Backup {
-	end := at.Add(-ago)
+	end := testAt().Add(-ago)
 	return model.Backup{
 		Source: "db", Env: "prod", Dataset: "orders", ID: id, Type: model.BackupFull, Release: release,
 		Start: end.Add(-10 * time.Minute), End: end, Status: model.StatusSucceeded,
@@ -66,9 +66,9 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 func healthy() Input {
 	b3 := prodBackup("b3", "v3", 30*time.Minute)
 	b3.WALStart, b3.WALStop = "000000010000000000000030", "000000010000000000000031"
-	stagingEnd := at.Add(-2 * time.Hour)
+	stagingEnd := testAt().Add(-2 * time.Hour)
 	return Input{
-		At: at,
+		At: testAt(),
 		Backups: []model.Backup{
 			prodBackup("b1", "v1", 20*24*time.Hour),
 			prodBackup("b2", "v2", 8*24*time.Hour),
@@ -81,13 +81,13 @@ func healthy() Input {
 				Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}, StorageClass: "STANDARD", Region: "us-east-1"},
 		},
 		Repositories: []model.Repository{{
-			Source: "db", Env: "prod", Dataset: "orders", Name: "orders", ObservedAt: at.Add(-time.Minute),
+			Source: "db", Env: "prod", Dataset: "orders", Name: "orders", ObservedAt: testAt().Add(-time.Minute),
 			WALMin: "000000010000000000000001", WALMax: "000000010000000000000040", Healthy: true,
 		}},
 		Probes: []model.ProbeResult{{
 			RunID: "r1", Probe: "orders-restore", Kind: "postgres", Env: "prod", Dataset: "orders", Source: "db",
-			BackupID: "b3", Start: at.Add(-20 * time.Minute), Duration: 10 * time.Minute, Success: true,
-			RestoredPoint: at.Add(-30 * time.Minute),
+			BackupID: "b3", Start: testAt().Add(-20 * time.Minute), Duration: 10 * time.Minute, Success: true,
+			RestoredPoint: testAt().Add(-30 * time.Minute),
 		}},
 	}
 }
@@ -136,8 +136,8 @@ type checkCase struct {
 func checkCases() []checkCase {
 	return []checkCase{
 		{name: "rpo fires when the newest good backup is older than the RPO", check: CheckRPO,
-			change: func(in *Input) { backupIdx(in, "b3").End = at.Add(-90 * time.Minute) },
-			fire:   true, subject: "db/orders", observed: "newest successful backup b3 ended 1h30m ago", start: at.Add(-30 * time.Minute)},
+			change: func(in *Input) { backupIdx(in, "b3").End = testAt().Add(-90 * time.Minute) },
+			fire:   true, subject: "db/orders", observed: "newest successful backup b3 ended 1h30m ago", start: testAt().Add(-30 * time.Minute)},
 		{name: "rpo fires when no good backup is retained", check: CheckRPO,
 			change: func(in *Input) {
 				for i := range in.Backups {
@@ -148,7 +148,7 @@ func checkCases() []checkCase {
 			},
 			fire: true, subject: "db/orders", observed: "no successful backup retained"},
 		{name: "rpo stays quiet at exactly the RPO", check: CheckRPO,
-			change: func(in *Input) { backupIdx(in, "b3").End = at.Add(-time.Hour) }},
+			change: func(in *Input) { backupIdx(in, "b3").End = testAt().Add(-time.Hour) }},
 		{name: "rpo ignores a newer failed attempt", check: CheckRPO,
 			change: func(in *Input) {
 				f := prodBackup("f1", "v3", time.Minute)
@@ -164,7 +164,7 @@ func checkCases() []checkCase {
 					in.Backups = append(in.Backups, f)
 				}
 			},
-			fire: true, subject: "db/orders", observed: "2 failed or partial backups in the last 24h; newest f1: disk full", start: at.Add(-23 * time.Hour)},
+			fire: true, subject: "db/orders", observed: "2 failed or partial backups in the last 24h; newest f1: disk full", start: testAt().Add(-23 * time.Hour)},
 		{name: "failures stay quiet at the tolerated count and outside the window", check: CheckFailures,
 			change: func(in *Input) {
 				f := prodBackup("f1", "v3", 2*time.Hour)
@@ -193,37 +193,37 @@ func checkCases() []checkCase {
 			},
 			fire: true, subject: "db/orders", observed: "oldest successful backup b3 is 30m old"},
 		{name: "retention.min_age stays quiet when history reaches back far enough", check: CheckMinAge,
-			change: func(in *Input) { backupIdx(in, "b1").End = at.Add(-7 * 24 * time.Hour) }},
+			change: func(in *Input) { backupIdx(in, "b1").End = testAt().Add(-7 * 24 * time.Hour) }},
 
 		{name: "retention.max_age fires for backups kept too long", check: CheckMaxAge,
 			change: func(in *Input) {
 				in.Backups = append(in.Backups, prodBackup("old", "v0", 401*24*time.Hour))
 			},
-			fire: true, subject: "db/orders", observed: "1 backup older than 400d; oldest old is 401d old", start: at.Add(-24 * time.Hour)},
+			fire: true, subject: "db/orders", observed: "1 backup older than 400d; oldest old is 401d old", start: testAt().Add(-24 * time.Hour)},
 		{name: "retention.max_age stays quiet within the maximum", check: CheckMaxAge,
 			change: func(in *Input) { in.Backups = append(in.Backups, prodBackup("old", "v0", 399*24*time.Hour)) }},
 
 		{name: "retention.classification fires for PII older than its class allows", check: CheckClassMaxAge,
 			change: func(in *Input) {
 				in.Backups = append(in.Backups, model.Backup{Source: "files", Env: "staging", Dataset: "uploads", ID: "pii-1",
-					Classification: "pii", End: at.Add(-31 * 24 * time.Hour), Start: at.Add(-31 * 24 * time.Hour), Status: model.StatusSucceeded})
+					Classification: "pii", End: testAt().Add(-31 * 24 * time.Hour), Start: testAt().Add(-31 * 24 * time.Hour), Status: model.StatusSucceeded})
 			},
-			fire: true, subject: "files/uploads", observed: "1 backup pii data older than 30d; oldest pii-1 is 31d old", start: at.Add(-24 * time.Hour)},
+			fire: true, subject: "files/uploads", observed: "1 backup pii data older than 30d; oldest pii-1 is 31d old", start: testAt().Add(-24 * time.Hour)},
 		{name: "retention.classification with 0s forbids the class in an environment", check: CheckClassMaxAge,
 			change: func(in *Input) {
 				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
-					Classification: "pii", End: at.Add(-time.Minute), Start: at.Add(-2 * time.Minute), Status: model.StatusSucceeded})
+					Classification: "pii", End: testAt().Add(-time.Minute), Start: testAt().Add(-2 * time.Minute), Status: model.StatusSucceeded})
 			},
 			fire: true, subject: "scratch/copy", observed: "1 backup pii data older than 0s"},
 		{name: "retention.classification stays quiet for unclassified data", check: CheckClassMaxAge,
 			change: func(in *Input) {
 				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
-					End: at.Add(-time.Minute), Start: at.Add(-2 * time.Minute), Status: model.StatusSucceeded})
+					End: testAt().Add(-time.Minute), Start: testAt().Add(-2 * time.Minute), Status: model.StatusSucceeded})
 			}},
 
 		{name: "release.backup fires when a release appears before any good backup of the one before", check: CheckReleaseBackup,
 			change: func(in *Input) { backupIdx(in, "b2").Status = model.StatusFailed },
-			fire:   true, subject: "db/orders@v3", observed: "v3 first seen " + rfc3339(at.Add(-40*time.Minute)) + "; v2 has no successful backup", start: at.Add(-40 * time.Minute)},
+			fire:   true, subject: "db/orders@v3", observed: "v3 first seen " + rfc3339(testAt().Add(-40*time.Minute)) + "; v2 has no successful backup", start: testAt().Add(-40 * time.Minute)},
 		{name: "release.backup stays quiet when every release was backed up before the next", check: CheckReleaseBackup,
 			change: func(in *Input) {}},
 
@@ -249,22 +249,22 @@ func checkCases() []checkCase {
 		{name: "immutability fires for a mutable backup and an expired lock", check: CheckImmutable,
 			change: func(in *Input) {
 				backupIdx(in, "b3").Immutable = false
-				backupIdx(in, "b1").RetainUntil = at.Add(-time.Hour)
+				backupIdx(in, "b1").RetainUntil = testAt().Add(-time.Hour)
 			},
 			fire: true, subject: "db/orders", observed: "1 backup not immutable, 1 with an expired lock; newest b3"},
 		{name: "immutability stays quiet while the lock lasts", check: CheckImmutable,
-			change: func(in *Input) { backupIdx(in, "b1").RetainUntil = at.Add(time.Hour) }},
+			change: func(in *Input) { backupIdx(in, "b1").RetainUntil = testAt().Add(time.Hour) }},
 
 		{name: "archive_after fires for old backups in hot storage", check: CheckArchive,
 			change: func(in *Input) {
 				s1 := backupIdx(in, "s1")
-				s1.End, s1.StoredBytes = at.Add(-31*24*time.Hour), 3<<29
+				s1.End, s1.StoredBytes = testAt().Add(-31*24*time.Hour), 3<<29
 			},
 			fire: true, subject: "files/uploads", observed: "1 backup in hot storage after 30d; oldest s1 is 31d old, 1.5 GiB stored"},
 		{name: "archive_after stays quiet once backups left hot storage", check: CheckArchive,
 			change: func(in *Input) {
 				s1 := backupIdx(in, "s1")
-				s1.End, s1.StorageClass = at.Add(-31*24*time.Hour), "GLACIER"
+				s1.End, s1.StorageClass = testAt().Add(-31*24*time.Hour), "GLACIER"
 			}},
 
 		{name: "residency fires for a region the environment and class do not allow", check: CheckResidency,
@@ -275,23 +275,23 @@ func checkCases() []checkCase {
 
 		{name: "restore_test.overdue fires without a recent successful restore", check: CheckRestoreOverdue,
 			change: func(in *Input) {
-				in.Probes[0].Start = at.Add(-8 * 24 * time.Hour)
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
 				in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-time.Minute)
 			},
-			fire: true, subject: "orders", observed: "last successful restore test 8d ago", start: at.Add(-24 * time.Hour)},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago", start: testAt().Add(-24 * time.Hour)},
 		{name: "restore_test.overdue stays quiet in environments without an interval", check: CheckRestoreOverdue,
 			change: func(in *Input) { in.Probes = nil; in.Backups = in.Backups[3:] }},
 
 		{name: "restore_test.failed fires when the newest run failed", check: CheckRestoreFailed,
 			change: func(in *Input) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r2", Probe: "orders-restore", Env: "prod", Dataset: "orders",
-					Start: at.Add(-5 * time.Minute), Duration: time.Minute, Error: "pg_restore: relation missing"})
+					Start: testAt().Add(-5 * time.Minute), Duration: time.Minute, Error: "pg_restore: relation missing"})
 			},
-			fire: true, subject: "orders/orders-restore", observed: "run r2 at " + rfc3339(at.Add(-5*time.Minute)) + " failed: pg_restore: relation missing"},
+			fire: true, subject: "orders/orders-restore", observed: "run r2 at " + rfc3339(testAt().Add(-5*time.Minute)) + " failed: pg_restore: relation missing"},
 		{name: "restore_test.failed stays quiet when a later run succeeded", check: CheckRestoreFailed,
 			change: func(in *Input) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r0", Probe: "orders-restore", Env: "prod", Dataset: "orders",
-					Start: at.Add(-3 * time.Hour), Duration: time.Minute, Error: "timeout"})
+					Start: testAt().Add(-3 * time.Hour), Duration: time.Minute, Error: "timeout"})
 			}},
 
 		{name: "restore_test.rto fires when the restore took longer than the RTO", check: CheckRTO,
@@ -393,19 +393,19 @@ func TestEveryCheckHasFiringAndQuietCases(t *testing.T) {
 func TestPITRStalledArchive(t *testing.T) {
 	cfg := testCfg(t)
 	in := healthy()
-	e := NewEvaluator(cfg, at)
+	e := NewEvaluator(cfg, testAt())
 	e.AddBackups(in.Backups)
-	e.AddRepository(in.Repositories[0], at.Add(-90*time.Minute))
+	e.AddRepository(in.Repositories[0], testAt().Add(-90*time.Minute))
 	got := find(e.Findings(), CheckPITR)
-	if len(got) != 1 || !strings.Contains(got[0].Observed, "stuck at 000000010000000000000040 since "+rfc3339(at.Add(-90*time.Minute))) {
+	if len(got) != 1 || !strings.Contains(got[0].Observed, "stuck at 000000010000000000000040 since "+rfc3339(testAt().Add(-90*time.Minute))) {
 		t.Fatalf("stalled archive: %+v", got)
 	}
-	if want := at.Add(-30 * time.Minute); !got[0].Start.Equal(want) {
+	if want := testAt().Add(-30 * time.Minute); !got[0].Start.Equal(want) {
 		t.Errorf("start = %s, want %s", got[0].Start, want)
 	}
-	e = NewEvaluator(cfg, at)
+	e = NewEvaluator(cfg, testAt())
 	e.AddBackups(in.Backups)
-	e.AddRepository(in.Repositories[0], at.Add(-59*time.Minute))
+	e.AddRepository(in.Repositories[0], testAt().Add(-59*time.Minute))
 	if got := find(e.Findings(), CheckPITR); len(got) != 0 {
 		t.Errorf("archive that advanced within the RPO: %+v", got)
 	}
@@ -422,7 +422,7 @@ func TestAttemptsFromHistory(t *testing.T) {
 		f.Status = model.StatusFailed
 		attempts = append(attempts, f)
 	}
-	e := NewEvaluator(cfg, at)
+	e := NewEvaluator(cfg, testAt())
 	e.AddBackups(in.Backups)
 	e.SetAttempts(attempts)
 	got := find(e.Findings(), CheckFailures)
@@ -437,18 +437,18 @@ func TestReleaseSightingsFromHistory(t *testing.T) {
 	cfg := testCfg(t)
 	k := model.SeriesKey{Env: "prod", Source: "db", Dataset: "orders"}
 	sightings := []ReleaseSighting{
-		{Series: k, Release: "v1", FirstSeen: at.Add(-60 * 24 * time.Hour)},
-		{Series: k, Release: "v2", FirstSeen: at.Add(-40 * 24 * time.Hour), FirstGood: Evidence{ID: "g2", Time: at.Add(-39 * 24 * time.Hour)}},
-		{Series: k, Release: "v3", FirstSeen: at.Add(-10 * 24 * time.Hour)},
+		{Series: k, Release: "v1", FirstSeen: testAt().Add(-60 * 24 * time.Hour)},
+		{Series: k, Release: "v2", FirstSeen: testAt().Add(-40 * 24 * time.Hour), FirstGood: Evidence{ID: "g2", Time: testAt().Add(-39 * 24 * time.Hour)}},
+		{Series: k, Release: "v3", FirstSeen: testAt().Add(-10 * 24 * time.Hour)},
 	}
 	for _, tc := range []struct {
 		since time.Time
 		want  []string
 	}{
-		{since: at.Add(-90 * 24 * time.Hour), want: []string{"db/orders@v2"}},
-		{since: at.Add(-30 * 24 * time.Hour), want: nil},
+		{since: testAt().Add(-90 * 24 * time.Hour), want: []string{"db/orders@v2"}},
+		{since: testAt().Add(-30 * 24 * time.Hour), want: nil},
 	} {
-		e := NewEvaluator(cfg, at)
+		e := NewEvaluator(cfg, testAt())
 		e.SetSince(tc.since)
 		e.SetReleaseSightings(sightings)
 		var got []string
@@ -462,7 +462,7 @@ func TestReleaseSightingsFromHistory(t *testing.T) {
 }
 
 func TestExpectedSeriesWithoutBackups(t *testing.T) {
-	e := NewEvaluator(testCfg(t), at)
+	e := NewEvaluator(testCfg(t), testAt())
 	e.ExpectSeries(model.SeriesKey{Env: "prod", Source: "db", Dataset: "gone"})
 	got := find(e.Findings(), CheckRPO)
 	if len(got) != 1 || got[0].Observed != "no successful backup retained" || got[0].Subject.Dataset != "gone" {
@@ -473,7 +473,7 @@ func TestExpectedSeriesWithoutBackups(t *testing.T) {
 func TestHistoryFindingOfRPOBreach(t *testing.T) {
 	b := RPOBreach{
 		Series: model.SeriesKey{Env: "prod", Source: "db", Dataset: "orders"}, RPO: time.Hour,
-		Start: at.Add(-5 * time.Hour), End: at.Add(-2 * time.Hour),
+		Start: testAt().Add(-5 * time.Hour), End: testAt().Add(-2 * time.Hour),
 		Before: Evidence{Kind: "backup", ID: "a"}, After: Evidence{Kind: "backup", ID: "b"},
 	}
 	f := b.HistoryFinding()

@@ -20,7 +20,8 @@ type ReleaseSighting struct {
 	FirstSeen time.Time
 	First     Evidence
 	// FirstGood is the first successful backup labelled with the release;
-	// its ID is empty when there is none.
+	// its Time is zero when there is none. Evidence read from the history
+	// may lack the backup's ID until the analyzer looks it up.
 	FirstGood Evidence
 }
 
@@ -49,7 +50,7 @@ func Sightings(backups []model.Backup) []ReleaseSighting {
 			s.FirstSeen = b.Start.UTC()
 			s.First = Evidence{Kind: "backup", Source: b.Source, ID: b.ID, Release: b.Release, Time: s.FirstSeen, Note: "first backup labelled " + b.Release}
 		}
-		if b.Good() && (s.FirstGood.ID == "" || b.End.Before(s.FirstGood.Time)) {
+		if b.Good() && (s.FirstGood.Time.IsZero() || b.End.Before(s.FirstGood.Time)) {
 			s.FirstGood = backupEvidence(b, "first successful backup of "+b.Release)
 			s.FirstGood.Release = b.Release
 		}
@@ -89,18 +90,18 @@ func (e *Evaluator) checkReleases() []Finding {
 			if cur.FirstSeen.After(e.at) || cur.FirstSeen.Before(e.since) {
 				continue
 			}
-			if prev.FirstGood.ID != "" && !prev.FirstGood.Time.After(cur.FirstSeen) {
+			if !prev.FirstGood.Time.IsZero() && !prev.FirstGood.Time.After(cur.FirstSeen) {
 				continue
 			}
 			f := NewFinding(CheckReleaseBackup, k.Env, Subject{Source: k.Source, Dataset: k.Dataset, Release: cur.Release})
 			f.Expected = fmt.Sprintf("a successful backup of %s before %s was deployed", prev.Release, cur.Release)
-			if prev.FirstGood.ID == "" {
+			if prev.FirstGood.Time.IsZero() {
 				f.Observed = fmt.Sprintf("%s first seen %s; %s has no successful backup", cur.Release, rfc3339(cur.FirstSeen), prev.Release)
 			} else {
 				f.Observed = fmt.Sprintf("%s first seen %s; the first successful backup of %s ended later, %s", cur.Release, rfc3339(cur.FirstSeen), prev.Release, rfc3339(prev.FirstGood.Time))
 				f.Evidence = append(f.Evidence, prev.FirstGood)
 			}
-			if cur.First.ID != "" {
+			if !cur.First.Time.IsZero() {
 				f.Evidence = append(f.Evidence, cur.First)
 			}
 			f.Start = cur.FirstSeen

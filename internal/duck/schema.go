@@ -1,0 +1,130 @@
+package duck
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The tables of the history, as the views name them.
+const (
+	TableBackups      = "backups"
+	TableRepositories = "repositories"
+	TableProbes       = "probes"
+)
+
+// Tables lists the views in the order schema prints them.
+func Tables() []string { return []string{TableBackups, TableRepositories, TableProbes} }
+
+// Column is one column of a history table.
+type Column struct {
+	Name string
+	// Type is the DuckDB type the column reads as.
+	Type string
+	Doc  string
+}
+
+// Columns returns the columns a table has when the history writer wrote
+// it. An empty table gets a view of exactly these columns, so queries
+// against a new history fail for no reason but an empty result.
+func Columns(table string) []Column {
+	ts := "TIMESTAMP WITH TIME ZONE"
+	switch table {
+	case TableBackups:
+		return []Column{
+			{"source", "VARCHAR", "Configured source that collected the backup."},
+			{"env", "VARCHAR", "Environment of the backup (dev, staging, prod, ...)."},
+			{"dataset", "VARCHAR", "What the backup protects (database, stanza, application)."},
+			{"id", "VARCHAR", "Backup id, unique within its source."},
+			{"type", "VARCHAR", "full, diff, incr, snapshot, logical or wal."},
+			{"release", "VARCHAR", "Release running when the backup was taken."},
+			{"parent", "VARCHAR", "Backup this one depends on (the full of a diff or incr)."},
+			{"start_time", ts, "When the backup started."},
+			{"end_time", ts, "When it ended (the recovery point)."},
+			{"status", "VARCHAR", "succeeded, failed, partial or running."},
+			{"error", "VARCHAR", "The source's error message of a failed backup."},
+			{"logical_bytes", "BIGINT", "Size of the data backed up."},
+			{"stored_bytes", "BIGINT", "Size on storage after deduplication and compression."},
+			{"file_count", "BIGINT", "Files in the backup."},
+			{"location", "VARCHAR", "Where the backup is stored (bucket, path)."},
+			{"storage_class", "VARCHAR", "Storage class (STANDARD, GLACIER, ...)."},
+			{"region", "VARCHAR", "Region of the storage."},
+			{"encrypted", "BOOLEAN", "The backup is encrypted."},
+			{"key_id", "VARCHAR", "KMS key protecting the backup."},
+			{"immutable", "BOOLEAN", "Object lock, append-only or vault lock protects the backup."},
+			{"retain_until", ts, "End of the lock."},
+			{"checksum", "VARCHAR", "<algorithm>:<hex digest> of the backup."},
+			{"agent", "VARCHAR", "Program that took the backup."},
+			{"agent_version", "VARCHAR", "Its version."},
+			{"classification", "VARCHAR", "Data classification (pii, phi, ...)."},
+			{"tags", "VARCHAR", "JSON object of the backup's tags."},
+			{"paths", "VARCHAR[]", "Top-level paths of a file-level backup."},
+			{"lsn_start", "VARCHAR", "First LSN of a physical database backup."},
+			{"lsn_stop", "VARCHAR", "Last LSN."},
+			{"wal_start", "VARCHAR", "First WAL segment the backup needs."},
+			{"wal_stop", "VARCHAR", "Last WAL segment the backup needs."},
+			{"removed", "BOOLEAN", "This row records the backup leaving its source's catalog."},
+			{"collected_at", ts, "When this version of the backup was observed."},
+			{"content_hash", "BIGINT", "The writer's fingerprint of the row; of no use to analyses."},
+			{"dt", "DATE", "Partition: UTC day of collected_at."},
+		}
+	case TableRepositories:
+		return []Column{
+			{"source", "VARCHAR", "Configured source."},
+			{"env", "VARCHAR", "Environment."},
+			{"dataset", "VARCHAR", "Dataset the repository holds, when it holds one."},
+			{"name", "VARCHAR", "Repository name (restic repository, pgBackRest stanza, bucket)."},
+			{"observed_at", ts, "When this observation was made."},
+			{"location", "VARCHAR", "Where the repository is."},
+			{"storage_class", "VARCHAR", "Storage class."},
+			{"region", "VARCHAR", "Region."},
+			{"stored_bytes", "BIGINT", "Bytes on storage."},
+			{"logical_bytes", "BIGINT", "Bytes of data represented, before deduplication and compression."},
+			{"dedup_ratio", "DOUBLE", "Deduplication ratio as the source reports it."},
+			{"compression_ratio", "DOUBLE", "Compression ratio as the source reports it."},
+			{"wal_min", "VARCHAR", "Oldest WAL segment archived."},
+			{"wal_max", "VARCHAR", "Newest WAL segment archived."},
+			{"healthy", "BOOLEAN", "The source reports no problem."},
+			{"status_code", "BIGINT", "The source's status code."},
+			{"status", "VARCHAR", "The source's status message."},
+			{"backup_locked", "BOOLEAN", "A backup held the repository's lock."},
+			{"restore_locked", "BOOLEAN", "A restore held the repository."},
+			{"content_hash", "BIGINT", "The writer's fingerprint of the row; of no use to analyses."},
+			{"dt", "DATE", "Partition: UTC day of observed_at."},
+		}
+	case TableProbes:
+		return []Column{
+			{"run_id", "VARCHAR", "Unique id of the probe run."},
+			{"probe", "VARCHAR", "Configured probe name."},
+			{"kind", "VARCHAR", "Probe kind."},
+			{"env", "VARCHAR", "Environment."},
+			{"dataset", "VARCHAR", "Dataset restored."},
+			{"source", "VARCHAR", "Source whose catalog named the backup."},
+			{"backup_id", "VARCHAR", "Backup restored."},
+			{"release", "VARCHAR", "Release of the backup restored."},
+			{"restored_point", ts, "Time of the data brought back."},
+			{"start_time", ts, "When the run started."},
+			{"duration_seconds", "DOUBLE", "How long the run took."},
+			{"success", "BOOLEAN", "The restore was brought back and verified."},
+			{"error", "VARCHAR", "Why it failed."},
+			{"tables_compared", "BIGINT", "Tables compared with the source."},
+			{"tables_mismatched", "VARCHAR[]", "Tables whose contents differed."},
+			{"files_verified", "BIGINT", "Files verified."},
+			{"bytes_verified", "BIGINT", "Bytes verified."},
+			{"details", "VARCHAR", "Kind-specific details."},
+			{"rto_target_seconds", "DOUBLE", "The environment's RTO at the time of the run."},
+			{"achieved_rpo_seconds", "DOUBLE", "Age of the restored data when the run started."},
+			{"dt", "DATE", "Partition: UTC day of start_time."},
+		}
+	}
+	return nil
+}
+
+// emptyView is a view with a table's columns and no rows.
+func emptyView(table string) string {
+	cols := Columns(table)
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = fmt.Sprintf("NULL::%s AS %s", c.Type, c.Name)
+	}
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s WHERE false", table, strings.Join(parts, ", "))
+}

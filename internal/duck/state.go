@@ -1,0 +1,432 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
+)
+
+// backupColumns are the columns a model.Backup is read from, in the order
+// scanBackup expects them.
+const backupColumns = `source, env, dataset, id, type, release, parent, start_time, end_time, status, error,
+	logical_bytes, stored_bytes, file_count, location, storage_class, region, encrypted, key_id, immutable,
+	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop`
+
+// BuildState builds the table state: every backup the catalogs retained at
+// at, in the version collected last before it. A backup is retained when
+// its latest row collected at or before at is not a removal.
+//
+// It works in two passes. The first finds the surviving rows on narrow
+// columns: a row survives when no removal of its backup was collected
+// between it and at (a hash anti-join against the removal rows), and the
+// newest survivor of each backup is its state. This join over every backup
+// the history ever saw is most of what findings costs. The second pass
+// reads the survivors' whole rows from the partitions that hold them only:
+// retention keeps recent backups and a few old ones, so those are few.
+func (d *DB) BuildState(ctx context.Context, at time.Time) error {
+	fail := func(err error) error {
+		return fmt.Errorf("read the state at %s: %w", at.UTC().Format(time.RFC3339), err)
+	}
+	keys := `CREATE OR REPLACE TABLE state_keys AS
+SELECT v.source, v.id, v.collected_at, v.dt
+FROM (SELECT source, id, collected_at, dt FROM backups WHERE collected_at <= $1 AND dt <= $2 AND NOT removed) AS v
+ANTI JOIN (SELECT source, id, collected_at FROM backups WHERE collected_at <= $1 AND dt <= $2 AND removed) AS r
+	ON r.source = v.source AND r.id = v.id AND r.collected_at >= v.collected_at
+QUALIFY row_number() OVER (PARTITION BY v.source, v.id ORDER BY v.collected_at DESC) = 1`
+	if err := d.Exec(ctx, keys, at.UTC(), dayOf(at)); err != nil {
+		return fail(err)
+	}
+	partitions, err := d.partitions(ctx, `SELECT DISTINCT dt FROM state_keys`)
+	if err != nil {
+		return fail(err)
+	}
+	state := `CREATE OR REPLACE TABLE state AS
+SELECT ` + backupColumns + `, b.collected_at
+FROM (SELECT * FROM backups WHERE ` + partitions + ` AND NOT removed AND collected_at <= $1) AS b
+SEMI JOIN state_keys k ON b.source = k.source AND b.id = k.id AND b.collected_at = k.collected_at
+QUALIFY row_number() OVER (PARTITION BY b.source, b.id) = 1`
+	if err := d.Exec(ctx, state, at.UTC()); err != nil {
+		return fail(err)
+	}
+	if err := d.Exec(ctx, `DROP TABLE state_keys`); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// partitions runs a query that returns partition days (dt) and returns a
+// predicate that keeps those partitions only. The days are constants, so
+// DuckDB skips the files of every other partition; with no day, the
+// predicate is false.
+func (d *DB) partitions(ctx context.Context, query string, args ...any) (string, error) {
+	rows, err := d.Query(ctx, `SELECT DISTINCT strftime(dt, '%Y-%m-%d') FROM (`+query+`) WHERE dt IS NOT NULL ORDER BY 1`, args...)
+	if err != nil {
+		return "", err
+	}
+	var days []string
+	for rows.Next() {
+		var day string
+		if err := rows.Scan(&day); err != nil {
+			rows.Close()
+			return "", err
+		}
+		days = append(days, "DATE "+quote(day))
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return "", err
+	}
+	if len(days) == 0 {
+		return "false", nil
+	}
+	return "dt IN (" + strings.Join(days, ", ") + ")", nil
+}
+
+// EachSeries calls fn with the retained backups of each series of the
+// state table (BuildState), one whole series at a time, series in order.
+// The slice is fn's to keep.
+func (d *DB) EachSeries(ctx context.Context, fn func([]model.Backup) error) error {
+	var batch []model.Backup
+	err := d.eachBackup(ctx, `SELECT `+backupColumns+` FROM state ORDER BY env, source, dataset, end_time, id`, nil, func(b model.Backup) error {
+		if len(batch) > 0 && batch[0].Series() != b.Series() {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = nil
+		}
+		batch = append(batch, b)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read retained backups: %w", err)
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}
+
+// eachBackup runs a query that selects backupColumns and calls fn with
+// each row. It reads rows from the driver directly: database/sql's
+// conversions would double the cost of reading a large state.
+func (d *DB) eachBackup(ctx context.Context, query string, args []driver.NamedValue, fn func(model.Backup) error) error {
+	return d.conn.Raw(func(c any) error {
+		q, ok := c.(driver.QueryerContext)
+		if !ok {
+			return errors.New("duckdb connection cannot query")
+		}
+		rows, err := q.QueryContext(ctx, query, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, len(rows.Columns()))
+		for {
+			err := rows.Next(vals)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			b, err := backupOf(vals)
+			if err != nil {
+				return err
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// Attempts returns the backups attempted within (from, at], in their
+// newest version collected by at, that failed or half-failed, including
+// those no catalog retains any more.
+func (d *DB) Attempts(ctx context.Context, from, at time.Time) ([]model.Backup, error) {
+	q := `SELECT ` + backupColumns + ` FROM (
+	SELECT * FROM backups
+	WHERE NOT removed AND collected_at <= $1 AND dt >= $3 AND dt <= $4
+		AND coalesce(end_time, start_time) > $2 AND coalesce(end_time, start_time) <= $1
+	QUALIFY row_number() OVER (PARTITION BY source, id ORDER BY collected_at DESC) = 1
+) WHERE status IN ('failed', 'partial')
+ORDER BY env, source, dataset, end_time, id`
+	var out []model.Backup
+	err := d.eachBackup(ctx, q, namedArgs(at.UTC(), from.UTC(), dayOf(from), dayOf(at)), func(b model.Backup) error {
+		out = append(out, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read failed backups: %w", err)
+	}
+	return out, nil
+}
+
+func namedArgs(args ...any) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return out
+}
+
+// SeriesHistory is what the whole history knows of each series up to a
+// moment: when each release first appeared, when the first good backup
+// ended, and when the series last changed.
+type SeriesHistory struct {
+	Sightings []policy.ReleaseSighting
+	// FirstGood is the end of each series' first successful backup.
+	FirstGood map[model.SeriesKey]time.Time
+	// LastSeen is when a row of each series was last collected.
+	LastSeen map[model.SeriesKey]time.Time
+}
+
+// SeriesHistory reads the series history up to at. It reads no backup
+// ids, the most expensive column to scan: the sightings' evidence names
+// its backups by source and time, and FillEvidenceIDs completes the few
+// that end up in findings.
+func (d *DB) SeriesHistory(ctx context.Context, at time.Time) (*SeriesHistory, error) {
+	q := `SELECT env, source, dataset, coalesce(release, ''),
+	min(coalesce(start_time, end_time)) FILTER (WHERE NOT removed),
+	min(end_time) FILTER (WHERE NOT removed AND status = 'succeeded'),
+	max(collected_at)
+FROM backups WHERE collected_at <= $1 AND dt <= $2
+GROUP BY ALL`
+	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read series history: %w", err)
+	}
+	defer rows.Close()
+	h := &SeriesHistory{FirstGood: map[model.SeriesKey]time.Time{}, LastSeen: map[model.SeriesKey]time.Time{}}
+	for rows.Next() {
+		var (
+			k                  model.SeriesKey
+			release            string
+			firstSeen, goodEnd sql.NullTime
+			lastSeen           time.Time
+		)
+		if err := rows.Scan(&k.Env, &k.Source, &k.Dataset, &release, &firstSeen, &goodEnd, &lastSeen); err != nil {
+			return nil, fmt.Errorf("read series history: %w", err)
+		}
+		if lastSeen.After(h.LastSeen[k]) {
+			h.LastSeen[k] = lastSeen.UTC()
+		}
+		if goodEnd.Valid {
+			if prev, ok := h.FirstGood[k]; !ok || goodEnd.Time.Before(prev) {
+				h.FirstGood[k] = goodEnd.Time.UTC()
+			}
+		}
+		if release == "" || !firstSeen.Valid {
+			continue
+		}
+		s := policy.ReleaseSighting{
+			Series: k, Release: release, FirstSeen: firstSeen.Time.UTC(),
+			First: policy.Evidence{Kind: "backup", Source: k.Source, Release: release, Time: firstSeen.Time.UTC(), Note: "first backup labelled " + release},
+		}
+		if goodEnd.Valid {
+			s.FirstGood = policy.Evidence{Kind: "backup", Source: k.Source, Release: release, Time: goodEnd.Time.UTC(), Note: "first successful backup of " + release}
+		}
+		h.Sightings = append(h.Sightings, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read series history: %w", err)
+	}
+	return h, nil
+}
+
+// FillEvidenceIDs completes backup evidence that names its backup by
+// source, release and time only (as SeriesHistory's sightings do): the
+// first backup of that source, dataset and release that started or ended
+// at that time.
+func (d *DB) FillEvidenceIDs(ctx context.Context, fs []policy.Finding) error {
+	for i := range fs {
+		f := &fs[i]
+		for j := range f.Evidence {
+			e := &f.Evidence[j]
+			if e.Kind != "backup" || e.ID != "" || e.Time.IsZero() {
+				continue
+			}
+			q := `SELECT id FROM backups
+WHERE NOT removed AND source = $1 AND dataset = $2 AND coalesce(release, '') = $3 AND dt >= $5
+	AND (coalesce(start_time, end_time) = $4 OR end_time = $4)
+ORDER BY coalesce(start_time, end_time) = $4 DESC, collected_at LIMIT 1`
+			err := d.QueryRow(ctx, q, e.Source, f.Subject.Dataset, e.Release, e.Time, dayOf(e.Time)).Scan(&e.ID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up backup of %s at %s: %w", e.Source, e.Time.Format(time.RFC3339), err)
+			}
+		}
+	}
+	return nil
+}
+
+// RepositoryAt is the latest observation of a repository at a moment, and
+// since when its newest WAL segment has not changed.
+type RepositoryAt struct {
+	model.Repository
+	// WALSince is the first observation with the current WALMax; zero when
+	// the repository keeps no WAL.
+	WALSince time.Time
+}
+
+// Repositories returns the latest observation of every repository made at
+// or before at.
+func (d *DB) Repositories(ctx context.Context, at time.Time) ([]RepositoryAt, error) {
+	// The latest observations sit in a few partitions; read whole rows
+	// from those only.
+	parts, err := d.partitions(ctx, `SELECT arg_max(dt, observed_at) AS dt FROM repositories
+WHERE observed_at <= $1 AND dt <= $2 GROUP BY source, name`, at.UTC(), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read repositories: %w", err)
+	}
+	q := `WITH latest AS (
+	SELECT * FROM repositories WHERE ` + parts + ` AND observed_at <= $1
+	QUALIFY row_number() OVER (PARTITION BY source, name ORDER BY observed_at DESC) = 1
+), changes AS (
+	SELECT source, name, observed_at, wal_max IS DISTINCT FROM lag(wal_max) OVER (PARTITION BY source, name ORDER BY observed_at) AS changed
+	FROM repositories
+	WHERE observed_at <= $1 AND dt <= $2 AND (source, name) IN (SELECT source, name FROM latest WHERE wal_max IS NOT NULL)
+), since AS (
+	SELECT source, name, max(observed_at) FILTER (WHERE changed) AS t FROM changes GROUP BY ALL
+)
+SELECT l.source, l.env, coalesce(l.dataset, ''), l.name, l.observed_at, coalesce(l.location, ''), coalesce(l.storage_class, ''),
+	coalesce(l.region, ''), coalesce(l.stored_bytes, 0), coalesce(l.logical_bytes, 0), coalesce(l.dedup_ratio, 0),
+	coalesce(l.compression_ratio, 0), coalesce(l.wal_min, ''), coalesce(l.wal_max, ''), l.healthy, l.status_code,
+	coalesce(l.status, ''), l.backup_locked, l.restore_locked, CASE WHEN l.wal_max IS NOT NULL THEN s.t END
+FROM latest l LEFT JOIN since s ON l.source = s.source AND l.name = s.name
+ORDER BY l.env, l.source, l.name`
+	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read repositories: %w", err)
+	}
+	defer rows.Close()
+	var out []RepositoryAt
+	for rows.Next() {
+		var r RepositoryAt
+		var code int64
+		var since sql.NullTime
+		if err := rows.Scan(&r.Source, &r.Env, &r.Dataset, &r.Name, &r.ObservedAt, &r.Location, &r.StorageClass,
+			&r.Region, &r.StoredBytes, &r.LogicalBytes, &r.DedupRatio, &r.CompressionRatio, &r.WALMin, &r.WALMax,
+			&r.Healthy, &code, &r.Status, &r.BackupLocked, &r.RestoreLocked, &since); err != nil {
+			return nil, fmt.Errorf("read repositories: %w", err)
+		}
+		r.StatusCode = int(code)
+		r.ObservedAt = r.ObservedAt.UTC()
+		if since.Valid {
+			r.WALSince = since.Time.UTC()
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read repositories: %w", err)
+	}
+	return out, nil
+}
+
+// Probes returns, for every probe, its newest successful and newest failed
+// run that started at or before at.
+func (d *DB) Probes(ctx context.Context, at time.Time) ([]model.ProbeResult, error) {
+	// The newest runs sit in a few partitions; read whole rows from those
+	// only.
+	parts, err := d.partitions(ctx, `SELECT arg_max(dt, start_time) AS dt FROM probes
+WHERE start_time <= $1 AND dt <= $2 GROUP BY probe, success`, at.UTC(), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read probe runs: %w", err)
+	}
+	q := `SELECT run_id, probe, coalesce(kind, ''), coalesce(env, ''), coalesce(dataset, ''), coalesce(source, ''),
+	coalesce(backup_id, ''), coalesce(release, ''), restored_point, start_time, coalesce(duration_seconds, 0), success,
+	coalesce(error, ''), coalesce(tables_compared, 0), tables_mismatched, coalesce(files_verified, 0),
+	coalesce(bytes_verified, 0), coalesce(details, ''), coalesce(rto_target_seconds, 0)
+FROM probes WHERE ` + parts + ` AND start_time <= $1 AND dt <= $2
+QUALIFY row_number() OVER (PARTITION BY probe, success ORDER BY start_time DESC, run_id DESC) = 1
+ORDER BY probe, start_time`
+	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read probe runs: %w", err)
+	}
+	defer rows.Close()
+	var out []model.ProbeResult
+	for rows.Next() {
+		var (
+			p              model.ProbeResult
+			restored       sql.NullTime
+			dur, rto       float64
+			tables         int64
+			mismatched     any
+			files, verifed int64
+		)
+		if err := rows.Scan(&p.RunID, &p.Probe, &p.Kind, &p.Env, &p.Dataset, &p.Source, &p.BackupID, &p.Release,
+			&restored, &p.Start, &dur, &p.Success, &p.Error, &tables, &mismatched, &files, &verifed, &p.Details, &rto); err != nil {
+			return nil, fmt.Errorf("read probe runs: %w", err)
+		}
+		if restored.Valid {
+			p.RestoredPoint = restored.Time.UTC()
+		}
+		p.Start = p.Start.UTC()
+		p.Duration = seconds(dur)
+		p.RTOTarget = seconds(rto)
+		p.TablesCompared = int(tables)
+		p.TablesMismatched = stringList(mismatched)
+		p.FilesVerified, p.BytesVerified = files, verifed
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read probe runs: %w", err)
+	}
+	return out, nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// dayOf is the partition day of a moment, for pruning partitions.
+func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// stringList converts a DuckDB list of VARCHAR to a slice.
+func stringList(v any) []string {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// backupOf maps a row of backupColumns, as the driver returns it, to a
+// backup. NULL columns leave their field at its zero value.
+func backupOf(v []driver.Value) (model.Backup, error) {
+	str := func(i int) string { s, _ := v[i].(string); return s }
+	num := func(i int) int64 { n, _ := v[i].(int64); return n }
+	flag := func(i int) bool { f, _ := v[i].(bool); return f }
+	when := func(i int) time.Time {
+		if t, ok := v[i].(time.Time); ok {
+			return t.UTC()
+		}
+		return time.Time{}
+	}
+	b := model.Backup{
+		Source: str(0), Env: str(1), Dataset: str(2), ID: str(3), Type: model.BackupType(str(4)),
+		Release: str(5), Parent: str(6), Start: when(7), End: when(8), Status: model.Status(str(9)), Error: str(10),
+		LogicalBytes: num(11), StoredBytes: num(12), FileCount: num(13), Location: str(14), StorageClass: str(15),
+		Region: str(16), Encrypted: flag(17), KeyID: str(18), Immutable: flag(19), RetainUntil: when(20),
+		Checksum: str(21), Agent: str(22), AgentVersion: str(23), Classification: str(24),
+		Paths: stringList(v[26]), LSNStart: str(27), LSNStop: str(28), WALStart: str(29), WALStop: str(30),
+	}
+	if tags := str(25); tags != "" {
+		if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {
+			return b, fmt.Errorf("tags of backup %s of %s: %w", b.ID, b.Source, err)
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,254 @@
+// Package e2e runs Restorable end to end with the real Prometheus and
+// Alertmanager: the exporter on a manifest source, Prometheus scraping it
+// with the repository's alert rules, Alertmanager receiving the alerts, and
+// the deploy gate answering from all of them.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/testutil"
+)
+
+// repoRoot is the repository's top directory, seen from this package.
+const repoRoot = "../.."
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func start(t *testing.T, name string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(args[0], args[1:]...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, lastLines(logs.String(), 40))
+		}
+	})
+	return p
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func build(t *testing.T, pkg, out string, cgo bool) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), out)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = repoRoot
+	cmd.Env = os.Environ()
+	if !cgo {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	return bin
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close() //nolint:errcheck // test read
+	body, _ := io.ReadAll(resp.Body)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v\n%s", url, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+// waitFor polls cond until it holds; the deadline only guards against a
+// hang, the test never sleeps a fixed time.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func writeBackup(t *testing.T, dir string, id string, end time.Time) {
+	t.Helper()
+	rec := fmt.Sprintf(`{"dataset":"payments","id":%q,"type":"full","release":"v1.0","start":%q,"end":%q}`+"\n",
+		id, end.Add(-time.Second).UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+	tmp := filepath.Join(dir, ".payments.ndjson.tmp")
+	if err := os.WriteFile(tmp, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "payments.ndjson")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// TestGateFollowsAlerts: a prod dataset breaches its RPO, the alert reaches
+// Alertmanager, `analyze gate --alertmanager` denies with that reason, a
+// fresh backup appears, the alert resolves and the gate allows again.
+func TestGateFollowsAlerts(t *testing.T) {
+	prometheus := testutil.Program(t, "prometheus")
+	alertmanager := testutil.Program(t, "prometheus-alertmanager")
+	exporterBin := build(t, "./cmd/exporter", "exporter", false)
+	analyzeBin := build(t, "./cmd/analyze", "analyze", true)
+
+	dir := t.TempDir()
+	manifests := filepath.Join(dir, "manifests")
+	if err := os.MkdirAll(manifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A backup that is fresh now and breaches the 30s RPO 30s later.
+	writeBackup(t, manifests, "b1", time.Now())
+	cfg := filepath.Join(dir, "restorable.yml")
+	if err := os.WriteFile(cfg, []byte(`
+environments:
+  prod: {rpo: 30s, retention: {releases: 1}}
+sources:
+  - {name: ci, type: manifest, env: prod, interval: "@every 1s", timeout: 5s, manifest: {dir: manifests}}
+collection: {jitter: 1ms}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	start(t, "exporter", exporterBin, "--config.file="+cfg, "--web.listen-address="+expAddr, "--history.root="+filepath.Join(dir, "history"))
+	waitFor(t, "the exporter to be ready", time.Minute, func() bool { return getJSON(t, "http://"+expAddr+"/-/ready", nil) == 200 })
+
+	amAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	amCfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(amCfg, []byte(`
+route: {receiver: "null", group_by: [alertname, env], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
+receivers: [{name: "null"}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, "alertmanager", alertmanager, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+
+	rules, err := filepath.Abs(filepath.Join(repoRoot, "alerts", "restorable.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promCfg, []byte(fmt.Sprintf(`
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+alerting:
+  alertmanagers: [{static_configs: [{targets: [%q]}]}]
+scrape_configs:
+  - job_name: restorable
+    static_configs: [{targets: [%q]}]
+`, rules, amAddr, expAddr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, "prometheus", prometheus, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "prom"),
+		"--web.listen-address="+promAddr, "--rules.alert.resend-delay=1s")
+	waitFor(t, "Prometheus to scrape the exporter", time.Minute, func() bool {
+		var r struct {
+			Data struct {
+				ActiveTargets []struct{ Health string } `json:"activeTargets"`
+			} `json:"data"`
+		}
+		getJSON(t, "http://"+promAddr+"/api/v1/targets", &r)
+		return len(r.Data.ActiveTargets) == 1 && r.Data.ActiveTargets[0].Health == "up"
+	})
+	waitFor(t, "Prometheus to know the Alertmanager", time.Minute, func() bool {
+		var r struct {
+			Data struct {
+				ActiveAlertmanagers []struct{ URL string } `json:"activeAlertmanagers"`
+			} `json:"data"`
+		}
+		getJSON(t, "http://"+promAddr+"/api/v1/alertmanagers", &r)
+		return len(r.Data.ActiveAlertmanagers) == 1
+	})
+
+	gate := func() (int, string) {
+		cmd := exec.Command(analyzeBin, "gate", "--env", "prod", "--exporter", "http://"+expAddr, "--alertmanager", "http://"+amAddr)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	gateAlerts := func() []amAlert {
+		var alerts []amAlert
+		getJSON(t, "http://"+amAddr+`/api/v2/alerts?active=true&filter=gate="deploy"&filter=env="prod"`, &alerts)
+		return alerts
+	}
+
+	// The RPO breach reaches Alertmanager and the gate denies with it.
+	waitFor(t, "RestorableBackupRPOBreached in Alertmanager", 90*time.Second, func() bool {
+		for _, a := range gateAlerts() {
+			if a.Labels["alertname"] == "RestorableBackupRPOBreached" && a.Labels["dataset"] == "payments" {
+				return true
+			}
+		}
+		return false
+	})
+	code, out := gate()
+	if code != 1 || !strings.Contains(out, "RestorableBackupRPOBreached") {
+		t.Fatalf("gate during the breach: exit %d, want 1 naming the alert:\n%s", code, out)
+	}
+	var ans struct {
+		Allow bool `json:"allow"`
+	}
+	getJSON(t, "http://"+expAddr+"/api/v1/gate?env=prod", &ans)
+	if ans.Allow {
+		t.Error("the exporter's gate allows during an RPO breach")
+	}
+
+	// A fresh backup lands: the alert resolves and the gate opens.
+	writeBackup(t, manifests, "b2", time.Now())
+	waitFor(t, "the gate alerts to resolve", 60*time.Second, func() bool { return len(gateAlerts()) == 0 })
+	code, out = gate()
+	if code != 0 {
+		t.Fatalf("gate after a fresh backup: exit %d, want 0:\n%s", code, out)
+	}
+}
