@@ -13,9 +13,10 @@ LDFLAGS       := -X github.com/prometheus/common/version.Version=$(VERSION) \
 
 all: build
 
-## build: build bin/exporter (CGO-free) and bin/analyze (links DuckDB through cgo)
+## build: build bin/exporter and bin/dump (CGO-free) and bin/analyze (links DuckDB through cgo)
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/exporter ./cmd/exporter
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/dump ./cmd/dump
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/analyze ./cmd/analyze
 
 ## run: start the exporter on the bundled demo (history goes to ./var/history)
