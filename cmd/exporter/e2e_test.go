@@ -59,6 +59,26 @@ type exporter struct {
 // startExporter runs the binary and waits until /-/ready answers 200.
 func startExporter(t *testing.T, bin, config, history string, extra ...string) *exporter {
 	t.Helper()
+	e := launchExporter(t, bin, config, history, extra...)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + e.addr + "/-/ready")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not ready within a minute; logs:\n%s", e.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// launchExporter runs the binary on a free port.
+func launchExporter(t *testing.T, bin, config, history string, extra ...string) *exporter {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	args := append([]string{"--config.file=" + config, "--web.listen-address=" + addr, "--history.root=" + history, "--log.level=debug"}, extra...)
 	cmd := exec.Command(bin, args...)
@@ -69,20 +89,7 @@ func startExporter(t *testing.T, bin, config, history string, extra ...string) *
 	}
 	e := &exporter{t: t, cmd: cmd, addr: addr, logs: logs}
 	t.Cleanup(e.stop)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter not ready within a minute; logs:\n%s", logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return e
 }
 
 func (e *exporter) stop() {
@@ -335,6 +342,7 @@ func TestFreshnessAfterRestart(t *testing.T) {
 		return out
 	}
 	e := startExporter(t, bin, cfg, history)
+	e.runProbe("bundle-verify")
 	before := fresh(e.get("/metrics"))
 	e.stop()
 	if len(before) == 0 {
@@ -355,6 +363,15 @@ func TestFreshnessAfterRestart(t *testing.T) {
 	if !strings.Contains(metrics, `restorable_collector_success{source="prod-db",type="manifest"} 0`) ||
 		!strings.Contains(metrics, `restorable_collector_catalog_from_history{source="prod-db",type="manifest"} 1`) {
 		t.Errorf("the broken source must report failure while serving its catalog from history:\n%s", grep(metrics, "restorable_collector_"))
+	}
+	// The last probe result is served again from history, not forgotten.
+	for _, want := range []string{
+		`restorable_restore_probe_success{dataset="bundle",env="prod",kind="artifact",probe="bundle-verify"} 1`,
+		`restorable_restore_probe_last_success_timestamp_seconds{dataset="bundle",env="prod",kind="artifact",probe="bundle-verify"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("after the restart the probe result is missing: %s\n%s", want, grep(metrics, "restorable_restore_probe_"))
+		}
 	}
 	if !strings.Contains(metrics, `restorable_collector_errors_total{kind="parse",source="prod-db",type="manifest"} 1`) {
 		t.Errorf("parse error not counted:\n%s", grep(metrics, "restorable_collector_errors_total"))
