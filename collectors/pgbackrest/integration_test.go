@@ -9,6 +9,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/testutil/pgcluster"
 )
 
 // TestCollectRealCluster backs up a real PostgreSQL cluster with the real
@@ -16,16 +17,15 @@ import (
 // what the collector makes of the repository.
 func TestCollectRealCluster(t *testing.T) {
 	const stanza = "payments"
-	pg := startPGCluster(t, stanza)
-	pg.PgBackRest(t, "stanza-create")
-	pg.SQL(t, "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
-	pg.PgBackRest(t, "--type=full", "--annotation=release=v1.4", "backup")
-	pg.SQL(t, "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(5001, 10000) g")
-	pg.PgBackRest(t, "--type=incr", "backup")
+	pg := pgcluster.Start(t, pgcluster.Options{PgBackRest: true, Stanza: stanza})
+	pg.SQL(t, "postgres", "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
+	pg.Backup(t, "full", "--annotation=release=v1.4")
+	pg.SQL(t, "postgres", "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(5001, 10000) g")
+	pg.Backup(t, "incr")
 
 	src := &config.Source{
 		Name: "payments-db", Type: config.TypePgBackRest, Env: "prod", Classification: "pii",
-		PgBackRest: &config.PgBackRestOptions{Config: pg.Config, Stanzas: []string{stanza}, RunAs: pgUser},
+		PgBackRest: &config.PgBackRestOptions{Config: pg.ConfigPath, Stanzas: []string{stanza}, RunAs: pg.User},
 	}
 	c, err := New(src, discard(), observed)
 	if err != nil {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/restorable/restorable/internal/runx"
@@ -227,4 +229,39 @@ func (cmp comparison) apply(r *run, want *Checksums) error {
 		return fmt.Errorf("restored schema differs from the source's (fingerprint %s, source %s)", cmp.gotSchema, want.SchemaFingerprint)
 	}
 	return nil
+}
+
+// parallel calls fn(worker, i) for every i in [0, n) on workers goroutines,
+// each call of a worker after the one before it, so that fn can use the
+// worker's own connection. A worker that failed skips the rest of its
+// share; feeding stops once ctx is done. It returns the workers' errors
+// joined, else ctx's error.
+func parallel(ctx context.Context, workers, n int, fn func(worker, i int) error) error {
+	work := make(chan int)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range work {
+				if errs[w] == nil {
+					errs[w] = fn(w, i)
+				}
+			}
+		})
+	}
+	for i := range n {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
 }

@@ -2,8 +2,10 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +35,19 @@ func loadConfig(t testing.TB, dir, yml string) *config.Config {
 		t.Fatalf("load config: %v", err)
 	}
 	return cfg
+}
+
+// sourceDBName names a test's source database after the process and the
+// test (its length too, so that names cut to the server's limit stay
+// apart), in lower-case letters, digits and _.
+func sourceDBName(t testing.TB, maxLen int) string {
+	name := fmt.Sprintf("probe_test_src_%d_%d_", os.Getpid(), len(t.Name())) + strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(t.Name()))
+	return name[:min(len(name), maxLen)]
 }
 
 // clock is a settable clock.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -48,12 +47,20 @@ type mysqlLogical struct {
 	name string
 }
 
-func mysqlHasPassword(dsn string) (bool, error) {
+// myDSN reads Go MySQL driver connection strings.
+type myDSN struct{}
+
+func (myDSN) hasPassword(dsn string) (bool, error) {
 	c, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return false, errors.New("not a valid DSN such as user@tcp(host:3306)/")
 	}
 	return c.Passwd != "", nil
+}
+
+func (myDSN) endpoint(dsn string) endpoint {
+	c, _ := mysql.ParseDSN(dsn)
+	return myEndpoint(c)
 }
 
 func newMySQLLogical(b *builder) (Prober, error) {
@@ -62,41 +69,14 @@ func newMySQLLogical(b *builder) (Prober, error) {
 		return nil, err
 	}
 	o := &p.opts
-	if err := o.Sandbox.check(b, "sandbox", mysqlHasPassword); err != nil {
-		return nil, err
-	}
-	modes := 0
-	if o.Dump != "" {
-		modes++
-	}
-	if o.DumpFrom.isSet() {
-		modes++
-		if err := o.DumpFrom.check(b, "dump_from", mysqlHasPassword); err != nil {
-			return nil, err
-		}
-	}
-	if b.probe.Source != "" && modes == 0 {
-		modes++
-	}
-	if modes != 1 {
-		return nil, b.errorf("set exactly one of dump, dump_from, or the probe's source (whose catalog names the dump)")
-	}
-	if err := checkScratchName(b, o.Database); err != nil {
+	if err := checkDumpOptions(b, myDSN{}, &o.Sandbox, o.DumpFrom, &o.Dump, &o.BaseDir, o.Database); err != nil {
 		return nil, err
 	}
 	if o.ChecksumJobs < 1 {
 		return nil, b.errorf("checksum_jobs must be at least 1")
 	}
-	o.BaseDir = resolveDir(b, o.BaseDir)
-	if o.Dump != "" && !filepath.IsAbs(o.Dump) {
-		o.Dump = filepath.Join(o.BaseDir, o.Dump)
-	}
-	if o.Sandbox.DSN != "" && o.DumpFrom.isSet() && o.DumpFrom.DSN != "" {
-		sb, _ := mysql.ParseDSN(o.Sandbox.DSN)
-		src, _ := mysql.ParseDSN(o.DumpFrom.DSN)
-		if err := refuseSameAsSource(context.Background(), myEndpoint(sb), myEndpoint(src), o.Database); err != nil {
-			return nil, b.errorf("%v", err)
-		}
+	if err := checkSandboxNotSource(b, myDSN{}, &o.Sandbox, o.DumpFrom, o.Database); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -191,54 +171,13 @@ func (p *mysqlLogical) Run(ctx context.Context, r *run) error {
 	}
 	defer sb.close()
 	scratch := cmpOr(o.Database, r.sandboxName())
-	var dump string
-	var want *Checksums
-	switch {
-	case o.DumpFrom.isSet():
-		srcDSN, err := o.DumpFrom.resolve("dump_from")
-		if err != nil {
-			return err
-		}
-		src, err := newMySQLClient(srcDSN, o.BinDir)
-		if err != nil {
-			return fmt.Errorf("dump_from: %w", err)
-		}
-		defer src.close()
-		if err := refuseSameAsSource(ctx, myEndpoint(sb.cfg), myEndpoint(src.cfg), scratch); err != nil {
-			return err
-		}
-		dir, err := r.makeSandboxDir(ctx, o.WorkDir, "-dump", sandboxDir, "", "")
-		if err != nil {
-			return err
-		}
-		dump = filepath.Join(dir, "source.sql")
-		r.log.Info("dumping the source", "source", myEndpoint(src.cfg).server(), "database", src.cfg.DBName)
-		if want, err = dumpMySQL(ctx, src, dump, MySQLDumpOptions{BinDir: o.BinDir, Jobs: o.ChecksumJobs}); err != nil {
-			return err
-		}
-		r.result.BackupID, r.result.RestoredPoint = "dump:"+want.TakenAt.Format(time.RFC3339), want.TakenAt
-	case o.Dump != "":
-		dump = o.Dump
-		r.result.BackupID = filepath.Base(dump)
-	default:
-		b, err := r.pickBackup(func(b *model.Backup) bool { return b.Location != "" })
-		if err != nil {
-			return runx.Errorf(runx.KindConfig, "choose a dump: %w", err)
-		}
-		if dump, err = localPath(b.Location, o.BaseDir); err != nil {
-			return runx.Errorf(runx.KindConfig, "backup %s: %w", b.ID, err)
-		}
+	choice := dumpChoice{fixed: o.Dump, baseDir: o.BaseDir, allowMissingChecksums: o.AllowMissingChecksums}
+	if o.DumpFrom.isSet() {
+		choice.onTheFly = func() (string, *Checksums, error) { return p.dumpOnTheFly(ctx, r, sb, scratch) }
 	}
-	if want == nil {
-		if want, err = readChecksums(dump); err != nil {
-			if !o.AllowMissingChecksums || !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("%w (write them with the dump, see docs/probes.md, or set allow_missing_checksums)", err)
-			}
-			r.log.Warn("no checksums next to the dump: only the restore itself is verified", "dump", dump)
-		}
-	}
-	if want != nil && want.Database == scratch {
-		return runx.Errorf(runx.KindConfig, "refusing to run: the scratch database %s has the source database's name", scratch)
+	dump, want, err := r.chooseDump(choice, scratch)
+	if err != nil {
+		return err
 	}
 	if err := checkMySQLDump(dump); err != nil {
 		return err
@@ -269,15 +208,37 @@ func (p *mysqlLogical) Run(ctx context.Context, r *run) error {
 	if err := db.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&r.result.BytesVerified); err != nil {
 		return fmt.Errorf("measure the restore: %w", err)
 	}
-	if want == nil {
-		r.result.TablesCompared = len(got.Tables)
-		r.result.Details = fmt.Sprintf("restored %d tables; no source checksums to compare with", len(got.Tables))
-		return nil
+	return r.compareRestore(want, got)
+}
+
+// dumpOnTheFly dumps the source into a sandbox directory with its
+// checksums taken while the tables are held still (see DumpMySQL).
+func (p *mysqlLogical) dumpOnTheFly(ctx context.Context, r *run, sb *mysqlClient, scratch string) (string, *Checksums, error) {
+	o := &p.opts
+	srcDSN, err := o.DumpFrom.resolve("dump_from")
+	if err != nil {
+		return "", nil, err
 	}
-	if want.Algorithm != got.Algorithm {
-		return runx.Errorf(runx.KindConfig, "source checksums use algorithm %s, this probe computes %s", want.Algorithm, got.Algorithm)
+	src, err := newMySQLClient(srcDSN, o.BinDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("dump_from: %w", err)
 	}
-	return compareChecksums(want, got).apply(r, want)
+	defer src.close()
+	if err := refuseSameAsSource(ctx, myEndpoint(sb.cfg), myEndpoint(src.cfg), scratch); err != nil {
+		return "", nil, err
+	}
+	dir, err := r.makeSandboxDir(ctx, o.WorkDir, "-dump", sandboxDir, "", "")
+	if err != nil {
+		return "", nil, err
+	}
+	dump := filepath.Join(dir, "source.sql")
+	r.log.Info("dumping the source", "source", myEndpoint(src.cfg).server(), "database", src.cfg.DBName)
+	sums, err := dumpMySQL(ctx, src, dump, MySQLDumpOptions{BinDir: o.BinDir, Jobs: o.ChecksumJobs})
+	if err != nil {
+		return "", nil, err
+	}
+	r.result.BackupID, r.result.RestoredPoint = "dump:"+sums.TakenAt.Format(time.RFC3339), sums.TakenAt
+	return dump, sums, nil
 }
 
 // checkMySQLDump refuses a dump that names databases (mysqldump
@@ -417,27 +378,39 @@ func mysqlBinaryType(t string) bool {
 // to. Every connection reads a consistent snapshot; callers that need the
 // snapshot to match a dump hold the tables still (see DumpMySQL).
 func mysqlChecksums(ctx context.Context, db *sql.DB, jobs int) (*Checksums, error) {
-	conns := make([]*sql.Conn, 0, jobs)
-	defer func() {
+	conns, closeConns, err := mysqlSnapshots(ctx, db, jobs, "connect to compute checksums")
+	defer closeConns()
+	if err != nil {
+		return nil, err
+	}
+	return mysqlChecksumsOn(ctx, conns)
+}
+
+// mysqlSnapshots opens n sessions (at least one), each in a read-only
+// consistent snapshot. closeConns rolls back and closes the sessions it
+// opened; call it whether or not an error is returned.
+func mysqlSnapshots(ctx context.Context, db *sql.DB, n int, connect string) ([]*sql.Conn, func(), error) {
+	var conns []*sql.Conn
+	closeConns := func() {
 		for _, c := range conns {
 			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			_ = c.Close()
 		}
-	}()
-	for range max(1, jobs) {
+	}
+	for range max(1, n) {
 		c, err := db.Conn(ctx)
 		if err != nil {
-			return nil, runx.Errorf(runx.KindIO, "connect to compute checksums: %w", err)
+			return nil, closeConns, runx.Errorf(runx.KindIO, "%s: %w", connect, err)
 		}
 		conns = append(conns, c)
 		if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-			return nil, err
+			return nil, closeConns, err
 		}
 		if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-			return nil, fmt.Errorf("start snapshot: %w", err)
+			return nil, closeConns, fmt.Errorf("start snapshot: %w", err)
 		}
 	}
-	return mysqlChecksumsOn(ctx, conns)
+	return conns, closeConns, nil
 }
 
 func mysqlChecksumsOn(ctx context.Context, conns []*sql.Conn) (*Checksums, error) {
@@ -471,39 +444,18 @@ func mysqlChecksumsOn(ctx context.Context, conns []*sql.Conn) (*Checksums, error
 			return nil, err
 		}
 	}
-	work := make(chan int)
-	errs := make([]error, len(conns))
-	var wg sync.WaitGroup
-	for w, conn := range conns {
-		wg.Go(func() {
-			for i := range work {
-				if errs[w] != nil {
-					continue
-				}
-				tc := TableChecksum{Name: tables[i]}
-				if err := conn.QueryRowContext(ctx, exprs[i]).Scan(&tc.Rows, &tc.Sum); err != nil {
-					errs[w] = fmt.Errorf("checksum table %s: %w", tables[i], err)
-					continue
-				}
-				c.Tables[i] = tc
-			}
-		})
-	}
-	for i := range tables {
-		select {
-		case work <- i:
-		case <-ctx.Done():
+	err = parallel(ctx, len(conns), len(tables), func(w, i int) error {
+		tc := TableChecksum{Name: tables[i]}
+		if err := conns[w].QueryRowContext(ctx, exprs[i]).Scan(&tc.Rows, &tc.Sum); err != nil {
+			return fmt.Errorf("checksum table %s: %w", tables[i], err)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+		c.Tables[i] = tc
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return c, ctx.Err()
+	return c, nil
 }
 
 // mysqlChecksumSQL builds the count and checksum query of one table.
@@ -609,26 +561,10 @@ func dumpMySQL(ctx context.Context, c *mysqlClient, path string, o MySQLDumpOpti
 	unlock := sync.OnceFunc(func() { _, _ = locker.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES") })
 	defer unlock()
 	// The checksum sessions' snapshots start while writers wait.
-	jobs := max(1, o.Jobs)
-	conns := make([]*sql.Conn, 0, jobs)
-	defer func() {
-		for _, cn := range conns {
-			_, _ = cn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			_ = cn.Close()
-		}
-	}()
-	for range jobs {
-		cn, err := db.Conn(ctx)
-		if err != nil {
-			return nil, runx.Errorf(runx.KindIO, "connect to the source: %w", err)
-		}
-		conns = append(conns, cn)
-		if _, err := cn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-			return nil, err
-		}
-		if _, err := cn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-			return nil, fmt.Errorf("start snapshot: %w", err)
-		}
+	conns, closeConns, err := mysqlSnapshots(ctx, db, o.Jobs, "connect to the source")
+	defer closeConns()
+	if err != nil {
+		return nil, err
 	}
 	tmp := path + ".tmp"
 	args := append(c.args(), "--single-transaction", "--skip-lock-tables", "--routines", "--triggers", "--result-file="+tmp)

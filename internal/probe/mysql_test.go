@@ -49,14 +49,7 @@ func myExec(t testing.TB, db *sql.DB, q string) {
 // ends.
 func mySourceDB(t testing.TB, admin *sql.DB) string {
 	t.Helper()
-	name := fmt.Sprintf("probe_test_src_%d_%d", os.Getpid(), len(t.Name()))
-	name += "_" + strings.Map(func(r rune) rune {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(t.Name()))
-	name = name[:min(len(name), 64)]
+	name := sourceDBName(t, 64)
 	myExec(t, admin, "DROP DATABASE IF EXISTS `"+name+"`")
 	myExec(t, admin, "CREATE DATABASE `"+name+"`")
 	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS `" + name + "`") })

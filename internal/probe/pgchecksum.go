@@ -185,40 +185,16 @@ func pgChecksums(ctx context.Context, params map[string]string, db string, o pgC
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	c.Tables = make([]TableChecksum, len(tables))
-	work := make(chan int)
-	errs := make([]error, len(conns))
-	var wg sync.WaitGroup
-	for w, tx := range conns {
-		wg.Go(func() {
-			for i := range work {
-				if errs[w] != nil {
-					continue
-				}
-				s, t := tables[i][0], tables[i][1]
-				tc, err := pgTableChecksum(ctx, tx, o.Methods[s+"."+t], s, t)
-				if err != nil {
-					errs[w] = fmt.Errorf("checksum table %s: %w", tc.Name, err)
-					continue
-				}
-				c.Tables[i] = tc
-			}
-		})
-	}
-	for i := range tables {
-		select {
-		case work <- i:
-		case <-ctx.Done():
+	err = parallel(ctx, len(conns), len(tables), func(w, i int) error {
+		s, t := tables[i][0], tables[i][1]
+		tc, err := pgTableChecksum(ctx, conns[w], o.Methods[s+"."+t], s, t)
+		if err != nil {
+			return fmt.Errorf("checksum table %s: %w", tc.Name, err)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+		c.Tables[i] = tc
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -50,68 +49,39 @@ type postgresLogical struct {
 	name string
 }
 
+// pgDSN reads PostgreSQL connection strings (keyword/value or URI).
+type pgDSN struct{}
+
+func (pgDSN) hasPassword(dsn string) (bool, error) {
+	m, err := parseConninfo(dsn)
+	if err != nil {
+		return false, err
+	}
+	_, ok := m["password"]
+	return ok, nil
+}
+
+func (pgDSN) endpoint(dsn string) endpoint {
+	m, _ := parseConninfo(dsn)
+	return pgEndpoint(m)
+}
+
 func newPostgresLogical(b *builder) (Prober, error) {
 	p := &postgresLogical{opts: postgresOptions{Jobs: 2, ChecksumJobs: 2}, name: b.probe.Name}
 	if err := b.decode(&p.opts); err != nil {
 		return nil, err
 	}
 	o := &p.opts
-	hasPW := func(s string) (bool, error) {
-		m, err := parseConninfo(s)
-		if err != nil {
-			return false, err
-		}
-		_, ok := m["password"]
-		return ok, nil
-	}
-	if err := o.Sandbox.check(b, "sandbox", hasPW); err != nil {
-		return nil, err
-	}
-	modes := 0
-	if o.Dump != "" {
-		modes++
-	}
-	if o.DumpFrom.isSet() {
-		modes++
-		if err := o.DumpFrom.check(b, "dump_from", hasPW); err != nil {
-			return nil, err
-		}
-	}
-	if b.probe.Source != "" && modes == 0 {
-		modes++
-	}
-	if modes != 1 {
-		return nil, b.errorf("set exactly one of dump, dump_from, or the probe's source (whose catalog names the dump)")
-	}
-	if err := checkScratchName(b, o.Database); err != nil {
+	if err := checkDumpOptions(b, pgDSN{}, &o.Sandbox, o.DumpFrom, &o.Dump, &o.BaseDir, o.Database); err != nil {
 		return nil, err
 	}
 	if o.Jobs < 1 || o.ChecksumJobs < 1 {
 		return nil, b.errorf("jobs and checksum_jobs must be at least 1")
 	}
-	o.BaseDir = resolveDir(b, o.BaseDir)
-	if o.Dump != "" && !filepath.IsAbs(o.Dump) {
-		o.Dump = filepath.Join(o.BaseDir, o.Dump)
-	}
-	if o.Sandbox.DSN != "" && o.DumpFrom.isSet() && o.DumpFrom.DSN != "" {
-		sb, _ := parseConninfo(o.Sandbox.DSN)
-		src, _ := parseConninfo(o.DumpFrom.DSN)
-		if err := refuseSameAsSource(context.Background(), pgEndpoint(sb), pgEndpoint(src), o.Database); err != nil {
-			return nil, b.errorf("%v", err)
-		}
+	if err := checkSandboxNotSource(b, pgDSN{}, &o.Sandbox, o.DumpFrom, o.Database); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-// checkScratchName validates a fixed scratch database name.
-func checkScratchName(b *builder, name string) error {
-	if name == "" {
-		return nil
-	}
-	if !strings.HasPrefix(name, SandboxPrefix) || len(name) > 63 || strings.Trim(strings.ToLower(name), "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
-		return b.errorf("database: %q must start with %s and hold only lower-case letters, digits and _ (at most 63)", name, SandboxPrefix)
-	}
-	return nil
 }
 
 // resolveDir makes a directory option absolute against the configuration
@@ -128,49 +98,22 @@ func resolveDir(b *builder, dir string) string {
 
 func (p *postgresLogical) Run(ctx context.Context, r *run) error {
 	o := &p.opts
-	sbDSN, err := o.Sandbox.resolve("sandbox")
+	sandbox, err := p.sandbox()
 	if err != nil {
 		return err
-	}
-	sandbox, err := parseConninfo(sbDSN)
-	if err != nil {
-		return runx.Errorf(runx.KindConfig, "sandbox dsn: %w", err)
 	}
 	scratch := o.Database
 	if scratch == "" {
 		scratch = r.sandboxName()
 	}
 
-	var dump string
-	var want *Checksums
-	switch {
-	case o.DumpFrom.isSet():
-		dump, want, err = p.dumpOnTheFly(ctx, r, sandbox, scratch)
-		if err != nil {
-			return err
-		}
-	case o.Dump != "":
-		dump = o.Dump
-		r.result.BackupID = filepath.Base(dump)
-	default:
-		b, err := r.pickBackup(func(b *model.Backup) bool { return b.Location != "" })
-		if err != nil {
-			return runx.Errorf(runx.KindConfig, "choose a dump: %w", err)
-		}
-		if dump, err = localPath(b.Location, o.BaseDir); err != nil {
-			return runx.Errorf(runx.KindConfig, "backup %s: %w", b.ID, err)
-		}
+	choice := dumpChoice{fixed: o.Dump, baseDir: o.BaseDir, allowMissingChecksums: o.AllowMissingChecksums}
+	if o.DumpFrom.isSet() {
+		choice.onTheFly = func() (string, *Checksums, error) { return p.dumpOnTheFly(ctx, r, sandbox, scratch) }
 	}
-	if want == nil {
-		if want, err = readChecksums(dump); err != nil {
-			if !o.AllowMissingChecksums || !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("%w (write them with the dump, see docs/probes.md, or set allow_missing_checksums)", err)
-			}
-			r.log.Warn("no checksums next to the dump: only the restore itself is verified", "dump", dump)
-		}
-	}
-	if want != nil && want.Database == scratch {
-		return runx.Errorf(runx.KindConfig, "refusing to run: the scratch database %s has the source database's name", scratch)
+	dump, want, err := r.chooseDump(choice, scratch)
+	if err != nil {
+		return err
 	}
 	info, err := os.Stat(dump)
 	if err != nil {
@@ -209,15 +152,20 @@ func (p *postgresLogical) Run(ctx context.Context, r *run) error {
 	if err := p.measure(ctx, sandbox, scratch, r); err != nil {
 		return err
 	}
-	if want == nil {
-		r.result.TablesCompared = len(got.Tables)
-		r.result.Details = fmt.Sprintf("restored %d tables; no source checksums to compare with", len(got.Tables))
-		return nil
+	return r.compareRestore(want, got)
+}
+
+// sandbox reads the sandbox's connection keywords.
+func (p *postgresLogical) sandbox() (map[string]string, error) {
+	dsn, err := p.opts.Sandbox.resolve("sandbox")
+	if err != nil {
+		return nil, err
 	}
-	if want.Algorithm != got.Algorithm {
-		return runx.Errorf(runx.KindConfig, "source checksums use algorithm %s, this probe computes %s", want.Algorithm, got.Algorithm)
+	sandbox, err := parseConninfo(dsn)
+	if err != nil {
+		return nil, runx.Errorf(runx.KindConfig, "sandbox dsn: %w", err)
 	}
-	return compareChecksums(want, got).apply(r, want)
+	return sandbox, nil
 }
 
 // measure records the restored database's size as the bytes verified.
@@ -331,13 +279,9 @@ func dropPgScratch(ctx context.Context, sandbox map[string]string, scratch, runI
 // dropOrphan drops a scratch database an earlier process left behind, if
 // the probe's sandbox is still the server it was created on.
 func (p *postgresLogical) dropOrphan(ctx context.Context, rec sandboxRecord) error {
-	dsn, err := p.opts.Sandbox.resolve("sandbox")
+	sandbox, err := p.sandbox()
 	if err != nil {
 		return err
-	}
-	sandbox, err := parseConninfo(dsn)
-	if err != nil {
-		return runx.Errorf(runx.KindConfig, "sandbox dsn: %w", err)
 	}
 	if s := pgEndpoint(sandbox).server(); s != rec.Server {
 		return fmt.Errorf("the probe's sandbox is now %s, the database was created on %s; drop it yourself", s, rec.Server)

@@ -42,16 +42,7 @@ func pgServer(t testing.TB) *pgx.Conn {
 func pgSourceDB(t testing.TB, admin *pgx.Conn) string {
 	t.Helper()
 	ctx := context.Background()
-	name := fmt.Sprintf("probe_test_src_%d", os.Getpid()) + "_" + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
-	if len(name) > 63 {
-		name = name[:63]
-	}
-	name = strings.Map(func(r rune) rune {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
-			return r
-		}
-		return '_'
-	}, name)
+	name := sourceDBName(t, 63)
 	ident := pgx.Identifier{name}.Sanitize()
 	mustExec(t, admin, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
 	mustExec(t, admin, "CREATE DATABASE "+ident)

@@ -195,10 +195,11 @@ func (c *Cluster) PgBackRest(t testing.TB, args ...string) []byte {
 	return c.run(t, "pgbackrest", append([]string{"--config=" + c.ConfigPath, "--stanza=" + c.Stanza}, args...)...)
 }
 
-// Backup takes a pgBackRest backup of the given type (full, diff, incr).
-func (c *Cluster) Backup(t testing.TB, typ string) {
+// Backup takes a pgBackRest backup of the given type (full, diff, incr);
+// args are added to the command (for example "--annotation=release=v1.4").
+func (c *Cluster) Backup(t testing.TB, typ string, args ...string) {
 	t.Helper()
-	c.PgBackRest(t, "backup", "--type="+typ)
+	c.PgBackRest(t, append([]string{"backup", "--type=" + typ}, args...)...)
 }
 
 // SQL runs statements with psql over the socket as the postgres superuser
