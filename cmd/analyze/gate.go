@@ -117,17 +117,17 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	in := policy.Input{At: at}
+	st := &policy.GateState{At: at, Findings: findings}
 	err = db.EachSeries(ctx, func(bs []model.Backup) error {
 		if len(bs) > 0 && bs[0].Env == req.Env {
-			in.Backups = append(in.Backups, bs...)
+			st.Backups = append(st.Backups, bs)
 		}
 		return nil
 	})
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	return policy.Gate(cfg, in, findings, req)
+	return policy.Gate(cfg, st, req)
 }
 
 // amAlert is the part of an Alertmanager API v2 alert the gate reads.

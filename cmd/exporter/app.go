@@ -80,6 +80,7 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	if a.history != nil {
 		go a.compactEvery(ctx, time.Hour)
 	}
+	go a.refreshGate(ctx)
 	return a, nil
 }
 

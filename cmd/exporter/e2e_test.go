@@ -38,7 +38,9 @@ var volatile = []string{
 
 // buildExporter builds the exporter binary once per test run, CGO-free as
 // it ships.
-func buildExporter(t *testing.T) string {
+func buildExporter(t *testing.T) string { return buildExporterB(t) }
+
+func buildExporterB(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "exporter")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -50,7 +52,7 @@ func buildExporter(t *testing.T) string {
 }
 
 type exporter struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	addr string
 	logs *bytes.Buffer
@@ -58,9 +60,13 @@ type exporter struct {
 
 // startExporter runs the binary and waits until /-/ready answers 200.
 func startExporter(t *testing.T, bin, config, history string, extra ...string) *exporter {
+	return startExporterB(t, bin, config, history, extra...)
+}
+
+func startExporterB(t testing.TB, bin, config, history string, extra ...string) *exporter {
 	t.Helper()
 	e := launchExporter(t, bin, config, history, extra...)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		resp, err := http.Get("http://" + e.addr + "/-/ready")
 		if err == nil {
@@ -77,7 +83,7 @@ func startExporter(t *testing.T, bin, config, history string, extra ...string) *
 }
 
 // launchExporter runs the binary on a free port.
-func launchExporter(t *testing.T, bin, config, history string, extra ...string) *exporter {
+func launchExporter(t testing.TB, bin, config, history string, extra ...string) *exporter {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	args := append([]string{"--config.file=" + config, "--web.listen-address=" + addr, "--history.root=" + history, "--log.level=debug"}, extra...)

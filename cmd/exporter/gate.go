@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -13,54 +14,90 @@ import (
 
 // evaluation is the policy state of the exporter at one moment.
 type evaluation struct {
-	cfg      *config.Config
-	in       policy.Input
-	findings []policy.Finding
+	cfg     *config.Config
+	version uint64
+	state   *policy.GateState
 }
 
-// gateCache keeps the last evaluation briefly: ages change with the clock,
-// but a scrape and an API call in the same second need not evaluate twice.
+// gateCache keeps the last evaluation. The gauge reads it as it is (a
+// background loop keeps it at most gateRefresh old), so a scrape never pays
+// for evaluating a large estate; the API re-evaluates when it is older than
+// gateAPIMaxAge or the state changed.
 type gateCache struct {
 	mu   sync.Mutex
-	key  uint64
-	cfg  *config.Config
-	at   time.Time
 	last *evaluation
 }
 
-const gateCacheTTL = time.Second
+const (
+	gateRefresh   = 5 * time.Second
+	gateAPIMaxAge = time.Second
+)
 
 // evaluate runs the policy over the current state: the latest catalog of
-// every source and the latest probe results.
+// every source and the latest probe results. Catalogs are handed over per
+// source, never copied into one slice.
 func (a *app) evaluate() *evaluation {
 	a.mu.Lock()
 	cfg := a.cfg
 	a.mu.Unlock()
 	view := a.store.View()
 	now := a.opts.Now()
-	a.gate.mu.Lock()
-	defer a.gate.mu.Unlock()
-	if a.gate.last != nil && a.gate.key == view.Version && a.gate.cfg == cfg && now.Sub(a.gate.at) < gateCacheTTL && !now.Before(a.gate.at) {
-		return a.gate.last
-	}
-	in := policy.Input{At: now}
-	for _, st := range view.Sources {
-		if st.Catalog == nil {
+	st := &policy.GateState{At: now}
+	e := policy.NewEvaluator(cfg, now)
+	for _, s := range view.Sources {
+		if s.Catalog == nil {
 			continue
 		}
-		in.Backups = append(in.Backups, st.Catalog.Backups...)
-		in.Repositories = append(in.Repositories, st.Catalog.Repositories...)
+		e.AddBackups(s.Catalog.Backups)
+		for _, r := range s.Catalog.Repositories {
+			e.AddRepository(r, time.Time{})
+		}
+		st.Backups = append(st.Backups, s.Catalog.Backups)
 	}
-	in.Probes = a.probeResults()
-	ev := &evaluation{cfg: cfg, in: in, findings: policy.Evaluate(cfg, in)}
-	a.gate.key, a.gate.cfg, a.gate.at, a.gate.last = view.Version, cfg, now, ev
+	e.AddProbes(a.probeResults())
+	st.Findings = e.Findings()
+	ev := &evaluation{cfg: cfg, version: view.Version, state: st}
+	a.gate.mu.Lock()
+	a.gate.last = ev
+	a.gate.mu.Unlock()
 	return ev
+}
+
+// current returns the last evaluation when it is of the current state and
+// configuration and at most maxAge old, else a new one.
+func (a *app) current(maxAge time.Duration) *evaluation {
+	a.gate.mu.Lock()
+	last := a.gate.last
+	a.gate.mu.Unlock()
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	if last != nil && last.cfg == cfg && last.version == a.store.View().Version {
+		if age := a.opts.Now().Sub(last.state.At); age >= 0 && age <= maxAge {
+			return last
+		}
+	}
+	return a.evaluate()
+}
+
+// refreshGate keeps the evaluation the gauge reads fresh.
+func (a *app) refreshGate(ctx context.Context) {
+	t := time.NewTicker(gateRefresh)
+	defer t.Stop()
+	for {
+		a.evaluate()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // gateOpen answers the gate of every environment for the gauge.
 func (a *app) gateOpen() map[string]bool {
-	ev := a.evaluate()
-	return policy.GateOpen(ev.cfg, ev.in, ev.findings)
+	ev := a.current(2 * gateRefresh)
+	return policy.GateOpen(ev.cfg, ev.state)
 }
 
 // handleGate serves GET /api/v1/gate?env=E[&dataset=D][&release=R].
@@ -71,8 +108,8 @@ func (a *app) handleGate(w http.ResponseWriter, r *http.Request) {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "the env parameter is required"})
 		return
 	}
-	ev := a.evaluate()
-	ans, err := policy.Gate(ev.cfg, ev.in, ev.findings, req)
+	ev := a.current(gateAPIMaxAge)
+	ans, err := policy.Gate(ev.cfg, ev.state, req)
 	if err != nil {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return

@@ -77,7 +77,8 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		return nil, runx.Errorf(runx.KindIO, "list manifests in %s: %w", c.dir, err)
 	}
 	sort.Strings(files)
-	cat := &model.Catalog{}
+	perFile := make([][]model.Backup, 0, len(files))
+	total := 0
 	seen := map[string]string{}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -98,7 +99,12 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			}
 			seen[b.Key()] = rel
 		}
-		cat.Backups = append(cat.Backups, backups...)
+		perFile = append(perFile, backups)
+		total += len(backups)
+	}
+	cat := &model.Catalog{Backups: make([]model.Backup, 0, total)}
+	for _, bs := range perFile {
+		cat.Backups = append(cat.Backups, bs...)
 	}
 	return cat, nil
 }

@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -47,7 +46,7 @@ type Record struct {
 
 // document is the object form of a .json manifest file.
 type document struct {
-	Backups []json.RawMessage `json:"backups"`
+	Backups []Record `json:"backups"`
 }
 
 // ChecksumAlgorithms are the checksum algorithms a manifest may name.
@@ -64,32 +63,46 @@ func parseFile(name string, data []byte, p *parser) ([]model.Backup, error) {
 	if strings.HasSuffix(name, ".json") {
 		return parseJSON(name, trimmed, p)
 	}
-	var out []model.Backup
-	r := bufio.NewReader(bytes.NewReader(data))
-	for line := 1; ; line++ {
-		text, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(text)) > 0 {
-			b, perr := p.record(text)
-			if perr != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, line, perr)
-			}
-			out = append(out, b)
-		}
+	// One decoder for the whole file: a decoder per line would allocate
+	// its buffers a hundred thousand times for a large catalog.
+	out := make([]model.Backup, 0, bytes.Count(data, []byte("\n"))+1)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	for {
+		start := skipSpace(data, int(dec.InputOffset()))
+		line := 1 + bytes.Count(data[:start], []byte("\n"))
+		var r Record
+		err := dec.Decode(&r)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, line, jsonErr(data[start:], err))
 		}
+		if end := int(dec.InputOffset()); bytes.Contains(data[start:end], []byte("\n")) {
+			return nil, fmt.Errorf("%s:%d: a record spans several lines: NDJSON has one record per line", name, line)
+		}
+		b, err := p.backup(&r)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		out = append(out, b)
 	}
 }
 
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
 func parseJSON(name string, data []byte, p *parser) ([]model.Backup, error) {
-	var raws []json.RawMessage
+	var recs []Record
 	switch data[0] {
 	case '[':
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, jsonErr(data, err))
+		if err := strictUnmarshal(data, &recs); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	case '{':
 		var probe map[string]json.RawMessage
@@ -101,16 +114,20 @@ func parseJSON(name string, data []byte, p *parser) ([]model.Backup, error) {
 			if err := strictUnmarshal(data, &doc); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			raws = doc.Backups
+			recs = doc.Backups
 		} else {
-			raws = []json.RawMessage{data}
+			var r Record
+			if err := strictUnmarshal(data, &r); err != nil {
+				return nil, fmt.Errorf("%s: backup 0: %w", name, err)
+			}
+			recs = []Record{r}
 		}
 	default:
 		return nil, fmt.Errorf("%s: expected a JSON object or array, found %q", name, data[:1])
 	}
-	out := make([]model.Backup, 0, len(raws))
-	for i, raw := range raws {
-		b, err := p.record(raw)
+	out := make([]model.Backup, 0, len(recs))
+	for i := range recs {
+		b, err := p.backup(&recs[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: backup %d: %w", name, i, err)
 		}
@@ -152,11 +169,17 @@ type parser struct {
 	now time.Time
 }
 
+// record decodes and checks one record, for tests of single records.
 func (p *parser) record(raw []byte) (model.Backup, error) {
 	var r Record
 	if err := strictUnmarshal(raw, &r); err != nil {
 		return model.Backup{}, err
 	}
+	return p.backup(&r)
+}
+
+// backup checks a decoded record and turns it into a model backup.
+func (p *parser) backup(r *Record) (model.Backup, error) {
 	b := model.Backup{
 		Source: p.src.Name, Env: r.Env, Dataset: r.Dataset, ID: r.ID,
 		Type: model.BackupType(r.Type), Release: r.Release, Parent: r.Parent,

@@ -57,16 +57,25 @@ type GateAnswer struct {
 	LatestGoodBackup *GateBackup `json:"latest_good_backup"`
 }
 
-// Gate answers req from the findings of the current state and the backups
-// it holds. The exporter's /api/v1/gate, its restorable_deploy_gate_open
-// gauge and `analyze gate` all call it, so they give one answer.
-func Gate(cfg *config.Config, in Input, findings []Finding, req GateRequest) (GateAnswer, error) {
+// GateState is what the gate decides from: the findings of the current
+// state at a moment, and the backups that state retains, as slices so that
+// callers holding catalogs per source need not copy them into one.
+type GateState struct {
+	At       time.Time
+	Findings []Finding
+	Backups  [][]model.Backup
+}
+
+// Gate answers req from the current state. The exporter's /api/v1/gate,
+// its restorable_deploy_gate_open gauge and `analyze gate` all call it, so
+// they give one answer.
+func Gate(cfg *config.Config, st *GateState, req GateRequest) (GateAnswer, error) {
 	if _, ok := cfg.Environments[req.Env]; !ok {
 		return GateAnswer{}, fmt.Errorf("unknown environment %q", req.Env)
 	}
-	a := GateAnswer{GateRequest: req, EvaluatedAt: in.At.UTC(), Reasons: []GateReason{}}
+	a := GateAnswer{GateRequest: req, EvaluatedAt: st.At.UTC(), Reasons: []GateReason{}}
 	gating := GateChecks()
-	for _, f := range findings {
+	for _, f := range st.Findings {
 		if f.Env != req.Env || !slices.Contains(gating, f.Check) || f.Severity < SeverityWarning || !f.End.IsZero() {
 			continue
 		}
@@ -79,13 +88,15 @@ func Gate(cfg *config.Config, in Input, findings []Finding, req GateRequest) (Ga
 		})
 	}
 	var latest *model.Backup
-	for i := range in.Backups {
-		b := &in.Backups[i]
-		if b.Env != req.Env || !b.Good() || (req.Dataset != "" && b.Dataset != req.Dataset) {
-			continue
-		}
-		if latest == nil || b.End.After(latest.End) {
-			latest = b
+	for _, bs := range st.Backups {
+		for i := range bs {
+			b := &bs[i]
+			if b.Env != req.Env || !b.Good() || (req.Dataset != "" && b.Dataset != req.Dataset) {
+				continue
+			}
+			if latest == nil || b.End.After(latest.End) {
+				latest = b
+			}
 		}
 	}
 	if latest == nil {
@@ -109,10 +120,10 @@ func Gate(cfg *config.Config, in Input, findings []Finding, req GateRequest) (Ga
 
 // GateOpen answers the gate of every environment, for the
 // restorable_deploy_gate_open gauge.
-func GateOpen(cfg *config.Config, in Input, findings []Finding) map[string]bool {
+func GateOpen(cfg *config.Config, st *GateState) map[string]bool {
 	out := make(map[string]bool, len(cfg.Environments))
 	for env := range cfg.Environments {
-		a, err := Gate(cfg, in, findings, GateRequest{Env: env})
+		a, err := Gate(cfg, st, GateRequest{Env: env})
 		out[env] = err == nil && a.Allow
 	}
 	return out

@@ -53,7 +53,7 @@ func TestGate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := Input{At: at, Backups: tc.backups}
-			a, err := Gate(cfg, in, Evaluate(cfg, in), tc.req)
+			a, err := Gate(cfg, &GateState{At: at, Findings: Evaluate(cfg, in), Backups: [][]model.Backup{tc.backups}}, tc.req)
 			if tc.wantError {
 				if err == nil {
 					t.Fatal("no error")
@@ -88,7 +88,7 @@ func TestGateOpen(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	in := Input{At: at, Backups: []model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
 		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}}}
-	open := GateOpen(cfg, in, Evaluate(cfg, in))
+	open := GateOpen(cfg, &GateState{At: at, Findings: Evaluate(cfg, in), Backups: [][]model.Backup{in.Backups}})
 	if !open["prod"] || open["dev"] {
 		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
 	}
