@@ -20,7 +20,9 @@ func TestRoutes(t *testing.T) {
 		TelemetryPath: "/metrics",
 		Ready:         func() bool { return ready },
 		Reload:        func() error { return reloadErr },
-		Gate:          func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, map[string]bool{"allow": true}) },
+		Gate: func(w http.ResponseWriter, _ *http.Request) {
+			WriteJSON(w, http.StatusOK, map[string]bool{"allow": true})
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
