@@ -206,7 +206,30 @@ func gatherMetrics(ms []prometheus.Metric) ([]*dto.MetricFamily, error) {
 	if err := reg.Register(metricList(ms)); err != nil {
 		return nil, err
 	}
-	return reg.Gather()
+	mfs, err := reg.Gather()
+	internLabels(mfs)
+	return mfs, err
+}
+
+// internLabels makes metrics share one label pair per name and value. A
+// large estate repeats the same few envs, sources and datasets across tens
+// of thousands of series: shared pairs take a fraction of the memory and
+// stay in the CPU cache while a scrape encodes them.
+func internLabels(mfs []*dto.MetricFamily) {
+	type key struct{ name, value string }
+	pairs := map[key]*dto.LabelPair{}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			for i, lp := range m.Label {
+				k := key{lp.GetName(), lp.GetValue()}
+				if shared, ok := pairs[k]; ok {
+					m.Label[i] = shared
+				} else {
+					pairs[k] = lp
+				}
+			}
+		}
+	}
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
