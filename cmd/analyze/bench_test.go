@@ -22,12 +22,15 @@ import (
 // forget --keep-last 48 --keep-daily 30 --keep-monthly 12 keeps them. Every
 // backup gets a row, nearly every one a removal row later: 10.1 million
 // backup rows in all. 2% of backups are first seen running, 1% fail. Each
-// dataset has a weekly restore probe and a repository observed daily.
+// dataset has a weekly restore probe and a repository observed daily. Each
+// source is checkpointed at the start of every day, as the history writer
+// checkpoints it on its first collection of the day, through the history
+// package's own Checkpoints.
 const (
 	benchSeries    = 600
 	benchDays      = 350
 	benchSources   = 30
-	benchSetDirVer = "restorable-bench-history-v2"
+	benchSetDirVer = "restorable-bench-history-v3"
 )
 
 // benchStart is the first day of the benchmark history.
@@ -48,8 +51,9 @@ func benchHistory(b *testing.B) string {
 		b.Fatal(err)
 	}
 	start := time.Now()
+	g := &benchGenerator{root: root, checkpoints: history.NewCheckpoints()}
 	for day := range benchDays {
-		if err := writeBenchDay(root, day); err != nil {
+		if err := g.writeDay(day); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -124,8 +128,40 @@ func benchRemovedAt(s, h int) time.Time {
 	return at
 }
 
-func writeBenchDay(root string, day int) error {
+// benchGenerator writes the benchmark history day by day. Rows are
+// partitioned by the day they were collected, as the writer partitions
+// them, so a day's last backups land in the next day's partition.
+type benchGenerator struct {
+	root        string
+	checkpoints *history.Checkpoints
+	// pending are rows generated but collected after the last checkpoint.
+	pending []history.BackupRow
+}
+
+// checkpoint writes the checkpoint of every source at at from the rows
+// collected by then.
+func (g *benchGenerator) checkpoint(at time.Time) error {
+	slices.SortFunc(g.pending, func(a, b history.BackupRow) int { return a.CollectedAt.Compare(b.CollectedAt) })
+	n := 0
+	for n < len(g.pending) && !g.pending[n].CollectedAt.After(at) {
+		n++
+	}
+	g.checkpoints.Add(g.pending[:n]...)
+	g.pending = slices.Delete(g.pending, 0, n)
+	for _, source := range g.checkpoints.Sources() {
+		if err := g.checkpoints.Write(g.root, source, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *benchGenerator) writeDay(day int) error {
+	root := g.root
 	dayStart := benchStart().Add(time.Duration(day) * 24 * time.Hour)
+	if err := g.checkpoint(dayStart); err != nil {
+		return err
+	}
 	dayEnd := dayStart.Add(24 * time.Hour)
 	var rows []history.BackupRow
 	var repos []history.RepositoryRow
@@ -175,7 +211,8 @@ func writeBenchDay(root string, day int) error {
 	part := "dt=" + dayStart.Format(time.DateOnly)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	wg.Go(func() { errs[0] = writeBenchFile(filepath.Join(root, "backups", part), rows) })
+	g.pending = append(g.pending, rows...)
+	wg.Go(func() { _, errs[0] = history.WriteRows(root, rows) })
 	wg.Go(func() { errs[1] = writeBenchFile(filepath.Join(root, "repositories", part), repos) })
 	wg.Go(func() {
 		if len(probes) > 0 {

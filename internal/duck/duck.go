@@ -38,6 +38,8 @@ type DB struct {
 	root    Root
 	has     map[string]bool
 	tempDir string
+	// sourcesByDay caches the sources with backups up to a day.
+	sourcesByDay map[string][]string
 }
 
 // ErrEmpty is wrapped by errors about a table without data.

@@ -42,18 +42,30 @@ func (d *DB) RPOBreaches(ctx context.Context, rpo map[string]time.Duration, firs
 		values = append(values, fmt.Sprintf("(%s, %d)", quote(env), rpo[env].Microseconds()))
 	}
 	lookback := since.Add(-longest)
+	// Gaps compare as microseconds: comparing intervals normalises each
+	// one, which costs more than reading the rows. The window orders end
+	// times only, and the few breaches look their backups up afterwards:
+	// carrying ids through the window sorts strings. Of backups that ended
+	// at the same moment, the one after a gap is the first by id and the
+	// one before it the last, as if ordered by end time and id.
 	q := `WITH rpo(env, rpo_us) AS (VALUES ` + strings.Join(values, ", ") + `),
-good AS (
+good AS MATERIALIZED (
 	SELECT b.env, b.source, b.dataset, b.id, b.end_time, rpo.rpo_us
 	FROM backups b JOIN rpo ON b.env = rpo.env
 	WHERE NOT b.removed AND b.status = 'succeeded' AND b.collected_at <= $1 AND b.dt >= $3 AND b.dt <= $4
-		AND b.end_time <= $1 AND b.end_time >= $2 - to_microseconds(rpo.rpo_us)
+		AND b.end_time <= $1 AND epoch_us(b.end_time) >= epoch_us($2::TIMESTAMPTZ) - rpo.rpo_us
 ), gaps AS (
-	SELECT *, lag(end_time) OVER w AS prev_end, lag(id) OVER w AS prev_id
-	FROM good WINDOW w AS (PARTITION BY env, source, dataset ORDER BY end_time, id)
+	SELECT env, source, dataset, end_time, rpo_us, lag(end_time) OVER (PARTITION BY env, source, dataset ORDER BY end_time) AS prev_end
+	FROM good
+), breaches AS (
+	SELECT * FROM gaps WHERE end_time > $2 AND (prev_end IS NULL OR epoch_us(end_time) - epoch_us(prev_end) > rpo_us)
 )
-SELECT env, source, dataset, prev_id, prev_end, id, end_time, rpo_us FROM gaps
-WHERE end_time > $2 AND (prev_end IS NULL OR end_time - prev_end > to_microseconds(rpo_us))
+SELECT b.env, b.source, b.dataset,
+	(SELECT max(g.id) FROM good g WHERE g.env = b.env AND g.source = b.source AND g.dataset = b.dataset AND g.end_time = b.prev_end),
+	b.prev_end,
+	(SELECT min(g.id) FROM good g WHERE g.env = b.env AND g.source = b.source AND g.dataset = b.dataset AND g.end_time = b.end_time),
+	b.end_time, b.rpo_us
+FROM breaches b
 ORDER BY env, source, dataset, end_time`
 	rows, err := d.Query(ctx, q, at.UTC(), since.UTC(), dayOf(lookback), dayOf(at))
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Root is where a history lives: a local directory today, an
@@ -18,6 +20,12 @@ type Root interface {
 	Glob(table string) string
 	// HasData reports whether a table has at least one data file.
 	HasData(table string) (bool, error)
+	// Partitions lists the days (YYYY-MM-DD) of a table's partitions that
+	// hold at least one Parquet file, oldest first.
+	Partitions(table string) ([]string, error)
+	// PartitionGlob returns the pattern of the Parquet files of one
+	// partition of a table.
+	PartitionGlob(table, day string) string
 	// Readable is the prefix DuckDB is allowed to read; nothing outside it
 	// is reachable from a query.
 	Readable() string
@@ -84,6 +92,42 @@ func (d Dir) HasData(table string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// Partitions implements Root.
+func (d Dir) Partitions(table string) ([]string, error) {
+	dir := filepath.Join(string(d), table)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var days []string
+	for _, e := range entries {
+		day, ok := strings.CutPrefix(e.Name(), "dt=")
+		if !e.IsDir() || !ok {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, day); err != nil {
+			continue
+		}
+		files, err := filepath.Glob(d.PartitionGlob(table, day))
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", e.Name(), err)
+		}
+		if len(files) > 0 {
+			days = append(days, day)
+		}
+	}
+	slices.Sort(days)
+	return days, nil
+}
+
+// PartitionGlob implements Root.
+func (d Dir) PartitionGlob(table, day string) string {
+	return filepath.Join(string(d), table, "dt="+day, "*.parquet")
 }
 
 // Readable implements Root.

@@ -23,44 +23,92 @@ const backupColumns = `source, env, dataset, id, type, release, parent, start_ti
 
 // BuildState builds the table state: every backup the catalogs retained at
 // at, in the version collected last before it. A backup is retained when
-// its latest row collected at or before at is not a removal.
+// its latest row collected at or before at is not a removal. A backup is
+// identified by source, dataset and id: pgBackRest labels repeat across
+// the stanzas of one source.
 //
-// It works in two passes. The first finds the surviving rows on narrow
-// columns: a row survives when no removal of its backup was collected
-// between it and at (a hash anti-join against the removal rows), and the
-// newest survivor of each backup is its state. This join over every backup
-// the history ever saw is most of what findings costs. The second pass
-// reads the survivors' whole rows from the partitions that hold them only:
-// retention keeps recent backups and a few old ones, so those are few.
+// For each source with a checkpoint (docs/history.md) it reads the
+// newest checkpoint at or before at and the rows collected since, a day's
+// worth or so. Sources without one, as in histories written before
+// checkpoints existed, are read in full (stateInFull).
 func (d *DB) BuildState(ctx context.Context, at time.Time) error {
 	fail := func(err error) error {
 		return fmt.Errorf("read the state at %s: %w", at.UTC().Format(time.RFC3339), err)
 	}
-	keys := `CREATE OR REPLACE TABLE state_keys AS
-SELECT v.source, v.id, v.collected_at, v.dt
-FROM (SELECT source, id, collected_at, dt FROM backups WHERE collected_at <= $1 AND dt <= $2 AND NOT removed) AS v
-ANTI JOIN (SELECT source, id, collected_at FROM backups WHERE collected_at <= $1 AND dt <= $2 AND removed) AS r
-	ON r.source = v.source AND r.id = v.id AND r.collected_at >= v.collected_at
-QUALIFY row_number() OVER (PARTITION BY v.source, v.id ORDER BY v.collected_at DESC) = 1`
-	if err := d.Exec(ctx, keys, at.UTC(), dayOf(at)); err != nil {
-		return fail(err)
-	}
-	partitions, err := d.partitions(ctx, `SELECT DISTINCT dt FROM state_keys`)
+	cps, err := d.checkpoints(ctx, tableBackupCheckpoints, at)
 	if err != nil {
 		return fail(err)
 	}
-	state := `CREATE OR REPLACE TABLE state AS
-SELECT ` + backupColumns + `, b.collected_at
-FROM (SELECT * FROM backups WHERE ` + partitions + ` AND NOT removed AND collected_at <= $1) AS b
-SEMI JOIN state_keys k ON b.source = k.source AND b.id = k.id AND b.collected_at = k.collected_at
-QUALIFY row_number() OVER (PARTITION BY b.source, b.id) = 1`
-	if err := d.Exec(ctx, state, at.UTC()); err != nil {
+	if cps.empty() {
+		if err := d.stateInFull(ctx, "CREATE OR REPLACE TABLE state AS", "true", at); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	q := `CREATE OR REPLACE TABLE state AS
+WITH cp(source, checkpoint_at) AS (` + cps.values() + `),
+versions AS (
+	SELECT ` + backupColumns + `, collected_at, false AS removed
+	FROM (SELECT * FROM ` + cps.from() + `) AS c
+	SEMI JOIN cp ON c.source = cp.source AND c.checkpoint_at = cp.checkpoint_at
+	UNION ALL
+	SELECT ` + backupColumns + `, collected_at, removed
+	FROM (SELECT * FROM backups WHERE ` + cps.since() + ` AND dt <= $2 AND collected_at <= $1) AS b
+	SEMI JOIN cp ON b.source = cp.source AND b.collected_at >= cp.checkpoint_at
+)
+SELECT * EXCLUDE (removed) FROM (
+	SELECT * FROM versions
+	QUALIFY row_number() OVER (PARTITION BY source, dataset, id ORDER BY collected_at DESC, removed DESC) = 1
+) WHERE NOT removed`
+	if err := d.Exec(ctx, q, at.UTC(), dayOf(at)); err != nil {
 		return fail(err)
 	}
-	if err := d.Exec(ctx, `DROP TABLE state_keys`); err != nil {
+	rest, err := d.uncovered(ctx, cps, at)
+	if err != nil {
 		return fail(err)
+	}
+	if len(rest) > 0 {
+		if err := d.stateInFull(ctx, "INSERT INTO state", "source IN "+inList(rest), at); err != nil {
+			return fail(err)
+		}
 	}
 	return nil
+}
+
+// stateInFull writes the state at at of the sources that match the
+// predicate where from every row up to at, with the statement verb (a
+// CREATE or an INSERT).
+//
+// It works in two passes. The first finds the surviving rows on narrow
+// columns: a row survives when no removal of its backup was collected
+// between it and at (a hash anti-join against the removal rows), and the
+// newest survivor of each backup is its state. This join covers every
+// backup the history ever saw, which checkpoints avoid. The second pass
+// reads the survivors' whole rows from the partitions that hold them only:
+// retention keeps recent backups and a few old ones, so those are few.
+func (d *DB) stateInFull(ctx context.Context, verb, where string, at time.Time) error {
+	keys := `CREATE OR REPLACE TABLE state_keys AS
+SELECT v.source, v.dataset, v.id, v.collected_at, v.dt
+FROM (SELECT source, dataset, id, collected_at, dt FROM backups WHERE collected_at <= $1 AND dt <= $2 AND NOT removed AND ` + where + `) AS v
+ANTI JOIN (SELECT source, dataset, id, collected_at FROM backups WHERE collected_at <= $1 AND dt <= $2 AND removed AND ` + where + `) AS r
+	ON r.source = v.source AND r.dataset = v.dataset AND r.id = v.id AND r.collected_at >= v.collected_at
+QUALIFY row_number() OVER (PARTITION BY v.source, v.dataset, v.id ORDER BY v.collected_at DESC) = 1`
+	if err := d.Exec(ctx, keys, at.UTC(), dayOf(at)); err != nil {
+		return err
+	}
+	partitions, err := d.partitions(ctx, `SELECT DISTINCT dt FROM state_keys`)
+	if err != nil {
+		return err
+	}
+	state := verb + `
+SELECT ` + backupColumns + `, b.collected_at
+FROM (SELECT * FROM backups WHERE ` + partitions + ` AND NOT removed AND collected_at <= $1) AS b
+SEMI JOIN state_keys k ON b.source = k.source AND b.dataset = k.dataset AND b.id = k.id AND b.collected_at = k.collected_at
+QUALIFY row_number() OVER (PARTITION BY b.source, b.dataset, b.id) = 1`
+	if err := d.Exec(ctx, state, at.UTC()); err != nil {
+		return err
+	}
+	return d.Exec(ctx, `DROP TABLE state_keys`)
 }
 
 // partitions runs a query that returns partition days (dt) and returns a
@@ -156,7 +204,7 @@ func (d *DB) Attempts(ctx context.Context, from, at time.Time) ([]model.Backup, 
 	SELECT * FROM backups
 	WHERE NOT removed AND collected_at <= $1 AND dt >= $3 AND dt <= $4
 		AND coalesce(end_time, start_time) > $2 AND coalesce(end_time, start_time) <= $1
-	QUALIFY row_number() OVER (PARTITION BY source, id ORDER BY collected_at DESC) = 1
+	QUALIFY row_number() OVER (PARTITION BY source, dataset, id ORDER BY collected_at DESC) = 1
 ) WHERE status IN ('failed', 'partial')
 ORDER BY env, source, dataset, end_time, id`
 	var out []model.Backup
@@ -194,15 +242,41 @@ type SeriesHistory struct {
 // its backups by source and time, and FillEvidenceIDs completes the few
 // that end up in findings.
 func (d *DB) SeriesHistory(ctx context.Context, at time.Time) (*SeriesHistory, error) {
-	q := `SELECT env, source, dataset, coalesce(release, ''),
-	min(coalesce(start_time, end_time)) FILTER (WHERE NOT removed),
-	min(end_time) FILTER (WHERE NOT removed AND status = 'succeeded'),
-	max(collected_at)
-FROM backups WHERE collected_at <= $1 AND dt <= $2
+	fail := func(err error) error { return fmt.Errorf("read series history: %w", err) }
+	cps, err := d.checkpoints(ctx, tableSeriesCheckpoints, at)
+	if err != nil {
+		return nil, fail(err)
+	}
+	rest := "true"
+	var parts []string
+	if !cps.empty() {
+		list, err := d.uncovered(ctx, cps, at)
+		if err != nil {
+			return nil, fail(err)
+		}
+		rest = "false"
+		if len(list) > 0 {
+			rest = "source IN " + inList(list)
+		}
+		parts = append(parts, `SELECT env, source, dataset, coalesce(release, ''), first_seen, first_good, last_collected_at
+	FROM (SELECT * FROM `+cps.from()+`) AS c
+	SEMI JOIN cp ON c.source = cp.source AND c.checkpoint_at = cp.checkpoint_at`,
+			seriesAggregate(`(SELECT * FROM backups WHERE `+cps.since()+` AND dt <= $2 AND collected_at <= $1) AS b
+	SEMI JOIN cp ON b.source = cp.source AND b.collected_at >= cp.checkpoint_at`))
+	}
+	if rest != "false" {
+		parts = append(parts, seriesAggregate(`backups WHERE collected_at <= $1 AND dt <= $2 AND `+rest))
+	}
+	q := `SELECT env, source, dataset, release, min(first_seen), min(first_good), max(last_seen)
+FROM (` + strings.Join(parts, "\nUNION ALL\n") + `) AS p(env, source, dataset, release, first_seen, first_good, last_seen)
 GROUP BY ALL`
+	if !cps.empty() {
+		q = `WITH cp(source, checkpoint_at) AS (` + cps.values() + `)
+` + q
+	}
 	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
 	if err != nil {
-		return nil, fmt.Errorf("read series history: %w", err)
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	h := &SeriesHistory{FirstGood: map[model.SeriesKey]time.Time{}, LastSeen: map[model.SeriesKey]time.Time{}}
@@ -240,6 +314,17 @@ GROUP BY ALL`
 		return nil, fmt.Errorf("read series history: %w", err)
 	}
 	return h, nil
+}
+
+// seriesAggregate is what series_checkpoints summarises, over the backups
+// rows of from.
+func seriesAggregate(from string) string {
+	return `SELECT env, source, dataset, coalesce(release, ''),
+	min(coalesce(start_time, end_time)) FILTER (WHERE NOT removed),
+	min(end_time) FILTER (WHERE NOT removed AND status = 'succeeded'),
+	max(collected_at)
+	FROM ` + from + `
+	GROUP BY ALL`
 }
 
 // FillEvidenceIDs completes backup evidence that names its backup by

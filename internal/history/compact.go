@@ -34,7 +34,7 @@ func (w *Writer) Compact() error {
 	defer w.life.RUnlock()
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
-	for _, table := range []string{TableBackups, TableRepositories, TableProbes} {
+	for _, table := range tables() {
 		if err := w.compactTable(table); err != nil {
 			return fmt.Errorf("compact history table %s: %w", table, err)
 		}
@@ -63,6 +63,10 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[RepositoryRow](dir, l.ours, now)
 		case TableProbes:
 			err = compactPartition[ProbeRow](dir, l.ours, now)
+		case TableBackupCheckpoints:
+			err = compactPartition[BackupCheckpointRow](dir, l.ours, now)
+		case TableSeriesCheckpoints:
+			err = compactPartition[SeriesCheckpointRow](dir, l.ours, now)
 		}
 		if err != nil {
 			return err

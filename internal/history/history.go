@@ -5,7 +5,10 @@
 //
 // There are three tables: backups (one row per version of a backup, and one
 // when it leaves its catalog), repositories (one row per changed observation,
-// and at least one per day) and probes (one row per restore-probe run).
+// and at least one per day) and probes (one row per restore-probe run). Two
+// checkpoint tables hold, once a day per source, the backups retained then
+// and a summary of each release, so that readers need not replay the whole
+// history to know the state at a moment.
 //
 // The writer is pure Go, so the exporter needs no CGO. Every file is
 // published atomically, re-collecting an unchanged catalog appends nothing,
@@ -36,6 +39,11 @@ const (
 	TableRepositories = "repositories"
 	TableProbes       = "probes"
 )
+
+// tables lists every table the writer writes.
+func tables() []string {
+	return []string{TableBackups, TableRepositories, TableProbes, TableBackupCheckpoints, TableSeriesCheckpoints}
+}
 
 // stateDir is the directory of the writer's own files under the root. Its
 // name matches no table glob, so readers never see it.
@@ -106,6 +114,11 @@ type sourceState struct {
 	// lists with its number, so that those it does not list are found
 	// without building a set of its ids.
 	gen uint64
+	// sums summarise every backups row of the source, for its checkpoints.
+	sums summaries
+	// checkpointDay is the partition of the source's newest checkpoint:
+	// the first catalog of a new UTC day writes one.
+	checkpointDay string
 }
 
 // backupState is the last version of a backup: its content hash, and the
@@ -177,7 +190,7 @@ func Open(root string, opts Options) (*Writer, error) {
 func (w *Writer) load() error {
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
-	for _, t := range []string{TableBackups, TableRepositories, TableProbes} {
+	for _, t := range tables() {
 		if err := w.recover(t); err != nil {
 			return err
 		}
@@ -228,7 +241,7 @@ func (w *Writer) source(name string) *sourceState {
 }
 
 func newSourceState() *sourceState {
-	return &sourceState{backups: map[string]*backupState{}, repos: map[string]repoState{}}
+	return &sourceState{backups: map[string]*backupState{}, repos: map[string]repoState{}, sums: summaries{}}
 }
 
 // AppendCatalog records one collection of a source: a row for each backup
@@ -278,6 +291,16 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 	}
 	st.applyBackups(source, cat.Backups, ch, now)
 	stats.Backups, stats.Removed = len(ch.changed), len(ch.removed)
+	if day := partitionOf(now); st.checkpointDay != day {
+		// A checkpoint only spares readers work: when it cannot be
+		// written, the rows are still complete, and the next catalog
+		// tries again.
+		if err := writeCheckpoint(w.root, source, now, st.retainedRows(source, cat.Backups), st.sums); err != nil {
+			w.logger.Warn("cannot write history checkpoint", "source", source, "err", err)
+		} else {
+			st.checkpointDay = day
+		}
+	}
 
 	for _, rows := range byDay(repoRows, func(r *RepositoryRow) time.Time { return r.ObservedAt }) {
 		dir := filepath.Join(w.tableDir(TableRepositories), partitionOf(rows[0].ObservedAt))
@@ -395,6 +418,7 @@ func backupKey(dataset, id string) string { return dataset + "\x00" + id }
 func (st *sourceState) applyBackups(source string, backups []model.Backup, ch backupChanges, now time.Time) {
 	for k, i := range ch.changed {
 		b := &backups[i]
+		st.sums.add(b.Env, b.Dataset, b.Release, string(b.Status), micros(b.Start), micros(b.End), now, false)
 		st.backups[backupKey(b.Dataset, b.ID)] = &backupState{
 			id:          b.ID,
 			hash:        ch.hashes[k],
@@ -410,8 +434,32 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 		}
 	}
 	for _, id := range ch.removed {
+		s := st.backups[id]
+		st.sums.add(s.env, s.dataset, s.release, s.status, s.start, s.end, now, true)
 		delete(st.backups, id)
 	}
+}
+
+// retainedRows returns the rows of a backup checkpoint of the state just
+// applied from a catalog: each backup the catalog lists, once, in its
+// latest version with the time that version was collected.
+func (st *sourceState) retainedRows(source string, backups []model.Backup) []BackupRow {
+	rows := make([]BackupRow, 0, len(st.backups))
+	seen := make(map[string]struct{}, len(st.backups))
+	for i := range backups {
+		b := &backups[i]
+		k := backupKey(b.Dataset, b.ID)
+		s, ok := st.backups[k]
+		if _, dup := seen[k]; dup || !ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		row := BackupRowOf(b, s.collectedAt)
+		row.Source, row.ContentHash = source, s.hash
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, compareRetained)
+	return rows
 }
 
 // intern shares the storage of the few distinct values a column like env
@@ -567,6 +615,8 @@ func (w *Writer) rebuild() error {
 	err := scanColumns(w.tableDir(TableBackups), backupKeyColumns(), func(v []parquet.Value) error {
 		source, id, collected := valueString(v[bkSource]), valueString(v[bkID]), valueMicros(v[bkCollectedAt])
 		st := w.source(source)
+		st.sums.add(valueString(v[bkEnv]), valueString(v[bkDataset]), valueString(v[bkRelease]), valueString(v[bkStatus]),
+			valueMicros(v[bkStart]), valueMicros(v[bkEnd]), collected, v[bkRemoved].Boolean())
 		k := backupKey(valueString(v[bkDataset]), id)
 		if prev, ok := st.backups[k]; ok && prev.collectedAt.After(collected) {
 			return nil
@@ -596,6 +646,9 @@ func (w *Writer) rebuild() error {
 			}
 		}
 	}
+	if err := w.rebuildCheckpointDays(); err != nil {
+		return fmt.Errorf("rebuild checkpoint state: %w", err)
+	}
 	err = scanColumns(w.tableDir(TableRepositories), []string{"source", "name", "observed_at", "content_hash"}, func(v []parquet.Value) error {
 		st := w.source(valueString(v[0]))
 		name, observed := valueString(v[1]), valueMicros(v[2])
@@ -614,6 +667,31 @@ func (w *Writer) rebuild() error {
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild probe state: %w", err)
+	}
+	return nil
+}
+
+// rebuildCheckpointDays finds which sources already have a checkpoint in
+// the newest partition, so that a writer restarted on the day of its last
+// checkpoint does not write another one.
+func (w *Writer) rebuildCheckpointDays() error {
+	parts, err := partitions(w.tableDir(TableBackupCheckpoints))
+	if err != nil || len(parts) == 0 {
+		return err
+	}
+	newest := parts[len(parts)-1]
+	l, err := listPartition(newest)
+	if err != nil {
+		return err
+	}
+	for _, name := range l.ours {
+		err := readColumns(filepath.Join(newest, name), []string{"source"}, func(v []parquet.Value) error {
+			w.source(valueString(v[0])).checkpointDay = filepath.Base(newest)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
