@@ -8,8 +8,11 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -77,9 +80,22 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		return nil, runx.Errorf(runx.KindIO, "list manifests in %s: %w", c.dir, err)
 	}
 	sort.Strings(files)
-	perFile := make([][]model.Backup, 0, len(files))
-	total := 0
-	seen := map[string]string{}
+	// Count the records first (newlines, read in small pieces), so that the
+	// catalog is allocated once at its final size: building it per file
+	// and joining would hold a large catalog twice.
+	lines := 0
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := countLines(f)
+		if err != nil {
+			return nil, runx.Errorf(runx.KindIO, "read manifest: %w", err)
+		}
+		lines += n
+	}
+	cat := &model.Catalog{Backups: make([]model.Backup, 0, lines)}
+	seen := make(map[string]string, lines)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -89,22 +105,37 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			return nil, runx.Errorf(runx.KindIO, "read manifest: %w", err)
 		}
 		rel, _ := filepath.Rel(c.dir, f)
-		backups, err := parseFile(rel, data, p)
-		if err != nil {
+		first := len(cat.Backups)
+		if cat.Backups, err = parseFile(rel, data, p, cat.Backups); err != nil {
 			return nil, runx.ParseError(fmt.Errorf("parse manifest %w", err))
 		}
-		for _, b := range backups {
+		for _, b := range cat.Backups[first:] {
 			if prev, dup := seen[b.Key()]; dup {
 				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: backup id %q of dataset %s already appears in %s", rel, b.ID, b.Dataset, prev))
 			}
 			seen[b.Key()] = rel
 		}
-		perFile = append(perFile, backups)
-		total += len(backups)
-	}
-	cat := &model.Catalog{Backups: make([]model.Backup, 0, total)}
-	for _, bs := range perFile {
-		cat.Backups = append(cat.Backups, bs...)
 	}
 	return cat, nil
+}
+
+// countLines counts the newlines of a file without holding it in memory.
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	buf := make([]byte, 64<<10)
+	n := 1
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte("\n"))
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }

@@ -52,20 +52,20 @@ type document struct {
 // ChecksumAlgorithms are the checksum algorithms a manifest may name.
 var ChecksumAlgorithms = []string{"sha256", "sha512", "sha1", "md5"}
 
-// parseFile decodes one manifest file: a .json file holds one record, an
-// array of records or {"backups": [...]}; any other file is NDJSON, one
-// record per line. Errors name the line of the offending record.
-func parseFile(name string, data []byte, p *parser) ([]model.Backup, error) {
+// parseFile decodes one manifest file and appends its backups to out: a
+// .json file holds one record, an array of records or {"backups": [...]};
+// any other file is NDJSON, one record per line. Errors name the line of
+// the offending record.
+func parseFile(name string, data []byte, p *parser, out []model.Backup) ([]model.Backup, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	if strings.HasSuffix(name, ".json") {
-		return parseJSON(name, trimmed, p)
+		return parseJSON(name, trimmed, p, out)
 	}
 	// One decoder for the whole file: a decoder per line would allocate
 	// its buffers a hundred thousand times for a large catalog.
-	out := make([]model.Backup, 0, bytes.Count(data, []byte("\n"))+1)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	for {
@@ -97,7 +97,7 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-func parseJSON(name string, data []byte, p *parser) ([]model.Backup, error) {
+func parseJSON(name string, data []byte, p *parser, out []model.Backup) ([]model.Backup, error) {
 	var recs []Record
 	switch data[0] {
 	case '[':
@@ -125,7 +125,6 @@ func parseJSON(name string, data []byte, p *parser) ([]model.Backup, error) {
 	default:
 		return nil, fmt.Errorf("%s: expected a JSON object or array, found %q", name, data[:1])
 	}
-	out := make([]model.Backup, 0, len(recs))
 	for i := range recs {
 		b, err := p.backup(&recs[i])
 		if err != nil {

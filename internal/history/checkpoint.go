@@ -109,13 +109,13 @@ func (s summaries) rows(source string, at time.Time) []SeriesCheckpointRow {
 // checkpoint table. The backups file comes first; a reader that finds a
 // backup checkpoint without its series checkpoint (a crash in between)
 // uses each table's newest checkpoint on its own.
-func writeCheckpoint(root, source string, at time.Time, retained []BackupRow, sums summaries) error {
+func writeCheckpoint(root, source string, at time.Time, retained rowSource, sums summaries) error {
 	at = micros(at)
 	part := partitionOf(at)
 	_, err := publish(filepath.Join(root, TableBackupCheckpoints, part), at, nil, func(pw *parquet.GenericWriter[BackupCheckpointRow]) error {
-		batch := make([]BackupCheckpointRow, 0, min(readBatch, len(retained)))
-		for i := range retained {
-			batch = append(batch, BackupCheckpointRow{BackupRow: retained[i], CheckpointAt: at})
+		batch := make([]BackupCheckpointRow, 0, min(readBatch, retained.n))
+		for i := range retained.n {
+			batch = append(batch, BackupCheckpointRow{BackupRow: retained.row(i), CheckpointAt: at})
 			if len(batch) == cap(batch) {
 				if _, err := pw.Write(batch); err != nil {
 					return err
@@ -196,11 +196,18 @@ func (c *Checkpoints) Write(root, source string, at time.Time) error {
 		retained = append(retained, r)
 	}
 	slices.SortFunc(retained, compareRetained)
-	return writeCheckpoint(filepath.Clean(root), source, at, retained, src.sums)
+	return writeCheckpoint(filepath.Clean(root), source, at, rowSource{n: len(retained), row: func(i int) BackupRow { return retained[i] }}, src.sums)
 }
 
 // compareRetained orders the rows of a backup checkpoint as the analyzer
 // reads a series: by dataset, end time and id.
+// rowSource hands out the n rows of a checkpoint one at a time, so that a
+// large catalog's checkpoint is never held as rows all at once.
+type rowSource struct {
+	n   int
+	row func(i int) BackupRow
+}
+
 func compareRetained(a, b BackupRow) int {
 	return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), a.EndTime.Compare(b.EndTime), cmp.Compare(a.ID, b.ID))
 }

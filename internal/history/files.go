@@ -106,6 +106,10 @@ func partitionOf(t time.Time) string { return partitionPrefix + t.UTC().Format(d
 func writerOptions(meta map[string]string) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
 		parquet.Compression(&parquet.Zstd),
+		// Row groups of bounded size keep the writer's buffers small when a
+		// large catalog is written at once (the first collection of a big
+		// estate), which bounds the exporter's peak memory.
+		parquet.MaxRowsPerRowGroup(8192),
 		parquet.CreatedBy("restorable", "", ""),
 	}
 	for k, v := range meta {

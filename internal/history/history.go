@@ -295,7 +295,7 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		// A checkpoint only spares readers work: when it cannot be
 		// written, the rows are still complete, and the next catalog
 		// tries again.
-		if err := writeCheckpoint(w.root, source, now, st.retainedRows(source, cat.Backups), st.sums); err != nil {
+		if err := writeCheckpoint(w.root, source, now, st.retained(source, cat.Backups), st.sums); err != nil {
 			w.logger.Warn("cannot write history checkpoint", "source", source, "err", err)
 		} else {
 			st.checkpointDay = day
@@ -440,26 +440,36 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 	}
 }
 
-// retainedRows returns the rows of a backup checkpoint of the state just
+// retained returns the rows of a backup checkpoint of the state just
 // applied from a catalog: each backup the catalog lists, once, in its
-// latest version with the time that version was collected.
-func (st *sourceState) retainedRows(source string, backups []model.Backup) []BackupRow {
-	rows := make([]BackupRow, 0, len(st.backups))
+// latest version with the time that version was collected, in the order
+// compareRetained gives. Rows are made as the writer asks for them.
+func (st *sourceState) retained(source string, backups []model.Backup) rowSource {
+	idx := make([]int, 0, len(st.backups))
 	seen := make(map[string]struct{}, len(st.backups))
 	for i := range backups {
 		b := &backups[i]
 		k := backupKey(b.Dataset, b.ID)
-		s, ok := st.backups[k]
-		if _, dup := seen[k]; dup || !ok {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		if _, ok := st.backups[k]; !ok {
 			continue
 		}
 		seen[k] = struct{}{}
+		idx = append(idx, i)
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		a, b := &backups[i], &backups[j]
+		return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), micros(a.End).Compare(micros(b.End)), cmp.Compare(a.ID, b.ID))
+	})
+	return rowSource{n: len(idx), row: func(k int) BackupRow {
+		b := &backups[idx[k]]
+		s := st.backups[backupKey(b.Dataset, b.ID)]
 		row := BackupRowOf(b, s.collectedAt)
 		row.Source, row.ContentHash = source, s.hash
-		rows = append(rows, row)
-	}
-	slices.SortFunc(rows, compareRetained)
-	return rows
+		return row
+	}}
 }
 
 // intern shares the storage of the few distinct values a column like env

@@ -244,21 +244,13 @@ func (e *Evaluator) addSeries(s *model.Series, members []*model.Backup) {
 			f.failures = append(f.failures, *b)
 		}
 	}
-	f.sightings = Sightings(derefAll(members))
+	f.sightings = Sightings(members)
 
 	env := e.env(s.Key.Env)
 	e.findings = append(e.findings, e.checkRPO(s, env)...)
 	e.findings = append(e.findings, e.checkRetention(s, env, members)...)
 	e.findings = append(e.findings, e.checkProtection(s.Key, env, members)...)
 	e.findings = append(e.findings, e.checkStorage(s.Key, env, members)...)
-}
-
-func derefAll(bs []*model.Backup) []model.Backup {
-	out := make([]model.Backup, len(bs))
-	for i, b := range bs {
-		out[i] = *b
-	}
-	return out
 }
 
 func backupEvidence(b *model.Backup, note string) Evidence {

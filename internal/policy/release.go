@@ -27,15 +27,14 @@ type ReleaseSighting struct {
 
 // Sightings derives the release sightings of backups, as the release check
 // reads them when no history is at hand.
-func Sightings(backups []model.Backup) []ReleaseSighting {
+func Sightings(backups []*model.Backup) []ReleaseSighting {
 	type key struct {
 		series  model.SeriesKey
 		release string
 	}
 	idx := map[key]*ReleaseSighting{}
 	var order []key
-	for i := range backups {
-		b := &backups[i]
+	for _, b := range backups {
 		if b.Release == "" {
 			continue
 		}
