@@ -117,17 +117,17 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	st := &policy.GateState{At: at, Findings: findings}
+	var series [][]model.Backup
 	err = db.EachSeries(ctx, func(bs []model.Backup) error {
 		if len(bs) > 0 && bs[0].Env == req.Env {
-			st.Backups = append(st.Backups, bs)
+			series = append(series, bs)
 		}
 		return nil
 	})
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	return policy.Gate(cfg, st, req)
+	return policy.Gate(cfg, policy.NewGateState(at, findings, series), req)
 }
 
 // amAlert is the part of an Alertmanager API v2 alert the gate reads.

@@ -42,7 +42,7 @@ func (a *app) evaluate() *evaluation {
 	a.mu.Unlock()
 	view := a.store.View()
 	now := a.opts.Now()
-	st := &policy.GateState{At: now}
+	var catalogs [][]model.Backup
 	e := policy.NewEvaluator(cfg, now)
 	for _, s := range view.Sources {
 		if s.Catalog == nil {
@@ -52,11 +52,10 @@ func (a *app) evaluate() *evaluation {
 		for _, r := range s.Catalog.Repositories {
 			e.AddRepository(r, time.Time{})
 		}
-		st.Backups = append(st.Backups, s.Catalog.Backups)
+		catalogs = append(catalogs, s.Catalog.Backups)
 	}
 	e.AddProbes(a.probeResults())
-	st.Findings = e.Findings()
-	ev := &evaluation{cfg: cfg, version: view.Version, state: st}
+	ev := &evaluation{cfg: cfg, version: view.Version, state: policy.NewGateState(now, e.Findings(), catalogs)}
 	a.gate.mu.Lock()
 	a.gate.last = ev
 	a.gate.mu.Unlock()

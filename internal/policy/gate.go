@@ -11,9 +11,15 @@ import (
 
 // GateChecks are the checks whose findings deny a deploy: while one of them
 // is breached, a rollback could not bring the data back to a known release.
+// Failures are judged by the newest attempt of each dataset instead
+// (GateLastFailed): a failure that a later backup made good holds nothing up.
 func GateChecks() []string {
-	return []string{CheckRPO, CheckFailures, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR}
+	return []string{CheckRPO, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR}
 }
+
+// GateLastFailed is the reason a deploy is denied while the newest finished
+// backup attempt of a dataset failed.
+const GateLastFailed = "backup.last_failed"
 
 // GateRequest asks whether a release may be deployed to an environment.
 type GateRequest struct {
@@ -64,6 +70,23 @@ type GateState struct {
 	At       time.Time
 	Findings []Finding
 	Backups  [][]model.Backup
+	// LastFailed are the newest finished attempts of each dataset that did
+	// not succeed.
+	LastFailed []model.Backup
+}
+
+// NewGateState prepares the gate's view of a state: each slice of backups
+// must hold whole datasets (a source's catalog does).
+func NewGateState(at time.Time, findings []Finding, backups [][]model.Backup) *GateState {
+	st := &GateState{At: at, Findings: findings, Backups: backups}
+	for _, bs := range backups {
+		for _, s := range model.Summarize(bs) {
+			if s.LastFinished != nil && !s.LastFinished.Good() {
+				st.LastFailed = append(st.LastFailed, *s.LastFinished)
+			}
+		}
+	}
+	return st
 }
 
 // Gate answers req from the current state. The exporter's /api/v1/gate,
@@ -86,6 +109,16 @@ func Gate(cfg *config.Config, st *GateState, req GateRequest) (GateAnswer, error
 			Check: f.Check, Severity: f.Severity, Subject: f.Subject.String(),
 			Detail: fmt.Sprintf("expected %s, observed %s", f.Expected, f.Observed),
 		})
+	}
+	for _, b := range st.LastFailed {
+		if b.Env != req.Env || (req.Dataset != "" && b.Dataset != req.Dataset) {
+			continue
+		}
+		detail := fmt.Sprintf("the newest backup attempt %s (%s) ended %s with status %s", b.ID, b.Type, b.End.UTC().Format(time.RFC3339), b.Status)
+		if b.Error != "" {
+			detail += ": " + b.Error
+		}
+		a.Reasons = append(a.Reasons, GateReason{Check: GateLastFailed, Severity: SeverityCritical, Subject: b.Source + "/" + b.Dataset, Detail: detail})
 	}
 	var latest *model.Backup
 	for _, bs := range st.Backups {

@@ -47,13 +47,17 @@ func TestGate(t *testing.T) {
 			req: GateRequest{Env: "prod"}, allow: true, latestID: "b1"},
 		{name: "last backup failed denies", backups: []model.Backup{good("prod", "db", "b1", 30*time.Minute),
 			{Source: "s", Env: "prod", Dataset: "db", ID: "b2", Type: model.BackupIncr, Status: model.StatusFailed, Start: at.Add(-10 * time.Minute), End: at.Add(-9 * time.Minute)}},
-			req: GateRequest{Env: "prod"}, checks: []string{CheckFailures}, latestID: "b1"},
+			req: GateRequest{Env: "prod"}, checks: []string{GateLastFailed}, latestID: "b1"},
+		{name: "a failure made good by a later backup does not deny", backups: []model.Backup{
+			{Source: "s", Env: "prod", Dataset: "db", ID: "b0", Type: model.BackupIncr, Status: model.StatusFailed, Start: at.Add(-40 * time.Minute), End: at.Add(-39 * time.Minute)},
+			good("prod", "db", "b1", 20*time.Minute)},
+			req: GateRequest{Env: "prod"}, allow: true, latestID: "b1"},
 		{name: "no backup at all denies", req: GateRequest{Env: "prod"}, checks: []string{CheckRPO}},
 		{name: "unknown env is an error", req: GateRequest{Env: "qa"}, wantError: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := Input{At: at, Backups: tc.backups}
-			a, err := Gate(cfg, &GateState{At: at, Findings: Evaluate(cfg, in), Backups: [][]model.Backup{tc.backups}}, tc.req)
+			a, err := Gate(cfg, NewGateState(at, Evaluate(cfg, in), [][]model.Backup{tc.backups}), tc.req)
 			if tc.wantError {
 				if err == nil {
 					t.Fatal("no error")
@@ -88,7 +92,7 @@ func TestGateOpen(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	in := Input{At: at, Backups: []model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
 		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}}}
-	open := GateOpen(cfg, &GateState{At: at, Findings: Evaluate(cfg, in), Backups: [][]model.Backup{in.Backups}})
+	open := GateOpen(cfg, NewGateState(at, Evaluate(cfg, in), [][]model.Backup{in.Backups}))
 	if !open["prod"] || open["dev"] {
 		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
 	}
