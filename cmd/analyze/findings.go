@@ -141,7 +141,7 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 		return strings.Compare(a.Env+"\x00"+a.Source+"\x00"+a.Dataset, b.Env+"\x00"+b.Source+"\x00"+b.Dataset)
 	})
 	e.ExpectSeries(expected...)
-	if err := db.EachSeries(ctx, func(bs []model.Backup) error { e.AddBackups(bs); return nil }); err != nil {
+	if err := db.EachSeriesForPolicy(ctx, func(bs []model.Backup) error { e.AddBackups(bs); return nil }); err != nil {
 		return nil, err
 	}
 	step("retained backups")
@@ -151,7 +151,18 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 	}
 	e.SetAttempts(attempts)
 	step("failures")
-	repos, err := db.Repositories(ctx, at)
+	// Repositories and probes are read from the period, or from the longest
+	// restore test interval when that is longer: a repository the writer
+	// has not observed and a probe that has not run for that long are no
+	// longer collected, and an overdue restore test is reported without
+	// its runs.
+	recent := since
+	for _, env := range cfg.Environments {
+		if t := at.Add(-env.RestoreTestEvery.D()); t.Before(recent) {
+			recent = t
+		}
+	}
+	repos, err := db.RepositoriesSince(ctx, recent, at)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +170,7 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 		e.AddRepository(r.Repository, r.WALSince)
 	}
 	step("repositories")
-	probes, err := db.Probes(ctx, at)
+	probes, err := db.ProbesSince(ctx, recent, at)
 	if err != nil {
 		return nil, err
 	}

@@ -86,13 +86,18 @@ func (c *checkpoints) values() string {
 // since is the predicate on dt that keeps the partitions holding rows
 // collected at or after the oldest checkpoint.
 func (c *checkpoints) since() string {
+	return "dt >= DATE " + quote(c.firstDay())
+}
+
+// firstDay is the day of the oldest checkpoint.
+func (c *checkpoints) firstDay() string {
 	oldest := time.Time{}
 	for _, t := range c.at {
 		if oldest.IsZero() || t.Before(oldest) {
 			oldest = t
 		}
 	}
-	return "dt >= DATE " + quote(dayOf(oldest))
+	return dayOf(oldest)
 }
 
 func (c *checkpoints) sourceList() []string {

@@ -251,6 +251,19 @@ func TestRepositoriesKnowSinceWhenWALStopped(t *testing.T) {
 			t.Errorf("at %s: %+v", tc.at, got)
 		}
 	}
+	// A window that holds no change of the newest segment looks back over
+	// the whole history for since when it stands.
+	got, err := db.RepositoriesSince(context.Background(), t0().Add(26*time.Hour), t0().Add(50*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].WALSince.Equal(t0().Add(2*time.Hour)) || !got[0].ObservedAt.Equal(t0().Add(49*time.Hour)) {
+		t.Errorf("in a window: %+v", got)
+	}
+	// A repository not observed in the window is no longer collected.
+	if got, err := db.RepositoriesSince(context.Background(), t0().Add(50*time.Hour), t0().Add(100*time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("after the last observation: %+v, %v", got, err)
+	}
 }
 
 func TestProbesKeepNewestSuccessAndFailure(t *testing.T) {

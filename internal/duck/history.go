@@ -42,6 +42,10 @@ func (d *DB) RPOBreaches(ctx context.Context, rpo map[string]time.Duration, firs
 		values = append(values, fmt.Sprintf("(%s, %d)", quote(env), rpo[env].Microseconds()))
 	}
 	lookback := since.Add(-longest)
+	window, err := d.days(TableBackups, dayOf(lookback), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read RPO history: %w", err)
+	}
 	// Gaps compare as microseconds: comparing intervals normalises each
 	// one, which costs more than reading the rows. The window orders end
 	// times only, and the few breaches look their backups up afterwards:
@@ -51,7 +55,7 @@ func (d *DB) RPOBreaches(ctx context.Context, rpo map[string]time.Duration, firs
 	q := `WITH rpo(env, rpo_us) AS (VALUES ` + strings.Join(values, ", ") + `),
 good AS MATERIALIZED (
 	SELECT b.env, b.source, b.dataset, b.id, b.end_time, rpo.rpo_us
-	FROM backups b JOIN rpo ON b.env = rpo.env
+	FROM ` + window + ` b JOIN rpo ON b.env = rpo.env
 	WHERE NOT b.removed AND b.status = 'succeeded' AND b.collected_at <= $1 AND b.dt >= $3 AND b.dt <= $4
 		AND b.end_time <= $1 AND epoch_us(b.end_time) >= epoch_us($2::TIMESTAMPTZ) - rpo.rpo_us
 ), gaps AS (

@@ -121,10 +121,15 @@ func Columns(table string) []Column {
 
 // emptyView is a view with a table's columns and no rows.
 func emptyView(table string) string {
+	return fmt.Sprintf("CREATE VIEW %s AS %s", table, emptySelect(table))
+}
+
+// emptySelect is a query with a table's columns and no row.
+func emptySelect(table string) string {
 	cols := Columns(table)
 	parts := make([]string, len(cols))
 	for i, c := range cols {
 		parts[i] = fmt.Sprintf("NULL::%s AS %s", c.Type, c.Name)
 	}
-	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s WHERE false", table, strings.Join(parts, ", "))
+	return fmt.Sprintf("SELECT %s WHERE false", strings.Join(parts, ", "))
 }

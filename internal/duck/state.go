@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,14 @@ import (
 const backupColumns = `source, env, dataset, id, type, release, parent, start_time, end_time, status, error,
 	logical_bytes, stored_bytes, file_count, location, storage_class, region, encrypted, key_id, immutable,
 	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop`
+
+// policyBackupColumns are backupColumns with NULL in place of the columns
+// internal/policy never reads (parent, logical_bytes, file_count, location,
+// checksum, tags, lsn_start, lsn_stop): each value costs a conversion in
+// the driver, and tags a JSON decoding.
+const policyBackupColumns = `source, env, dataset, id, type, release, NULL, start_time, end_time, status, error,
+	NULL, stored_bytes, NULL, NULL, storage_class, region, encrypted, key_id, immutable,
+	retain_until, NULL, agent, agent_version, classification, NULL, paths, NULL, NULL, wal_start, wal_stop`
 
 // BuildState builds the table state: every backup the catalogs retained at
 // at, in the version collected last before it. A backup is retained when
@@ -45,6 +54,10 @@ func (d *DB) BuildState(ctx context.Context, at time.Time) error {
 		}
 		return nil
 	}
+	recent, err := d.days(TableBackups, cps.firstDay(), dayOf(at))
+	if err != nil {
+		return fail(err)
+	}
 	q := `CREATE OR REPLACE TABLE state AS
 WITH cp(source, checkpoint_at) AS (` + cps.values() + `),
 versions AS (
@@ -53,7 +66,7 @@ versions AS (
 	SEMI JOIN cp ON c.source = cp.source AND c.checkpoint_at = cp.checkpoint_at
 	UNION ALL
 	SELECT ` + backupColumns + `, collected_at, removed
-	FROM (SELECT * FROM backups WHERE ` + cps.since() + ` AND dt <= $2 AND collected_at <= $1) AS b
+	FROM (SELECT * FROM ` + recent + ` WHERE ` + cps.since() + ` AND dt <= $2 AND collected_at <= $1) AS b
 	SEMI JOIN cp ON b.source = cp.source AND b.collected_at >= cp.checkpoint_at
 )
 SELECT * EXCLUDE (removed) FROM (
@@ -142,8 +155,20 @@ func (d *DB) partitions(ctx context.Context, query string, args ...any) (string,
 // state table (BuildState), one whole series at a time, series in order.
 // The slice is fn's to keep.
 func (d *DB) EachSeries(ctx context.Context, fn func([]model.Backup) error) error {
+	return d.eachSeries(ctx, backupColumns, fn)
+}
+
+// EachSeriesForPolicy is EachSeries for internal/policy's evaluator: it
+// leaves the fields the evaluator never reads (Parent, LogicalBytes,
+// FileCount, Location, Checksum, Tags, LSNStart, LSNStop) empty, which
+// makes reading a large state markedly cheaper.
+func (d *DB) EachSeriesForPolicy(ctx context.Context, fn func([]model.Backup) error) error {
+	return d.eachSeries(ctx, policyBackupColumns, fn)
+}
+
+func (d *DB) eachSeries(ctx context.Context, columns string, fn func([]model.Backup) error) error {
 	var batch []model.Backup
-	err := d.eachBackup(ctx, `SELECT `+backupColumns+` FROM state ORDER BY env, source, dataset, end_time, id`, nil, func(b model.Backup) error {
+	err := d.eachBackup(ctx, `SELECT `+columns+` FROM state ORDER BY env, source, dataset, end_time, id`, nil, func(b model.Backup) error {
 		if len(batch) > 0 && batch[0].Series() != b.Series() {
 			if err := fn(batch); err != nil {
 				return err
@@ -200,15 +225,19 @@ func (d *DB) eachBackup(ctx context.Context, query string, args []driver.NamedVa
 // newest version collected by at, that failed or half-failed, including
 // those no catalog retains any more.
 func (d *DB) Attempts(ctx context.Context, from, at time.Time) ([]model.Backup, error) {
+	window, err := d.days(TableBackups, dayOf(from), dayOf(at))
+	if err != nil {
+		return nil, fmt.Errorf("read failed backups: %w", err)
+	}
 	q := `SELECT ` + backupColumns + ` FROM (
-	SELECT * FROM backups
+	SELECT * FROM ` + window + `
 	WHERE NOT removed AND collected_at <= $1 AND dt >= $3 AND dt <= $4
 		AND coalesce(end_time, start_time) > $2 AND coalesce(end_time, start_time) <= $1
 	QUALIFY row_number() OVER (PARTITION BY source, dataset, id ORDER BY collected_at DESC) = 1
 ) WHERE status IN ('failed', 'partial')
 ORDER BY env, source, dataset, end_time, id`
 	var out []model.Backup
-	err := d.eachBackup(ctx, q, namedArgs(at.UTC(), from.UTC(), dayOf(from), dayOf(at)), func(b model.Backup) error {
+	err = d.eachBackup(ctx, q, namedArgs(at.UTC(), from.UTC(), dayOf(from), dayOf(at)), func(b model.Backup) error {
 		out = append(out, b)
 		return nil
 	})
@@ -250,6 +279,10 @@ func (d *DB) SeriesHistory(ctx context.Context, at time.Time) (*SeriesHistory, e
 	rest := "true"
 	var parts []string
 	if !cps.empty() {
+		recent, err := d.days(TableBackups, cps.firstDay(), dayOf(at))
+		if err != nil {
+			return nil, fail(err)
+		}
 		list, err := d.uncovered(ctx, cps, at)
 		if err != nil {
 			return nil, fail(err)
@@ -261,7 +294,7 @@ func (d *DB) SeriesHistory(ctx context.Context, at time.Time) (*SeriesHistory, e
 		parts = append(parts, `SELECT env, source, dataset, coalesce(release, ''), first_seen, first_good, last_collected_at
 	FROM (SELECT * FROM `+cps.from()+`) AS c
 	SEMI JOIN cp ON c.source = cp.source AND c.checkpoint_at = cp.checkpoint_at`,
-			seriesAggregate(`(SELECT * FROM backups WHERE `+cps.since()+` AND dt <= $2 AND collected_at <= $1) AS b
+			seriesAggregate(`(SELECT * FROM `+recent+` WHERE `+cps.since()+` AND dt <= $2 AND collected_at <= $1) AS b
 	SEMI JOIN cp ON b.source = cp.source AND b.collected_at >= cp.checkpoint_at`))
 	}
 	if rest != "false" {
@@ -364,20 +397,36 @@ type RepositoryAt struct {
 // Repositories returns the latest observation of every repository made at
 // or before at.
 func (d *DB) Repositories(ctx context.Context, at time.Time) ([]RepositoryAt, error) {
-	// The latest observations sit in a few partitions; read whole rows
-	// from those only.
-	parts, err := d.partitions(ctx, `SELECT arg_max(dt, observed_at) AS dt FROM repositories
-WHERE observed_at <= $1 AND dt <= $2 GROUP BY source, name`, at.UTC(), dayOf(at))
+	return d.RepositoriesSince(ctx, time.Time{}, at)
+}
+
+// RepositoriesSince returns the latest observation made at or before at of
+// every repository observed within [from, at]; a zero from means the whole
+// history. The writer writes a row of each repository it collects at least
+// once per UTC day, so a repository without one in the window has not been
+// collected for that long, and it reads the window's partitions only. When
+// a repository's newest WAL segment has not changed within the window,
+// WALSince comes from its whole history.
+func (d *DB) RepositoriesSince(ctx context.Context, from, at time.Time) ([]RepositoryAt, error) {
+	fail := func(err error) error { return fmt.Errorf("read repositories: %w", err) }
+	src, ok, err := d.window(ctx, TableRepositories, "observed_at", from, at)
 	if err != nil {
-		return nil, fmt.Errorf("read repositories: %w", err)
+		return nil, fail(err)
 	}
-	q := `WITH latest AS (
-	SELECT * FROM repositories WHERE ` + parts + ` AND observed_at <= $1
+	if !ok {
+		return nil, nil
+	}
+	q := `WITH rows AS MATERIALIZED (
+	SELECT * FROM ` + src + ` WHERE observed_at <= $1
+), latest AS (
+	SELECT * FROM rows
 	QUALIFY row_number() OVER (PARTITION BY source, name ORDER BY observed_at DESC) = 1
 ), changes AS (
-	SELECT source, name, observed_at, wal_max IS DISTINCT FROM lag(wal_max) OVER (PARTITION BY source, name ORDER BY observed_at) AS changed
-	FROM repositories
-	WHERE observed_at <= $1 AND dt <= $2 AND (source, name) IN (SELECT source, name FROM latest WHERE wal_max IS NOT NULL)
+	SELECT source, name, observed_at,
+		lag(observed_at) OVER w IS NOT NULL AND wal_max IS DISTINCT FROM lag(wal_max) OVER w AS changed
+	FROM rows
+	WHERE (source, name) IN (SELECT source, name FROM latest WHERE wal_max IS NOT NULL)
+	WINDOW w AS (PARTITION BY source, name ORDER BY observed_at)
 ), since AS (
 	SELECT source, name, max(observed_at) FILTER (WHERE changed) AS t FROM changes GROUP BY ALL
 )
@@ -387,12 +436,13 @@ SELECT l.source, l.env, coalesce(l.dataset, ''), l.name, l.observed_at, coalesce
 	coalesce(l.status, ''), l.backup_locked, l.restore_locked, CASE WHEN l.wal_max IS NOT NULL THEN s.t END
 FROM latest l LEFT JOIN since s ON l.source = s.source AND l.name = s.name
 ORDER BY l.env, l.source, l.name`
-	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	rows, err := d.Query(ctx, q, at.UTC())
 	if err != nil {
-		return nil, fmt.Errorf("read repositories: %w", err)
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	var out []RepositoryAt
+	var unchanged []int
 	for rows.Next() {
 		var r RepositoryAt
 		var code int64
@@ -400,39 +450,92 @@ ORDER BY l.env, l.source, l.name`
 		if err := rows.Scan(&r.Source, &r.Env, &r.Dataset, &r.Name, &r.ObservedAt, &r.Location, &r.StorageClass,
 			&r.Region, &r.StoredBytes, &r.LogicalBytes, &r.DedupRatio, &r.CompressionRatio, &r.WALMin, &r.WALMax,
 			&r.Healthy, &code, &r.Status, &r.BackupLocked, &r.RestoreLocked, &since); err != nil {
-			return nil, fmt.Errorf("read repositories: %w", err)
+			return nil, fail(err)
 		}
 		r.StatusCode = int(code)
 		r.ObservedAt = r.ObservedAt.UTC()
 		if since.Valid {
 			r.WALSince = since.Time.UTC()
+		} else if r.WALMax != "" {
+			unchanged = append(unchanged, len(out))
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read repositories: %w", err)
+		return nil, fail(err)
+	}
+	if err := d.walSince(ctx, out, unchanged, at); err != nil {
+		return nil, fail(err)
 	}
 	return out, nil
+}
+
+// walSince sets WALSince of the repositories of repos at the indices
+// unchanged from their whole history up to at: since the first
+// observation with their current WALMax.
+func (d *DB) walSince(ctx context.Context, repos []RepositoryAt, unchanged []int, at time.Time) error {
+	if len(unchanged) == 0 {
+		return nil
+	}
+	var keys []string
+	for _, i := range unchanged {
+		keys = append(keys, fmt.Sprintf("(%s, %s)", quote(repos[i].Source), quote(repos[i].Name)))
+	}
+	q := `SELECT source, name, max(observed_at) FILTER (WHERE changed) FROM (
+	SELECT source, name, observed_at, wal_max IS DISTINCT FROM lag(wal_max) OVER (PARTITION BY source, name ORDER BY observed_at) AS changed
+	FROM repositories
+	WHERE observed_at <= $1 AND dt <= $2 AND (source, name) IN (VALUES ` + strings.Join(keys, ", ") + `)
+) GROUP BY ALL`
+	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	since := map[[2]string]time.Time{}
+	for rows.Next() {
+		var source, name string
+		var t sql.NullTime
+		if err := rows.Scan(&source, &name, &t); err != nil {
+			return err
+		}
+		if t.Valid {
+			since[[2]string{source, name}] = t.Time.UTC()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, i := range unchanged {
+		repos[i].WALSince = since[[2]string{repos[i].Source, repos[i].Name}]
+	}
+	return nil
 }
 
 // Probes returns, for every probe, its newest successful and newest failed
 // run that started at or before at.
 func (d *DB) Probes(ctx context.Context, at time.Time) ([]model.ProbeResult, error) {
-	// The newest runs sit in a few partitions; read whole rows from those
-	// only.
-	parts, err := d.partitions(ctx, `SELECT arg_max(dt, start_time) AS dt FROM probes
-WHERE start_time <= $1 AND dt <= $2 GROUP BY probe, success`, at.UTC(), dayOf(at))
+	return d.ProbesSince(ctx, time.Time{}, at)
+}
+
+// ProbesSince returns, for every probe that ran within [from, at], its
+// newest successful and newest failed run in that window; a zero from
+// means the whole history. It reads the window's partitions only.
+func (d *DB) ProbesSince(ctx context.Context, from, at time.Time) ([]model.ProbeResult, error) {
+	src, ok, err := d.window(ctx, TableProbes, "start_time", from, at)
 	if err != nil {
 		return nil, fmt.Errorf("read probe runs: %w", err)
+	}
+	if !ok {
+		return nil, nil
 	}
 	q := `SELECT run_id, probe, coalesce(kind, ''), coalesce(env, ''), coalesce(dataset, ''), coalesce(source, ''),
 	coalesce(backup_id, ''), coalesce(release, ''), restored_point, start_time, coalesce(duration_seconds, 0), success,
 	coalesce(error, ''), coalesce(tables_compared, 0), tables_mismatched, coalesce(files_verified, 0),
 	coalesce(bytes_verified, 0), coalesce(details, ''), coalesce(rto_target_seconds, 0)
-FROM probes WHERE ` + parts + ` AND start_time <= $1 AND dt <= $2
+FROM ` + src + ` WHERE start_time <= $1
 QUALIFY row_number() OVER (PARTITION BY probe, success ORDER BY start_time DESC, run_id DESC) = 1
 ORDER BY probe, start_time`
-	rows, err := d.Query(ctx, q, at.UTC(), dayOf(at))
+	rows, err := d.Query(ctx, q, at.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("read probe runs: %w", err)
 	}
@@ -466,6 +569,61 @@ ORDER BY probe, start_time`
 		return nil, fmt.Errorf("read probe runs: %w", err)
 	}
 	return out, nil
+}
+
+// days returns the table expression of the rows of table in the
+// partitions from first to last (YYYY-MM-DD, inclusive). Every reference
+// to a view binds all of its files, tens of milliseconds for the backups
+// of a year; naming a few days' files binds those only. The columns of
+// the writer's schema are there even when no file in range has them.
+func (d *DB) days(table, first, last string) (string, error) {
+	days, err := d.root.Partitions(table)
+	if err != nil {
+		return "", err
+	}
+	days = slices.DeleteFunc(days, func(day string) bool { return day < first || day > last })
+	if len(days) == 0 {
+		return "(SELECT *, NULL::DATE AS dt FROM (" + emptySelect(table) + "))", nil
+	}
+	globs := make([]string, len(days))
+	for i, day := range days {
+		globs[i] = quote(d.root.PartitionGlob(table, day))
+	}
+	return fmt.Sprintf("(%s UNION ALL BY NAME SELECT * FROM read_parquet([%s], hive_partitioning = true, union_by_name = true))",
+		emptySelect(table), strings.Join(globs, ", ")), nil
+}
+
+// window returns the table expression of the rows of table whose time
+// column lies within [from, at], from the partitions of those days only:
+// naming the files spares DuckDB looking at every other partition. A zero
+// from means every partition up to at's day; in that case, the newest
+// rows sit in a few partitions, which a first pass finds. It reports false
+// when no partition can hold such a row.
+func (d *DB) window(ctx context.Context, table, column string, from, at time.Time) (string, bool, error) {
+	if !d.has[table] {
+		return "", false, nil
+	}
+	days, err := d.root.Partitions(table)
+	if err != nil {
+		return "", false, err
+	}
+	first, last := "", dayOf(at)
+	if !from.IsZero() {
+		first = dayOf(from)
+	}
+	days = slices.DeleteFunc(days, func(day string) bool { return day < first || day > last })
+	if len(days) == 0 {
+		return "", false, nil
+	}
+	if from.IsZero() {
+		return "(SELECT * FROM " + table + " WHERE dt <= " + quote(last) + ")", true, nil
+	}
+	globs := make([]string, len(days))
+	for i, day := range days {
+		globs[i] = quote(d.root.PartitionGlob(table, day))
+	}
+	return fmt.Sprintf("(SELECT * FROM read_parquet([%s], hive_partitioning = true, union_by_name = true) WHERE %s >= %s)",
+		strings.Join(globs, ", "), column, "TIMESTAMPTZ "+quote(from.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))), true, nil
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
