@@ -145,7 +145,7 @@ type Checkpoints struct {
 }
 
 type checkpointSource struct {
-	retained map[string]BackupRow
+	retained map[backupID]BackupRow
 	sums     summaries
 }
 
@@ -159,7 +159,7 @@ func (c *Checkpoints) Add(rows ...BackupRow) {
 		r := &rows[i]
 		src := c.sources[r.Source]
 		if src == nil {
-			src = &checkpointSource{retained: map[string]BackupRow{}, sums: summaries{}}
+			src = &checkpointSource{retained: map[backupID]BackupRow{}, sums: summaries{}}
 			c.sources[r.Source] = src
 		}
 		k := backupKey(r.Dataset, r.ID)

@@ -108,7 +108,7 @@ type Writer struct {
 // and the last row of each repository.
 type sourceState struct {
 	mu      sync.Mutex
-	backups map[string]*backupState
+	backups map[backupID]*backupState
 	repos   map[string]repoState
 	// gen counts AppendCatalog calls; each marks the backups its catalog
 	// lists with its number, so that those it does not list are found
@@ -241,7 +241,7 @@ func (w *Writer) source(name string) *sourceState {
 }
 
 func newSourceState() *sourceState {
-	return &sourceState{backups: map[string]*backupState{}, repos: map[string]repoState{}, sums: summaries{}}
+	return &sourceState{backups: map[backupID]*backupState{}, repos: map[string]repoState{}, sums: summaries{}}
 }
 
 // AppendCatalog records one collection of a source: a row for each backup
@@ -322,7 +322,7 @@ type backupChanges struct {
 	gen     uint64
 	changed []int
 	hashes  []int64
-	removed []string
+	removed []backupID
 }
 
 // diffBackups compares a catalog with the state. It changes nothing but the
@@ -330,7 +330,7 @@ type backupChanges struct {
 func (st *sourceState) diffBackups(source string, backups []model.Backup, logger *slog.Logger) (backupChanges, error) {
 	st.gen++
 	ch := backupChanges{gen: st.gen}
-	var fresh map[string]struct{}
+	var fresh map[backupID]struct{}
 	for i := range backups {
 		b := &backups[i]
 		if b.ID == "" {
@@ -351,7 +351,7 @@ func (st *sourceState) diffBackups(source string, backups []model.Backup, logger
 				continue
 			}
 			if fresh == nil {
-				fresh = map[string]struct{}{}
+				fresh = map[backupID]struct{}{}
 			}
 			fresh[k] = struct{}{}
 		}
@@ -370,7 +370,7 @@ func (st *sourceState) diffBackups(source string, backups []model.Backup, logger
 			ch.removed = append(ch.removed, id)
 		}
 	}
-	slices.Sort(ch.removed)
+	slices.SortFunc(ch.removed, func(a, b backupID) int { return cmp.Or(cmp.Compare(a.dataset, b.dataset), cmp.Compare(a.id, b.id)) })
 	if len(backups) == 0 && len(ch.removed) > 0 {
 		logger.Warn("empty catalog removes every known backup", "source", source, "removed", len(ch.removed))
 	}
@@ -410,9 +410,13 @@ func (st *sourceState) writeBackups(pw *parquet.GenericWriter[BackupRow], source
 	return nil
 }
 
-// backupKey identifies a backup within its source: ids are unique per
+// backupID identifies a backup within its source: ids are unique per
 // dataset (pgBackRest labels repeat across stanzas), as model.Backup.Key.
-func backupKey(dataset, id string) string { return dataset + "\x00" + id }
+// A struct, not a joined string, so that looking a backup up allocates
+// nothing.
+type backupID struct{ dataset, id string }
+
+func backupKey(dataset, id string) backupID { return backupID{dataset, id} }
 
 // applyBackups makes the state reflect changes that were written.
 func (st *sourceState) applyBackups(source string, backups []model.Backup, ch backupChanges, now time.Time) {
@@ -446,7 +450,7 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 // compareRetained gives. Rows are made as the writer asks for them.
 func (st *sourceState) retained(source string, backups []model.Backup) rowSource {
 	idx := make([]int, 0, len(st.backups))
-	seen := make(map[string]struct{}, len(st.backups))
+	seen := make(map[backupID]struct{}, len(st.backups))
 	for i := range backups {
 		b := &backups[i]
 		k := backupKey(b.Dataset, b.ID)
@@ -732,7 +736,10 @@ func (w *Writer) Latest() (*Snapshot, error) {
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
 
-	type key struct{ source, id string }
+	type key struct {
+		source string
+		id     backupID
+	}
 	backups := map[key]BackupRow{}
 	err := scanTable(w.tableDir(TableBackups), func(r *BackupRow) error {
 		k := key{r.Source, backupKey(r.Dataset, r.ID)}
@@ -747,9 +754,10 @@ func (w *Writer) Latest() (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read latest backups: %w", err)
 	}
-	repos := map[key]RepositoryRow{}
+	type repoKey struct{ source, name string }
+	repos := map[repoKey]RepositoryRow{}
 	err = scanTable(w.tableDir(TableRepositories), func(r *RepositoryRow) error {
-		k := key{r.Source, r.Name}
+		k := repoKey{r.Source, r.Name}
 		if prev, ok := repos[k]; ok && prev.ObservedAt.After(r.ObservedAt) {
 			return nil
 		}
