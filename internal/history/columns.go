@@ -16,7 +16,13 @@ import (
 // smaller struct: parquet-go v0.27 turns every boolean to false when a
 // GenericReader converts between schemas (parquet-go issue 468), and the
 // removed column is a boolean.
-func readColumns(path string, names []string, fn func(row []parquet.Value) error) (err error) {
+func readColumns(path string, names []string, fn func(row []parquet.Value) error) error {
+	return readColumnGroups(path, names, nil, fn)
+}
+
+// readColumnGroups is readColumns for the row groups that skip does not
+// skip.
+func readColumnGroups(path string, names []string, skip skipGroup, fn func(row []parquet.Value) error) (err error) {
 	f, pf, err := openParquet(path)
 	if err != nil {
 		return err
@@ -40,6 +46,15 @@ func readColumns(path string, names []string, fn func(row []parquet.Value) error
 	row := make([]parquet.Value, len(names))
 	cols := make([][]parquet.Value, len(names))
 	for _, rg := range pf.RowGroups() {
+		if skip != nil {
+			skipped, err := skip(rg)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", path, err)
+			}
+			if skipped {
+				continue
+			}
+		}
 		n := rg.NumRows()
 		chunks := rg.ColumnChunks()
 		for i, c := range index {

@@ -273,7 +273,17 @@ func openParquet(path string) (*os.File, *parquet.File, error) {
 
 // readFile calls fn for each batch of rows of one file whose schema is T's.
 // The batch is reused, so fn must copy what it keeps.
-func readFile[T any](path string, fn func([]T) error) (err error) {
+func readFile[T any](path string, fn func([]T) error) error {
+	return readFileGroups(path, nil, fn)
+}
+
+// skipGroup reports, from a row group's metadata alone, that none of its
+// rows is wanted, so that reading them can be skipped. A nil skipGroup
+// skips nothing.
+type skipGroup func(rg parquet.RowGroup) (bool, error)
+
+// readFileGroups is readFile for the row groups that skip does not skip.
+func readFileGroups[T any](path string, skip skipGroup, fn func([]T) error) (err error) {
 	f, pf, err := openParquet(path)
 	if err != nil {
 		return err
@@ -289,7 +299,26 @@ func readFile[T any](path string, fn func([]T) error) (err error) {
 	if !parquet.EqualNodes(parquet.SchemaOf(new(T)), pf.Schema()) {
 		return fmt.Errorf("read %s: its schema is not the one this version writes", path)
 	}
-	r := parquet.NewGenericReader[T](pf)
+	if skip == nil {
+		return readBatches(parquet.NewGenericReader[T](pf), path, fn)
+	}
+	for _, rg := range pf.RowGroups() {
+		skipped, err := skip(rg)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if skipped {
+			continue
+		}
+		if err := readBatches(parquet.NewGenericRowGroupReader[T](rg), path, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBatches calls fn for each batch of rows r reads, and closes r.
+func readBatches[T any](r *parquet.GenericReader[T], path string, fn func([]T) error) error {
 	defer r.Close() //nolint:errcheck // closing a reader over a file that is closed right after
 	batch := make([]T, readBatch)
 	for {
@@ -316,6 +345,11 @@ func eachFile(tableDir string, fn func(path string) error) error {
 	if err != nil {
 		return err
 	}
+	return eachFileIn(parts, fn)
+}
+
+// eachFileIn is eachFile for the given partition directories.
+func eachFileIn(parts []string, fn func(path string) error) error {
 	for _, dir := range parts {
 		l, err := listPartition(dir)
 		if err != nil {
@@ -332,15 +366,19 @@ func eachFile(tableDir string, fn func(path string) error) error {
 
 // scanTable calls fn for every row of every file of a table.
 func scanTable[T any](tableDir string, fn func(*T) error) error {
-	return eachFile(tableDir, func(path string) error {
-		return readFile(path, func(rows []T) error {
-			for i := range rows {
-				if err := fn(&rows[i]); err != nil {
-					return err
-				}
+	return eachFile(tableDir, func(path string) error { return scanFile(path, nil, fn) })
+}
+
+// scanFile calls fn for every row of the row groups of a file that skip
+// does not skip.
+func scanFile[T any](path string, skip skipGroup, fn func(*T) error) error {
+	return readFileGroups(path, skip, func(rows []T) error {
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 

@@ -148,7 +148,11 @@ type repoState struct {
 // files that a killed writer left half-written, finishes an interrupted
 // compaction, and rebuilds the duplicate filter from the files, so that a
 // restarted exporter appends nothing for a catalog it already recorded.
-func Open(root string, opts Options) (*Writer, error) {
+func Open(root string, opts Options) (*Writer, error) { return open(root, opts, false) }
+
+// open is Open; with full set it rebuilds the duplicate filter from every
+// backups row, ignoring the checkpoints.
+func open(root string, opts Options, full bool) (*Writer, error) {
 	if root == "" {
 		return nil, errors.New("open history: empty root")
 	}
@@ -179,7 +183,7 @@ func Open(root string, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("open history %s: %w", w.root, err)
 	}
 	w.lock = lock
-	if err := w.load(); err != nil {
+	if err := w.load(full); err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open history %s: %w", w.root, err)
 	}
@@ -187,7 +191,7 @@ func Open(root string, opts Options) (*Writer, error) {
 }
 
 // load cleans up after a killed writer and rebuilds the duplicate filter.
-func (w *Writer) load() error {
+func (w *Writer) load(full bool) error {
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
 	for _, t := range tables() {
@@ -195,7 +199,7 @@ func (w *Writer) load() error {
 			return err
 		}
 	}
-	return w.rebuild()
+	return w.rebuild(full)
 }
 
 // Close stops the writer and lets another one open the root. Every append
@@ -624,31 +628,31 @@ func backupKeyColumns() []string {
 // rebuild reads the duplicate filter back from the files: the latest
 // version of every backup (dropping those whose latest row is a removal),
 // the latest row of every repository, and every probe run id. It reads only
-// the columns it needs.
-func (w *Writer) rebuild() error {
-	err := scanColumns(w.tableDir(TableBackups), backupKeyColumns(), func(v []parquet.Value) error {
-		source, id, collected := valueString(v[bkSource]), valueString(v[bkID]), valueMicros(v[bkCollectedAt])
-		st := w.source(source)
-		st.sums.add(valueString(v[bkEnv]), valueString(v[bkDataset]), valueString(v[bkRelease]), valueString(v[bkStatus]),
-			valueMicros(v[bkStart]), valueMicros(v[bkEnd]), collected, v[bkRemoved].Boolean())
-		k := backupKey(valueString(v[bkDataset]), id)
-		if prev, ok := st.backups[k]; ok && prev.collectedAt.After(collected) {
+// the columns it needs, and for each source with a recent checkpoint only
+// that checkpoint and the backups rows collected since (see restart); with
+// full set it reads every backups row, as for a source without one.
+func (w *Writer) rebuild(full bool) error {
+	r, err := findRestart(w.root)
+	if err != nil {
+		return fmt.Errorf("rebuild backup state: %w", err)
+	}
+	for source, day := range r.day {
+		w.source(source).checkpointDay = day
+	}
+	if full {
+		r.at = nil
+	}
+	if err := w.rebuildFromCheckpoints(r); err != nil {
+		return fmt.Errorf("rebuild backup state: %w", err)
+	}
+	err = eachFile(w.tableDir(TableBackups), func(path string) error {
+		return readColumnGroups(path, backupKeyColumns(), r.skipBackups, func(v []parquet.Value) error {
+			if !r.wants(valueString(v[bkSource]), valueMicros(v[bkCollectedAt])) {
+				return nil
+			}
+			w.rebuildRow(v, true)
 			return nil
-		}
-		st.backups[k] = &backupState{
-			id:          id,
-			hash:        v[bkHash].Int64(),
-			collectedAt: collected,
-			env:         intern(valueString(v[bkEnv])),
-			dataset:     intern(valueString(v[bkDataset])),
-			typ:         intern(valueString(v[bkType])),
-			status:      intern(valueString(v[bkStatus])),
-			release:     intern(valueString(v[bkRelease])),
-			start:       valueMicros(v[bkStart]),
-			end:         valueMicros(v[bkEnd]),
-			removed:     v[bkRemoved].Boolean(),
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild backup state: %w", err)
@@ -659,9 +663,6 @@ func (w *Writer) rebuild() error {
 				delete(st.backups, id)
 			}
 		}
-	}
-	if err := w.rebuildCheckpointDays(); err != nil {
-		return fmt.Errorf("rebuild checkpoint state: %w", err)
 	}
 	err = scanColumns(w.tableDir(TableRepositories), []string{"source", "name", "observed_at", "content_hash"}, func(v []parquet.Value) error {
 		st := w.source(valueString(v[0]))
@@ -685,27 +686,68 @@ func (w *Writer) rebuild() error {
 	return nil
 }
 
-// rebuildCheckpointDays finds which sources already have a checkpoint in
-// the newest partition, so that a writer restarted on the day of its last
-// checkpoint does not write another one.
-func (w *Writer) rebuildCheckpointDays() error {
-	parts, err := partitions(w.tableDir(TableBackupCheckpoints))
-	if err != nil || len(parts) == 0 {
-		return err
+// rebuildRow folds the key columns of one backups row into its source's
+// state, unless the state holds a later version; sum adds it to the
+// source's series summaries too.
+func (w *Writer) rebuildRow(v []parquet.Value, sum bool) {
+	source, id, collected := valueString(v[bkSource]), valueString(v[bkID]), valueMicros(v[bkCollectedAt])
+	st := w.source(source)
+	if sum {
+		st.sums.add(valueString(v[bkEnv]), valueString(v[bkDataset]), valueString(v[bkRelease]), valueString(v[bkStatus]),
+			valueMicros(v[bkStart]), valueMicros(v[bkEnd]), collected, v[bkRemoved].Boolean())
 	}
-	newest := parts[len(parts)-1]
-	l, err := listPartition(newest)
-	if err != nil {
-		return err
+	k := backupKey(valueString(v[bkDataset]), id)
+	if prev, ok := st.backups[k]; ok && prev.collectedAt.After(collected) {
+		return
 	}
-	for _, name := range l.ours {
-		err := readColumns(filepath.Join(newest, name), []string{"source"}, func(v []parquet.Value) error {
-			w.source(valueString(v[0])).checkpointDay = filepath.Base(newest)
+	st.backups[k] = &backupState{
+		id:          id,
+		hash:        v[bkHash].Int64(),
+		collectedAt: collected,
+		env:         intern(valueString(v[bkEnv])),
+		dataset:     intern(valueString(v[bkDataset])),
+		typ:         intern(valueString(v[bkType])),
+		status:      intern(valueString(v[bkStatus])),
+		release:     intern(valueString(v[bkRelease])),
+		start:       valueMicros(v[bkStart]),
+		end:         valueMicros(v[bkEnd]),
+		removed:     v[bkRemoved].Boolean(),
+	}
+}
+
+// rebuildFromCheckpoints starts the state of each source with a checkpoint
+// from it: the backups it retained and its series summaries.
+func (w *Writer) rebuildFromCheckpoints(r restart) error {
+	if len(r.at) == 0 {
+		return nil
+	}
+	names := append(backupKeyColumns(), "checkpoint_at")
+	at := len(names) - 1
+	err := eachFileIn(r.checkpointPartitions(w.tableDir(TableBackupCheckpoints)), func(path string) error {
+		return readColumnGroups(path, names, r.skipCheckpoints, func(v []parquet.Value) error {
+			if r.wantsCheckpoint(valueString(v[bkSource]), valueMicros(v[at]), valueMicros(v[bkCollectedAt])) {
+				w.rebuildRow(v, false)
+			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("read backup checkpoints: %w", err)
+	}
+	names = []string{"source", "env", "dataset", "release", "first_seen", "first_good", "last_collected_at", "checkpoint_at"}
+	err = eachFileIn(r.checkpointPartitions(w.tableDir(TableSeriesCheckpoints)), func(path string) error {
+		return readColumnGroups(path, names, r.skipCheckpoints, func(v []parquet.Value) error {
+			source := valueString(v[0])
+			if at, ok := r.at[source]; !ok || !at.Equal(valueMicros(v[7])) {
+				return nil
+			}
+			k := seriesRelease{intern(valueString(v[1])), intern(valueString(v[2])), intern(valueString(v[3]))}
+			w.source(source).sums[k] = &seriesSummary{firstSeen: valueMicros(v[4]), firstGood: valueMicros(v[5]), last: valueMicros(v[6])}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read series checkpoints: %w", err)
 	}
 	return nil
 }
@@ -727,8 +769,14 @@ type Snapshot struct {
 	ProbeSuccesses map[string]model.ProbeResult
 }
 
-// Latest reads the current state back from the files.
-func (w *Writer) Latest() (*Snapshot, error) {
+// Latest reads the current state back from the files. For each source
+// with a recent checkpoint it reads that checkpoint and the backups rows
+// collected since, not the whole history.
+func (w *Writer) Latest() (*Snapshot, error) { return w.latest(false) }
+
+// latest is Latest; with full set it reads every backups row, as for a
+// source without a checkpoint.
+func (w *Writer) latest(full bool) (*Snapshot, error) {
 	if err := w.begin(); err != nil {
 		return nil, fmt.Errorf("read latest state: %w", err)
 	}
@@ -736,20 +784,45 @@ func (w *Writer) Latest() (*Snapshot, error) {
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
 
+	var start restart
+	if !full {
+		var err error
+		if start, err = findRestart(w.root); err != nil {
+			return nil, fmt.Errorf("read latest backups: %w", err)
+		}
+	}
 	type key struct {
 		source string
 		id     backupID
 	}
 	backups := map[key]BackupRow{}
-	err := scanTable(w.tableDir(TableBackups), func(r *BackupRow) error {
+	keep := func(r *BackupRow) {
 		k := key{r.Source, backupKey(r.Dataset, r.ID)}
 		if prev, ok := backups[k]; ok && prev.CollectedAt.After(r.CollectedAt) {
-			return nil
+			return
 		}
 		row := *r
 		row.Paths = slices.Clone(r.Paths)
 		backups[k] = row
-		return nil
+	}
+	err := eachFileIn(start.checkpointPartitions(w.tableDir(TableBackupCheckpoints)), func(path string) error {
+		return scanFile(path, start.skipCheckpoints, func(r *BackupCheckpointRow) error {
+			if start.wantsCheckpoint(r.Source, r.CheckpointAt, r.CollectedAt) {
+				keep(&r.BackupRow)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read latest backups: %w", err)
+	}
+	err = eachFile(w.tableDir(TableBackups), func(path string) error {
+		return scanFile(path, start.skipBackups, func(r *BackupRow) error {
+			if start.wants(r.Source, r.CollectedAt) {
+				keep(r)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read latest backups: %w", err)
