@@ -20,9 +20,11 @@ const (
 // checkpoints is the newest checkpoint at or before a moment of each source
 // that has one in the newest two partitions of a checkpoint table up to
 // that moment's day. The writer checkpoints every source on the first
-// collection of each UTC day, so two partitions find every source that was
-// collected the day before; the others are read from the backups table in
-// full.
+// collection of each UTC day and keeps one day a week of checkpoints older
+// than two weeks, so two partitions find every source that was collected
+// in the day (or, far back, the week) before; the rows collected since the
+// checkpoint are read on top, and sources without one are read from the
+// backups table in full.
 type checkpoints struct {
 	root  Root
 	table string

@@ -172,6 +172,16 @@ func TestCheckpointsGiveTheStateOfAFullRead(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, history.TableBackupCheckpoints)); err != nil {
 		t.Fatalf("the writer wrote no checkpoints: %v", err)
 	}
+	// The writer's compactions thinned the checkpoints older than two
+	// weeks to one a week, on Mondays, the first day of an ISO week (t0 is
+	// a Sunday): a moment long past reads a checkpoint up to a week old and
+	// the rows since.
+	for day, kept := range map[int]bool{22: true, 23: false, 29: true, 30: false, 64: true, 66: false, 68: true, 69: true} {
+		part := filepath.Join(dir, history.TableBackupCheckpoints, "dt="+t0().AddDate(0, 0, day).Format(time.DateOnly))
+		if _, err := os.Stat(part); (err == nil) != kept {
+			t.Errorf("checkpoint partition of day %d kept: %v, want %v", day, err == nil, kept)
+		}
+	}
 	fast, full := openDB(t, dir), openDB(t, withoutCheckpoints(t, dir))
 	start := t0().Add(-7 * 24 * time.Hour)
 	for _, at := range []time.Time{
@@ -183,6 +193,10 @@ func TestCheckpointsGiveTheStateOfAFullRead(t *testing.T) {
 		t0().Add(82*24*time.Hour + 23*time.Hour),                 // the last day
 		t0().Add(120 * 24 * time.Hour),                           // after the history
 		t0().Add(60*24*time.Hour + 6*time.Hour + 30*time.Minute), // exactly at a collection
+		t0().Add(29 * 24 * time.Hour),                            // before a kept Monday's checkpoint: the week before's
+		t0().Add(35*24*time.Hour + 23*time.Hour),                 // the end of a thinned week
+		t0().Add(31 * 24 * time.Hour),                            // files stopped in a thinned week
+		t0().Add(68*24*time.Hour + 10*time.Minute),               // the first daily partition, before its checkpoint
 	} {
 		want, got := stateText(t, full, at), stateText(t, fast, at)
 		if len(want) == 0 && at.After(t0()) {

@@ -23,10 +23,16 @@ import (
 // inputs in its metadata, and Open removes any that a crash left behind, so
 // the duplicates never outlive a restart.
 //
+// It first thins the checkpoint tables: the checkpoint partitions of the
+// last checkpointDailyDays days are kept, and of the older ones one per ISO
+// week (see keptCheckpointDays). Rows of the backups, repositories and
+// probes tables are never removed.
+//
 // Compact only merges and removes files this package wrote (named
 // part-<time>-<random>.parquet) in the partitions of its own tables. It is
 // safe to call while appends go on: an append only adds a new file, which
-// the running compaction does not touch.
+// the running compaction does not touch, and a checkpoint is only written
+// into the current day's partition, which is never thinned.
 func (w *Writer) Compact() error {
 	if err := w.begin(); err != nil {
 		return fmt.Errorf("compact history: %w", err)
@@ -34,6 +40,11 @@ func (w *Writer) Compact() error {
 	defer w.life.RUnlock()
 	w.compactMu.Lock()
 	defer w.compactMu.Unlock()
+	// Thinning comes first, so that no partition is merged only to be
+	// removed.
+	if err := w.thinCheckpoints(); err != nil {
+		return fmt.Errorf("compact history: %w", err)
+	}
 	for _, table := range tables() {
 		if err := w.compactTable(table); err != nil {
 			return fmt.Errorf("compact history table %s: %w", table, err)
