@@ -71,7 +71,7 @@ func runFindings(ctx context.Context, g *globals, o *findingsOptions) (int, erro
 		return exitError, err
 	}
 	defer db.Close()
-	findings, err := evaluate(ctx, db, cfg, at, since, g.logger)
+	findings, _, err := evaluate(ctx, db, cfg, at, since, g.logger)
 	if err != nil {
 		return exitError, err
 	}
@@ -107,12 +107,13 @@ func runFindings(ctx context.Context, g *globals, o *findingsOptions) (int, erro
 }
 
 // evaluate runs every check over the state the history records at at, and
-// the historical checks over [since, at]. The current-state checks are
+// the historical checks over [since, at]. It also returns the failed newest
+// attempts of the datasets, which the deploy gate holds releases for. The current-state checks are
 // internal/policy's, as the exporter runs them; the history only supplies
 // the records.
-func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since time.Time, logger *slog.Logger) ([]policy.Finding, error) {
+func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since time.Time, logger *slog.Logger) (findings []policy.Finding, lastFailed []model.Backup, err error) {
 	if err := db.Require(duck.TableBackups); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	started := time.Now()
 	step := func(name string) {
@@ -120,14 +121,14 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 		started = time.Now()
 	}
 	if err := db.BuildState(ctx, at); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	step("state")
 	e := policy.NewEvaluator(cfg, at)
 	e.SetSince(since)
 	hist, err := db.SeriesHistory(ctx, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.SetReleaseSightings(hist.Sightings)
 	step("series history")
@@ -142,12 +143,12 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 	})
 	e.ExpectSeries(expected...)
 	if err := db.EachSeriesForPolicy(ctx, func(bs []model.Backup) error { e.AddBackups(bs); return nil }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	step("retained backups")
 	attempts, err := db.Attempts(ctx, at.Add(-cfg.Checks.Failures.Window.D()), at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.SetAttempts(attempts)
 	step("failures")
@@ -164,7 +165,7 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 	}
 	repos, err := db.RepositoriesSince(ctx, recent, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, r := range repos {
 		e.AddRepository(r.Repository, r.WALSince)
@@ -172,11 +173,11 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 	step("repositories")
 	probes, err := db.ProbesSince(ctx, recent, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.AddProbes(probes)
 	step("probes")
-	findings := e.Findings()
+	findings, lastFailed = e.Findings(), e.LastFailed()
 	step("policy")
 
 	rpo := map[string]time.Duration{}
@@ -185,17 +186,17 @@ func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since ti
 	}
 	breaches, err := db.RPOBreaches(ctx, rpo, hist.FirstGood, since, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, b := range breaches {
 		findings = append(findings, b.HistoryFinding())
 	}
 	step("rpo history")
 	if err := db.FillEvidenceIDs(ctx, findings); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	policy.Sort(findings)
-	return findings, nil
+	return findings, lastFailed, nil
 }
 
 func writeFindings(g *globals, format string, rep *report) error {

@@ -113,7 +113,7 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	}
 	defer db.Close() //nolint:errcheck // read-only database
 	at := g.now().UTC()
-	findings, err := evaluate(ctx, db, cfg, at, at.Add(-cfg.Checks.Period.D()), g.logger)
+	findings, lastFailed, err := evaluate(ctx, db, cfg, at, at.Add(-cfg.Checks.Period.D()), g.logger)
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
@@ -127,7 +127,7 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	return policy.Gate(cfg, policy.NewGateState(at, findings, series), req)
+	return policy.Gate(cfg, &policy.GateState{At: at, Findings: findings, Backups: series, LastFailed: lastFailed}, req)
 }
 
 // amAlert is the part of an Alertmanager API v2 alert the gate reads.

@@ -55,7 +55,7 @@ func (a *app) evaluate() *evaluation {
 		catalogs = append(catalogs, s.Catalog.Backups)
 	}
 	e.AddProbes(a.probeResults())
-	ev := &evaluation{cfg: cfg, version: view.Version, state: policy.NewGateState(now, e.Findings(), catalogs)}
+	ev := &evaluation{cfg: cfg, version: view.Version, state: e.GateState(catalogs)}
 	a.gate.mu.Lock()
 	a.gate.last = ev
 	a.gate.mu.Unlock()

@@ -66,9 +66,10 @@ type Evaluator struct {
 
 // seriesFacts are what the cross-series checks need of one series.
 type seriesFacts struct {
-	key          model.SeriesKey
-	lastGood     *model.Backup
-	lastAttempt  *model.Backup
+	key      model.SeriesKey
+	lastGood *model.Backup
+	// lastFinished is the newest attempt that is not running.
+	lastFinished *model.Backup
 	retainedGood int
 	// oldestWAL is the first WAL segment of the oldest good backup that
 	// names one, newestWAL the last segment of the newest.
@@ -192,6 +193,19 @@ func (e *Evaluator) Findings() []Finding {
 	return out
 }
 
+// LastFailed returns, for every dataset whose newest finished backup
+// attempt did not succeed, that attempt: what the deploy gate holds a
+// release for.
+func (e *Evaluator) LastFailed() []model.Backup {
+	var out []model.Backup
+	for _, k := range e.order {
+		if b := e.series[k].lastFinished; b != nil && !b.Good() {
+			out = append(out, *b)
+		}
+	}
+	return out
+}
+
 func (e *Evaluator) env(name string) *config.Environment { return e.cfg.Environments[name] }
 
 // classification is the data class of a backup: its own, else its
@@ -223,9 +237,9 @@ func (e *Evaluator) addSeries(s *model.Series, members []*model.Backup) {
 		g := *s.LastGood
 		f.lastGood = &g
 	}
-	if s.LastAttempt != nil {
-		a := *s.LastAttempt
-		f.lastAttempt = &a
+	if s.LastFinished != nil {
+		a := *s.LastFinished
+		f.lastFinished = &a
 	}
 	window := e.cfg.Checks.Failures.Window.D()
 	for _, b := range members {

@@ -75,18 +75,11 @@ type GateState struct {
 	LastFailed []model.Backup
 }
 
-// NewGateState prepares the gate's view of a state: each slice of backups
-// must hold whole datasets (a source's catalog does).
-func NewGateState(at time.Time, findings []Finding, backups [][]model.Backup) *GateState {
-	st := &GateState{At: at, Findings: findings, Backups: backups}
-	for _, bs := range backups {
-		for _, s := range model.Summarize(bs) {
-			if s.LastFinished != nil && !s.LastFinished.Good() {
-				st.LastFailed = append(st.LastFailed, *s.LastFinished)
-			}
-		}
-	}
-	return st
+// GateState returns the gate's view of the state the evaluator was given:
+// its findings, the failed newest attempts it saw, and the backups (as the
+// caller holds them, per source or per series) for the latest good one.
+func (e *Evaluator) GateState(backups [][]model.Backup) *GateState {
+	return &GateState{At: e.at, Findings: e.Findings(), Backups: backups, LastFailed: e.LastFailed()}
 }
 
 // Gate answers req from the current state. The exporter's /api/v1/gate,

@@ -56,8 +56,9 @@ func TestGate(t *testing.T) {
 		{name: "unknown env is an error", req: GateRequest{Env: "qa"}, wantError: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{At: at, Backups: tc.backups}
-			a, err := Gate(cfg, NewGateState(at, Evaluate(cfg, in), [][]model.Backup{tc.backups}), tc.req)
+			e := NewEvaluator(cfg, at)
+			e.AddBackups(tc.backups)
+			a, err := Gate(cfg, e.GateState([][]model.Backup{tc.backups}), tc.req)
 			if tc.wantError {
 				if err == nil {
 					t.Fatal("no error")
@@ -92,7 +93,9 @@ func TestGateOpen(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	in := Input{At: at, Backups: []model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
 		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}}}
-	open := GateOpen(cfg, NewGateState(at, Evaluate(cfg, in), [][]model.Backup{in.Backups}))
+	e := NewEvaluator(cfg, at)
+	e.AddBackups(in.Backups)
+	open := GateOpen(cfg, e.GateState([][]model.Backup{in.Backups}))
 	if !open["prod"] || open["dev"] {
 		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
 	}
