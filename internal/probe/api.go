@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/server"
 )
 
 // probeStatus is one configured probe as GET /api/v1/probes shows it.
@@ -54,7 +54,7 @@ func (m *Manager) HandleList(w http.ResponseWriter, _ *http.Request) {
 		resp.Runs = append(resp.Runs, *ri)
 	}
 	m.mu.Unlock()
-	writeJSON(w, http.StatusOK, resp)
+	server.WriteJSON(w, http.StatusOK, resp)
 }
 
 // HandleRun serves POST /api/v1/probes/{name}/run: it queues a run of the
@@ -75,11 +75,11 @@ func (m *Manager) HandleRun(w http.ResponseWriter, r *http.Request) {
 				body["run_id"] = re.runID
 			}
 		}
-		writeJSON(w, status, body)
+		server.WriteJSON(w, status, body)
 		return
 	}
 	m.log.Info("probe run requested", "probe", name, "run_id", id)
-	writeJSON(w, http.StatusAccepted, map[string]string{"run_id": id, "log": "/api/v1/probes/runs/" + id + "/log"})
+	server.WriteJSON(w, http.StatusAccepted, map[string]string{"run_id": id, "log": "/api/v1/probes/runs/" + id + "/log"})
 }
 
 // HandleLog serves GET /api/v1/probes/runs/{id}/log: the text log of a run,
@@ -88,7 +88,7 @@ func (m *Manager) HandleRun(w http.ResponseWriter, r *http.Request) {
 func (m *Manager) HandleLog(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !validRunID(id) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such run"})
+		server.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no such run"})
 		return
 	}
 	var data []byte
@@ -103,19 +103,11 @@ func (m *Manager) HandleLog(w http.ResponseWriter, r *http.Request) {
 		var err error
 		data, err = os.ReadFile(filepath.Join(m.opts.StateDir, logsSubdir, id+logSuffix))
 		if err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no log of run " + id})
+			server.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no log of run " + id})
 			return
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
