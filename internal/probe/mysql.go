@@ -3,6 +3,7 @@ package probe
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -170,7 +171,7 @@ func (p *mysqlLogical) Run(ctx context.Context, r *run) error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	defer sb.close()
-	scratch := cmpOr(o.Database, r.sandboxName())
+	scratch := cmp.Or(o.Database, r.sandboxName())
 	choice := dumpChoice{fixed: o.Dump, baseDir: o.BaseDir, allowMissingChecksums: o.AllowMissingChecksums}
 	if o.DumpFrom.isSet() {
 		choice.onTheFly = func() (string, *Checksums, error) { return p.dumpOnTheFly(ctx, r, sb, scratch) }

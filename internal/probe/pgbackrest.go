@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,15 +67,15 @@ func newPgBackRest(b *builder) (Prober, error) {
 	}
 	o := &p.opts
 	if s := b.source(); s != nil && s.PgBackRest != nil {
-		o.Config = cmpOr(o.Config, s.PgBackRest.Config)
-		o.Binary = cmpOr(o.Binary, s.PgBackRest.Binary)
-		o.RunAs = cmpOr(o.RunAs, s.PgBackRest.RunAs)
+		o.Config = cmp.Or(o.Config, s.PgBackRest.Config)
+		o.Binary = cmp.Or(o.Binary, s.PgBackRest.Binary)
+		o.RunAs = cmp.Or(o.RunAs, s.PgBackRest.RunAs)
 		if o.Stanza == "" && len(s.PgBackRest.Stanzas) == 1 {
 			o.Stanza = s.PgBackRest.Stanzas[0]
 		}
 	}
-	o.Stanza = cmpOr(o.Stanza, b.probe.Dataset)
-	o.Binary = cmpOr(o.Binary, "pgbackrest")
+	o.Stanza = cmp.Or(o.Stanza, b.probe.Dataset)
+	o.Binary = cmp.Or(o.Binary, "pgbackrest")
 	if o.Stanza == "" {
 		return nil, b.errorf("stanza: required (or a pgbackrest source with one stanza, or the probe's dataset)")
 	}
@@ -92,13 +93,6 @@ func newPgBackRest(b *builder) (Prober, error) {
 		o.WorkDir = resolveDir(b, o.WorkDir)
 	}
 	return p, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (p *pgbackrestProbe) cmd(args ...string) runx.Cmd {
@@ -151,7 +145,7 @@ func (p *pgbackrestProbe) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	binDir := cmpOr(o.BinDir, "/usr/lib/postgresql/"+set.version+"/bin")
+	binDir := cmp.Or(o.BinDir, "/usr/lib/postgresql/"+set.version+"/bin")
 	pgctl := filepath.Join(binDir, "pg_ctl")
 	if _, err := os.Stat(pgctl); err != nil {
 		return runx.Errorf(runx.KindNotFound, "pg_ctl of PostgreSQL %s: %w (set bin_dir)", set.version, err)

@@ -3,6 +3,7 @@ package probe
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,14 +66,14 @@ func newRestic(b *builder) (Prober, error) {
 	if s := b.source(); s != nil && s.Restic != nil && o.Repository == "" {
 		so := s.Restic
 		o.Repository, o.PasswordFile, o.PasswordEnv = so.Repository, so.PasswordFile, so.PasswordEnv
-		o.Binary = cmpOr(o.Binary, so.Binary)
-		o.Host = cmpOr(o.Host, so.Host)
+		o.Binary = cmp.Or(o.Binary, so.Binary)
+		o.Host = cmp.Or(o.Host, so.Host)
 		if len(o.Tags) == 0 {
 			o.Tags = so.Tags
 		}
 		o.Env = append(o.Env, so.ExtraEnv...)
 	}
-	o.Binary = cmpOr(o.Binary, "restic")
+	o.Binary = cmp.Or(o.Binary, "restic")
 	if o.Repository == "" {
 		return nil, b.errorf("repository: required (or a restic source)")
 	}
@@ -171,7 +172,7 @@ func (p *resticProbe) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	r.result.BackupID = cmpOr(r.result.BackupID, listing.id)
+	r.result.BackupID = cmp.Or(r.result.BackupID, listing.id)
 	if r.result.RestoredPoint.IsZero() {
 		r.result.RestoredPoint = listing.time
 	}
