@@ -210,9 +210,7 @@ func httpGet(ctx context.Context, u string) ([]byte, int, error) {
 
 func writeGate(w io.Writer, format string, a *policy.GateAnswer) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(a)
+		return writeJSON(w, a)
 	}
 	verdict := "ALLOW"
 	if !a.Allow {
