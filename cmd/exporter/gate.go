@@ -20,8 +20,8 @@ type evaluation struct {
 }
 
 // gateCache keeps the last evaluation. The gauge reads it as it is (a
-// background loop keeps it at most gateRefresh old), so a scrape never pays
-// for evaluating a large estate; the API re-evaluates when it is older than
+// background loop renews it every gateRefresh), so a scrape never pays for
+// evaluating a large estate; the API re-evaluates when it is older than
 // gateAPIMaxAge or the state changed.
 type gateCache struct {
 	mu   sync.Mutex
@@ -93,9 +93,16 @@ func (a *app) refreshGate(ctx context.Context) {
 	}
 }
 
-// gateOpen answers the gate of every environment for the gauge.
+// gateOpen answers the gate of every environment for the gauge from the
+// evaluation the background loop keeps, so a scrape never evaluates the
+// policy over a large estate itself (only before the first evaluation).
 func (a *app) gateOpen() map[string]bool {
-	ev := a.current(2 * gateRefresh)
+	a.gate.mu.Lock()
+	ev := a.gate.last
+	a.gate.mu.Unlock()
+	if ev == nil {
+		ev = a.evaluate()
+	}
 	return policy.GateOpen(ev.cfg, ev.state)
 }
 

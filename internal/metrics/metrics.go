@@ -101,7 +101,7 @@ func newDescs() *descs {
 		colInterval:    d("collector", "interval_seconds", "Expected time between two collections of the source.", sourceLabels),
 		colFromHistory: d("collector", "catalog_from_history", "1 while the source's catalog is the one read back from history after a restart.", sourceLabels),
 
-		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release.", envLabels),
+		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release (evaluated in the background every few seconds).", envLabels),
 	}
 }
 
