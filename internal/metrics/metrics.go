@@ -97,7 +97,7 @@ func newDescs() *descs {
 		colSuccess:     d("collector", "success", "1 if the last collection of the source succeeded.", sourceLabels),
 		colDuration:    d("collector", "duration_seconds", "Duration of the last collection of the source.", sourceLabels),
 		colLastRun:     d("collector", "last_run_timestamp_seconds", "Start time of the last collection of the source.", sourceLabels),
-		colLastSuccess: d("collector", "last_success_timestamp_seconds", "End time of the last successful collection of the source (read back from history after a restart).", sourceLabels),
+		colLastSuccess: d("collector", "last_success_timestamp_seconds", "End time of the last successful collection of the source since the exporter started.", sourceLabels),
 		colInterval:    d("collector", "interval_seconds", "Expected time between two collections of the source.", sourceLabels),
 		colFromHistory: d("collector", "catalog_from_history", "1 while the source's catalog is the one read back from history after a restart.", sourceLabels),
 
