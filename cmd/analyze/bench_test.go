@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -248,11 +249,28 @@ func writeBenchFile[T any](dir string, rows []T) error {
 	return f.Close()
 }
 
-const benchConfig = `environments:
+// benchConfig configures the benchmark's environments, every source and
+// every probe that wrote history: the policy judges only what the
+// configuration names.
+func benchConfig() string {
+	var b strings.Builder
+	b.WriteString(`environments:
   prod: {rpo: 2h, rto: 30m, retention: {releases: 3, min_age: 7d, max_age: 400d}, require: {encryption: any, immutable: true}, restore_test_every: 7d}
   staging: {rpo: 2h, retention: {releases: 3}, require: {encryption: any}, restore_test_every: 14d}
   dev: {rpo: 4h, retention: {releases: 1}}
-`
+sources:
+`)
+	for src := range benchSources {
+		k := benchKey(src)
+		fmt.Fprintf(&b, "  - {name: %s, type: manifest, env: %s, manifest: {dir: manifests}}\n", k.source, k.env)
+	}
+	b.WriteString("probes:\n")
+	for s := range benchSeries {
+		k := benchKey(s)
+		fmt.Fprintf(&b, "  - {name: restore-%s, kind: command, source: %s, options: {command: [\"true\"]}}\n", k.dataset, k.source)
+	}
+	return b.String()
+}
 
 // BenchmarkFindings10M measures analyze findings end to end on a history
 // of 10 million backup rows against a bare DuckDB scan of the same files,
@@ -267,7 +285,7 @@ func BenchmarkFindings10M(b *testing.B) {
 		b.Fatalf("build analyze: %v", err)
 	}
 	cfg := filepath.Join(dir, "restorable.yml")
-	if err := os.WriteFile(cfg, []byte(benchConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(benchConfig()), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	at := benchAt().Format(time.RFC3339)

@@ -62,6 +62,9 @@ checks:
 sources:
   - {name: pg, type: manifest, env: prod, manifest: {dir: manifests}}
   - {name: files, type: manifest, env: staging, manifest: {dir: manifests}}
+probes:
+  - {name: orders-restore, kind: command, source: pg, options: {command: ["true"]}}
+  - {name: billing-restore, kind: command, source: pg, options: {command: ["true"]}}
 history:
   root: history
 `

@@ -13,7 +13,6 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/duck"
-	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 )
 
@@ -71,10 +70,11 @@ func runFindings(ctx context.Context, g *globals, o *findingsOptions) (int, erro
 		return exitError, err
 	}
 	defer db.Close()
-	findings, _, err := evaluate(ctx, db, cfg, at, since, g.logger)
+	res, err := evaluate(ctx, db, cfg, at, since, g.logger)
 	if err != nil {
 		return exitError, err
 	}
+	findings := res.Findings
 	if o.env != "" {
 		findings = slices.DeleteFunc(findings, func(f policy.Finding) bool {
 			return !slices.Contains(strings.Split(f.Env, ","), o.env)
@@ -106,97 +106,36 @@ func runFindings(ctx context.Context, g *globals, o *findingsOptions) (int, erro
 	return exitOK, nil
 }
 
-// evaluate runs every check over the state the history records at at, and
-// the historical checks over [since, at]. It also returns the failed newest
-// attempts of the datasets, which the deploy gate holds releases for. The current-state checks are
-// internal/policy's, as the exporter runs them; the history only supplies
-// the records.
-func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since time.Time, logger *slog.Logger) (findings []policy.Finding, lastFailed []model.Backup, err error) {
-	if err := db.Require(duck.TableBackups); err != nil {
-		return nil, nil, err
+// evaluate runs every check over the state the history records at at,
+// through the same evaluation the exporter runs over its live state
+// (duck.DB.Evaluate fills the one policy input from the history), and the
+// historical checks over [since, at]. The result's findings include the
+// historical ones.
+func evaluate(ctx context.Context, db *duck.DB, cfg *config.Config, at, since time.Time, logger *slog.Logger) (*policy.Result, error) {
+	res, hist, err := db.Evaluate(ctx, cfg, at, since, logger)
+	if err != nil {
+		return nil, err
 	}
 	started := time.Now()
-	step := func(name string) {
-		logger.Debug("evaluated", "step", name, "took", time.Since(started))
-		started = time.Now()
-	}
-	if err := db.BuildState(ctx, at); err != nil {
-		return nil, nil, err
-	}
-	step("state")
-	e := policy.NewEvaluator(cfg, at)
-	e.SetSince(since)
-	hist, err := db.SeriesHistory(ctx, at)
-	if err != nil {
-		return nil, nil, err
-	}
-	e.SetReleaseSightings(hist.Sightings)
-	step("series history")
-	var expected []model.SeriesKey
-	for k, last := range hist.LastSeen {
-		if cfg.Environments[k.Env] != nil && !last.Before(since) {
-			expected = append(expected, k)
-		}
-	}
-	slices.SortFunc(expected, func(a, b model.SeriesKey) int {
-		return strings.Compare(a.Env+"\x00"+a.Source+"\x00"+a.Dataset, b.Env+"\x00"+b.Source+"\x00"+b.Dataset)
-	})
-	e.ExpectSeries(expected...)
-	if err := db.EachSeriesForPolicy(ctx, func(bs []model.Backup) error { e.AddBackups(bs); return nil }); err != nil {
-		return nil, nil, err
-	}
-	step("retained backups")
-	attempts, err := db.Attempts(ctx, at.Add(-cfg.Checks.Failures.Window.D()), at)
-	if err != nil {
-		return nil, nil, err
-	}
-	e.SetAttempts(attempts)
-	step("failures")
-	// Repositories and probes are read from the period, or from the longest
-	// restore test interval when that is longer: a repository the writer
-	// has not observed and a probe that has not run for that long are no
-	// longer collected, and an overdue restore test is reported without
-	// its runs.
-	recent := since
-	for _, env := range cfg.Environments {
-		if t := at.Add(-env.RestoreTestEvery.D()); t.Before(recent) {
-			recent = t
-		}
-	}
-	repos, err := db.RepositoriesSince(ctx, recent, at)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, r := range repos {
-		e.AddRepository(r.Repository, r.WALSince)
-	}
-	step("repositories")
-	probes, err := db.ProbesSince(ctx, recent, at)
-	if err != nil {
-		return nil, nil, err
-	}
-	e.AddProbes(probes)
-	step("probes")
-	findings, lastFailed = e.Findings(), e.LastFailed()
-	step("policy")
-
 	rpo := map[string]time.Duration{}
 	for name, env := range cfg.Environments {
 		rpo[name] = env.RPO.D()
 	}
 	breaches, err := db.RPOBreaches(ctx, rpo, hist.FirstGood, since, at)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, b := range breaches {
-		findings = append(findings, b.HistoryFinding())
+		if cfg.Source(b.Series.Source) != nil {
+			res.Findings = append(res.Findings, b.HistoryFinding())
+		}
 	}
-	step("rpo history")
-	if err := db.FillEvidenceIDs(ctx, findings); err != nil {
-		return nil, nil, err
+	logger.Debug("evaluated", "step", "rpo history", "took", time.Since(started))
+	if err := db.FillEvidenceIDs(ctx, res.Findings); err != nil {
+		return nil, err
 	}
-	policy.Sort(findings)
-	return findings, lastFailed, nil
+	policy.Sort(res.Findings)
+	return res, nil
 }
 
 func writeFindings(g *globals, format string, rep *report) error {

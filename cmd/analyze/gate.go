@@ -13,7 +13,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 )
 
@@ -113,21 +112,22 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	}
 	defer db.Close() //nolint:errcheck // read-only database
 	at := g.now().UTC()
-	findings, lastFailed, err := evaluate(ctx, db, cfg, at, at.Add(-cfg.Checks.Period.D()), g.logger)
+	res, err := evaluate(ctx, db, cfg, at, at.Add(-cfg.Checks.Period.D()), g.logger)
 	if err != nil {
 		return policy.GateAnswer{}, err
 	}
-	var series [][]model.Backup
-	err = db.EachSeries(ctx, func(bs []model.Backup) error {
-		if len(bs) > 0 && bs[0].Env == req.Env {
-			series = append(series, bs)
+	ans, err := policy.Gate(cfg, res, req)
+	if err != nil {
+		return ans, err
+	}
+	// The evaluation reads the columns the checks need; the checksum of the
+	// one backup the answer names is looked up.
+	if b := ans.LatestGoodBackup; b != nil && b.Checksum == "" {
+		if b.Checksum, err = db.Checksum(ctx, b.Source, b.Dataset, b.ID); err != nil {
+			return ans, err
 		}
-		return nil
-	})
-	if err != nil {
-		return policy.GateAnswer{}, err
 	}
-	return policy.Gate(cfg, &policy.GateState{At: at, Findings: findings, Backups: series, LastFailed: lastFailed}, req)
+	return ans, nil
 }
 
 // amAlert is the part of an Alertmanager API v2 alert the gate reads.

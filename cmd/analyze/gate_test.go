@@ -22,7 +22,7 @@ func TestGateFromHistory(t *testing.T) {
 	root := filepath.Join(dir, "history")
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	cfg := filepath.Join(dir, "restorable.yml")
-	if err := os.WriteFile(cfg, []byte("environments:\n  prod: {rpo: 1h, retention: {releases: 1}}\n  dev: {rpo: 72h, retention: {releases: 1}}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("environments:\n  prod: {rpo: 1h, retention: {releases: 1}}\n  dev: {rpo: 72h, retention: {releases: 1}}\nsources:\n  - {name: ci, type: manifest, env: prod, manifest: {dir: m}}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w, err := history.Open(root, history.Options{Now: func() time.Time { return at.Add(-time.Minute) }})

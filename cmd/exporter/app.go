@@ -13,6 +13,7 @@ import (
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/history"
+	"github.com/restorable/restorable/internal/live"
 	"github.com/restorable/restorable/internal/metrics"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/probe"
@@ -36,6 +37,7 @@ type app struct {
 	metrics *metrics.Collector
 	self    *metrics.Self
 	history *history.Writer
+	live    *live.State
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -45,7 +47,7 @@ type app struct {
 	// every new probe manager until it has results of its own.
 	seededProbes []model.ProbeResult
 
-	gate gateCache
+	evals evaluations
 }
 
 func newApp(ctx context.Context, o appOptions) (*app, error) {
@@ -55,7 +57,7 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	}
 	a := &app{opts: o, ctx: ctx, store: collectors.NewStore()}
 	a.self = metrics.NewSelf(o.Registry)
-	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store, Gate: a.gateOpen, Probes: a.probeStatus})
+	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store, Evaluation: a.result, Probes: a.probeStatus})
 	a.store.Configure(cfg)
 
 	if !cfg.History.Disabled {
@@ -67,11 +69,12 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open history: %w", err)
 		}
-		if err := a.seedFromHistory(); err != nil {
-			// A history that cannot be read back costs freshness after a
-			// restart, not the exporter.
-			o.Logger.Warn("cannot read the last state back from history", "err", err)
-		}
+	}
+	a.live = live.New(a.store, a.history, o.Now)
+	if a.seededProbes, err = a.live.Seed(cfg); err != nil {
+		// A history that cannot be read back costs freshness after a
+		// restart, not the exporter.
+		o.Logger.Warn("cannot read the last state back from history", "err", err)
 	}
 	if err := a.apply(cfg); err != nil {
 		return nil, err
@@ -80,7 +83,7 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	if a.history != nil {
 		go a.compactEvery(ctx, time.Hour)
 	}
-	go a.refreshGate(ctx)
+	go a.evaluateLoop(ctx)
 	return a, nil
 }
 
@@ -101,35 +104,6 @@ func (a *app) compactEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// seedFromHistory serves the last known catalogs until the first
-// collections finish, so that freshness is right at the first scrape
-// after a restart.
-func (a *app) seedFromHistory() error {
-	snap, err := a.history.Latest()
-	if err != nil {
-		return err
-	}
-	sources := map[string]bool{}
-	for s := range snap.Backups {
-		sources[s] = true
-	}
-	for s := range snap.Repositories {
-		sources[s] = true
-	}
-	for s := range sources {
-		a.store.Seed(s, &model.Catalog{Backups: snap.Backups[s], Repositories: snap.Repositories[s]}, time.Time{})
-	}
-	for _, r := range snap.ProbeSuccesses {
-		a.seededProbes = append(a.seededProbes, r)
-	}
-	for _, r := range snap.Probes {
-		if ok, dup := snap.ProbeSuccesses[r.Probe]; !dup || ok.RunID != r.RunID {
-			a.seededProbes = append(a.seededProbes, r)
-		}
-	}
-	return nil
-}
-
 // apply builds collectors and a scheduler for cfg and replaces the running
 // ones; on error nothing changes.
 func (a *app) apply(cfg *config.Config) error {
@@ -146,28 +120,47 @@ func (a *app) apply(cfg *config.Config) error {
 		return err
 	}
 	// A reload cancels running probes (they clean up their sandboxes) and
-	// hands the results so far to the new manager.
-	seed := a.probeResults()
+	// hands the results so far to the new manager. The old scheduler and
+	// manager are swapped out under the lock and stopped after it is
+	// released: stopping waits for running work, and a scrape or a gate
+	// answer must never wait for that.
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.sched != nil {
-		a.sched.Stop()
+	oldSched, oldProbes := a.sched, a.probes
+	a.mu.Unlock()
+	if oldSched != nil {
+		oldSched.Stop()
 	}
-	if a.probes != nil {
-		a.probes.Stop()
-	} else {
-		seed = a.seededProbes
+	seed := a.seededProbes
+	if oldProbes != nil {
+		oldProbes.Stop()
+		seed = probeResults(oldProbes)
 	}
 	probes.Seed(seed)
+	a.mu.Lock()
 	a.cfg = cfg
 	a.store.Configure(cfg)
 	a.metrics.SetConfig(cfg)
 	a.sched, a.probes = sched, probes
+	a.mu.Unlock()
 	sched.Start(a.ctx)
 	if err := probes.Start(a.ctx); err != nil {
 		return fmt.Errorf("start probes: %w", err)
 	}
+	a.current(evaluateEvery)
 	return nil
+}
+
+// probeResults are the results a probe manager holds: the newest run and
+// the newest success of every probe.
+func probeResults(m *probe.Manager) []model.ProbeResult {
+	var out []model.ProbeResult
+	for _, st := range m.States() {
+		out = append(out, *st.Newest)
+		if st.NewestSuccess != nil && st.NewestSuccess.RunID != st.Newest.RunID {
+			out = append(out, *st.NewestSuccess)
+		}
+	}
+	return out
 }
 
 // onProbe records a finished probe run in history.
@@ -195,10 +188,13 @@ func (a *app) probeStatus() []metrics.ProbeStatus {
 	if m == nil {
 		return nil
 	}
-	last := m.LastSuccess()
 	var out []metrics.ProbeStatus
-	for _, r := range m.Latest() {
-		out = append(out, metrics.ProbeStatus{Last: r, LastSuccess: last[r.Probe]})
+	for _, st := range m.States() {
+		ps := metrics.ProbeStatus{Last: *st.Newest}
+		if st.NewestSuccess != nil {
+			ps.LastSuccess = st.NewestSuccess.Start
+		}
+		out = append(out, ps)
 	}
 	return out
 }
@@ -226,23 +222,20 @@ func (a *app) Reload() error {
 	return nil
 }
 
-// onRun appends a collected catalog to history before it becomes the
-// served state, so that what a scrape shows after readiness is already
-// persisted and comes back after a restart.
+// onRun records a collection (history first, then the served state) and
+// evaluates the policy over the new state at once, so that the gate, its
+// gauge and the finding metrics change together with the catalog.
 func (a *app) onRun(r collectors.Run) {
-	defer a.store.Record(r)
 	a.self.ObserveRun(r)
-	if r.Catalog == nil || a.history == nil {
-		return
-	}
-	st, err := a.history.AppendCatalog(r.Source, r.Catalog)
+	st, err := a.live.Record(r)
 	if err != nil {
 		a.self.HistoryFailed()
 		a.opts.Logger.Error("append to history failed", "source", r.Source, "err", err)
-		return
+	} else if r.Catalog != nil && a.history != nil {
+		a.self.HistoryWritten("backups", st.Backups+st.Removed)
+		a.self.HistoryWritten("repositories", st.Repositories)
 	}
-	a.self.HistoryWritten("backups", st.Backups+st.Removed)
-	a.self.HistoryWritten("repositories", st.Repositories)
+	a.current(evaluateEvery)
 }
 
 // The probe routes go to the manager of the configuration in use, which a

@@ -7,103 +7,92 @@ import (
 	"time"
 
 	"github.com/restorable/restorable/internal/config"
-	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/server"
 )
 
-// evaluation is the policy state of the exporter at one moment.
+// evaluation is the one policy evaluation of the exporter's state at a
+// moment. The gate API, the restorable_deploy_gate_open gauge and the
+// restorable_policy_finding metrics all read the newest one, so they
+// change together.
 type evaluation struct {
-	cfg     *config.Config
-	version uint64
-	state   *policy.GateState
+	cfg    *config.Config
+	key    stateKey
+	result *policy.Result
 }
 
-// gateCache keeps the last evaluation. The gauge reads it as it is (a
-// background loop renews it every gateRefresh), so a scrape never pays for
-// evaluating a large estate; the API re-evaluates when it is older than
-// gateAPIMaxAge or the state changed.
-type gateCache struct {
+// stateKey identifies the state an evaluation judged: the configuration,
+// the store's version and the probe results' version.
+type stateKey struct {
+	cfg    *config.Config
+	store  uint64
+	probes uint64
+}
+
+// evaluations keeps the newest evaluation; mu serialises evaluating, so
+// that a burst of collections evaluates once per state.
+type evaluations struct {
 	mu   sync.Mutex
 	last *evaluation
 }
 
 const (
-	gateRefresh   = 5 * time.Second
+	// evaluateEvery renews the evaluation while nothing changes, so that
+	// breaches that only need time (a backup turning older than the RPO)
+	// show within it.
+	evaluateEvery = 15 * time.Second
+	// gateAPIMaxAge is the oldest evaluation the gate API answers from.
 	gateAPIMaxAge = time.Second
 )
 
-// evaluate runs the policy over the current state: the latest catalog of
-// every source and the latest probe results. Catalogs are handed over per
-// source, never copied into one slice.
-func (a *app) evaluate() *evaluation {
+func (a *app) stateKey() stateKey {
 	a.mu.Lock()
-	cfg := a.cfg
+	cfg, m := a.cfg, a.probes
 	a.mu.Unlock()
-	view := a.store.View()
-	now := a.opts.Now()
-	var catalogs [][]model.Backup
-	e := policy.NewEvaluator(cfg, now)
-	for _, s := range view.Sources {
-		if s.Catalog == nil {
-			continue
-		}
-		e.AddBackups(s.Catalog.Backups)
-		for _, r := range s.Catalog.Repositories {
-			e.AddRepository(r, time.Time{})
-		}
-		catalogs = append(catalogs, s.Catalog.Backups)
+	k := stateKey{cfg: cfg, store: a.store.View().Version}
+	if m != nil {
+		k.probes = m.Version()
 	}
-	e.AddProbes(a.probeResults())
-	ev := &evaluation{cfg: cfg, version: view.Version, state: e.GateState(catalogs)}
-	a.gate.mu.Lock()
-	a.gate.last = ev
-	a.gate.mu.Unlock()
-	return ev
+	return k
 }
 
-// current returns the last evaluation when it is of the current state and
-// configuration and at most maxAge old, else a new one.
+// current returns the newest evaluation when it judged the current state
+// and is at most maxAge old, else evaluates the state now. Every reader
+// goes through it, and a new evaluation replaces the one every other
+// reader sees.
 func (a *app) current(maxAge time.Duration) *evaluation {
-	a.gate.mu.Lock()
-	last := a.gate.last
-	a.gate.mu.Unlock()
-	a.mu.Lock()
-	cfg := a.cfg
-	a.mu.Unlock()
-	if last != nil && last.cfg == cfg && last.version == a.store.View().Version {
-		if age := a.opts.Now().Sub(last.state.At); age >= 0 && age <= maxAge {
+	a.evals.mu.Lock()
+	defer a.evals.mu.Unlock()
+	key := a.stateKey()
+	if last := a.evals.last; last != nil && last.key == key {
+		if age := a.opts.Now().Sub(last.result.At); age >= 0 && age <= maxAge {
 			return last
 		}
 	}
-	return a.evaluate()
+	ev := &evaluation{cfg: key.cfg, key: key, result: policy.Evaluate(key.cfg, a.live.Input(key.cfg, a.opts.Now(), a.probeStates()))}
+	a.evals.last = ev
+	return ev
 }
 
-// refreshGate keeps the evaluation the gauge reads fresh.
-func (a *app) refreshGate(ctx context.Context) {
-	t := time.NewTicker(gateRefresh)
+// evaluateEvery keeps the evaluation fresh while the state does not change.
+func (a *app) evaluateLoop(ctx context.Context) {
+	t := time.NewTicker(evaluateEvery)
 	defer t.Stop()
 	for {
-		a.evaluate()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			a.current(evaluateEvery / 2)
 		}
 	}
 }
 
-// gateOpen answers the gate of every environment for the gauge from the
-// evaluation the background loop keeps, so a scrape never evaluates the
-// policy over a large estate itself (only before the first evaluation).
-func (a *app) gateOpen() map[string]bool {
-	a.gate.mu.Lock()
-	ev := a.gate.last
-	a.gate.mu.Unlock()
-	if ev == nil {
-		ev = a.evaluate()
-	}
-	return policy.GateOpen(ev.cfg, ev.state)
+// result is what the metrics read: the newest evaluation, renewed when the
+// state changed since.
+func (a *app) result() (*config.Config, *policy.Result) {
+	ev := a.current(evaluateEvery)
+	return ev.cfg, ev.result
 }
 
 // handleGate serves GET /api/v1/gate?env=E[&dataset=D][&release=R].
@@ -115,7 +104,7 @@ func (a *app) handleGate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := a.current(gateAPIMaxAge)
-	ans, err := policy.Gate(ev.cfg, ev.state, req)
+	ans, err := policy.Gate(ev.cfg, ev.result, req)
 	if err != nil {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -123,16 +112,12 @@ func (a *app) handleGate(w http.ResponseWriter, r *http.Request) {
 	server.WriteJSON(w, http.StatusOK, ans)
 }
 
-// probeResults are the probe runs the policy sees: the latest run of every
-// probe and its latest success.
-func (a *app) probeResults() []model.ProbeResult {
-	var out []model.ProbeResult
-	for _, p := range a.probeStatus() {
-		out = append(out, p.Last)
-		if !p.LastSuccess.IsZero() && !p.Last.Success {
-			out = append(out, model.ProbeResult{RunID: p.Last.RunID + "-last-success", Probe: p.Last.Probe, Kind: p.Last.Kind,
-				Env: p.Last.Env, Dataset: p.Last.Dataset, Start: p.LastSuccess, Success: true})
-		}
+// probeStates are the probe runs the policy sees: the newest run and the
+// newest success of every probe, as full records.
+func (a *app) probeStates() []policy.ProbeState {
+	m := a.probeManager()
+	if m == nil {
+		return nil
 	}
-	return out
+	return m.States()
 }

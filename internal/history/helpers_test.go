@@ -221,5 +221,10 @@ func mustAppend(t testing.TB, w *Writer, source string, cat *model.Catalog) Stat
 	if err != nil {
 		t.Fatalf("append catalog of %s: %v", source, err)
 	}
+	if want := micros(w.now()); !st.CollectedAt.Equal(want) {
+		t.Fatalf("append catalog of %s: collected at %s, want the writer's clock %s", source, st.CollectedAt, want)
+	}
+	// Callers compare row counts.
+	st.CollectedAt = time.Time{}
 	return st
 }

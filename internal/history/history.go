@@ -74,6 +74,8 @@ type Stats struct {
 	// Repositories are changed repositories, or the first observation of
 	// the day.
 	Repositories int
+	// CollectedAt is the collected_at the rows carry (microseconds).
+	CollectedAt time.Time
 }
 
 // Writer appends to the history under one root. It must be the only writer
@@ -283,7 +285,7 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		return Stats{}, fmt.Errorf("append catalog of %s: %w", source, err)
 	}
 
-	var stats Stats
+	stats := Stats{CollectedAt: now}
 	if len(ch.changed)+len(ch.removed) > 0 {
 		dir := filepath.Join(w.tableDir(TableBackups), partitionOf(now))
 		_, err := publish(dir, now, nil, func(pw *parquet.GenericWriter[BackupRow]) error {
@@ -752,6 +754,26 @@ func (w *Writer) rebuildFromCheckpoints(r restart) error {
 	return nil
 }
 
+// seriesSummaries returns the series summaries of every source the writer
+// knows, as of its last append.
+func (w *Writer) seriesSummaries() []SeriesCheckpointRow {
+	w.mu.Lock()
+	names := make([]string, 0, len(w.sources))
+	for n := range w.sources {
+		names = append(names, n)
+	}
+	w.mu.Unlock()
+	slices.Sort(names)
+	var out []SeriesCheckpointRow
+	for _, n := range names {
+		st := w.source(n)
+		st.mu.Lock()
+		out = append(out, st.sums.rows(n, time.Time{})...)
+		st.mu.Unlock()
+	}
+	return out
+}
+
 // Snapshot is the current state the history records, as a restarted
 // exporter needs it.
 type Snapshot struct {
@@ -767,6 +789,14 @@ type Snapshot struct {
 	// ever succeeded, by probe name: after a restart the time of the last
 	// good restore is not forgotten because the latest run failed.
 	ProbeSuccesses map[string]model.ProbeResult
+	// Series summarises every backups row of every series and release, as
+	// the series checkpoints do: when each release was first seen, when its
+	// first good backup ended, and when a row of it was last written.
+	Series []SeriesCheckpointRow
+	// WALSince holds, per source and repository name, the first
+	// observation with the repository's current newest WAL segment; absent
+	// for repositories that keep no WAL.
+	WALSince map[string]map[string]time.Time
 }
 
 // Latest reads the current state back from the files. For each source
@@ -828,9 +858,15 @@ func (w *Writer) latest(full bool) (*Snapshot, error) {
 		return nil, fmt.Errorf("read latest backups: %w", err)
 	}
 	type repoKey struct{ source, name string }
+	type walSeen struct {
+		at  time.Time
+		wal string
+	}
 	repos := map[repoKey]RepositoryRow{}
+	walRows := map[repoKey][]walSeen{}
 	err = scanTable(w.tableDir(TableRepositories), func(r *RepositoryRow) error {
 		k := repoKey{r.Source, r.Name}
+		walRows[k] = append(walRows[k], walSeen{r.ObservedAt, r.WALMax})
 		if prev, ok := repos[k]; ok && prev.ObservedAt.After(r.ObservedAt) {
 			return nil
 		}
@@ -890,9 +926,26 @@ func (w *Writer) latest(full bool) (*Snapshot, error) {
 			return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))
 		})
 	}
-	for _, r := range repos {
+	snap.WALSince = map[string]map[string]time.Time{}
+	for k, r := range repos {
 		snap.Repositories[r.Source] = append(snap.Repositories[r.Source], r.Repository())
+		if r.WALMax == "" {
+			continue
+		}
+		// The current WAL segment has been the newest since the first row
+		// of the run of rows that name it, as the analyzer reads it.
+		rows := walRows[k]
+		slices.SortFunc(rows, func(a, b walSeen) int { return a.at.Compare(b.at) })
+		since := time.Time{}
+		for i := len(rows) - 1; i >= 0 && rows[i].wal == r.WALMax; i-- {
+			since = rows[i].at
+		}
+		if snap.WALSince[k.source] == nil {
+			snap.WALSince[k.source] = map[string]time.Time{}
+		}
+		snap.WALSince[k.source][k.name] = since
 	}
+	snap.Series = w.seriesSummaries()
 	for _, rs := range snap.Repositories {
 		slices.SortFunc(rs, func(a, b model.Repository) int { return cmp.Compare(a.Name, b.Name) })
 	}
@@ -903,4 +956,61 @@ func (w *Writer) latest(full bool) (*Snapshot, error) {
 		snap.ProbeSuccesses[name] = r.ProbeResult()
 	}
 	return snap, nil
+}
+
+// FailedSince returns the backup attempts made after from that failed or
+// half-failed, each in its newest version that is not a removal row,
+// including those no catalog retains any more: what the failures check
+// reads, read the way the analyzer reads it (the partitions from from's
+// day on; a version of an attempt made after from was collected after
+// from too).
+func (w *Writer) FailedSince(from time.Time) ([]model.Backup, error) {
+	if err := w.begin(); err != nil {
+		return nil, fmt.Errorf("read failed backups: %w", err)
+	}
+	defer w.life.RUnlock()
+	w.compactMu.Lock()
+	defer w.compactMu.Unlock()
+	parts, err := partitions(w.tableDir(TableBackups))
+	if err != nil {
+		return nil, fmt.Errorf("read failed backups: %w", err)
+	}
+	first := partitionOf(from)
+	parts = slices.DeleteFunc(parts, func(dir string) bool { return filepath.Base(dir) < first })
+	type key struct {
+		source string
+		id     backupID
+	}
+	newest := map[key]BackupRow{}
+	err = eachFileIn(parts, func(path string) error {
+		return scanFile(path, nil, func(r *BackupRow) error {
+			if r.Removed || !cmp.Or(r.EndTime, r.StartTime).After(from) {
+				return nil
+			}
+			k := key{r.Source, backupKey(r.Dataset, r.ID)}
+			if prev, ok := newest[k]; ok && !r.CollectedAt.After(prev.CollectedAt) {
+				return nil
+			}
+			row := *r
+			row.Paths = slices.Clone(r.Paths)
+			newest[k] = row
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read failed backups: %w", err)
+	}
+	var out []model.Backup
+	for _, r := range newest {
+		if r.Status != string(model.StatusFailed) && r.Status != string(model.StatusPartial) {
+			continue
+		}
+		b, err := r.Backup()
+		if err != nil {
+			return nil, fmt.Errorf("read failed backups: %w", err)
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b model.Backup) int { return model.CompareRecency(&a, &b) })
+	return out, nil
 }

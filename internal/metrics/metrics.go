@@ -20,6 +20,7 @@ import (
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
 )
 
 // Namespace prefixes every metric name.
@@ -35,6 +36,7 @@ var (
 	sourceLabels  = []string{"source", "type"}
 	envLabels     = []string{"env"}
 	countedLabels = []string{"env", "source", "dataset", "backup_type", "status"}
+	findingLabels = []string{"check", "severity", "env", "source", "dataset"}
 )
 
 // descs are the descriptors of the derived metrics, built once.
@@ -51,7 +53,7 @@ type descs struct {
 
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
-	gateOpen *prometheus.Desc
+	gateOpen, finding, findings *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -101,7 +103,9 @@ func newDescs() *descs {
 		colInterval:    d("collector", "interval_seconds", "Expected time between two collections of the source.", sourceLabels),
 		colFromHistory: d("collector", "catalog_from_history", "1 while the source's catalog is the one read back from history after a restart.", sourceLabels),
 
-		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release (evaluated in the background every few seconds).", envLabels),
+		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release, 0 when it denies; from the same policy evaluation as restorable_policy_finding and /api/v1/gate (renewed when the state changes and at least every 15s).", envLabels),
+		finding:  d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
+		findings: d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
 	}
 }
 
@@ -116,8 +120,10 @@ type Sources struct {
 	Store *collectors.Store
 	// Probes returns the status of every probe that ran; may be nil.
 	Probes func() []ProbeStatus
-	// Gate returns whether the deploy gate of each environment is open; may be nil.
-	Gate func() map[string]bool
+	// Evaluation returns the newest policy evaluation and the
+	// configuration it judged by; may be nil. The finding metrics and the
+	// gate gauge come from it.
+	Evaluation func() (*config.Config, *policy.Result)
 }
 
 // Collector is the prometheus.Gatherer of everything derived from state.
@@ -131,6 +137,9 @@ type Collector struct {
 	mu        sync.Mutex
 	cachedFor cacheKey
 	cached    []*dto.MetricFamily
+	// evalFor and evalCached cache the metrics of the newest evaluation.
+	evalFor    *policy.Result
+	evalCached []*dto.MetricFamily
 }
 
 type cacheKey struct {
@@ -169,16 +178,26 @@ func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 	out := slices.Clone(c.cached)
 	c.mu.Unlock()
 
-	// Probe results and the gate change independently of catalogs and are
-	// small: build them on each scrape.
+	if c.src.Evaluation != nil {
+		ecfg, res := c.src.Evaluation()
+		c.mu.Lock()
+		if c.evalFor != res {
+			mfs, err := gatherMetrics(c.buildEvaluation(ecfg, res))
+			if err != nil {
+				c.mu.Unlock()
+				return nil, err
+			}
+			c.evalFor, c.evalCached = res, mfs
+		}
+		out = append(out, c.evalCached...)
+		c.mu.Unlock()
+	}
+
+	// Probe results change independently of catalogs and are small: build
+	// them on each scrape.
 	var live []prometheus.Metric
 	if c.src.Probes != nil {
 		live = c.buildProbes(live, c.src.Probes())
-	}
-	if c.src.Gate != nil {
-		for env, open := range c.src.Gate() {
-			live = append(live, gauge(c.d.gateOpen, b2f(open), env))
-		}
 	}
 	if len(live) > 0 {
 		mfs, err := gatherMetrics(live)
@@ -343,6 +362,35 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 			allowed = slices.Contains(e.Require.KMSKeys, s.LastGood.KeyID)
 		}
 		add(c.d.keyAllowed, b2f(allowed), l...)
+	}
+	return out
+}
+
+// buildEvaluation turns one policy evaluation into the finding metrics and
+// the gate gauge, so that they always describe the same evaluation.
+func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result) []prometheus.Metric {
+	var out []prometheus.Metric
+	type key struct{ check, severity, env, source, dataset string }
+	counts := map[key]int{}
+	perEnv := map[[2]string]int{}
+	for _, env := range cfg.EnvNames() {
+		for _, sev := range policy.Severities() {
+			perEnv[[2]string{env, sev.String()}] = 0
+		}
+	}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		counts[key{f.Check, f.Severity.String(), f.Env, f.Subject.Source, f.Subject.Dataset}]++
+		perEnv[[2]string{f.Env, f.Severity.String()}]++
+	}
+	for k, n := range counts {
+		out = append(out, gauge(c.d.finding, float64(n), k.check, k.severity, k.env, k.source, k.dataset))
+	}
+	for k, n := range perEnv {
+		out = append(out, gauge(c.d.findings, float64(n), k[0], k[1]))
+	}
+	for env, open := range policy.GateOpen(cfg, res) {
+		out = append(out, gauge(c.d.gateOpen, b2f(open), env))
 	}
 	return out
 }

@@ -36,6 +36,7 @@ const (
 	CheckRPO            = "rpo"
 	CheckRPOHistory     = "rpo.history"
 	CheckFailures       = "failures"
+	CheckLastFailed     = "backup.last_failed"
 	CheckReleases       = "retention.releases"
 	CheckMinAge         = "retention.min_age"
 	CheckMaxAge         = "retention.max_age"
@@ -93,6 +94,11 @@ func Checks() []Check {
 			Params:   []string{"checks.failures.window", "checks.failures.max"},
 			Controls: []string{ISOBackup, SOCRecovery},
 			Help:     "More failed or partial backups of a dataset within the window than tolerated. Read the error of the newest one.",
+		},
+		{
+			ID: CheckLastFailed, Title: "Newest backup attempt failed", Severity: SeverityWarning,
+			Controls: []string{ISOBackup, SOCRecovery},
+			Help:     "The newest finished backup attempt of a dataset failed or was partial. The backup before it may still be within the RPO, but the next one is not assured: releases are held until a backup succeeds. A failure that a later backup made good is not this check (see failures).",
 		},
 		{
 			ID: CheckReleases, Title: "Too few release states restorable", Severity: SeverityWarning,

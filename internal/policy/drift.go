@@ -29,7 +29,7 @@ func VersionAt(version, level string) string {
 // checkAgentDrift compares, per backup agent, the versions that the newest
 // good backup of each series shows in each environment. Environments that
 // run different sets of versions (at the configured level) drift.
-func (e *Evaluator) checkAgentDrift() []Finding {
+func (e *evaluator) checkAgentDrift() []Finding {
 	level := e.cfg.Checks.AgentDrift.Level
 	// versions[agent][env][version] lists the series that run it.
 	versions := map[string]map[string]map[string][]string{}

@@ -9,38 +9,11 @@ import (
 	"github.com/restorable/restorable/internal/model"
 )
 
-// Input is a whole state to evaluate at once: what the exporter holds in
-// memory.
-type Input struct {
-	// At is the moment the state describes; ages are measured from it.
-	At time.Time
-	// Backups are the backups the catalogs retain at At.
-	Backups []model.Backup
-	// Repositories are the latest observations of each repository.
-	Repositories []model.Repository
-	// Probes are restore-probe runs: at least the latest run of each probe
-	// and the latest successful one.
-	Probes []model.ProbeResult
-}
-
-// Evaluate runs every check that needs no history over a whole state.
-func Evaluate(cfg *config.Config, in Input) []Finding {
-	e := NewEvaluator(cfg, in.At)
-	e.AddBackups(in.Backups)
-	for i := range in.Repositories {
-		e.AddRepository(in.Repositories[i], time.Time{})
-	}
-	e.AddProbes(in.Probes)
-	return e.Findings()
-}
-
-// Evaluator runs the checks over a state that arrives in parts, so that a
-// caller holding a large state (the analyzer reading the history) never
+// evaluator runs the checks over a state that arrives in parts, so that a
+// producer holding a large state (the analyzer reading the history) never
 // needs all of it in memory: backups arrive series by series, and only a
-// few facts per series are kept until Findings.
-//
-// An Evaluator is not safe for concurrent use.
-type Evaluator struct {
+// few facts per series are kept until the findings are collected.
+type evaluator struct {
 	cfg *config.Config
 	at  time.Time
 	// since bounds the release check: only releases first seen after it are
@@ -53,14 +26,14 @@ type Evaluator struct {
 	expected []model.SeriesKey
 
 	// attempts replaces the failures the retained backups show, when the
-	// caller knows more (the history keeps failures the catalog dropped).
+	// producer knows more (the history keeps failures the catalog dropped).
 	attempts      map[model.SeriesKey][]model.Backup
 	attemptsGiven bool
 
 	sightings      map[model.SeriesKey][]ReleaseSighting
 	sightingsGiven bool
 
-	repos  []repoInput
+	repos  []RepositoryState
 	probes []model.ProbeResult
 }
 
@@ -75,20 +48,13 @@ type seriesFacts struct {
 	// names one, newestWAL the last segment of the newest.
 	oldestWAL, newestWAL         Evidence
 	oldestWALName, newestWALName string
+	oldestWALOf, newestWALOf     *model.Backup
 	failures                     []model.Backup
 	sightings                    []ReleaseSighting
 }
 
-type repoInput struct {
-	repo model.Repository
-	// walSince is when the WAL archive's newest segment last changed; zero
-	// when the caller does not know.
-	walSince time.Time
-}
-
-// NewEvaluator returns an evaluator of cfg's policy at the moment at.
-func NewEvaluator(cfg *config.Config, at time.Time) *Evaluator {
-	return &Evaluator{
+func newEvaluator(cfg *config.Config, at time.Time) *evaluator {
+	return &evaluator{
 		cfg:       cfg,
 		at:        at.UTC(),
 		series:    map[model.SeriesKey]*seriesFacts{},
@@ -97,73 +63,51 @@ func NewEvaluator(cfg *config.Config, at time.Time) *Evaluator {
 	}
 }
 
-// SetSince limits the release check to releases first seen at or after
-// since.
-func (e *Evaluator) SetSince(since time.Time) { e.since = since.UTC() }
+// configured reports whether a source is in the configuration: records of
+// other sources are ignored.
+func (e *evaluator) configured(source string) bool { return e.cfg.Source(source) != nil }
 
-// AddBackups evaluates retained backups. Each series (env, source,
-// dataset) must arrive whole in one call: a series split over two calls is
-// judged twice, on half its backups each time.
-func (e *Evaluator) AddBackups(backups []model.Backup) {
+// addBackups evaluates retained backups; each series must arrive whole.
+func (e *evaluator) addBackups(backups []model.Backup) {
 	members := map[model.SeriesKey][]*model.Backup{}
 	for i := range backups {
 		k := backups[i].Series()
 		members[k] = append(members[k], &backups[i])
 	}
 	for _, s := range model.Summarize(backups) {
-		e.addSeries(s, members[s.Key])
+		if e.configured(s.Key.Source) {
+			e.addSeries(s, members[s.Key])
+		}
 	}
 }
 
-// ExpectSeries names series that exist even when no backup of theirs is
-// retained at the moment evaluated; those without one get an rpo finding.
-func (e *Evaluator) ExpectSeries(keys ...model.SeriesKey) {
-	e.expected = append(e.expected, keys...)
-}
-
-// SetAttempts gives the failures check every backup attempted within its
-// window, including those no catalog retains any more. Without it the
-// check reads the retained backups. Attempts outside the window are
-// ignored.
-func (e *Evaluator) SetAttempts(attempts []model.Backup) {
+// setAttempts gives the failures check every backup attempted within its
+// window, including those no catalog retains any more. Attempts outside
+// the window are ignored.
+func (e *evaluator) setAttempts(attempts []model.Backup) {
 	e.attemptsGiven = true
 	window := e.cfg.Checks.Failures.Window.D()
 	for _, b := range attempts {
-		if failedWithin(&b, e.at, window) {
+		if e.configured(b.Source) && failedWithin(&b, e.at, window) {
 			e.attempts[b.Series()] = append(e.attempts[b.Series()], b)
 		}
 	}
 }
 
-// SetReleaseSightings gives the release check the first sighting of every
-// release of every series, as the history knows them. Without it the check
-// derives them from the retained backups.
-func (e *Evaluator) SetReleaseSightings(s []ReleaseSighting) {
+// setReleaseSightings gives the release check the first sighting of every
+// release of every series.
+func (e *evaluator) setReleaseSightings(s []ReleaseSighting) {
 	e.sightingsGiven = true
 	for _, r := range s {
-		e.sightings[r.Series] = append(e.sightings[r.Series], r)
-	}
-}
-
-// AddRepository adds the latest observation of a repository. walSince is
-// when its newest WAL segment (WALMax) last changed, zero when unknown.
-func (e *Evaluator) AddRepository(r model.Repository, walSince time.Time) {
-	e.repos = append(e.repos, repoInput{repo: r, walSince: walSince.UTC()})
-}
-
-// AddProbes adds restore-probe runs. Runs that started after the moment
-// evaluated are ignored.
-func (e *Evaluator) AddProbes(runs []model.ProbeResult) {
-	for _, r := range runs {
-		if !r.Start.After(e.at) {
-			e.probes = append(e.probes, r)
+		if e.configured(r.Series.Source) {
+			e.sightings[r.Series] = append(e.sightings[r.Series], r)
 		}
 	}
 }
 
-// Findings runs the checks that span series and returns every finding,
+// findingsAll runs the checks that span series and returns every finding,
 // sorted by Sort.
-func (e *Evaluator) Findings() []Finding {
+func (e *evaluator) findingsAll() []Finding {
 	out := slices.Clone(e.findings)
 	for _, k := range e.expected {
 		if _, ok := e.series[k]; !ok {
@@ -177,12 +121,18 @@ func (e *Evaluator) Findings() []Finding {
 			failures = e.attempts[k]
 		}
 		out = append(out, e.checkFailures(k, failures)...)
+		out = append(out, e.checkLastFailed(f)...)
 	}
 	if e.attemptsGiven {
-		for k, failures := range e.attempts {
+		keys := make([]model.SeriesKey, 0, len(e.attempts))
+		for k := range e.attempts {
 			if _, seen := e.series[k]; !seen {
-				out = append(out, e.checkFailures(k, failures)...)
+				keys = append(keys, k)
 			}
+		}
+		slices.SortFunc(keys, compareSeries)
+		for _, k := range keys {
+			out = append(out, e.checkFailures(k, e.attempts[k])...)
 		}
 	}
 	out = append(out, e.checkReleases()...)
@@ -193,24 +143,25 @@ func (e *Evaluator) Findings() []Finding {
 	return out
 }
 
-// LastFailed returns, for every dataset whose newest finished backup
-// attempt did not succeed, that attempt: what the deploy gate holds a
-// release for.
-func (e *Evaluator) LastFailed() []model.Backup {
+// latestGood returns the newest good backup of every series, ordered by
+// env, source and dataset.
+func (e *evaluator) latestGood() []model.Backup {
+	keys := slices.Clone(e.order)
+	slices.SortFunc(keys, compareSeries)
 	var out []model.Backup
-	for _, k := range e.order {
-		if b := e.series[k].lastFinished; b != nil && !b.Good() {
+	for _, k := range keys {
+		if b := e.series[k].lastGood; b != nil {
 			out = append(out, *b)
 		}
 	}
 	return out
 }
 
-func (e *Evaluator) env(name string) *config.Environment { return e.cfg.Environments[name] }
+func (e *evaluator) env(name string) *config.Environment { return e.cfg.Environments[name] }
 
 // classification is the data class of a backup: its own, else its
 // source's.
-func (e *Evaluator) classification(b *model.Backup) string {
+func (e *evaluator) classification(b *model.Backup) string {
 	if b.Classification != "" {
 		return b.Classification
 	}
@@ -226,7 +177,7 @@ func holdsData(b *model.Backup) bool {
 	return b.Status == model.StatusSucceeded || b.Status == model.StatusPartial
 }
 
-func (e *Evaluator) addSeries(s *model.Series, members []*model.Backup) {
+func (e *evaluator) addSeries(s *model.Series, members []*model.Backup) {
 	f, ok := e.series[s.Key]
 	if !ok {
 		f = &seriesFacts{key: s.Key}
@@ -245,11 +196,13 @@ func (e *Evaluator) addSeries(s *model.Series, members []*model.Backup) {
 	for _, b := range members {
 		if b.Good() {
 			f.retainedGood++
-			if b.WALStart != "" && (f.oldestWALName == "" || b.End.Before(f.oldestWAL.Time)) {
+			if b.WALStart != "" && (f.oldestWALOf == nil || model.CompareRecency(b, f.oldestWALOf) < 0) {
+				f.oldestWALOf = b
 				f.oldestWALName = b.WALStart
 				f.oldestWAL = backupEvidence(b, "first WAL segment "+b.WALStart)
 			}
-			if b.WALStop != "" && (f.newestWALName == "" || b.End.After(f.newestWAL.Time)) {
+			if b.WALStop != "" && model.Newer(b, f.newestWALOf) {
+				f.newestWALOf = b
 				f.newestWALName = b.WALStop
 				f.newestWAL = backupEvidence(b, "last WAL segment "+b.WALStop)
 			}

@@ -17,7 +17,7 @@ func failedWithin(b *model.Backup, at time.Time, window time.Duration) bool {
 	return !t.After(at) && at.Sub(t) < window
 }
 
-func (e *Evaluator) checkFailures(k model.SeriesKey, failures []model.Backup) []Finding {
+func (e *evaluator) checkFailures(k model.SeriesKey, failures []model.Backup) []Finding {
 	limit := e.cfg.Checks.Failures.Max
 	if len(failures) <= limit {
 		return nil
@@ -50,4 +50,22 @@ func orUnknown(s string) string {
 		return "no error reported"
 	}
 	return s
+}
+
+// checkLastFailed reports a series whose newest finished attempt did not
+// succeed.
+func (e *evaluator) checkLastFailed(f *seriesFacts) []Finding {
+	b := f.lastFinished
+	if b == nil || b.Good() {
+		return nil
+	}
+	out := NewFinding(CheckLastFailed, f.key.Env, seriesSubject(f.key))
+	out.Expected = "the newest finished backup attempt succeeds"
+	out.Observed = fmt.Sprintf("newest attempt %s (%s) ended %s with status %s: %s", b.ID, b.Type, rfc3339(model.AttemptTime(b)), b.Status, orUnknown(b.Error))
+	out.Start = model.AttemptTime(b).UTC()
+	out.Evidence = []Evidence{backupEvidence(b, string(b.Status))}
+	if f.lastGood != nil {
+		out.Evidence = append(out.Evidence, backupEvidence(f.lastGood, "newest successful backup"))
+	}
+	return []Finding{out}
 }

@@ -9,17 +9,18 @@ import (
 	"github.com/restorable/restorable/internal/model"
 )
 
-// GateChecks are the checks whose findings deny a deploy: while one of them
-// is breached, a rollback could not bring the data back to a known release.
-// Failures are judged by the newest attempt of each dataset instead
-// (GateLastFailed): a failure that a later backup made good holds nothing up.
+// GateChecks are the checks whose open findings deny a deploy: while one
+// of them is breached, a rollback could not bring the data back to a known
+// release. The alert rules labelled gate="deploy" are tested against this
+// list, so Alertmanager blocks on exactly these checks too.
 func GateChecks() []string {
-	return []string{CheckRPO, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR}
+	return []string{CheckRPO, CheckLastFailed, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR}
 }
 
-// GateLastFailed is the reason a deploy is denied while the newest finished
-// backup attempt of a dataset failed.
-const GateLastFailed = "backup.last_failed"
+// Gating reports whether a finding denies deploys to its environment.
+func Gating(f *Finding) bool {
+	return f.Severity >= SeverityWarning && f.End.IsZero() && slices.Contains(GateChecks(), f.Check)
+}
 
 // GateRequest asks whether a release may be deployed to an environment.
 type GateRequest struct {
@@ -63,36 +64,19 @@ type GateAnswer struct {
 	LatestGoodBackup *GateBackup `json:"latest_good_backup"`
 }
 
-// GateState is what the gate decides from: the findings of the current
-// state at a moment, and the backups that state retains, as slices so that
-// callers holding catalogs per source need not copy them into one.
-type GateState struct {
-	At       time.Time
-	Findings []Finding
-	Backups  [][]model.Backup
-	// LastFailed are the newest finished attempts of each dataset that did
-	// not succeed.
-	LastFailed []model.Backup
-}
-
-// GateState returns the gate's view of the state the evaluator was given:
-// its findings, the failed newest attempts it saw, and the backups (as the
-// caller holds them, per source or per series) for the latest good one.
-func (e *Evaluator) GateState(backups [][]model.Backup) *GateState {
-	return &GateState{At: e.at, Findings: e.Findings(), Backups: backups, LastFailed: e.LastFailed()}
-}
-
-// Gate answers req from the current state. The exporter's /api/v1/gate,
-// its restorable_deploy_gate_open gauge and `analyze gate` all call it, so
-// they give one answer.
-func Gate(cfg *config.Config, st *GateState, req GateRequest) (GateAnswer, error) {
+// Gate answers req from one evaluation: it denies for every gating finding
+// of the environment (and dataset), and when no successful backup of it is
+// retained at all. It decides nothing else, so the exporter's
+// /api/v1/gate, its restorable_deploy_gate_open gauge, its finding metrics
+// and `analyze gate` give one answer from the same Result.
+func Gate(cfg *config.Config, res *Result, req GateRequest) (GateAnswer, error) {
 	if _, ok := cfg.Environments[req.Env]; !ok {
 		return GateAnswer{}, fmt.Errorf("unknown environment %q", req.Env)
 	}
-	a := GateAnswer{GateRequest: req, EvaluatedAt: st.At.UTC(), Reasons: []GateReason{}}
-	gating := GateChecks()
-	for _, f := range st.Findings {
-		if f.Env != req.Env || !slices.Contains(gating, f.Check) || f.Severity < SeverityWarning || !f.End.IsZero() {
+	a := GateAnswer{GateRequest: req, EvaluatedAt: res.At.UTC(), Reasons: []GateReason{}}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		if f.Env != req.Env || !Gating(f) {
 			continue
 		}
 		if req.Dataset != "" && f.Subject.Dataset != "" && f.Subject.Dataset != req.Dataset {
@@ -103,26 +87,11 @@ func Gate(cfg *config.Config, st *GateState, req GateRequest) (GateAnswer, error
 			Detail: fmt.Sprintf("expected %s, observed %s", f.Expected, f.Observed),
 		})
 	}
-	for _, b := range st.LastFailed {
-		if b.Env != req.Env || (req.Dataset != "" && b.Dataset != req.Dataset) {
-			continue
-		}
-		detail := fmt.Sprintf("the newest backup attempt %s (%s) ended %s with status %s", b.ID, b.Type, b.End.UTC().Format(time.RFC3339), b.Status)
-		if b.Error != "" {
-			detail += ": " + b.Error
-		}
-		a.Reasons = append(a.Reasons, GateReason{Check: GateLastFailed, Severity: SeverityCritical, Subject: b.Source + "/" + b.Dataset, Detail: detail})
-	}
 	var latest *model.Backup
-	for _, bs := range st.Backups {
-		for i := range bs {
-			b := &bs[i]
-			if b.Env != req.Env || !b.Good() || (req.Dataset != "" && b.Dataset != req.Dataset) {
-				continue
-			}
-			if latest == nil || b.End.After(latest.End) {
-				latest = b
-			}
+	for i := range res.LatestGood {
+		b := &res.LatestGood[i]
+		if b.Env == req.Env && (req.Dataset == "" || b.Dataset == req.Dataset) && model.Newer(b, latest) {
+			latest = b
 		}
 	}
 	if latest == nil {
@@ -146,10 +115,10 @@ func Gate(cfg *config.Config, st *GateState, req GateRequest) (GateAnswer, error
 
 // GateOpen answers the gate of every environment, for the
 // restorable_deploy_gate_open gauge.
-func GateOpen(cfg *config.Config, st *GateState) map[string]bool {
+func GateOpen(cfg *config.Config, res *Result) map[string]bool {
 	out := make(map[string]bool, len(cfg.Environments))
 	for env := range cfg.Environments {
-		a, err := Gate(cfg, st, GateRequest{Env: env})
+		a, err := Gate(cfg, res, GateRequest{Env: env})
 		out[env] = err == nil && a.Allow
 	}
 	return out

@@ -14,6 +14,8 @@ func gateConfig(t *testing.T) *config.Config {
 environments:
   prod: {rpo: 1h, retention: {releases: 1}}
   dev: {rpo: 72h, retention: {releases: 1}}
+sources:
+  - {name: s, type: manifest, env: prod, manifest: {dir: m}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestGate(t *testing.T) {
 			req: GateRequest{Env: "prod"}, allow: true, latestID: "b1"},
 		{name: "last backup failed denies", backups: []model.Backup{good("prod", "db", "b1", 30*time.Minute),
 			{Source: "s", Env: "prod", Dataset: "db", ID: "b2", Type: model.BackupIncr, Status: model.StatusFailed, Start: at.Add(-10 * time.Minute), End: at.Add(-9 * time.Minute)}},
-			req: GateRequest{Env: "prod"}, checks: []string{GateLastFailed}, latestID: "b1"},
+			req: GateRequest{Env: "prod"}, checks: []string{CheckLastFailed}, latestID: "b1"},
 		{name: "a failure made good by a later backup does not deny", backups: []model.Backup{
 			{Source: "s", Env: "prod", Dataset: "db", ID: "b0", Type: model.BackupIncr, Status: model.StatusFailed, Start: at.Add(-40 * time.Minute), End: at.Add(-39 * time.Minute)},
 			good("prod", "db", "b1", 20*time.Minute)},
@@ -56,9 +58,7 @@ func TestGate(t *testing.T) {
 		{name: "unknown env is an error", req: GateRequest{Env: "qa"}, wantError: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := NewEvaluator(cfg, at)
-			e.AddBackups(tc.backups)
-			a, err := Gate(cfg, e.GateState([][]model.Backup{tc.backups}), tc.req)
+			a, err := Gate(cfg, Evaluate(cfg, Input{At: at, Backups: Backups(tc.backups)}), tc.req)
 			if tc.wantError {
 				if err == nil {
 					t.Fatal("no error")
@@ -91,11 +91,9 @@ func TestGate(t *testing.T) {
 func TestGateOpen(t *testing.T) {
 	cfg := gateConfig(t)
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	in := Input{At: at, Backups: []model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
-		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}}}
-	e := NewEvaluator(cfg, at)
-	e.AddBackups(in.Backups)
-	open := GateOpen(cfg, e.GateState([][]model.Backup{in.Backups}))
+	in := Input{At: at, Backups: Backups([]model.Backup{{Source: "s", Env: "prod", Dataset: "db", ID: "b1", Type: model.BackupFull,
+		Status: model.StatusSucceeded, Release: "v1", Start: at.Add(-20 * time.Minute), End: at.Add(-10 * time.Minute)}})}
+	open := GateOpen(cfg, Evaluate(cfg, in))
 	if !open["prod"] || open["dev"] {
 		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
 	}

@@ -50,11 +50,11 @@ func repoEvidence(r *model.Repository, note string) Evidence {
 // checkPITR wants the WAL archive of each repository that keeps one to
 // cover every good backup of its dataset, from the oldest backup's first
 // segment to the newest backup's last, and to keep advancing.
-func (e *Evaluator) checkPITR() []Finding {
+func (e *evaluator) checkPITR() []Finding {
 	var out []Finding
 	for i := range e.repos {
 		in := &e.repos[i]
-		r := &in.repo
+		r := &in.Repository
 		if r.WALMin == "" && r.WALMax == "" {
 			continue
 		}
@@ -75,12 +75,12 @@ func (e *Evaluator) checkPITR() []Finding {
 			out = append(out, f)
 		}
 		env := e.env(r.Env)
-		if env != nil && env.RPO > 0 && !in.walSince.IsZero() && r.WALMax != "" {
-			if stale := e.at.Sub(in.walSince); stale > env.RPO.D() {
+		if env != nil && env.RPO > 0 && !in.WALSince.IsZero() && r.WALMax != "" {
+			if stale := e.at.Sub(in.WALSince); stale > env.RPO.D() {
 				f := NewFinding(CheckPITR, r.Env, subject)
 				f.Expected = fmt.Sprintf("WAL archive advancing at least every %s", FormatDuration(env.RPO.D()))
-				f.Observed = fmt.Sprintf("WAL archive stuck at %s since %s (%s)", r.WALMax, rfc3339(in.walSince), FormatDuration(stale))
-				f.Start = in.walSince.Add(env.RPO.D())
+				f.Observed = fmt.Sprintf("WAL archive stuck at %s since %s (%s)", r.WALMax, rfc3339(in.WALSince), FormatDuration(stale))
+				f.Start = in.WALSince.Add(env.RPO.D())
 				f.Evidence = []Evidence{repoEvidence(r, "newest segment "+r.WALMax)}
 				out = append(out, f)
 			}
@@ -93,7 +93,7 @@ func (e *Evaluator) checkPITR() []Finding {
 // newest good backup's last segment among the series the repository
 // serves (every dataset of the source when the repository names none).
 // The segment names travel in the Evidence notes.
-func (e *Evaluator) walRange(r *model.Repository) (oldest, newest Evidence) {
+func (e *evaluator) walRange(r *model.Repository) (oldest, newest Evidence) {
 	for _, k := range e.order {
 		if k.Env != r.Env || k.Source != r.Source || (r.Dataset != "" && k.Dataset != r.Dataset) {
 			continue

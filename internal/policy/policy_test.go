@@ -26,6 +26,8 @@ classifications:
   pii:
     max_age: {dev: 0s, staging: 30d, prod: 400d}
     regions: [eu-west-1]
+probes:
+  - {name: orders-restore, kind: command, source: db, options: {command: ["true"]}}
 sources:
   - {name: db, type: manifest, env: prod, classification: pii, manifest: {dir: m}}
   - {name: files, type: manifest, env: staging, manifest: {dir: m}}
@@ -33,6 +35,25 @@ sources:
 checks:
   failures: {window: 24h, max: 1}
 `
+
+// state is a whole state as tests build it: slices they can edit.
+type state struct {
+	At           time.Time
+	Backups      []model.Backup
+	Repositories []model.Repository
+	Probes       []model.ProbeResult
+}
+
+func (s state) input() Input {
+	in := Input{At: s.At, Backups: Backups(s.Backups), Probes: ProbeStates(s.Probes)}
+	for _, r := range s.Repositories {
+		in.Repositories = append(in.Repositories, RepositoryState{Repository: r})
+	}
+	return in
+}
+
+// evaluate runs the one evaluation over a test state.
+func evaluate(cfg *config.Config, s state) []Finding { return Evaluate(cfg, s.input()).Findings }
 
 // testAt is the moment every case is evaluated at.
 func testAt() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
@@ -63,11 +84,11 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 // healthy is a state in which no check fires: three releases of prod data
 // within every limit, a recent successful restore test, a continuous WAL
 // archive, and staging and dev in order.
-func healthy() Input {
+func healthy() state {
 	b3 := prodBackup("b3", "v3", 30*time.Minute)
 	b3.WALStart, b3.WALStop = "000000010000000000000030", "000000010000000000000031"
 	stagingEnd := testAt().Add(-2 * time.Hour)
-	return Input{
+	return state{
 		At: testAt(),
 		Backups: []model.Backup{
 			prodBackup("b1", "v1", 20*24*time.Hour),
@@ -93,7 +114,7 @@ func healthy() Input {
 }
 
 func TestHealthyStateHasNoFindings(t *testing.T) {
-	if fs := Evaluate(testCfg(t), healthy()); len(fs) != 0 {
+	if fs := evaluate(testCfg(t), healthy()); len(fs) != 0 {
 		for _, f := range fs {
 			t.Errorf("unexpected %s %s %s: %s", f.Check, f.Env, f.Subject, f.Observed)
 		}
@@ -111,7 +132,7 @@ func find(fs []Finding, check string) []Finding {
 	return out
 }
 
-func backupIdx(in *Input, id string) *model.Backup {
+func backupIdx(in *state, id string) *model.Backup {
 	for i := range in.Backups {
 		if in.Backups[i].ID == id {
 			return &in.Backups[i]
@@ -124,7 +145,7 @@ type checkCase struct {
 	name  string
 	check string
 	// change turns the healthy state into the case's state.
-	change func(in *Input)
+	change func(in *state)
 	// fire is false for cases where the check must stay quiet.
 	fire bool
 	// observed and subject are what a firing finding must say.
@@ -136,10 +157,10 @@ type checkCase struct {
 func checkCases() []checkCase {
 	return []checkCase{
 		{name: "rpo fires when the newest good backup is older than the RPO", check: CheckRPO,
-			change: func(in *Input) { backupIdx(in, "b3").End = testAt().Add(-90 * time.Minute) },
+			change: func(in *state) { backupIdx(in, "b3").End = testAt().Add(-90 * time.Minute) },
 			fire:   true, subject: "db/orders", observed: "newest successful backup b3 ended 1h30m ago", start: testAt().Add(-30 * time.Minute)},
 		{name: "rpo fires when no good backup is retained", check: CheckRPO,
-			change: func(in *Input) {
+			change: func(in *state) {
 				for i := range in.Backups {
 					if in.Backups[i].Env == "prod" {
 						in.Backups[i].Status = model.StatusFailed
@@ -148,16 +169,16 @@ func checkCases() []checkCase {
 			},
 			fire: true, subject: "db/orders", observed: "no successful backup retained"},
 		{name: "rpo stays quiet at exactly the RPO", check: CheckRPO,
-			change: func(in *Input) { backupIdx(in, "b3").End = testAt().Add(-time.Hour) }},
+			change: func(in *state) { backupIdx(in, "b3").End = testAt().Add(-time.Hour) }},
 		{name: "rpo ignores a newer failed attempt", check: CheckRPO,
-			change: func(in *Input) {
+			change: func(in *state) {
 				f := prodBackup("f1", "v3", time.Minute)
 				f.Status = model.StatusFailed
 				in.Backups = append(in.Backups, f)
 			}},
 
 		{name: "failures fire above the tolerated count in the window", check: CheckFailures,
-			change: func(in *Input) {
+			change: func(in *state) {
 				for i, ago := range []time.Duration{2 * time.Hour, 23 * time.Hour} {
 					f := prodBackup("f"+string(rune('1'+i)), "v3", ago)
 					f.Status, f.Error = model.StatusFailed, "disk full"
@@ -166,7 +187,7 @@ func checkCases() []checkCase {
 			},
 			fire: true, subject: "db/orders", observed: "2 failed or partial backups in the last 24h; newest f1: disk full", start: testAt().Add(-23 * time.Hour)},
 		{name: "failures stay quiet at the tolerated count and outside the window", check: CheckFailures,
-			change: func(in *Input) {
+			change: func(in *state) {
 				f := prodBackup("f1", "v3", 2*time.Hour)
 				f.Status = model.StatusPartial
 				old := prodBackup("f2", "v3", 25*time.Hour)
@@ -175,159 +196,173 @@ func checkCases() []checkCase {
 			}},
 
 		{name: "retention.releases fires with fewer release states than required", check: CheckReleases,
-			change: func(in *Input) { backupIdx(in, "b1").Release = "v2" },
+			change: func(in *state) { backupIdx(in, "b1").Release = "v2" },
 			fire:   true, subject: "db/orders", observed: "2 release states restorable (v2, v3)"},
 		{name: "retention.releases does not count failed backups", check: CheckReleases,
-			change: func(in *Input) { backupIdx(in, "b1").Status = model.StatusFailed },
+			change: func(in *state) { backupIdx(in, "b1").Status = model.StatusFailed },
 			fire:   true, subject: "db/orders", observed: "2 release states restorable (v2, v3)"},
 		{name: "retention.releases skips datasets without release labels", check: CheckReleases,
-			change: func(in *Input) {
+			change: func(in *state) {
 				for i := range in.Backups {
 					in.Backups[i].Release = ""
 				}
 			}},
 
 		{name: "retention.min_age fires when the oldest good backup is too young", check: CheckMinAge,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Backups = slices.DeleteFunc(in.Backups, func(b model.Backup) bool { return b.ID == "b1" || b.ID == "b2" })
 			},
 			fire: true, subject: "db/orders", observed: "oldest successful backup b3 is 30m old"},
 		{name: "retention.min_age stays quiet when history reaches back far enough", check: CheckMinAge,
-			change: func(in *Input) { backupIdx(in, "b1").End = testAt().Add(-7 * 24 * time.Hour) }},
+			change: func(in *state) { backupIdx(in, "b1").End = testAt().Add(-7 * 24 * time.Hour) }},
 
 		{name: "retention.max_age fires for backups kept too long", check: CheckMaxAge,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Backups = append(in.Backups, prodBackup("old", "v0", 401*24*time.Hour))
 			},
 			fire: true, subject: "db/orders", observed: "1 backup older than 400d; oldest old is 401d old", start: testAt().Add(-24 * time.Hour)},
 		{name: "retention.max_age stays quiet within the maximum", check: CheckMaxAge,
-			change: func(in *Input) { in.Backups = append(in.Backups, prodBackup("old", "v0", 399*24*time.Hour)) }},
+			change: func(in *state) { in.Backups = append(in.Backups, prodBackup("old", "v0", 399*24*time.Hour)) }},
 
 		{name: "retention.classification fires for PII older than its class allows", check: CheckClassMaxAge,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Backups = append(in.Backups, model.Backup{Source: "files", Env: "staging", Dataset: "uploads", ID: "pii-1",
 					Classification: "pii", End: testAt().Add(-31 * 24 * time.Hour), Start: testAt().Add(-31 * 24 * time.Hour), Status: model.StatusSucceeded})
 			},
 			fire: true, subject: "files/uploads", observed: "1 backup pii data older than 30d; oldest pii-1 is 31d old", start: testAt().Add(-24 * time.Hour)},
 		{name: "retention.classification with 0s forbids the class in an environment", check: CheckClassMaxAge,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
 					Classification: "pii", End: testAt().Add(-time.Minute), Start: testAt().Add(-2 * time.Minute), Status: model.StatusSucceeded})
 			},
 			fire: true, subject: "scratch/copy", observed: "1 backup pii data older than 0s"},
 		{name: "retention.classification stays quiet for unclassified data", check: CheckClassMaxAge,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Backups = append(in.Backups, model.Backup{Source: "scratch", Env: "dev", Dataset: "copy", ID: "d1",
 					End: testAt().Add(-time.Minute), Start: testAt().Add(-2 * time.Minute), Status: model.StatusSucceeded})
 			}},
 
+		{name: "backup.last_failed fires when the newest finished attempt failed", check: CheckLastFailed,
+			change: func(in *state) {
+				f := prodBackup("f1", "v3", time.Minute)
+				f.Status, f.Error = model.StatusFailed, "disk full"
+				in.Backups = append(in.Backups, f)
+			},
+			fire: true, subject: "db/orders", observed: "newest attempt f1 (full) ended " + rfc3339(testAt().Add(-time.Minute)) + " with status failed: disk full", start: testAt().Add(-time.Minute)},
+		{name: "backup.last_failed stays quiet when a later backup made a failure good", check: CheckLastFailed,
+			change: func(in *state) {
+				f := prodBackup("f0", "v3", 40*time.Minute)
+				f.Status = model.StatusFailed
+				in.Backups = append(in.Backups, f)
+			}},
+
 		{name: "release.backup fires when a release appears before any good backup of the one before", check: CheckReleaseBackup,
-			change: func(in *Input) { backupIdx(in, "b2").Status = model.StatusFailed },
+			change: func(in *state) { backupIdx(in, "b2").Status = model.StatusFailed },
 			fire:   true, subject: "db/orders@v3", observed: "v3 first seen " + rfc3339(testAt().Add(-40*time.Minute)) + "; v2 has no successful backup", start: testAt().Add(-40 * time.Minute)},
 		{name: "release.backup stays quiet when every release was backed up before the next", check: CheckReleaseBackup,
-			change: func(in *Input) {}},
+			change: func(in *state) {}},
 
 		{name: "encryption fires for unencrypted backups where kms is required", check: CheckEncryption,
-			change: func(in *Input) {
+			change: func(in *state) {
 				backupIdx(in, "b2").Encrypted = false
 				backupIdx(in, "b1").KeyID = ""
 			},
 			fire: true, subject: "db/orders", observed: "1 backup not encrypted, 1 encrypted without a KMS key; newest b2"},
 		{name: "encryption ignores failed backups that hold no data", check: CheckEncryption,
-			change: func(in *Input) {
+			change: func(in *state) {
 				f := prodBackup("f1", "v3", time.Minute)
 				f.Status, f.Encrypted = model.StatusFailed, false
 				in.Backups = append(in.Backups, f)
 			}},
 
 		{name: "encryption.kms_key fires for a key outside the allowlist", check: CheckKMSKey,
-			change: func(in *Input) { backupIdx(in, "b3").KeyID = "key-legacy" },
+			change: func(in *state) { backupIdx(in, "b3").KeyID = "key-legacy" },
 			fire:   true, subject: "db/orders", observed: "1 backup encrypted with key-legacy"},
 		{name: "encryption.kms_key stays quiet for allowed keys", check: CheckKMSKey,
-			change: func(in *Input) { in.Backups = in.Backups[:2] }},
+			change: func(in *state) { in.Backups = in.Backups[:2] }},
 
 		{name: "immutability fires for a mutable backup and an expired lock", check: CheckImmutable,
-			change: func(in *Input) {
+			change: func(in *state) {
 				backupIdx(in, "b3").Immutable = false
 				backupIdx(in, "b1").RetainUntil = testAt().Add(-time.Hour)
 			},
 			fire: true, subject: "db/orders", observed: "1 backup not immutable, 1 with an expired lock; newest b3"},
 		{name: "immutability stays quiet while the lock lasts", check: CheckImmutable,
-			change: func(in *Input) { backupIdx(in, "b1").RetainUntil = testAt().Add(time.Hour) }},
+			change: func(in *state) { backupIdx(in, "b1").RetainUntil = testAt().Add(time.Hour) }},
 
 		{name: "archive_after fires for old backups in hot storage", check: CheckArchive,
-			change: func(in *Input) {
+			change: func(in *state) {
 				s1 := backupIdx(in, "s1")
 				s1.End, s1.StoredBytes = testAt().Add(-31*24*time.Hour), 3<<29
 			},
 			fire: true, subject: "files/uploads", observed: "1 backup in hot storage after 30d; oldest s1 is 31d old, 1.5 GiB stored"},
 		{name: "archive_after stays quiet once backups left hot storage", check: CheckArchive,
-			change: func(in *Input) {
+			change: func(in *state) {
 				s1 := backupIdx(in, "s1")
 				s1.End, s1.StorageClass = testAt().Add(-31*24*time.Hour), "GLACIER"
 			}},
 
 		{name: "residency fires for a region the environment and class do not allow", check: CheckResidency,
-			change: func(in *Input) { backupIdx(in, "b2").Region = "eu-central-1" },
+			change: func(in *state) { backupIdx(in, "b2").Region = "eu-central-1" },
 			fire:   true, subject: "db/orders", observed: "1 backup stored in eu-central-1"},
 		{name: "residency stays quiet in allowed regions", check: CheckResidency,
-			change: func(in *Input) { backupIdx(in, "b2").Region = "eu-west-1" }},
+			change: func(in *state) { backupIdx(in, "b2").Region = "eu-west-1" }},
 
 		{name: "restore_test.overdue fires without a recent successful restore", check: CheckRestoreOverdue,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
 				in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-time.Minute)
 			},
 			fire: true, subject: "orders", observed: "last successful restore test 8d ago", start: testAt().Add(-24 * time.Hour)},
 		{name: "restore_test.overdue stays quiet in environments without an interval", check: CheckRestoreOverdue,
-			change: func(in *Input) { in.Probes = nil; in.Backups = in.Backups[3:] }},
+			change: func(in *state) { in.Probes = nil; in.Backups = in.Backups[3:] }},
 
 		{name: "restore_test.failed fires when the newest run failed", check: CheckRestoreFailed,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r2", Probe: "orders-restore", Env: "prod", Dataset: "orders",
 					Start: testAt().Add(-5 * time.Minute), Duration: time.Minute, Error: "pg_restore: relation missing"})
 			},
 			fire: true, subject: "orders/orders-restore", observed: "run r2 at " + rfc3339(testAt().Add(-5*time.Minute)) + " failed: pg_restore: relation missing"},
 		{name: "restore_test.failed stays quiet when a later run succeeded", check: CheckRestoreFailed,
-			change: func(in *Input) {
+			change: func(in *state) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r0", Probe: "orders-restore", Env: "prod", Dataset: "orders",
 					Start: testAt().Add(-3 * time.Hour), Duration: time.Minute, Error: "timeout"})
 			}},
 
 		{name: "restore_test.rto fires when the restore took longer than the RTO", check: CheckRTO,
-			change: func(in *Input) { in.Probes[0].Duration = 31 * time.Minute },
+			change: func(in *state) { in.Probes[0].Duration = 31 * time.Minute },
 			fire:   true, subject: "db/orders/orders-restore", observed: "run r1 took 31m"},
 		{name: "restore_test.rto uses the probe's own target first", check: CheckRTO,
-			change: func(in *Input) { in.Probes[0].Duration, in.Probes[0].RTOTarget = 31*time.Minute, time.Hour }},
+			change: func(in *state) { in.Probes[0].Duration, in.Probes[0].RTOTarget = 31*time.Minute, time.Hour }},
 
 		{name: "restore_test.rpo fires when restored data was older than the RPO", check: CheckRestoreRPO,
-			change: func(in *Input) { in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-2 * time.Hour) },
+			change: func(in *state) { in.Probes[0].RestoredPoint = in.Probes[0].Start.Add(-2 * time.Hour) },
 			fire:   true, subject: "db/orders/orders-restore", observed: "run r1 restored data 2h old"},
 		{name: "restore_test.rpo stays quiet when the restored point is unknown", check: CheckRestoreRPO,
-			change: func(in *Input) { in.Probes[0].RestoredPoint = time.Time{} }},
+			change: func(in *state) { in.Probes[0].RestoredPoint = time.Time{} }},
 
 		{name: "agent_drift fires when environments run different minor versions", check: CheckAgentDrift,
-			change: func(in *Input) { backupIdx(in, "s2").AgentVersion = "2.55.0" },
+			change: func(in *state) { backupIdx(in, "s2").AgentVersion = "2.55.0" },
 			fire:   true, subject: "pgbackrest", observed: "pgbackrest 2.54 in prod, 2.55 in staging"},
 		{name: "agent_drift ignores patch differences at the minor level", check: CheckAgentDrift,
-			change: func(in *Input) { backupIdx(in, "s2").AgentVersion = "2.54.9" }},
+			change: func(in *state) { backupIdx(in, "s2").AgentVersion = "2.54.9" }},
 
 		{name: "ephemeral_data fires for caches in non-prod backups", check: CheckEphemeral,
-			change: func(in *Input) {
+			change: func(in *state) {
 				backupIdx(in, "s2").Paths = []string{"/srv/uploads", "/srv/app/cache", "/var/log/app.log"}
 			},
 			fire: true, subject: "files/uploads", observed: "1 backup contains /srv/app/cache, /var/log/app.log"},
 		{name: "ephemeral_data leaves prod alone", check: CheckEphemeral,
-			change: func(in *Input) { backupIdx(in, "b3").Paths = []string{"/srv/app/cache"} }},
+			change: func(in *state) { backupIdx(in, "b3").Paths = []string{"/srv/app/cache"} }},
 
 		{name: "pitr.gap fires when the archive starts after the oldest backup", check: CheckPITR,
-			change: func(in *Input) { in.Repositories[0].WALMin = "000000010000000000000012" },
+			change: func(in *state) { in.Repositories[0].WALMin = "000000010000000000000012" },
 			fire:   true, subject: "db/orders/orders", observed: "WAL archive starts at 000000010000000000000012"},
 		{name: "pitr.gap fires when the archive ends before the newest backup", check: CheckPITR,
-			change: func(in *Input) { in.Repositories[0].WALMax = "000000010000000000000030" },
+			change: func(in *state) { in.Repositories[0].WALMax = "000000010000000000000030" },
 			fire:   true, subject: "db/orders/orders", observed: "WAL archive ends at 000000010000000000000030"},
 		{name: "pitr.gap compares timelines numerically", check: CheckPITR,
-			change: func(in *Input) { in.Repositories[0].WALMax = "000000020000000000000001" }},
+			change: func(in *state) { in.Repositories[0].WALMax = "000000020000000000000001" }},
 	}
 }
 
@@ -337,7 +372,7 @@ func TestChecks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			in := healthy()
 			c.change(&in)
-			got := find(Evaluate(cfg, in), c.check)
+			got := find(evaluate(cfg, in), c.check)
 			if !c.fire {
 				for _, f := range got {
 					t.Errorf("%s fired: %s %s: %s", c.check, f.Env, f.Subject, f.Observed)
@@ -393,20 +428,19 @@ func TestEveryCheckHasFiringAndQuietCases(t *testing.T) {
 func TestPITRStalledArchive(t *testing.T) {
 	cfg := testCfg(t)
 	in := healthy()
-	e := NewEvaluator(cfg, testAt())
-	e.AddBackups(in.Backups)
-	e.AddRepository(in.Repositories[0], testAt().Add(-90*time.Minute))
-	got := find(e.Findings(), CheckPITR)
+	stalled := func(since time.Time) []Finding {
+		x := in.input()
+		x.Repositories[0].WALSince = since
+		return Evaluate(cfg, x).Findings
+	}
+	got := find(stalled(testAt().Add(-90*time.Minute)), CheckPITR)
 	if len(got) != 1 || !strings.Contains(got[0].Observed, "stuck at 000000010000000000000040 since "+rfc3339(testAt().Add(-90*time.Minute))) {
 		t.Fatalf("stalled archive: %+v", got)
 	}
 	if want := testAt().Add(-30 * time.Minute); !got[0].Start.Equal(want) {
 		t.Errorf("start = %s, want %s", got[0].Start, want)
 	}
-	e = NewEvaluator(cfg, testAt())
-	e.AddBackups(in.Backups)
-	e.AddRepository(in.Repositories[0], testAt().Add(-59*time.Minute))
-	if got := find(e.Findings(), CheckPITR); len(got) != 0 {
+	if got := find(stalled(testAt().Add(-59*time.Minute)), CheckPITR); len(got) != 0 {
 		t.Errorf("archive that advanced within the RPO: %+v", got)
 	}
 }
@@ -422,10 +456,9 @@ func TestAttemptsFromHistory(t *testing.T) {
 		f.Status = model.StatusFailed
 		attempts = append(attempts, f)
 	}
-	e := NewEvaluator(cfg, testAt())
-	e.AddBackups(in.Backups)
-	e.SetAttempts(attempts)
-	got := find(e.Findings(), CheckFailures)
+	x := in.input()
+	x.Attempts = attempts
+	got := find(Evaluate(cfg, x).Findings, CheckFailures)
 	if len(got) != 1 || !strings.HasPrefix(got[0].Observed, "2 failed or partial backups") {
 		t.Fatalf("failures from history: %+v", got)
 	}
@@ -448,11 +481,9 @@ func TestReleaseSightingsFromHistory(t *testing.T) {
 		{since: testAt().Add(-90 * 24 * time.Hour), want: []string{"db/orders@v2"}},
 		{since: testAt().Add(-30 * 24 * time.Hour), want: nil},
 	} {
-		e := NewEvaluator(cfg, testAt())
-		e.SetSince(tc.since)
-		e.SetReleaseSightings(sightings)
+		res := Evaluate(cfg, Input{At: testAt(), Since: tc.since, Sightings: sightings})
 		var got []string
-		for _, f := range find(e.Findings(), CheckReleaseBackup) {
+		for _, f := range find(res.Findings, CheckReleaseBackup) {
 			got = append(got, f.Subject.String())
 		}
 		if !slices.Equal(got, tc.want) {
@@ -462,9 +493,8 @@ func TestReleaseSightingsFromHistory(t *testing.T) {
 }
 
 func TestExpectedSeriesWithoutBackups(t *testing.T) {
-	e := NewEvaluator(testCfg(t), testAt())
-	e.ExpectSeries(model.SeriesKey{Env: "prod", Source: "db", Dataset: "gone"})
-	got := find(e.Findings(), CheckRPO)
+	seen := map[model.SeriesKey]time.Time{{Env: "prod", Source: "db", Dataset: "gone"}: testAt().Add(-time.Hour)}
+	got := find(Evaluate(testCfg(t), Input{At: testAt(), Seen: seen}).Findings, CheckRPO)
 	if len(got) != 1 || got[0].Observed != "no successful backup retained" || got[0].Subject.Dataset != "gone" {
 		t.Fatalf("expected series: %+v", got)
 	}

@@ -21,7 +21,7 @@ func probeSubject(r *model.ProbeResult) Subject {
 // checkProbes judges the newest run of each probe (failed, slower than the
 // RTO, data older than the RPO) and, per dataset with retained good
 // backups, when it was last restored successfully.
-func (e *Evaluator) checkProbes() []Finding {
+func (e *evaluator) checkProbes() []Finding {
 	latest := map[string]*model.ProbeResult{}
 	latestOK := map[string]*model.ProbeResult{}
 	lastSuccess := map[envDataset]*model.ProbeResult{}
@@ -85,7 +85,7 @@ func (e *Evaluator) checkProbes() []Finding {
 	return out
 }
 
-func (e *Evaluator) checkRestoreOverdue(lastSuccess map[envDataset]*model.ProbeResult) []Finding {
+func (e *evaluator) checkRestoreOverdue(lastSuccess map[envDataset]*model.ProbeResult) []Finding {
 	datasets := map[envDataset]model.SeriesKey{}
 	for _, k := range e.order {
 		if e.series[k].lastGood == nil {

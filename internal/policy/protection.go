@@ -11,7 +11,7 @@ import (
 
 // checkProtection covers encryption, the KMS key allowlist, immutability
 // and residency: rules every backup that holds data must follow.
-func (e *Evaluator) checkProtection(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkProtection(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	var out []Finding
 	if env != nil {
 		out = append(out, e.checkEncryption(k, env, members)...)
@@ -21,7 +21,7 @@ func (e *Evaluator) checkProtection(k model.SeriesKey, env *config.Environment, 
 	return out
 }
 
-func (e *Evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	req := env.Require
 	if req.Encryption == config.EncryptionNone {
 		return nil
@@ -71,7 +71,7 @@ func (e *Evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, 
 	return out
 }
 
-func (e *Evaluator) checkImmutable(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkImmutable(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	if !env.Require.Immutable {
 		return nil
 	}
@@ -107,7 +107,7 @@ func (e *Evaluator) checkImmutable(k model.SeriesKey, env *config.Environment, m
 // checkResidency wants each backup's region in the environment's regions
 // and in its classification's regions, where those are set. A backup whose
 // region is unknown is not judged.
-func (e *Evaluator) checkResidency(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkResidency(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	var o offenders
 	allowed := map[string][]string{}
 	for _, b := range members {

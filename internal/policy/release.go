@@ -64,7 +64,7 @@ func Sightings(backups []*model.Backup) []ReleaseSighting {
 // checkReleases orders each series' releases by first sighting and wants,
 // for every release but the first, a successful backup of the release
 // before it that ended before the release appeared.
-func (e *Evaluator) checkReleases() []Finding {
+func (e *evaluator) checkReleases() []Finding {
 	var out []Finding
 	keys := e.order
 	if e.sightingsGiven {

@@ -10,7 +10,7 @@ import (
 	"github.com/restorable/restorable/internal/model"
 )
 
-func (e *Evaluator) checkRetention(s *model.Series, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkRetention(s *model.Series, env *config.Environment, members []*model.Backup) []Finding {
 	var out []Finding
 	if env != nil {
 		out = append(out, e.checkReleaseCount(s, env, members)...)
@@ -24,7 +24,7 @@ func (e *Evaluator) checkRetention(s *model.Series, env *config.Environment, mem
 // checkReleaseCount counts the distinct releases among retained good
 // backups, the current release included, as the
 // restorable_backup_releases_retained metric does.
-func (e *Evaluator) checkReleaseCount(s *model.Series, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkReleaseCount(s *model.Series, env *config.Environment, members []*model.Backup) []Finding {
 	want := env.Retention.Releases
 	if want <= 0 {
 		return nil
@@ -57,7 +57,7 @@ func (e *Evaluator) checkReleaseCount(s *model.Series, env *config.Environment, 
 	return []Finding{f}
 }
 
-func (e *Evaluator) checkMinAge(s *model.Series, env *config.Environment) []Finding {
+func (e *evaluator) checkMinAge(s *model.Series, env *config.Environment) []Finding {
 	minAge := env.Retention.MinAge.D()
 	if minAge <= 0 || s.OldestGood == nil {
 		return nil
@@ -73,7 +73,7 @@ func (e *Evaluator) checkMinAge(s *model.Series, env *config.Environment) []Find
 	return []Finding{f}
 }
 
-func (e *Evaluator) checkMaxAge(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkMaxAge(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	maxAge := env.Retention.MaxAge.D()
 	if maxAge <= 0 {
 		return nil
@@ -95,7 +95,7 @@ func (e *Evaluator) checkMaxAge(k model.SeriesKey, env *config.Environment, memb
 	return []Finding{f}
 }
 
-func (e *Evaluator) checkClassMaxAge(k model.SeriesKey, members []*model.Backup) []Finding {
+func (e *evaluator) checkClassMaxAge(k model.SeriesKey, members []*model.Backup) []Finding {
 	byClass := map[string]*offenders{}
 	limits := map[string]time.Duration{}
 	for _, b := range members {
@@ -131,13 +131,13 @@ func (e *Evaluator) checkClassMaxAge(k model.SeriesKey, members []*model.Backup)
 	return out
 }
 
-func (e *Evaluator) ageNote(b *model.Backup) string {
+func (e *evaluator) ageNote(b *model.Backup) string {
 	return FormatDuration(e.at.Sub(model.AttemptTime(b))) + " old"
 }
 
 // ageSummary says how many backups break an age rule and how old the
 // oldest is.
-func (e *Evaluator) ageSummary(o *offenders, what string) string {
+func (e *evaluator) ageSummary(o *offenders, what string) string {
 	list := o.sorted()
 	oldest := list[0]
 	return fmt.Sprintf("%d %s %s; oldest %s is %s old", len(list), plural(len(list), "backup", "backups"), what, oldest.ID, FormatDuration(e.at.Sub(model.AttemptTime(oldest))))

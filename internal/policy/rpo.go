@@ -10,7 +10,7 @@ import (
 
 // checkRPO compares the age of the newest good backup with the RPO. A
 // breach starts when the newest good backup turns RPO old.
-func (e *Evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding {
+func (e *evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding {
 	if env == nil || env.RPO <= 0 {
 		return nil
 	}
@@ -37,7 +37,7 @@ func (e *Evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding
 	return []Finding{f}
 }
 
-func (e *Evaluator) noBackupRetained(k model.SeriesKey) Finding {
+func (e *evaluator) noBackupRetained(k model.SeriesKey) Finding {
 	f := NewFinding(CheckRPO, k.Env, seriesSubject(k))
 	if env := e.env(k.Env); env != nil {
 		f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(env.RPO.D()))

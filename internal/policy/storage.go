@@ -12,7 +12,7 @@ import (
 
 // checkStorage covers where data sits and what it holds: old backups in
 // hot storage and ephemeral paths in backups.
-func (e *Evaluator) checkStorage(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkStorage(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	var out []Finding
 	if env != nil {
 		out = append(out, e.checkArchive(k, env, members)...)
@@ -27,7 +27,7 @@ func IsHot(cfg *config.Config, class string) bool {
 	return class != "" && slices.ContainsFunc(cfg.Checks.HotStorageClasses, func(c string) bool { return strings.EqualFold(c, class) })
 }
 
-func (e *Evaluator) checkArchive(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
+func (e *evaluator) checkArchive(k model.SeriesKey, env *config.Environment, members []*model.Backup) []Finding {
 	after := env.ArchiveAfter.D()
 	if after <= 0 {
 		return nil
@@ -75,7 +75,7 @@ func EphemeralMatch(patterns []string, p string) string {
 	return ""
 }
 
-func (e *Evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) []Finding {
+func (e *evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) []Finding {
 	if !slices.Contains(e.cfg.Checks.Ephemeral.Envs, k.Env) {
 		return nil
 	}

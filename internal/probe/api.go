@@ -41,7 +41,7 @@ func (m *Manager) HandleList(w http.ResponseWriter, _ *http.Request) {
 	resp := listResponse{Probes: make([]probeStatus, 0, len(m.names)), Runs: make([]runInfo, 0, len(m.runs))}
 	for _, name := range m.names {
 		e := m.entries[name]
-		ps := probeStatus{Name: name, Kind: e.probe.Kind, Env: m.probeEnv(e.probe), Source: e.probe.Source, Schedule: e.probe.Schedule, NextRun: e.next, Timeout: e.probe.Timeout.String(), LastSuccess: m.lastOK[name]}
+		ps := probeStatus{Name: name, Kind: e.probe.Kind, Env: m.probeEnv(e.probe), Source: e.probe.Source, Schedule: e.probe.Schedule, NextRun: e.next, Timeout: e.probe.Timeout.String(), LastSuccess: m.lastOK[name].Start}
 		if e.active != nil {
 			ps.ActiveRun = e.active.ID
 		}

@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -73,7 +75,10 @@ type Manager struct {
 	wg      sync.WaitGroup
 	runs    []*runInfo
 	latest  map[string]model.ProbeResult
-	lastOK  map[string]time.Time
+	lastOK  map[string]model.ProbeResult
+	// version counts recorded results, so that what derives from them
+	// (the policy evaluation) knows when to renew.
+	version atomic.Uint64
 }
 
 type entry struct {
@@ -121,7 +126,7 @@ func NewManager(cfg *config.Config, cats Catalogs, opts Options) (*Manager, erro
 		keep:    cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
 		after:   time.After,
 		latest:  map[string]model.ProbeResult{},
-		lastOK:  map[string]time.Time{},
+		lastOK:  map[string]model.ProbeResult{},
 	}
 	ks := kinds()
 	for i, p := range cfg.Probes {
@@ -417,11 +422,12 @@ func (m *Manager) cleanupRun(ctx context.Context, r *run) error {
 
 // record keeps res as the latest result of its probe. m.mu is held.
 func (m *Manager) record(res model.ProbeResult) {
+	defer m.version.Add(1)
 	if prev, ok := m.latest[res.Probe]; !ok || !res.Start.Before(prev.Start) {
 		m.latest[res.Probe] = res
 	}
-	if res.Success && res.Start.After(m.lastOK[res.Probe]) {
-		m.lastOK[res.Probe] = res.Start
+	if prev, ok := m.lastOK[res.Probe]; res.Success && (!ok || policy.NewerRun(&res, &prev)) {
+		m.lastOK[res.Probe] = res
 	}
 }
 
@@ -502,15 +508,36 @@ func (m *Manager) Latest() []model.ProbeResult {
 	return out
 }
 
-// LastSuccess returns the start time of the latest successful run of
-// every probe that succeeded at least once, by probe name.
-func (m *Manager) LastSuccess() map[string]time.Time {
+// LastSuccess returns the latest successful run of every probe that
+// succeeded at least once, by probe name: the whole record, because the
+// policy judges the data a success restored even after a later failure.
+func (m *Manager) LastSuccess() map[string]model.ProbeResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]time.Time, len(m.lastOK))
+	out := make(map[string]model.ProbeResult, len(m.lastOK))
 	for k, v := range m.lastOK {
 		out[k] = v
 	}
+	return out
+}
+
+// Version increases whenever a result is recorded.
+func (m *Manager) Version() uint64 { return m.version.Load() }
+
+// States returns the newest run and newest success of every probe that
+// ran, ordered by probe name, as the policy reads them.
+func (m *Manager) States() []policy.ProbeState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]policy.ProbeState, 0, len(m.latest))
+	for name, r := range m.latest {
+		st := policy.ProbeState{Newest: &r}
+		if ok, found := m.lastOK[name]; found {
+			st.NewestSuccess = &ok
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b policy.ProbeState) int { return strings.Compare(a.Newest.Probe, b.Newest.Probe) })
 	return out
 }
 

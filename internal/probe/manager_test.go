@@ -71,8 +71,8 @@ func TestScheduledRunsFollowTheCronSpec(t *testing.T) {
 	if got := h.m.Latest(); len(got) != 1 || got[0].RunID != r.RunID {
 		t.Fatalf("latest results %+v, want the scheduled run", got)
 	}
-	if ok := h.m.LastSuccess()["release-artifact"]; !ok.Equal(r.Start) {
-		t.Errorf("last success %s, want %s", ok, r.Start)
+	if ok := h.m.LastSuccess()["release-artifact"]; ok.RunID != r.RunID || !ok.Start.Equal(r.Start) {
+		t.Errorf("last success %+v, want run %s at %s", ok, r.RunID, r.Start)
 	}
 }
 
@@ -259,8 +259,8 @@ func TestSeedServesResultsFromHistory(t *testing.T) {
 	if len(latest) != 1 || latest[0].RunID != "20260430t030000_aaaaaa" {
 		t.Fatalf("latest after seeding: %+v", latest)
 	}
-	if ok := h.m.LastSuccess()["release-artifact"]; !ok.Equal(t0.Add(-24 * time.Hour)) {
-		t.Fatalf("last success after seeding: %s", ok)
+	if ok := h.m.LastSuccess()["release-artifact"]; !ok.Start.Equal(t0.Add(-24 * time.Hour)) {
+		t.Fatalf("last success after seeding: %+v", ok)
 	}
 }
 

@@ -181,7 +181,7 @@ func (r *run) pickBackup(accept func(*model.Backup) bool) (*model.Backup, error)
 			(p.Env != "" && b.Env != p.Env) || (accept != nil && !accept(b)) {
 			continue
 		}
-		if best == nil || cmp.Or(b.End.Compare(best.End), b.Start.Compare(best.Start), strings.Compare(b.ID, best.ID)) > 0 {
+		if model.Newer(b, best) {
 			best = b
 		}
 	}
