@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -44,30 +43,15 @@ func exposedMetrics(data []byte) map[string]bool {
 	return names
 }
 
-// referencedMetrics maps every Restorable metric that a rule or dashboard
-// query uses to the places that use it.
-func referencedMetrics(t *testing.T) map[string][]string {
+// dashboardQueries returns every panel and variable query of the
+// generated dashboards, by dashboard file.
+func dashboardQueries(t *testing.T) map[string][]string {
 	t.Helper()
-	metricRef := regexp.MustCompile(`\brestorable_[a-zA-Z0-9_]+`)
-	refs := map[string][]string{}
-	add := func(where, promql string) {
-		for _, m := range metricRef.FindAllString(promql, -1) {
-			if !slices.Contains(refs[m], where) {
-				refs[m] = append(refs[m], where)
-			}
-		}
-	}
-	for _, r := range alertRules(t) {
-		add("alert "+r.Alert, r.Expr)
-		// Annotations may run queries of their own for context.
-		for _, a := range r.Annotations {
-			add("alert "+r.Alert, a)
-		}
-	}
 	dashboards, err := filepath.Glob(filepath.Join(dashboardsDir, "*.json"))
 	if err != nil || len(dashboards) == 0 {
 		t.Fatalf("find generated dashboards in %s: %v (found %d; run `make dashboards`)", dashboardsDir, err, len(dashboards))
 	}
+	out := map[string][]string{}
 	for _, path := range dashboards {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -77,9 +61,15 @@ func referencedMetrics(t *testing.T) map[string][]string {
 		if err := json.Unmarshal(data, &d); err != nil {
 			t.Fatalf("decode %s: %v", path, err)
 		}
-		walkQueries(d, func(q string) { add("dashboard "+filepath.Base(path), q) })
+		where := "dashboard " + filepath.Base(path)
+		walkQueries(d, func(q string) {
+			// Variable queries such as label_values(...) are Grafana's, not PromQL.
+			if !strings.HasPrefix(q, "label_values(") && !strings.HasPrefix(q, "query_result(") {
+				out[where] = append(out[where], q)
+			}
+		})
 	}
-	return refs
+	return out
 }
 
 // walkQueries calls fn with every panel query (expr) and variable query
@@ -98,35 +88,6 @@ func walkQueries(v any, fn func(string)) {
 		for _, x := range v {
 			walkQueries(x, fn)
 		}
-	}
-}
-
-func missingMetrics(refs map[string][]string, exposed map[string]bool) []string {
-	var out []string
-	for m, where := range refs {
-		if !exposed[m] {
-			slices.Sort(where)
-			out = append(out, m+" (used by "+strings.Join(where, ", ")+")")
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// TestReferencedMetricsExist checks every metric a rule or dashboard uses
-// against what the exporter really serves: a renamed metric would otherwise
-// leave an alert that never fires and a panel that shows "No data".
-func TestReferencedMetricsExist(t *testing.T) {
-	data, err := os.ReadFile(goldenMetrics)
-	if err != nil {
-		t.Fatalf("read the exporter's golden /metrics output: %v (the exporter's end-to-end test writes it: go test ./cmd/exporter -update)", err)
-	}
-	exposed := exposedMetrics(data)
-	if len(exposed) == 0 {
-		t.Fatalf("%s holds no metrics", goldenMetrics)
-	}
-	for _, m := range missingMetrics(referencedMetrics(t), exposed) {
-		t.Errorf("%s is not in %s", m, goldenMetrics)
 	}
 }
 

@@ -153,9 +153,13 @@ func TestAlertsHaveLabelsAnnotationsAndRunbooks(t *testing.T) {
 func TestDeployGateAlerts(t *testing.T) {
 	want := []string{
 		"RestorableBackupFailed",
+		"RestorableBackupMutable",
 		"RestorableBackupRPOBreached",
 		"RestorableBackupReleasesBelowPolicy",
+		"RestorableBackupUnencrypted",
 		"RestorableExporterDown",
+		"RestorablePITRGap",
+		"RestorableRestoreProbeFailing",
 	}
 	var got []string
 	for _, r := range alertRules(t) {
