@@ -345,7 +345,15 @@ func (s *sim) run() {
 		s.step()
 		switch {
 		case step == 40:
+			// A restart changes no answer: the same instant judged before
+			// and after it.
+			at := s.now.Add(time.Minute)
+			before := facts(policy.Evaluate(s.cfg, s.state.Input(s.cfg, at, s.probes.States())).Findings)
 			s.restart()
+			after := facts(policy.Evaluate(s.cfg, s.state.Input(s.cfg, at, s.probes.States())).Findings)
+			if !slices.Equal(before, after) {
+				s.fail("a restart changed the exporter's findings\nbefore only: %v\nafter only: %v", minus(before, after), minus(after, before))
+			}
 		case step == 60:
 			s.reconfigure("4h", "10m")
 		}

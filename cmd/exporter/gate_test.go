@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/restorable/restorable/internal/policy"
+)
+
+// gateGauge reads restorable_deploy_gate_open of every env from a gather.
+func gateGauge(t *testing.T, g prometheus.Gatherer) map[string]bool {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "restorable_deploy_gate_open" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			out[m.Label[0].GetValue()] = m.GetGauge().GetValue() == 1
+		}
+	}
+	return out
+}
+
+// Case 6 of the one-evaluation issue: right after the start the gate gauge
+// read 0 for seconds while the API allowed, because the gauge waited for a
+// refresh tick. Now both read the newest evaluation, renewed as soon as a
+// collection changes the state: at every moment from the start on, the
+// gauge and the API give the same answer.
+func TestGateGaugeAndAPIAgreeFromTheStart(t *testing.T) {
+	dir := t.TempDir()
+	manifests := filepath.Join(dir, "manifests")
+	if err := os.MkdirAll(manifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().UTC().Add(-10 * time.Minute).Format(time.RFC3339)
+	start := time.Now().UTC().Add(-20 * time.Minute).Format(time.RFC3339)
+	manifest := `{"dataset":"orders","id":"b1","type":"full","release":"v1","start":"` + start + `","end":"` + end + `","status":"succeeded"}` + "\n"
+	if err := os.WriteFile(filepath.Join(manifests, "b.ndjson"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "restorable.yml")
+	if err := os.WriteFile(cfg, []byte(`environments:
+  prod: {rpo: 1h, retention: {releases: 1}}
+  dev: {rpo: 24h}
+sources:
+  - {name: ci, type: manifest, env: prod, interval: 1h, manifest: {dir: manifests}}
+history:
+  disabled: true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, appOptions{ConfigFile: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var last policy.GateAnswer
+	sawOpen := false
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		gauge := gateGauge(t, a.Gatherer())
+		for _, env := range []string{"prod", "dev"} {
+			rec := httptest.NewRecorder()
+			a.handleGate(rec, httptest.NewRequest("GET", "/api/v1/gate?env="+env, nil))
+			var ans policy.GateAnswer
+			if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+				t.Fatalf("gate answer: %v: %s", err, rec.Body.String())
+			}
+			if gauge[env] != ans.Allow {
+				t.Fatalf("%s: gauge open=%v while the API says allow=%v (%+v)", env, gauge[env], ans.Allow, ans.Reasons)
+			}
+			if env == "prod" {
+				last = ans
+			}
+			if env == "prod" && ans.Allow {
+				sawOpen = true
+			}
+		}
+		if sawOpen && a.store.Ready() {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !sawOpen {
+		t.Fatalf("the gate of prod never opened after the first collection: %+v", last)
+	}
+}
