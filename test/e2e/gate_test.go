@@ -127,37 +127,33 @@ type amAlert struct {
 	} `json:"status"`
 }
 
-// TestGateFollowsAlerts: a prod dataset breaches its RPO, the alert reaches
-// Alertmanager, `analyze gate --alertmanager` denies with that reason, a
-// fresh backup appears, the alert resolves and the gate allows again.
-func TestGateFollowsAlerts(t *testing.T) {
+// stack is an exporter, an Alertmanager and a Prometheus that scrapes the
+// exporter with the repository's alert rules and sends to the
+// Alertmanager.
+type stack struct {
+	dir, cfg                  string
+	expAddr, amAddr, promAddr string
+	analyze                   string
+}
+
+// startStack starts the three programs on configText (written to
+// restorable.yml in dir) and waits until Prometheus scrapes the exporter
+// and knows the Alertmanager.
+func startStack(t *testing.T, dir, configText string) *stack {
+	t.Helper()
 	prometheus := testutil.Program(t, "prometheus")
 	alertmanager := testutil.Program(t, "prometheus-alertmanager")
 	exporterBin := build(t, "./cmd/exporter", "exporter", false)
-	analyzeBin := build(t, "./cmd/analyze", "analyze", true)
-
-	dir := t.TempDir()
-	manifests := filepath.Join(dir, "manifests")
-	if err := os.MkdirAll(manifests, 0o755); err != nil {
+	s := &stack{dir: dir, analyze: build(t, "./cmd/analyze", "analyze", true)}
+	s.cfg = filepath.Join(dir, "restorable.yml")
+	if err := os.WriteFile(s.cfg, []byte(configText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A backup that is fresh now and breaches the 30s RPO 30s later.
-	writeBackup(t, manifests, "b1", time.Now())
-	cfg := filepath.Join(dir, "restorable.yml")
-	if err := os.WriteFile(cfg, []byte(`
-environments:
-  prod: {rpo: 30s, retention: {releases: 1}}
-sources:
-  - {name: ci, type: manifest, env: prod, interval: "@every 1s", timeout: 5s, manifest: {dir: manifests}}
-collection: {jitter: 1ms}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	expAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	start(t, "exporter", exporterBin, "--config.file="+cfg, "--web.listen-address="+expAddr, "--history.root="+filepath.Join(dir, "history"))
-	waitFor(t, "the exporter to be ready", time.Minute, func() bool { return getJSON(t, "http://"+expAddr+"/-/ready", nil) == 200 })
+	s.expAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	start(t, "exporter", exporterBin, "--config.file="+s.cfg, "--web.listen-address="+s.expAddr, "--history.root="+filepath.Join(dir, "history"))
+	waitFor(t, "the exporter to be ready", time.Minute, func() bool { return getJSON(t, "http://"+s.expAddr+"/-/ready", nil) == 200 })
 
-	amAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	s.amAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	amCfg := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(amCfg, []byte(`
 route: {receiver: "null", group_by: [alertname, env], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}
@@ -166,13 +162,13 @@ receivers: [{name: "null"}]
 		t.Fatal(err)
 	}
 	start(t, "alertmanager", alertmanager, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+		"--web.listen-address="+s.amAddr, "--cluster.listen-address=")
 
 	rules, err := filepath.Abs(filepath.Join(repoRoot, "alerts", "restorable.rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	s.promAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	promCfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(promCfg, []byte(fmt.Sprintf(`
 global: {scrape_interval: 1s, evaluation_interval: 1s}
@@ -182,18 +178,18 @@ alerting:
 scrape_configs:
   - job_name: restorable
     static_configs: [{targets: [%q]}]
-`, rules, amAddr, expAddr)), 0o644); err != nil {
+`, rules, s.amAddr, s.expAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start(t, "prometheus", prometheus, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "prom"),
-		"--web.listen-address="+promAddr, "--rules.alert.resend-delay=1s")
+		"--web.listen-address="+s.promAddr, "--rules.alert.resend-delay=1s")
 	waitFor(t, "Prometheus to scrape the exporter", time.Minute, func() bool {
 		var r struct {
 			Data struct {
 				ActiveTargets []struct{ Health string } `json:"activeTargets"`
 			} `json:"data"`
 		}
-		getJSON(t, "http://"+promAddr+"/api/v1/targets", &r)
+		getJSON(t, "http://"+s.promAddr+"/api/v1/targets", &r)
 		return len(r.Data.ActiveTargets) == 1 && r.Data.ActiveTargets[0].Health == "up"
 	})
 	waitFor(t, "Prometheus to know the Alertmanager", time.Minute, func() bool {
@@ -202,30 +198,59 @@ scrape_configs:
 				ActiveAlertmanagers []struct{ URL string } `json:"activeAlertmanagers"`
 			} `json:"data"`
 		}
-		getJSON(t, "http://"+promAddr+"/api/v1/alertmanagers", &r)
+		getJSON(t, "http://"+s.promAddr+"/api/v1/alertmanagers", &r)
 		return len(r.Data.ActiveAlertmanagers) == 1
 	})
+	return s
+}
 
-	gate := func() (int, string) {
-		cmd := exec.Command(analyzeBin, "gate", "--env", "prod", "--exporter", "http://"+expAddr, "--alertmanager", "http://"+amAddr)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, string(out)
+// gate runs analyze gate for env with args and returns its exit code and
+// output.
+func (s *stack) gate(t *testing.T, env string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(s.analyze, append([]string{"gate", "--env", env}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
 	}
-	gateAlerts := func() []amAlert {
-		var alerts []amAlert
-		getJSON(t, "http://"+amAddr+`/api/v2/alerts?active=true&filter=gate="deploy"&filter=env="prod"`, &alerts)
-		return alerts
+	return code, string(out)
+}
+
+// gateAlerts are the active alerts labelled gate="deploy" for env.
+func (s *stack) gateAlerts(t *testing.T, env string) []amAlert {
+	var alerts []amAlert
+	getJSON(t, "http://"+s.amAddr+`/api/v2/alerts?active=true&filter=gate="deploy"&filter=env="`+env+`"`, &alerts)
+	return alerts
+}
+
+// TestGateFollowsAlerts: a prod dataset breaches its RPO, the alert reaches
+// Alertmanager, `analyze gate --alertmanager` denies with that reason, a
+// fresh backup appears, the alert resolves and the gate allows again.
+func TestGateFollowsAlerts(t *testing.T) {
+	dir := t.TempDir()
+	manifests := filepath.Join(dir, "manifests")
+	if err := os.MkdirAll(manifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A backup that is fresh now and breaches the 30s RPO 30s later.
+	writeBackup(t, manifests, "b1", time.Now())
+	s := startStack(t, dir, `
+environments:
+  prod: {rpo: 30s, retention: {releases: 1}}
+sources:
+  - {name: ci, type: manifest, env: prod, interval: "@every 1s", timeout: 5s, manifest: {dir: manifests}}
+collection: {jitter: 1ms}
+`)
+	gate := func() (int, string) {
+		return s.gate(t, "prod", "--exporter", "http://"+s.expAddr, "--alertmanager", "http://"+s.amAddr)
 	}
 
 	// The RPO breach reaches Alertmanager and the gate denies with it.
 	waitFor(t, "RestorableBackupRPOBreached in Alertmanager", 90*time.Second, func() bool {
-		for _, a := range gateAlerts() {
+		for _, a := range s.gateAlerts(t, "prod") {
 			if a.Labels["alertname"] == "RestorableBackupRPOBreached" && a.Labels["dataset"] == "payments" {
 				return true
 			}
@@ -239,14 +264,14 @@ scrape_configs:
 	var ans struct {
 		Allow bool `json:"allow"`
 	}
-	getJSON(t, "http://"+expAddr+"/api/v1/gate?env=prod", &ans)
+	getJSON(t, "http://"+s.expAddr+"/api/v1/gate?env=prod", &ans)
 	if ans.Allow {
 		t.Error("the exporter's gate allows during an RPO breach")
 	}
 
 	// A fresh backup lands: the alert resolves and the gate opens.
 	writeBackup(t, manifests, "b2", time.Now())
-	waitFor(t, "the gate alerts to resolve", 60*time.Second, func() bool { return len(gateAlerts()) == 0 })
+	waitFor(t, "the gate alerts to resolve", 60*time.Second, func() bool { return len(s.gateAlerts(t, "prod")) == 0 })
 	code, out = gate()
 	if code != 0 {
 		t.Fatalf("gate after a fresh backup: exit %d, want 0:\n%s", code, out)
