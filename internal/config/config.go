@@ -60,9 +60,12 @@ type Config struct {
 	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 
-	// File is the path the configuration was read from; relative paths in
-	// the file are resolved against its directory.
+	// File is the absolute path of the file the configuration was read
+	// from; relative paths in the file are resolved against its directory.
 	File string `yaml:"-"`
+
+	// root is the file's YAML tree, for the lines of messages.
+	root *yaml.Node
 }
 
 // Environment is the policy of one environment.
@@ -237,7 +240,28 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, prefixFile(name, yamlError(err))
 	}
-	c := &Config{File: name}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		return nil, fmt.Errorf("%s: empty configuration", name)
+	}
+	// A second document ("---") would be ignored by a single Decode: what
+	// a user wrote there would silently not apply. An empty one (a
+	// trailing "---") holds nothing that could be lost.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		if len(extra.Content) > 0 && !isNull(extra.Content[0]) {
+			return nil, prefixFile(name, errAt(extra.Content[0].Line, "a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---"))
+		}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, prefixFile(name, yamlError(err))
+	}
+	c := &Config{
+		File: absFile(name),
+		// Defaults of values for which 0 is meaningful or an error are set
+		// before decoding, so that a value written explicitly is kept.
+		Collection: Collection{Concurrency: DefaultConcurrency, Jitter: DefaultJitter},
+		Probing:    Probing{Concurrency: DefaultProbeParallel, KeepResults: DefaultProbeKeep},
+		root:       &root,
+	}
 	if err := decodeStrict(&root, c, ""); err != nil {
 		return nil, prefixFile(name, err)
 	}
@@ -247,6 +271,62 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c.resolvePaths()
 	return c, nil
+}
+
+// absFile makes the configuration's path absolute, so that paths resolved
+// against its directory are absolute too: "./helper.sh" next to a
+// restorable.yml read from the working directory must not become
+// "helper.sh", which exec looks up on PATH.
+func absFile(name string) string {
+	if name == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return name
+	}
+	return abs
+}
+
+// lineOf returns the line of the value at path (map keys and list indexes)
+// in the file, or of the deepest part of path that exists; 0 when the
+// configuration was not read from a file.
+func (c *Config) lineOf(path ...any) int {
+	if c.root == nil {
+		return 0
+	}
+	n := c.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
 }
 
 // resolvePaths makes relative paths in the file relative to the file's
@@ -322,46 +402,21 @@ func (c *Config) applyDefaults() {
 			e.ArchiveAfter = DefaultArchiveAfter
 		}
 	}
-	for _, s := range c.Sources {
-		if s.Interval == "" {
-			s.Interval = DefaultInterval
-		}
-		if s.Timeout == 0 {
-			s.Timeout = DefaultTimeout
-		}
-		if s.Restic != nil && s.Restic.StatsInterval == 0 {
-			s.Restic.StatsInterval = DefaultResticStats
-		}
-	}
-	for _, p := range c.Probes {
-		if p.Timeout == 0 {
-			p.Timeout = DefaultProbeTimeout
-		}
-	}
-	if c.Collection.Concurrency == 0 {
-		c.Collection.Concurrency = DefaultConcurrency
-	}
-	if c.Collection.Jitter == 0 {
-		c.Collection.Jitter = DefaultJitter
-	}
+	// Interval, timeouts, stats_interval, jitter, concurrency and
+	// keep_results got their defaults before decoding (see Parse and the
+	// UnmarshalYAML methods).
 	if c.History.Root == "" {
 		c.History.Root = DefaultHistoryRoot
 	}
 	c.applyCheckDefaults()
-	if c.Probing.Concurrency == 0 {
-		c.Probing.Concurrency = DefaultProbeParallel
-	}
 	if c.Probing.StateDir == "" {
 		c.Probing.StateDir = DefaultProbeStateDir
-	}
-	if c.Probing.KeepResults == 0 {
-		c.Probing.KeepResults = DefaultProbeKeep
 	}
 }
 
 func (c *Config) validate() error {
 	if len(c.Environments) == 0 {
-		return errors.New("environments: at least one environment is required")
+		return errAt(c.lineOf("environments"), "environments: at least one environment is required")
 	}
 	for _, name := range c.EnvNames() {
 		e := c.Environments[name]
@@ -384,17 +439,17 @@ func (c *Config) validate() error {
 		}
 		for i, w := range e.QuietWindows {
 			if _, err := ParseSchedule(w.Start); err != nil {
-				return errAt(e.line, "environments.%s.quiet_windows[%d].start: %v", name, i, err)
+				return errAt(c.lineOf("environments", name, "quiet_windows", i, "start"), "environments.%s.quiet_windows[%d].start: %v", name, i, err)
 			}
 			if w.Duration <= 0 {
-				return errAt(e.line, "environments.%s.quiet_windows[%d].duration: must be greater than 0", name, i)
+				return errAt(c.lineOf("environments", name, "quiet_windows", i, "duration"), "environments.%s.quiet_windows[%d].duration: must be greater than 0", name, i)
 			}
 		}
 	}
-	for cname, cl := range c.Classifications {
-		for env := range cl.MaxAge {
+	for _, cname := range sortedKeys(c.Classifications) {
+		for _, env := range sortedKeys(c.Classifications[cname].MaxAge) {
 			if _, ok := c.Environments[env]; !ok {
-				return fmt.Errorf("classifications.%s.max_age: unknown environment %q", cname, env)
+				return errAt(c.lineOf("classifications", cname, "max_age", env), "classifications.%s.max_age: unknown environment %q", cname, env)
 			}
 		}
 	}
@@ -423,10 +478,13 @@ func (c *Config) validate() error {
 			}
 		}
 		if _, err := ParseSchedule(s.Interval); err != nil {
-			return errAt(s.line, "%s.interval: %v", where, err)
+			return errAt(c.lineOf("sources", i, "interval"), "%s.interval: %v", where, err)
 		}
 		if s.Timeout <= 0 {
-			return errAt(s.line, "%s.timeout: must be greater than 0", where)
+			return errAt(c.lineOf("sources", i, "timeout"), "%s.timeout: must be greater than 0 (every collection needs a deadline)", where)
+		}
+		if s.Restic != nil && s.Restic.StatsInterval <= 0 {
+			return errAt(c.lineOf("sources", i, "restic", "stats_interval"), "%s.restic.stats_interval: must be greater than 0", where)
 		}
 		if err := s.validateOptions(where); err != nil {
 			return err
@@ -458,21 +516,24 @@ func (c *Config) validate() error {
 		}
 		if p.Schedule != "" {
 			if _, err := ParseSchedule(p.Schedule); err != nil {
-				return errAt(p.line, "%s.schedule: %v", where, err)
+				return errAt(c.lineOf("probes", i, "schedule"), "%s.schedule: %v", where, err)
 			}
 		}
+		if p.Timeout <= 0 {
+			return errAt(c.lineOf("probes", i, "timeout"), "%s.timeout: must be greater than 0 (every probe run needs a deadline)", where)
+		}
 	}
-	if c.Collection.Concurrency < 0 {
-		return errors.New("collection.concurrency: must not be negative")
+	if c.Collection.Concurrency < 1 {
+		return errAt(c.lineOf("collection", "concurrency"), "collection.concurrency: must be at least 1")
 	}
 	if err := c.validateChecks(); err != nil {
 		return err
 	}
-	if c.Probing.Concurrency < 0 {
-		return errors.New("probing.concurrency: must not be negative")
+	if c.Probing.Concurrency < 1 {
+		return errAt(c.lineOf("probing", "concurrency"), "probing.concurrency: must be at least 1")
 	}
-	if c.Probing.KeepResults < 0 {
-		return errors.New("probing.keep_results: must not be negative")
+	if c.Probing.KeepResults < 1 {
+		return errAt(c.lineOf("probing", "keep_results"), "probing.keep_results: must be at least 1")
 	}
 	return nil
 }
@@ -541,15 +602,38 @@ func (c *Config) Source(name string) *Source {
 	return nil
 }
 
-// ParseSchedule parses a robfig/cron spec: five fields, a descriptor such
-// as @hourly, or "@every 5m".
+// MinScheduleInterval is the shortest time between two runs a schedule may
+// ask for. robfig/cron counts in whole seconds: "@every 1ns" or
+// "@every 1500ms" would silently run every second, so they are errors.
+const MinScheduleInterval = time.Second
+
+// ParseSchedule parses a schedule: a duration ("5m", meaning every five
+// minutes), "@every 5m", a descriptor such as @hourly, or a five-field
+// robfig/cron spec (optionally after CRON_TZ=Zone). A duration must be a
+// whole number of seconds and at least MinScheduleInterval; a cron spec
+// that never fires (30 February) is an error.
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("empty schedule")
 	}
-	// A bare duration ("5m", as most exporters write intervals) means
-	// "@every 5m".
-	if d, err := ParseDuration(spec); err == nil && d > 0 {
+	every, isEvery := strings.CutPrefix(spec, "@every ")
+	if isEvery {
+		every = strings.TrimSpace(every)
+	} else if spec != "" && spec[0] >= '0' && spec[0] <= '9' && !strings.ContainsAny(spec, " \t") {
+		// A bare duration, as most exporters write intervals.
+		every, isEvery = spec, true
+	}
+	if isEvery {
+		d, err := ParseDuration(every)
+		if err != nil {
+			return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
+		}
+		if d < MinScheduleInterval {
+			return nil, fmt.Errorf("invalid schedule %q: runs must be at least %s apart", spec, Duration(MinScheduleInterval))
+		}
+		if d%time.Second != 0 {
+			return nil, fmt.Errorf("invalid schedule %q: use a whole number of seconds", spec)
+		}
 		return cron.Every(d), nil
 	}
 	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -557,5 +641,21 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
 	}
+	// robfig/cron gives up looking five years ahead and returns the zero
+	// time; such a schedule would silently never run.
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, fmt.Errorf("invalid schedule %q: it never fires", spec)
+	}
 	return s, nil
+}
+
+// sortedKeys returns the keys of m in order, so that the first error of a
+// map section is the same on every run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
