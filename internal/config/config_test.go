@@ -255,3 +255,49 @@ func TestParseSchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckFilesReportsMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"pass", "pgbackrest.conf"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "manifests"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "restorable.yml")
+	pgConf := filepath.Join(dir, "pgbackrest.conf")
+	for _, tc := range []struct{ name, source, want string }{
+		{"password_file", "{name: r, type: restic, restic: {repository: /srv/r,\n      password_file: nope}}",
+			cfgFile + ":5: sources[0] (r).restic.password_file: " + filepath.Join(dir, "nope") + " does not exist"},
+		{"pgbackrest config", "{name: p, type: pgbackrest, pgbackrest: {config: /nonexistent/pgbackrest.conf}}",
+			cfgFile + ":4: sources[0] (p).pgbackrest.config: /nonexistent/pgbackrest.conf does not exist"},
+		{"manifest dir is a file", "{name: m, type: manifest, manifest: {dir: pass}}",
+			cfgFile + ":4: sources[0] (m).manifest.dir: " + filepath.Join(dir, "pass") + " is not a directory"},
+		{"restic binary", "{name: r, type: restic, restic: {repository: /srv/r, password_file: pass, binary: bin/restic}}",
+			cfgFile + ":4: sources[0] (r).restic.binary: " + filepath.Join(dir, "bin/restic") + " does not exist"},
+		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := "environments:\n  prod: {rpo: 1h}\nsources:\n  - " + tc.source + "\n"
+			if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(cfgFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckFiles()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got: %v\nwant: %s", err, tc.want)
+			}
+		})
+	}
+}
