@@ -26,6 +26,7 @@ import (
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
 )
 
@@ -61,7 +62,7 @@ func run(args []string) int {
 		return 2
 	}
 	if *configSchema {
-		out, err := json.MarshalIndent(config.Schema(), "", "  ")
+		out, err := json.MarshalIndent(config.Schema(probe.OptionTypes()), "", "  ")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -52,7 +52,7 @@ type Checks struct {
 // FailuresCheck configures the failures check.
 type FailuresCheck struct {
 	Window Duration `yaml:"window,omitempty" doc:"How far back failed and partial backups count (default 24h)."`
-	Max    int      `yaml:"max,omitempty" doc:"Failed or partial backups per dataset tolerated within the window (default 0)."`
+	Max    int      `yaml:"max,omitempty" doc:"Failed or partial backups per dataset tolerated within the window (default 0)." minimum:"0"`
 }
 
 // EphemeralCheck configures the ephemeral data check.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -51,7 +52,7 @@ var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest}
 
 // Config is the whole configuration file.
 type Config struct {
-	Environments    map[string]*Environment    `yaml:"environments" doc:"Policy per environment (dev, staging, prod, ...)."`
+	Environments    map[string]*Environment    `yaml:"environments" doc:"Policy per environment (dev, staging, prod, ...)." required:"true"`
 	Classifications map[string]*Classification `yaml:"classifications,omitempty" doc:"Data classes with limits of their own (pii, phi, ...)."`
 	Sources         []*Source                  `yaml:"sources" doc:"Backup catalogs to collect."`
 	Probes          []*Probe                   `yaml:"probes,omitempty" doc:"Scheduled restore-verification probes."`
@@ -85,7 +86,7 @@ type Environment struct {
 
 // Retention says how many release states and how much age must stay.
 type Retention struct {
-	Releases int      `yaml:"releases,omitempty" doc:"Distinct prior release states that must stay restorable (default 3)."`
+	Releases int      `yaml:"releases,omitempty" doc:"Distinct prior release states that must stay restorable (default 3)." minimum:"0"`
 	MinAge   Duration `yaml:"min_age,omitempty" doc:"The oldest good backup must be at least this old."`
 	MaxAge   Duration `yaml:"max_age,omitempty" doc:"No backup may be older than this."`
 }
@@ -107,7 +108,7 @@ type Require struct {
 // QuietWindow is a recurring blackout: it starts at each time the cron
 // expression matches and lasts for Duration.
 type QuietWindow struct {
-	Start    string   `yaml:"start" doc:"Cron expression (robfig/cron syntax) at which the window opens." required:"true"`
+	Start    string   `yaml:"start" doc:"Cron expression (robfig/cron syntax) at which the window opens." required:"true" schedule:"true"`
 	Duration Duration `yaml:"duration" doc:"How long the window lasts." required:"true"`
 }
 
@@ -119,8 +120,8 @@ type Classification struct {
 
 // Collection sets how sources run in the background.
 type Collection struct {
-	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)."`
-	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s)."`
+	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
+	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
 }
 
 // History sets where history is written.
@@ -132,9 +133,9 @@ type History struct {
 
 // Probing holds the settings shared by every restore probe.
 type Probing struct {
-	Concurrency int    `yaml:"concurrency,omitempty" doc:"Probe runs at the same time across all probes (default 1)."`
+	Concurrency int    `yaml:"concurrency,omitempty" doc:"Probe runs at the same time across all probes (default 1)." minimum:"1"`
 	StateDir    string `yaml:"state_dir,omitempty" doc:"Directory where probes record the sandboxes they create and keep run logs (default ./var/probes)."`
-	KeepResults int    `yaml:"keep_results,omitempty" doc:"Recent runs (results and logs) kept for the API (default 100)."`
+	KeepResults int    `yaml:"keep_results,omitempty" doc:"Recent runs (results and logs) kept for the API (default 100)." minimum:"1"`
 }
 
 // Source is one backup catalog.
@@ -145,8 +146,8 @@ type Source struct {
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
 	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
-	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m)."`
-	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
+	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m); at least 1s apart." schedule:"true"`
+	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m; must be greater than 0)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
 
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
@@ -208,8 +209,8 @@ type Probe struct {
 	Dataset  string   `yaml:"dataset,omitempty" doc:"Dataset restored (default: the latest good backup's)."`
 	Source   string   `yaml:"source,omitempty" doc:"Source whose catalog names what to restore."`
 	Release  string   `yaml:"release,omitempty" doc:"Restore the latest good backup of this release instead of the latest."`
-	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec or @every; empty runs only on demand."`
-	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h)."`
+	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec, a duration or @every (at least 1s apart); without it the probe runs only on demand." schedule:"true"`
+	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h; must be greater than 0)."`
 	// Options holds the kind-specific settings; the probe package decodes
 	// and validates them strictly.
 	Options yaml.Node `yaml:"options,omitempty" doc:"Kind-specific options." schema:"object"`
@@ -613,13 +614,25 @@ const MinScheduleInterval = time.Second
 // whole number of seconds and at least MinScheduleInterval; a cron spec
 // that never fires (30 February) is an error.
 func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := parseSchedule(spec)
+	if err != nil {
+		return nil, err
+	}
+	// The JSON Schema checks SchedulePattern; the loader accepts nothing
+	// outside it ("@every" after a time zone, which would skip the
+	// minimum, tabs, extra spaces, descriptors robfig/cron reads loosely).
+	if !regexp.MustCompile(SchedulePattern).MatchString(spec) {
+		return nil, fmt.Errorf("invalid schedule %q: use a duration (5m), @every 5m, a descriptor such as @hourly, or five cron fields separated by spaces", spec)
+	}
+	return s, nil
+}
+
+func parseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("empty schedule")
 	}
 	every, isEvery := strings.CutPrefix(spec, "@every ")
-	if isEvery {
-		every = strings.TrimSpace(every)
-	} else if spec != "" && spec[0] >= '0' && spec[0] <= '9' && !strings.ContainsAny(spec, " \t") {
+	if !isEvery && spec[0] >= '0' && spec[0] <= '9' && !strings.ContainsAny(spec, " \t") {
 		// A bare duration, as most exporters write intervals.
 		every, isEvery = spec, true
 	}
@@ -636,11 +649,17 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 		}
 		return cron.Every(d), nil
 	}
+	// robfig/cron slices "TZ=Zone" up to the first space and panics when
+	// there is none.
+	if (strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=")) && !strings.Contains(spec, " ") {
+		return nil, fmt.Errorf("invalid schedule %q: a time zone must be followed by a space and the schedule", spec)
+	}
 	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	s, err := p.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
 	}
+
 	// robfig/cron gives up looking five years ahead and returns the zero
 	// time; such a schedule would silently never run.
 	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {

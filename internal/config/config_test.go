@@ -141,7 +141,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestSchemaCoversEveryField(t *testing.T) {
-	s := Schema()
+	s := Schema(nil)
 	data, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestReferenceListsEveryKey(t *testing.T) {
 			walk(prefix+k+".", child)
 		}
 	}
-	walk("", Schema())
+	walk("", Schema(nil))
 }
 
 // Values written explicitly are kept; only absent keys get defaults.

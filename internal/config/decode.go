@@ -171,8 +171,10 @@ func checkScalar(node *yaml.Node, t reflect.Type, path string) error {
 		}
 		want = "a duration such as 90s, 1h or 35d"
 	case t.Kind() == reflect.Int:
+		// YAML's own integers (3, +3, 0x10, 1_000), as the JSON Schema
+		// sees them; a quoted "3" is a string.
 		if node.Kind == yaml.ScalarNode {
-			if _, err := strconv.Atoi(node.Value); err != nil {
+			if node.ShortTag() != "!!int" {
 				return errAt(node.Line, "%s: %q is not a whole number", path, node.Value)
 			}
 			return nil
