@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/probe"
 )
@@ -65,13 +67,27 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 	}
 	valid, _ := filepath.Glob("../../examples/*/restorable*.yml")
 	valid = append(valid, "../../internal/config/testdata/good.yml", "testdata/e2e/restorable.yml")
+	examples := map[string][]byte{}
 	for _, f := range valid {
-		data := readFile(t, f)
-		if _, err := config.Parse(f, data); err != nil {
+		examples[f] = readFile(t, f)
+	}
+	for name, data := range docExamples(t) {
+		examples[name] = data
+	}
+	for f, data := range examples {
+		cfg, err := config.Parse(f, data)
+		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		if err := validateYAML(schema, data); err != nil {
 			t.Errorf("%s: the loader accepts it, the schema says %v", f, err)
+		}
+		// The documented examples also pass what a start builds.
+		if _, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: slog.New(slog.DiscardHandler), Now: time.Now}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if _, err := probe.NewManager(cfg, nil, probe.Options{StateDir: t.TempDir()}); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 	// What the schema cannot see: relations between values, numbers
@@ -141,6 +157,26 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 			t.Errorf("%s: the loader accepts it, the schema says %v", v, err)
 		}
 	}
+}
+
+// docExamples returns the whole configurations among the YAML examples of
+// docs/config.md and docs/collectors.md (internal/config checks that every
+// example is one or is marked).
+func docExamples(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```")
+	for _, doc := range []string{"../../docs/config.md", "../../docs/collectors.md"} {
+		for i, m := range block.FindAllSubmatch(readFile(t, doc), -1) {
+			if bytes.HasPrefix(m[1], []byte("environments:")) || bytes.Contains(m[1], []byte("\nenvironments:")) {
+				out[fmt.Sprintf("%s example %d", doc, i+1)] = m[1]
+			}
+		}
+	}
+	if len(out) < 6 {
+		t.Fatalf("found %d documented configurations", len(out))
+	}
+	return out
 }
 
 func readFile(t *testing.T, f string) []byte {
