@@ -90,6 +90,7 @@ func invalidFiles() map[string]string {
 		"invalid-stats-interval-zero.yml":  `testdata/invalid-stats-interval-zero.yml:6: sources[0] (files).restic.stats_interval: must be greater than 0`,
 		"invalid-concurrency-zero.yml":     `testdata/invalid-concurrency-zero.yml:4: collection.concurrency: must be at least 1`,
 		"invalid-second-document.yml":      `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
+		"invalid-checks-env.yml":           `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
 		"invalid-repository-on-source.yml": `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
