@@ -42,7 +42,7 @@ func TestConfigCheckRunsTheStartValidation(t *testing.T) {
 		{"probe option misspelt", "probes:\n  - {name: p, kind: artifact, source: releases, options: {base_dirr: x}}\n",
 			`:9: probes[0] (p).options: unknown field "base_dirr" (did you mean "base_dir"?)`},
 		{"restic dataset_from stanza", "  - {name: files, type: restic, dataset_from: stanza, restic: {repository: /srv/r, password_env: P}}\n",
-			`:8: set up source files: source files: dataset_from "stanza" is not host, path or tag:KEY for a restic source`},
+			`:8: sources[1] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`},
 		{"pgbackrest config missing", "  - {name: db, type: pgbackrest, pgbackrest: {config: /nonexistent/pgbackrest.conf}}\n",
 			`:8: sources[1] (db).pgbackrest.config: /nonexistent/pgbackrest.conf does not exist`},
 		{"password_file missing", "  - {name: files, type: restic, restic: {repository: /srv/r, password_file: secrets/restic}}\n",

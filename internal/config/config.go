@@ -145,7 +145,7 @@ type Source struct {
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
-	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
+	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, path or tag:KEY (restic), stanza or tag:KEY (pgbackrest)." pattern:"^(host|path|stanza|tag:.+)$"`
 	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m); at least 1s apart." schedule:"true"`
 	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m; must be greater than 0)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
@@ -566,6 +566,16 @@ func (s *Source) validateOptions(where string) error {
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
 			return errAt(s.line, "%s.dataset_from: %q is not host, path, stanza or tag:KEY", where, s.DatasetFrom)
+		}
+		// Each collector reads the dataset from what its catalog has: a
+		// value another type understands would fail the start.
+		switch {
+		case s.Type == TypeManifest:
+			return errAt(s.line, "%s.dataset_from: does not apply to a manifest source (each manifest record names its dataset; set dataset to fix one)", where)
+		case s.Type == TypeRestic && s.DatasetFrom == "stanza":
+			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
+		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):
+			return errAt(s.line, "%s.dataset_from: %s does not apply to a pgbackrest source; use stanza or tag:KEY (a backup annotation)", where, s.DatasetFrom)
 		}
 		if s.Dataset != "" {
 			return errAt(s.line, "%s: set dataset or dataset_from, not both", where)

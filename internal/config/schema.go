@@ -88,6 +88,9 @@ func schemaOf(t reflect.Type) map[string]any {
 			if doc := f.Tag.Get("doc"); doc != "" {
 				p["description"] = doc
 			}
+			if pat := f.Tag.Get("pattern"); pat != "" {
+				p["type"], p["pattern"] = "string", pat
+			}
 			if f.Tag.Get("schedule") == "true" {
 				p["type"], p["pattern"] = "string", SchedulePattern
 			}
