@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,5 +302,30 @@ func TestCheckFilesReportsMissingFiles(t *testing.T) {
 				t.Errorf("error:\n got: %v\nwant: %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// A trailing "---" holds nothing that could be lost: it is accepted.
+func TestTrailingDocumentSeparatorIsAccepted(t *testing.T) {
+	if _, err := Parse("x.yml", []byte("environments:\n  prod: {rpo: 1h}\n---\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Aliases let a small file name millions of values: here a thousand
+// environments share one that lists a quiet window two thousand times. The
+// loader stops at maxNodes instead of walking them all.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("environments:\n  e0: &env\n    rpo: 1h\n    quiet_windows:\n      - &w {start: '@daily', duration: 1h}\n")
+	for range 2000 {
+		b.WriteString("      - *w\n")
+	}
+	for i := 1; i < 1000; i++ {
+		fmt.Fprintf(&b, "  e%d: *env\n", i)
+	}
+	_, err := Parse("aliases.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases nested too deeply") {
+		t.Fatalf("error %v, want the alias limit", err)
 	}
 }
