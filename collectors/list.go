@@ -37,7 +37,7 @@ func Build(cfg *config.Config, factories map[string]Factory, d Deps) (map[string
 		}
 		c, err := f(src, Deps{Logger: d.Logger.With("source", src.Name, "type", src.Type), Now: d.Now})
 		if err != nil {
-			return nil, fmt.Errorf("set up source %s: %w", src.Name, err)
+			return nil, fmt.Errorf("%s:%d: set up source %s: %w", cfg.File, src.Line(), src.Name, err)
 		}
 		out[src.Name] = c
 	}

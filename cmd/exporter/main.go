@@ -26,6 +26,7 @@ import (
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
 )
 
@@ -46,7 +47,7 @@ func run(args []string) int {
 	app := kingpin.New("exporter", "Restorable exporter: backup catalogs, restore probes and their history as Prometheus metrics.")
 	var (
 		configFile    = app.Flag("config.file", "Restorable configuration file.").Default("restorable.yml").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool()
+		configCheck   = app.Flag("config.check", "Validate the configuration file as a start does, check that the files it names exist, and exit (0 valid, 1 invalid).").Bool()
 		configSchema  = app.Flag("config.schema", "Print a JSON Schema of the configuration file (for editors) and exit.").Bool()
 		telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		historyRoot   = app.Flag("history.root", "Override the configuration's history.root.").String()
@@ -61,7 +62,7 @@ func run(args []string) int {
 		return 2
 	}
 	if *configSchema {
-		out, err := json.MarshalIndent(config.Schema(), "", "  ")
+		out, err := json.MarshalIndent(config.Schema(probe.OptionTypes()), "", "  ")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -70,7 +71,7 @@ func run(args []string) int {
 		return 0
 	}
 	if *configCheck {
-		cfg, err := config.Load(*configFile)
+		cfg, err := checkConfig(context.Background(), *configFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

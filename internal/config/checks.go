@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -52,7 +51,7 @@ type Checks struct {
 // FailuresCheck configures the failures check.
 type FailuresCheck struct {
 	Window Duration `yaml:"window,omitempty" doc:"How far back failed and partial backups count (default 24h)."`
-	Max    int      `yaml:"max,omitempty" doc:"Failed or partial backups per dataset tolerated within the window (default 0)."`
+	Max    int      `yaml:"max,omitempty" doc:"Failed or partial backups per dataset tolerated within the window (default 0)." minimum:"0"`
 }
 
 // EphemeralCheck configures the ephemeral data check.
@@ -95,22 +94,22 @@ func (c *Config) applyCheckDefaults() {
 func (c *Config) validateChecks() error {
 	k := &c.Checks
 	if k.Failures.Max < 0 {
-		return fmt.Errorf("checks.failures.max: must not be negative")
+		return errAt(c.lineOf("checks", "failures", "max"), "checks.failures.max: must not be negative")
 	}
 	for i, p := range k.Ephemeral.Patterns {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
-			return fmt.Errorf("checks.ephemeral.patterns[%d]: %q is not a valid pattern", i, p)
+			return errAt(c.lineOf("checks", "ephemeral", "patterns", i), "checks.ephemeral.patterns[%d]: %q is not a valid pattern", i, p)
 		}
 	}
 	for i, env := range k.Ephemeral.Envs {
 		if _, ok := c.Environments[env]; !ok {
-			return fmt.Errorf("checks.ephemeral.envs[%d]: unknown environment %q", i, env)
+			return errAt(c.lineOf("checks", "ephemeral", "envs", i), "checks.ephemeral.envs[%d]: unknown environment %q", i, env)
 		}
 	}
 	switch k.AgentDrift.Level {
 	case DriftMajor, DriftMinor, DriftPatch:
 	default:
-		return fmt.Errorf("checks.agent_drift.level: %q is not one of major, minor, patch", k.AgentDrift.Level)
+		return errAt(c.lineOf("checks", "agent_drift", "level"), "checks.agent_drift.level: %q is not one of major, minor, patch", k.AgentDrift.Level)
 	}
 	return nil
 }

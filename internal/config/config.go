@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -51,7 +52,7 @@ var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest}
 
 // Config is the whole configuration file.
 type Config struct {
-	Environments    map[string]*Environment    `yaml:"environments" doc:"Policy per environment (dev, staging, prod, ...)."`
+	Environments    map[string]*Environment    `yaml:"environments" doc:"Policy per environment (dev, staging, prod, ...)." required:"true"`
 	Classifications map[string]*Classification `yaml:"classifications,omitempty" doc:"Data classes with limits of their own (pii, phi, ...)."`
 	Sources         []*Source                  `yaml:"sources" doc:"Backup catalogs to collect."`
 	Probes          []*Probe                   `yaml:"probes,omitempty" doc:"Scheduled restore-verification probes."`
@@ -60,9 +61,12 @@ type Config struct {
 	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 
-	// File is the path the configuration was read from; relative paths in
-	// the file are resolved against its directory.
+	// File is the absolute path of the file the configuration was read
+	// from; relative paths in the file are resolved against its directory.
 	File string `yaml:"-"`
+
+	// root is the file's YAML tree, for the lines of messages.
+	root *yaml.Node
 }
 
 // Environment is the policy of one environment.
@@ -82,7 +86,7 @@ type Environment struct {
 
 // Retention says how many release states and how much age must stay.
 type Retention struct {
-	Releases int      `yaml:"releases,omitempty" doc:"Distinct prior release states that must stay restorable (default 3)."`
+	Releases int      `yaml:"releases,omitempty" doc:"Distinct prior release states that must stay restorable (default 3)." minimum:"0"`
 	MinAge   Duration `yaml:"min_age,omitempty" doc:"The oldest good backup must be at least this old."`
 	MaxAge   Duration `yaml:"max_age,omitempty" doc:"No backup may be older than this."`
 }
@@ -104,7 +108,7 @@ type Require struct {
 // QuietWindow is a recurring blackout: it starts at each time the cron
 // expression matches and lasts for Duration.
 type QuietWindow struct {
-	Start    string   `yaml:"start" doc:"Cron expression (robfig/cron syntax) at which the window opens." required:"true"`
+	Start    string   `yaml:"start" doc:"Cron expression (robfig/cron syntax) at which the window opens." required:"true" schedule:"true"`
 	Duration Duration `yaml:"duration" doc:"How long the window lasts." required:"true"`
 }
 
@@ -116,8 +120,8 @@ type Classification struct {
 
 // Collection sets how sources run in the background.
 type Collection struct {
-	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)."`
-	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s)."`
+	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
+	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
 }
 
 // History sets where history is written.
@@ -129,9 +133,9 @@ type History struct {
 
 // Probing holds the settings shared by every restore probe.
 type Probing struct {
-	Concurrency int    `yaml:"concurrency,omitempty" doc:"Probe runs at the same time across all probes (default 1)."`
+	Concurrency int    `yaml:"concurrency,omitempty" doc:"Probe runs at the same time across all probes (default 1)." minimum:"1"`
 	StateDir    string `yaml:"state_dir,omitempty" doc:"Directory where probes record the sandboxes they create and keep run logs (default ./var/probes)."`
-	KeepResults int    `yaml:"keep_results,omitempty" doc:"Recent runs (results and logs) kept for the API (default 100)."`
+	KeepResults int    `yaml:"keep_results,omitempty" doc:"Recent runs (results and logs) kept for the API (default 100)." minimum:"1"`
 }
 
 // Source is one backup catalog.
@@ -141,9 +145,9 @@ type Source struct {
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
-	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, tag:KEY, path or stanza."`
-	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m)."`
-	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m)."`
+	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, path or tag:KEY (restic), stanza or tag:KEY (pgbackrest)." pattern:"^(host|path|stanza|tag:.+)$"`
+	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m); at least 1s apart." schedule:"true"`
+	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m; must be greater than 0)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
 
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
@@ -205,8 +209,8 @@ type Probe struct {
 	Dataset  string   `yaml:"dataset,omitempty" doc:"Dataset restored (default: the latest good backup's)."`
 	Source   string   `yaml:"source,omitempty" doc:"Source whose catalog names what to restore."`
 	Release  string   `yaml:"release,omitempty" doc:"Restore the latest good backup of this release instead of the latest."`
-	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec or @every; empty runs only on demand."`
-	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h)."`
+	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec, a duration or @every (at least 1s apart); without it the probe runs only on demand." schedule:"true"`
+	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h; must be greater than 0)."`
 	// Options holds the kind-specific settings; the probe package decodes
 	// and validates them strictly.
 	Options yaml.Node `yaml:"options,omitempty" doc:"Kind-specific options." schema:"object"`
@@ -237,7 +241,28 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, prefixFile(name, yamlError(err))
 	}
-	c := &Config{File: name}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		return nil, fmt.Errorf("%s: empty configuration", name)
+	}
+	// A second document ("---") would be ignored by a single Decode: what
+	// a user wrote there would silently not apply. An empty one (a
+	// trailing "---") holds nothing that could be lost.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		if len(extra.Content) > 0 && !isNull(extra.Content[0]) {
+			return nil, prefixFile(name, errAt(extra.Content[0].Line, "a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---"))
+		}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, prefixFile(name, yamlError(err))
+	}
+	c := &Config{
+		File: absFile(name),
+		// Defaults of values for which 0 is meaningful or an error are set
+		// before decoding, so that a value written explicitly is kept.
+		Collection: Collection{Concurrency: DefaultConcurrency, Jitter: DefaultJitter},
+		Probing:    Probing{Concurrency: DefaultProbeParallel, KeepResults: DefaultProbeKeep},
+		root:       &root,
+	}
 	if err := decodeStrict(&root, c, ""); err != nil {
 		return nil, prefixFile(name, err)
 	}
@@ -247,6 +272,62 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	c.resolvePaths()
 	return c, nil
+}
+
+// absFile makes the configuration's path absolute, so that paths resolved
+// against its directory are absolute too: "./helper.sh" next to a
+// restorable.yml read from the working directory must not become
+// "helper.sh", which exec looks up on PATH.
+func absFile(name string) string {
+	if name == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return name
+	}
+	return abs
+}
+
+// lineOf returns the line of the value at path (map keys and list indexes)
+// in the file, or of the deepest part of path that exists; 0 when the
+// configuration was not read from a file.
+func (c *Config) lineOf(path ...any) int {
+	if c.root == nil {
+		return 0
+	}
+	n := c.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
 }
 
 // resolvePaths makes relative paths in the file relative to the file's
@@ -322,46 +403,21 @@ func (c *Config) applyDefaults() {
 			e.ArchiveAfter = DefaultArchiveAfter
 		}
 	}
-	for _, s := range c.Sources {
-		if s.Interval == "" {
-			s.Interval = DefaultInterval
-		}
-		if s.Timeout == 0 {
-			s.Timeout = DefaultTimeout
-		}
-		if s.Restic != nil && s.Restic.StatsInterval == 0 {
-			s.Restic.StatsInterval = DefaultResticStats
-		}
-	}
-	for _, p := range c.Probes {
-		if p.Timeout == 0 {
-			p.Timeout = DefaultProbeTimeout
-		}
-	}
-	if c.Collection.Concurrency == 0 {
-		c.Collection.Concurrency = DefaultConcurrency
-	}
-	if c.Collection.Jitter == 0 {
-		c.Collection.Jitter = DefaultJitter
-	}
+	// Interval, timeouts, stats_interval, jitter, concurrency and
+	// keep_results got their defaults before decoding (see Parse and the
+	// UnmarshalYAML methods).
 	if c.History.Root == "" {
 		c.History.Root = DefaultHistoryRoot
 	}
 	c.applyCheckDefaults()
-	if c.Probing.Concurrency == 0 {
-		c.Probing.Concurrency = DefaultProbeParallel
-	}
 	if c.Probing.StateDir == "" {
 		c.Probing.StateDir = DefaultProbeStateDir
-	}
-	if c.Probing.KeepResults == 0 {
-		c.Probing.KeepResults = DefaultProbeKeep
 	}
 }
 
 func (c *Config) validate() error {
 	if len(c.Environments) == 0 {
-		return errors.New("environments: at least one environment is required")
+		return errAt(c.lineOf("environments"), "environments: at least one environment is required")
 	}
 	for _, name := range c.EnvNames() {
 		e := c.Environments[name]
@@ -384,17 +440,17 @@ func (c *Config) validate() error {
 		}
 		for i, w := range e.QuietWindows {
 			if _, err := ParseSchedule(w.Start); err != nil {
-				return errAt(e.line, "environments.%s.quiet_windows[%d].start: %v", name, i, err)
+				return errAt(c.lineOf("environments", name, "quiet_windows", i, "start"), "environments.%s.quiet_windows[%d].start: %v", name, i, err)
 			}
 			if w.Duration <= 0 {
-				return errAt(e.line, "environments.%s.quiet_windows[%d].duration: must be greater than 0", name, i)
+				return errAt(c.lineOf("environments", name, "quiet_windows", i, "duration"), "environments.%s.quiet_windows[%d].duration: must be greater than 0", name, i)
 			}
 		}
 	}
-	for cname, cl := range c.Classifications {
-		for env := range cl.MaxAge {
+	for _, cname := range sortedKeys(c.Classifications) {
+		for _, env := range sortedKeys(c.Classifications[cname].MaxAge) {
 			if _, ok := c.Environments[env]; !ok {
-				return fmt.Errorf("classifications.%s.max_age: unknown environment %q", cname, env)
+				return errAt(c.lineOf("classifications", cname, "max_age", env), "classifications.%s.max_age: unknown environment %q", cname, env)
 			}
 		}
 	}
@@ -423,10 +479,13 @@ func (c *Config) validate() error {
 			}
 		}
 		if _, err := ParseSchedule(s.Interval); err != nil {
-			return errAt(s.line, "%s.interval: %v", where, err)
+			return errAt(c.lineOf("sources", i, "interval"), "%s.interval: %v", where, err)
 		}
 		if s.Timeout <= 0 {
-			return errAt(s.line, "%s.timeout: must be greater than 0", where)
+			return errAt(c.lineOf("sources", i, "timeout"), "%s.timeout: must be greater than 0 (every collection needs a deadline)", where)
+		}
+		if s.Restic != nil && s.Restic.StatsInterval <= 0 {
+			return errAt(c.lineOf("sources", i, "restic", "stats_interval"), "%s.restic.stats_interval: must be greater than 0", where)
 		}
 		if err := s.validateOptions(where); err != nil {
 			return err
@@ -458,21 +517,24 @@ func (c *Config) validate() error {
 		}
 		if p.Schedule != "" {
 			if _, err := ParseSchedule(p.Schedule); err != nil {
-				return errAt(p.line, "%s.schedule: %v", where, err)
+				return errAt(c.lineOf("probes", i, "schedule"), "%s.schedule: %v", where, err)
 			}
 		}
+		if p.Timeout <= 0 {
+			return errAt(c.lineOf("probes", i, "timeout"), "%s.timeout: must be greater than 0 (every probe run needs a deadline)", where)
+		}
 	}
-	if c.Collection.Concurrency < 0 {
-		return errors.New("collection.concurrency: must not be negative")
+	if c.Collection.Concurrency < 1 {
+		return errAt(c.lineOf("collection", "concurrency"), "collection.concurrency: must be at least 1")
 	}
 	if err := c.validateChecks(); err != nil {
 		return err
 	}
-	if c.Probing.Concurrency < 0 {
-		return errors.New("probing.concurrency: must not be negative")
+	if c.Probing.Concurrency < 1 {
+		return errAt(c.lineOf("probing", "concurrency"), "probing.concurrency: must be at least 1")
 	}
-	if c.Probing.KeepResults < 0 {
-		return errors.New("probing.keep_results: must not be negative")
+	if c.Probing.KeepResults < 1 {
+		return errAt(c.lineOf("probing", "keep_results"), "probing.keep_results: must be at least 1")
 	}
 	return nil
 }
@@ -504,6 +566,16 @@ func (s *Source) validateOptions(where string) error {
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
 			return errAt(s.line, "%s.dataset_from: %q is not host, path, stanza or tag:KEY", where, s.DatasetFrom)
+		}
+		// Each collector reads the dataset from what its catalog has: a
+		// value another type understands would fail the start.
+		switch {
+		case s.Type == TypeManifest:
+			return errAt(s.line, "%s.dataset_from: does not apply to a manifest source (each manifest record names its dataset; set dataset to fix one)", where)
+		case s.Type == TypeRestic && s.DatasetFrom == "stanza":
+			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
+		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):
+			return errAt(s.line, "%s.dataset_from: %s does not apply to a pgbackrest source; use stanza or tag:KEY (a backup annotation)", where, s.DatasetFrom)
 		}
 		if s.Dataset != "" {
 			return errAt(s.line, "%s: set dataset or dataset_from, not both", where)
@@ -541,21 +613,78 @@ func (c *Config) Source(name string) *Source {
 	return nil
 }
 
-// ParseSchedule parses a robfig/cron spec: five fields, a descriptor such
-// as @hourly, or "@every 5m".
+// MinScheduleInterval is the shortest time between two runs a schedule may
+// ask for. robfig/cron counts in whole seconds: "@every 1ns" or
+// "@every 1500ms" would silently run every second, so they are errors.
+const MinScheduleInterval = time.Second
+
+// ParseSchedule parses a schedule: a duration ("5m", meaning every five
+// minutes), "@every 5m", a descriptor such as @hourly, or a five-field
+// robfig/cron spec (optionally after CRON_TZ=Zone). A duration must be a
+// whole number of seconds and at least MinScheduleInterval; a cron spec
+// that never fires (30 February) is an error.
 func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := parseSchedule(spec)
+	if err != nil {
+		return nil, err
+	}
+	// The JSON Schema checks SchedulePattern; the loader accepts nothing
+	// outside it ("@every" after a time zone, which would skip the
+	// minimum, tabs, extra spaces, descriptors robfig/cron reads loosely).
+	if !regexp.MustCompile(SchedulePattern).MatchString(spec) {
+		return nil, fmt.Errorf("invalid schedule %q: use a duration (5m), @every 5m, a descriptor such as @hourly, or five cron fields separated by spaces", spec)
+	}
+	return s, nil
+}
+
+func parseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("empty schedule")
 	}
-	// A bare duration ("5m", as most exporters write intervals) means
-	// "@every 5m".
-	if d, err := ParseDuration(spec); err == nil && d > 0 {
+	every, isEvery := strings.CutPrefix(spec, "@every ")
+	if !isEvery && spec[0] >= '0' && spec[0] <= '9' && !strings.ContainsAny(spec, " \t") {
+		// A bare duration, as most exporters write intervals.
+		every, isEvery = spec, true
+	}
+	if isEvery {
+		d, err := ParseDuration(every)
+		if err != nil {
+			return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
+		}
+		if d < MinScheduleInterval {
+			return nil, fmt.Errorf("invalid schedule %q: runs must be at least %s apart", spec, Duration(MinScheduleInterval))
+		}
+		if d%time.Second != 0 {
+			return nil, fmt.Errorf("invalid schedule %q: use a whole number of seconds", spec)
+		}
 		return cron.Every(d), nil
+	}
+	// robfig/cron slices "TZ=Zone" up to the first space and panics when
+	// there is none.
+	if (strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=")) && !strings.Contains(spec, " ") {
+		return nil, fmt.Errorf("invalid schedule %q: a time zone must be followed by a space and the schedule", spec)
 	}
 	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	s, err := p.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
 	}
+
+	// robfig/cron gives up looking five years ahead and returns the zero
+	// time; such a schedule would silently never run.
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, fmt.Errorf("invalid schedule %q: it never fires", spec)
+	}
 	return s, nil
+}
+
+// sortedKeys returns the keys of m in order, so that the first error of a
+// map section is the same on every run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

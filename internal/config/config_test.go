@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,16 +49,18 @@ func TestLoadGood(t *testing.T) {
 	}
 }
 
-func TestLoadInvalid(t *testing.T) {
-	for file, want := range map[string]string{
+// invalidFiles maps every invalid configuration in testdata to the exact
+// error the loader must give for it.
+func invalidFiles() map[string]string {
+	return map[string]string{
 		"invalid-unknown-key.yml":            `testdata/invalid-unknown-key.yml:4: environments.prod: unknown field "retension" (did you mean "retention"?)`,
 		"invalid-bad-duration.yml":           `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
-		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml: environments: at least one environment is required`,
+		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml:1: environments: at least one environment is required`,
 		"invalid-rpo-missing.yml":            `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
 		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest`,
 		"invalid-duplicate-source.yml":       `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
 		"invalid-unknown-env.yml":            `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
-		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:4: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
+		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:6: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
 		"invalid-restic-inline-password.yml": `testdata/invalid-restic-inline-password.yml:6: sources[0].restic: unknown field "password" (secrets are never accepted inline: use password_file or password_env)`,
 		"invalid-restic-no-password.yml":     `testdata/invalid-restic-no-password.yml:4: sources[0] (files).restic: set password_file or password_env (a password is never accepted inline)`,
 		"invalid-options-mismatch.yml":       `testdata/invalid-options-mismatch.yml:4: sources[0] (a).restic: options of another type; this source's type is manifest`,
@@ -70,7 +73,32 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-dataset-from.yml":           `testdata/invalid-dataset-from.yml:4: sources[0] (a).dataset_from: "hostname" is not host, path, stanza or tag:KEY`,
 		"invalid-yaml-syntax.yml":            `testdata/invalid-yaml-syntax.yml:1: did not find expected ',' or '}'`,
 		"invalid-list-expected.yml":          `testdata/invalid-list-expected.yml:2: environments.prod.regions: expected a list`,
-	} {
+		// Null entries (issue #10.2): each used to panic.
+		"invalid-null-environment.yml":    `testdata/invalid-null-environment.yml:2: environments.prod: has no value (null): give it one or remove it`,
+		"invalid-null-source.yml":         `testdata/invalid-null-source.yml:3: sources[0]: has no value (null): give it one or remove it`,
+		"invalid-null-probe.yml":          `testdata/invalid-null-probe.yml:4: probes[0]: has no value (null): give it one or remove it`,
+		"invalid-null-classification.yml": `testdata/invalid-null-classification.yml:4: classifications.pii: has no value (null): give it one or remove it`,
+		"invalid-null-list-item.yml":      `testdata/invalid-null-list-item.yml:3: environments.staging.regions[1]: has no value (null): give it one or remove it`,
+		// Schedules, timeouts and documents (issue #10.8).
+		"invalid-every-negative.yml":             `testdata/invalid-every-negative.yml:6: sources[0] (a).interval: invalid schedule "@every -5m": invalid duration "-5m": must not be negative`,
+		"invalid-every-1ns.yml":                  `testdata/invalid-every-1ns.yml:6: sources[0] (a).interval: invalid schedule "@every 1ns": invalid duration "1ns": the smallest unit is ms`,
+		"invalid-interval-too-short.yml":         `testdata/invalid-interval-too-short.yml:6: sources[0] (a).interval: invalid schedule "500ms": runs must be at least 1s apart`,
+		"invalid-interval-fraction.yml":          `testdata/invalid-interval-fraction.yml:6: sources[0] (a).interval: invalid schedule "@every 1500ms": use a whole number of seconds`,
+		"invalid-probe-schedule-zero.yml":        `testdata/invalid-probe-schedule-zero.yml:6: probes[0] (p).schedule: invalid schedule "@every 0s": runs must be at least 1s apart`,
+		"invalid-schedule-never-fires.yml":       `testdata/invalid-schedule-never-fires.yml:6: sources[0] (a).interval: invalid schedule "0 3 30 2 *": it never fires`,
+		"invalid-timeout-zero.yml":               `testdata/invalid-timeout-zero.yml:6: sources[0] (a).timeout: must be greater than 0 (every collection needs a deadline)`,
+		"invalid-probe-timeout-zero.yml":         `testdata/invalid-probe-timeout-zero.yml:6: probes[0] (p).timeout: must be greater than 0 (every probe run needs a deadline)`,
+		"invalid-stats-interval-zero.yml":        `testdata/invalid-stats-interval-zero.yml:6: sources[0] (files).restic.stats_interval: must be greater than 0`,
+		"invalid-concurrency-zero.yml":           `testdata/invalid-concurrency-zero.yml:4: collection.concurrency: must be at least 1`,
+		"invalid-second-document.yml":            `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
+		"invalid-checks-env.yml":                 `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
+		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
+		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	for file, want := range invalidFiles() {
 		t.Run(file, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", file))
 			if err == nil {
@@ -87,8 +115,14 @@ func TestLoadInvalid(t *testing.T) {
 // forgotten.
 func TestEveryInvalidFileIsChecked(t *testing.T) {
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
-	if len(files) < 20 {
-		t.Errorf("found %d invalid config files, want at least 20", len(files))
+	cases := invalidFiles()
+	for _, f := range files {
+		if _, ok := cases[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no expected error in invalidFiles", f)
+		}
+	}
+	if len(files) != len(cases) {
+		t.Errorf("%d invalid files, %d cases: a case names a file that does not exist", len(files), len(cases))
 	}
 }
 
@@ -102,7 +136,7 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "1 hour", "-5m", "h"} {
+	for _, in := range []string{"", "1 hour", "-5m", "h", "1ns", "5us", "+5m", " 5m", "1.h", ".5h", "5", "99999999999y", "1e3s"} {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) succeeded", in)
 		}
@@ -110,7 +144,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestSchemaCoversEveryField(t *testing.T) {
-	s := Schema()
+	s := Schema(nil)
 	data, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -168,5 +202,130 @@ func TestReferenceListsEveryKey(t *testing.T) {
 			walk(prefix+k+".", child)
 		}
 	}
-	walk("", Schema())
+	walk("", Schema(nil))
+}
+
+// Values written explicitly are kept; only absent keys get defaults.
+func TestDefaultsOnlyForAbsentKeys(t *testing.T) {
+	base := "environments:\n  prod: {rpo: 1h}\nsources:\n  - {name: a, type: manifest, manifest: {dir: m}}\n"
+	c, err := Parse("x.yml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Collection.Jitter != DefaultJitter || c.Sources[0].Timeout != DefaultTimeout || c.Sources[0].Interval != DefaultInterval || c.Collection.Concurrency != DefaultConcurrency {
+		t.Errorf("defaults: collection %+v, source %+v", c.Collection, c.Sources[0])
+	}
+	c, err = Parse("x.yml", []byte(base+"collection: {jitter: 0s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Collection.Jitter != 0 {
+		t.Errorf("jitter: 0s became %s; it must turn jitter off", c.Collection.Jitter)
+	}
+	c, err = Parse("x.yml", []byte(base+"collection: {jitter: 3s, concurrency: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Collection.Jitter.D() != 3*time.Second || c.Collection.Concurrency != 1 {
+		t.Errorf("explicit collection settings not kept: %+v", c.Collection)
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	from := time.Date(2026, 5, 1, 3, 0, 0, 0, time.UTC)
+	for spec, next := range map[string]time.Time{
+		"5m":                             from.Add(5 * time.Minute),
+		"@every 1s":                      from.Add(time.Second),
+		"@every 1h30m":                   from.Add(90 * time.Minute),
+		"1.5h":                           from.Add(90 * time.Minute),
+		"@hourly":                        from.Add(time.Hour),
+		"*/15 * * * *":                   from.Add(15 * time.Minute),
+		"0 3 * * 5":                      from.Add(7 * 24 * time.Hour), // 1 May 2026 is a Friday
+		"CRON_TZ=Europe/Paris 0 5 * * *": from.Add(24 * time.Hour),     // 05:00 in Paris is 03:00 UTC in May
+	} {
+		s, err := ParseSchedule(spec)
+		if err != nil {
+			t.Errorf("ParseSchedule(%q): %v", spec, err)
+			continue
+		}
+		if got := s.Next(from); !got.Equal(next) {
+			t.Errorf("ParseSchedule(%q).Next = %s, want %s", spec, got, next)
+		}
+	}
+	for _, spec := range []string{"", "@every", "@every 0s", "@every -1m", "@every 999ms", "@every 1.5s", "0s", "-5m", "@every 1ns", "61 * * * *", "0 0 31 4 *", "@fortnightly", "* * * * * *"} {
+		if _, err := ParseSchedule(spec); err == nil {
+			t.Errorf("ParseSchedule(%q) succeeded", spec)
+		}
+	}
+}
+
+func TestCheckFilesReportsMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"pass", "pgbackrest.conf"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "manifests"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "restorable.yml")
+	pgConf := filepath.Join(dir, "pgbackrest.conf")
+	for _, tc := range []struct{ name, source, want string }{
+		{"password_file", "{name: r, type: restic, restic: {repository: /srv/r,\n      password_file: nope}}",
+			cfgFile + ":5: sources[0] (r).restic.password_file: " + filepath.Join(dir, "nope") + " does not exist"},
+		{"pgbackrest config", "{name: p, type: pgbackrest, pgbackrest: {config: /nonexistent/pgbackrest.conf}}",
+			cfgFile + ":4: sources[0] (p).pgbackrest.config: /nonexistent/pgbackrest.conf does not exist"},
+		{"manifest dir is a file", "{name: m, type: manifest, manifest: {dir: pass}}",
+			cfgFile + ":4: sources[0] (m).manifest.dir: " + filepath.Join(dir, "pass") + " is not a directory"},
+		{"restic binary", "{name: r, type: restic, restic: {repository: /srv/r, password_file: pass, binary: bin/restic}}",
+			cfgFile + ":4: sources[0] (r).restic.binary: " + filepath.Join(dir, "bin/restic") + " does not exist"},
+		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := "environments:\n  prod: {rpo: 1h}\nsources:\n  - " + tc.source + "\n"
+			if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(cfgFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckFiles()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got: %v\nwant: %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// A trailing "---" holds nothing that could be lost: it is accepted.
+func TestTrailingDocumentSeparatorIsAccepted(t *testing.T) {
+	if _, err := Parse("x.yml", []byte("environments:\n  prod: {rpo: 1h}\n---\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Aliases let a small file name millions of values: here a thousand
+// environments share one that lists a quiet window two thousand times. The
+// loader stops at maxNodes instead of walking them all.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("environments:\n  e0: &env\n    rpo: 1h\n    quiet_windows:\n      - &w {start: '@daily', duration: 1h}\n")
+	for range 2000 {
+		b.WriteString("      - *w\n")
+	}
+	for i := 1; i < 1000; i++ {
+		fmt.Fprintf(&b, "  e%d: *env\n", i)
+	}
+	_, err := Parse("aliases.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases nested too deeply") {
+		t.Fatalf("error %v, want the alias limit", err)
+	}
 }

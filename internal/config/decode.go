@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +57,25 @@ func yamlError(err error) error {
 	return err
 }
 
+// maxNodes bounds the nodes checkKeys visits, aliases expanded: a file of
+// a few lines whose aliases nest ("billion laughs") would otherwise keep
+// the loader busy for hours.
+const maxNodes = 1_000_000
+
+// keyChecker walks a node tree against a Go type.
+type keyChecker struct {
+	visited int
+}
+
 func checkKeys(node *yaml.Node, t reflect.Type, path string) error {
+	return (&keyChecker{}).check(node, t, path)
+}
+
+func (kc *keyChecker) check(node *yaml.Node, t reflect.Type, path string) error {
+	kc.visited++
+	if kc.visited > maxNodes {
+		return errAt(node.Line, "%s: the file expands to more than %d values (aliases nested too deeply)", sectionName(path), maxNodes)
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -63,10 +83,20 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string) error {
 		if len(node.Content) == 0 {
 			return nil
 		}
-		return checkKeys(node.Content[0], t, path)
+		return kc.check(node.Content[0], t, path)
 	}
 	if node.Kind == yaml.AliasNode {
-		return checkKeys(node.Alias, t, path)
+		if node.Alias == nil {
+			return errAt(node.Line, "%s: unknown alias", sectionName(path))
+		}
+		return kc.check(node.Alias, t, path)
+	}
+	// A key without a value, or a list entry of just "~" or "null", is
+	// almost always a mistake (a section left half-written); the loader
+	// would otherwise hold a nil entry that later code cannot use. The
+	// empty file as a whole is reported by Parse.
+	if isNull(node) && path != "" {
+		return errAt(node.Line, "%s: has no value (null): give it one or remove it", path)
 	}
 	if t == nodeType {
 		return nil
@@ -82,11 +112,14 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string) error {
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, v := node.Content[i], node.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return errAt(k.Line, "%s: a key must be a plain name", sectionName(path))
+			}
 			f, ok := fields[k.Value]
 			if !ok {
-				return errAt(k.Line, "%s: unknown field %q%s", sectionName(path), k.Value, suggest(k.Value, fields))
+				return errAt(k.Line, "%s: unknown field %q%s", sectionName(path), k.Value, suggest(k.Value, t, fields))
 			}
-			if err := checkKeys(v, f.Type, join(path, k.Value)); err != nil {
+			if err := kc.check(v, f.Type, join(path, k.Value)); err != nil {
 				return err
 			}
 		}
@@ -95,7 +128,11 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string) error {
 			return nil
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
-			if err := checkKeys(node.Content[i+1], t.Elem(), join(path, node.Content[i].Value)); err != nil {
+			k := node.Content[i]
+			if k.Kind != yaml.ScalarNode || isNull(k) || k.Value == "" {
+				return errAt(k.Line, "%s: a key must be a non-empty name", sectionName(path))
+			}
+			if err := kc.check(node.Content[i+1], t.Elem(), join(path, k.Value)); err != nil {
 				return err
 			}
 		}
@@ -104,12 +141,18 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string) error {
 			return nil
 		}
 		for i, v := range node.Content {
-			if err := checkKeys(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := kc.check(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// isNull reports whether node is YAML's null: "~", "null" or nothing at
+// all. A quoted "null" is a string.
+func isNull(node *yaml.Node) bool {
+	return node.Kind == yaml.ScalarNode && node.ShortTag() == "!!null"
 }
 
 var durationType = reflect.TypeFor[Duration]()
@@ -128,8 +171,10 @@ func checkScalar(node *yaml.Node, t reflect.Type, path string) error {
 		}
 		want = "a duration such as 90s, 1h or 35d"
 	case t.Kind() == reflect.Int:
+		// YAML's own integers (3, +3, 0x10, 1_000), as the JSON Schema
+		// sees them; a quoted "3" is a string.
 		if node.Kind == yaml.ScalarNode {
-			if _, err := strconv.Atoi(node.Value); err != nil {
+			if node.ShortTag() != "!!int" {
 				return errAt(node.Line, "%s: %q is not a whole number", path, node.Value)
 			}
 			return nil
@@ -165,7 +210,7 @@ func checkScalar(node *yaml.Node, t reflect.Type, path string) error {
 	if node.Kind == yaml.AliasNode {
 		return nil
 	}
-	return errAt(node.Line, "%s: expected %s", path, want)
+	return errAt(node.Line, "%s: expected %s", sectionName(path), want)
 }
 
 func sectionName(path string) string {
@@ -199,13 +244,32 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
-// suggest offers the closest known key for a likely typo, and says how
-// secrets are given when someone tries to write one inline.
-func suggest(key string, fields map[string]reflect.StructField) string {
+// suggest offers the closest known key for a likely typo, says how secrets
+// are given when someone tries to write one inline, and names the section a
+// key belongs to when it sits one level too high (repository: on a source
+// instead of under restic:).
+func suggest(key string, t reflect.Type, fields map[string]reflect.StructField) string {
 	for _, secret := range []string{"password", "secret", "token", "dsn"} {
 		if key == secret {
 			return fmt.Sprintf(" (secrets are never accepted inline: use %s_file or %s_env)", secret, secret)
 		}
+	}
+	var nested []string
+	for name, f := range fields {
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.Struct || ft == t {
+			continue
+		}
+		if _, ok := yamlFields(ft)[key]; ok {
+			nested = append(nested, name)
+		}
+	}
+	if len(nested) > 0 {
+		slices.Sort(nested)
+		return fmt.Sprintf(" (%q belongs under %s: nest it there, for example %s: {%s: ...})", key, strings.Join(nested, ": or "), nested[0], key)
 	}
 	best, bestD := "", 3
 	for k := range fields {
@@ -265,23 +329,115 @@ func (d Duration) String() string { return model.Duration(d).String() }
 // D returns the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// ParseDuration parses "0", Go durations and Prometheus durations with d,
-// w and y units.
+// DurationPattern is the grammar of a duration, as a regular expression
+// that both Go's regexp and JSON Schema's ECMA-262 read the same way:
+// "0", or one or more numbers (with an optional fraction) each followed by
+// a unit (ms, s, m, h, d, w = 7d, y = 365d), as in 90s, 1h30m, 1.5h or 35d.
+// ParseDuration accepts exactly what it matches, up to the largest
+// duration Go can hold; the JSON Schema uses it as the pattern of every
+// duration.
+const DurationPattern = `^(0|([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w|y))+)$`
+
+// durationUnits are the units of DurationPattern, longest name first so
+// that "ms" is not read as minutes.
+func durationUnits() []struct {
+	name string
+	d    time.Duration
+} {
+	return []struct {
+		name string
+		d    time.Duration
+	}{
+		{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour},
+		{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour},
+	}
+}
+
+// ParseDuration parses a duration written as DurationPattern says: "0",
+// "90s", "1h30m", "1.5h", "35d", "2w", "1y". Negative durations, spaces
+// and units Go knows but a configuration has no use for (ns, us) are
+// errors.
 func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "0" || s == "0s" {
+	bad := func() (time.Duration, error) {
+		return 0, fmt.Errorf("invalid duration %q: use a number with a unit such as 90s, 5m, 1h, 35d or 2w", s)
+	}
+	if s == "0" {
 		return 0, nil
 	}
-	if v, err := model.ParseDuration(s); err == nil {
-		return time.Duration(v), nil
+	if s == "" {
+		return bad()
 	}
-	if v, err := time.ParseDuration(s); err == nil {
-		if v < 0 {
-			return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+	}
+	var total time.Duration
+	rest := s
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
 		}
-		return v, nil
+		whole := rest[:i]
+		frac := ""
+		if i < len(rest) && rest[i] == '.' {
+			j := i + 1
+			for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+				j++
+			}
+			frac, i = rest[i+1:j], j
+			if frac == "" {
+				return bad()
+			}
+		}
+		if whole == "" {
+			return bad()
+		}
+		rest = rest[i:]
+		unit := time.Duration(0)
+		for _, u := range durationUnits() {
+			if strings.HasPrefix(rest, u.name) {
+				unit, rest = u.d, rest[len(u.name):]
+				break
+			}
+		}
+		if unit == 0 {
+			for _, tiny := range []string{"ns", "us", "µs"} {
+				if strings.HasPrefix(rest, tiny) {
+					return 0, fmt.Errorf("invalid duration %q: the smallest unit is ms", s)
+				}
+			}
+			return bad()
+		}
+		part, ok := scaleDuration(whole, frac, unit)
+		if !ok || total > math.MaxInt64-part {
+			return 0, fmt.Errorf("invalid duration %q: too large", s)
+		}
+		total += part
 	}
-	return 0, fmt.Errorf("invalid duration %q: use a number with a unit such as 90s, 5m, 1h, 35d or 2w", s)
+	return total, nil
+}
+
+// scaleDuration returns whole.frac times unit, and false when that does not
+// fit a time.Duration. Digits of frac beyond the unit's resolution in
+// nanoseconds are dropped.
+func scaleDuration(whole, frac string, unit time.Duration) (time.Duration, bool) {
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > math.MaxInt64/int64(unit) {
+		return 0, false
+	}
+	d := time.Duration(w) * unit
+	scale := unit
+	for _, c := range frac {
+		scale /= 10
+		if scale == 0 {
+			break
+		}
+		d += time.Duration(c-'0') * scale
+		if d < 0 {
+			return 0, false
+		}
+	}
+	return d, true
 }
 
 // UnmarshalYAML records the line of an environment for messages.
@@ -294,22 +450,40 @@ func (e *Environment) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// UnmarshalYAML records the line of a source for messages.
+// UnmarshalYAML records the line of a source for messages. Defaults are
+// set before decoding, so that a value written explicitly, "timeout: 0s"
+// included, is validated as written instead of silently replaced.
 func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 	type plain Source
-	if err := n.Decode((*plain)(s)); err != nil {
+	p := plain{Interval: DefaultInterval, Timeout: DefaultTimeout}
+	if err := n.Decode(&p); err != nil {
 		return yamlError(err)
 	}
+	*s = Source(p)
 	s.line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the line of a probe for messages.
-func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
-	type plain Probe
-	if err := n.Decode((*plain)(p)); err != nil {
+// UnmarshalYAML sets the defaults of a restic source before decoding it.
+func (o *ResticOptions) UnmarshalYAML(n *yaml.Node) error {
+	type plain ResticOptions
+	p := plain{StatsInterval: DefaultResticStats}
+	if err := n.Decode(&p); err != nil {
 		return yamlError(err)
 	}
+	*o = ResticOptions(p)
+	return nil
+}
+
+// UnmarshalYAML records the line of a probe for messages and sets its
+// default timeout before decoding.
+func (p *Probe) UnmarshalYAML(n *yaml.Node) error {
+	type plain Probe
+	v := plain{Timeout: DefaultProbeTimeout}
+	if err := n.Decode(&v); err != nil {
+		return yamlError(err)
+	}
+	*p = Probe(v)
 	p.line = n.Line
 	return nil
 }
