@@ -48,6 +48,8 @@ type app struct {
 	seededProbes []model.ProbeResult
 
 	evals evaluations
+	// reloadMu serialises reloads.
+	reloadMu sync.Mutex
 }
 
 func newApp(ctx context.Context, o appOptions) (*app, error) {
@@ -207,10 +209,17 @@ func (a *app) Gatherer() prometheus.Gatherer {
 // Reload re-reads the configuration file and keeps the old configuration
 // when the new one is invalid.
 func (a *app) Reload() error {
+	// Reloads (SIGHUP and POST /-/reload at once) are serialised: two
+	// applies must not swap schedulers under each other.
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	cfg, err := config.Load(a.opts.ConfigFile)
 	if err == nil {
-		if a.cfg.History.Root != cfg.History.Root {
-			a.opts.Logger.Warn("history.root changed; the new root is used after a restart", "in_use", a.cfg.History.Root)
+		a.mu.Lock()
+		old := a.cfg
+		a.mu.Unlock()
+		if old.History.Root != cfg.History.Root {
+			a.opts.Logger.Warn("history.root changed; the new root is used after a restart", "in_use", old.History.Root)
 		}
 		err = a.apply(cfg)
 	}

@@ -72,7 +72,7 @@ func (e *evaluator) checkAgentDrift() []Finding {
 		for _, env := range envs {
 			parts = append(parts, fmt.Sprintf("%s in %s", strings.Join(sortedKeys(byEnv[env]), " and "), env))
 		}
-		f := NewFinding(CheckAgentDrift, strings.Join(envs, ","), Subject{Agent: agent})
+		f := e.newFinding(CheckAgentDrift, strings.Join(envs, ","), Subject{Agent: agent})
 		f.Expected = fmt.Sprintf("the same %s version (to the %s) in every environment", agent, level)
 		f.Observed = agent + " " + strings.Join(parts, ", ")
 		ev := evidence[agent]

@@ -35,6 +35,17 @@ type evaluator struct {
 
 	repos  []RepositoryState
 	probes []model.ProbeResult
+	// catalog is the check catalog by id, built once per evaluation.
+	catalog map[string]Check
+}
+
+// newFinding is NewFinding with the evaluation's catalog.
+func (e *evaluator) newFinding(check, env string, subject Subject) Finding {
+	c, ok := e.catalog[check]
+	if !ok {
+		panic("policy: unknown check " + check)
+	}
+	return Finding{Check: c.ID, Severity: c.Severity, Env: env, Subject: subject, Controls: slices.Clone(c.Controls)}
 }
 
 // seriesFacts are what the cross-series checks need of one series.
@@ -54,7 +65,12 @@ type seriesFacts struct {
 }
 
 func newEvaluator(cfg *config.Config, at time.Time) *evaluator {
+	catalog := map[string]Check{}
+	for _, c := range Checks() {
+		catalog[c.ID] = c
+	}
 	return &evaluator{
+		catalog:   catalog,
 		cfg:       cfg,
 		at:        at.UTC(),
 		series:    map[model.SeriesKey]*seriesFacts{},

@@ -37,7 +37,7 @@ func (e *evaluator) checkFailures(k model.SeriesKey, failures []model.Backup) []
 	}
 	list := o.sorted()
 	newest := list[len(list)-1]
-	f := NewFinding(CheckFailures, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckFailures, k.Env, seriesSubject(k))
 	f.Expected = fmt.Sprintf("at most %d failed or partial backups in %s", limit, FormatDuration(window))
 	f.Observed = fmt.Sprintf("%d failed or partial %s in the last %s; newest %s: %s", len(list), plural(len(list), "backup", "backups"), FormatDuration(window), newest.ID, orUnknown(newest.Error))
 	f.Start = model.AttemptTime(list[0]).UTC()
@@ -59,7 +59,7 @@ func (e *evaluator) checkLastFailed(f *seriesFacts) []Finding {
 	if b == nil || b.Good() {
 		return nil
 	}
-	out := NewFinding(CheckLastFailed, f.key.Env, seriesSubject(f.key))
+	out := e.newFinding(CheckLastFailed, f.key.Env, seriesSubject(f.key))
 	out.Expected = "the newest finished backup attempt succeeds"
 	out.Observed = fmt.Sprintf("newest attempt %s (%s) ended %s with status %s: %s", b.ID, b.Type, rfc3339(model.AttemptTime(b)), b.Status, orUnknown(b.Error))
 	out.Start = model.AttemptTime(b).UTC()

@@ -61,14 +61,14 @@ func (e *evaluator) checkPITR() []Finding {
 		subject := Subject{Source: r.Source, Dataset: r.Dataset, Repository: r.Name}
 		oldest, newest := e.walRange(r)
 		if oldest.ID != "" && r.WALMin != "" && CompareWAL(r.WALMin, oldest.Note) > 0 {
-			f := NewFinding(CheckPITR, r.Env, subject)
+			f := e.newFinding(CheckPITR, r.Env, subject)
 			f.Expected = fmt.Sprintf("WAL archive from %s (first segment of the oldest backup %s)", oldest.Note, oldest.ID)
 			f.Observed = fmt.Sprintf("WAL archive starts at %s: no point-in-time recovery between the oldest backups and that segment", r.WALMin)
 			f.Evidence = []Evidence{repoEvidence(r, "WAL "+r.WALMin+" to "+r.WALMax), withNote(oldest, "first WAL segment "+oldest.Note)}
 			out = append(out, f)
 		}
 		if newest.ID != "" && r.WALMax != "" && CompareWAL(r.WALMax, newest.Note) < 0 {
-			f := NewFinding(CheckPITR, r.Env, subject)
+			f := e.newFinding(CheckPITR, r.Env, subject)
 			f.Expected = fmt.Sprintf("WAL archive up to at least %s (last segment of the newest backup %s)", newest.Note, newest.ID)
 			f.Observed = fmt.Sprintf("WAL archive ends at %s, before the newest backup is consistent", r.WALMax)
 			f.Evidence = []Evidence{repoEvidence(r, "WAL "+r.WALMin+" to "+r.WALMax), withNote(newest, "last WAL segment "+newest.Note)}
@@ -77,7 +77,7 @@ func (e *evaluator) checkPITR() []Finding {
 		env := e.env(r.Env)
 		if env != nil && env.RPO > 0 && !in.WALSince.IsZero() && r.WALMax != "" {
 			if stale := e.at.Sub(in.WALSince); stale > env.RPO.D() {
-				f := NewFinding(CheckPITR, r.Env, subject)
+				f := e.newFinding(CheckPITR, r.Env, subject)
 				f.Expected = fmt.Sprintf("WAL archive advancing at least every %s", FormatDuration(env.RPO.D()))
 				f.Observed = fmt.Sprintf("WAL archive stuck at %s since %s (%s)", r.WALMax, rfc3339(in.WALSince), FormatDuration(stale))
 				f.Start = in.WALSince.Add(env.RPO.D())

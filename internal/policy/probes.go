@@ -48,7 +48,7 @@ func (e *evaluator) checkProbes() []Finding {
 		r := latest[name]
 		env := e.env(r.Env)
 		if !r.Success {
-			f := NewFinding(CheckRestoreFailed, r.Env, probeSubject(r))
+			f := e.newFinding(CheckRestoreFailed, r.Env, probeSubject(r))
 			f.Expected = "newest restore test succeeds"
 			f.Observed = fmt.Sprintf("run %s at %s failed: %s", r.RunID, rfc3339(r.Start), orUnknown(r.Error))
 			f.Start = r.Start.UTC()
@@ -63,7 +63,7 @@ func (e *evaluator) checkProbes() []Finding {
 			target = env.RTO.D()
 		}
 		if target > 0 && r.Duration > target {
-			f := NewFinding(CheckRTO, r.Env, probeSubject(r))
+			f := e.newFinding(CheckRTO, r.Env, probeSubject(r))
 			f.Expected = fmt.Sprintf("restore within %s", FormatDuration(target))
 			f.Observed = fmt.Sprintf("run %s took %s", r.RunID, FormatDuration(r.Duration))
 			f.Start = r.Start.UTC()
@@ -72,7 +72,7 @@ func (e *evaluator) checkProbes() []Finding {
 		}
 		if ok := latestOK[name]; ok != nil && env != nil && env.RPO > 0 {
 			if rpo := ok.AchievedRPO(); rpo > env.RPO.D() {
-				f := NewFinding(CheckRestoreRPO, ok.Env, probeSubject(ok))
+				f := e.newFinding(CheckRestoreRPO, ok.Env, probeSubject(ok))
 				f.Expected = fmt.Sprintf("restored data at most %s old", FormatDuration(env.RPO.D()))
 				f.Observed = fmt.Sprintf("run %s restored data %s old (%s, backup %s)", ok.RunID, FormatDuration(rpo), rfc3339(ok.RestoredPoint), orNone(ok.BackupID))
 				f.Start = ok.Start.UTC()
@@ -112,7 +112,7 @@ func (e *evaluator) checkRestoreOverdue(lastSuccess map[envDataset]*model.ProbeR
 		if last != nil && e.at.Sub(last.Start) <= every {
 			continue
 		}
-		f := NewFinding(CheckRestoreOverdue, d.env, Subject{Dataset: d.dataset})
+		f := e.newFinding(CheckRestoreOverdue, d.env, Subject{Dataset: d.dataset})
 		f.Expected = fmt.Sprintf("a successful restore test at least every %s", FormatDuration(every))
 		if last == nil {
 			f.Observed = "no successful restore test recorded"

@@ -40,7 +40,7 @@ func (e *evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, 
 	}
 	var out []Finding
 	if n := len(plain.list) + len(noKey.list); n > 0 {
-		f := NewFinding(CheckEncryption, k.Env, seriesSubject(k))
+		f := e.newFinding(CheckEncryption, k.Env, seriesSubject(k))
 		if req.Encryption == config.EncryptionKMS {
 			f.Expected = "every backup encrypted with a KMS key"
 		} else {
@@ -58,7 +58,7 @@ func (e *evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, 
 		out = append(out, f)
 	}
 	if len(badKey.list) > 0 {
-		f := NewFinding(CheckKMSKey, k.Env, seriesSubject(k))
+		f := e.newFinding(CheckKMSKey, k.Env, seriesSubject(k))
 		f.Expected = "KMS key one of " + strings.Join(req.KMSKeys, ", ")
 		keys := map[string]bool{}
 		for _, b := range badKey.list {
@@ -88,7 +88,7 @@ func (e *evaluator) checkImmutable(k model.SeriesKey, env *config.Environment, m
 	if len(mutable.list)+len(expired.list) == 0 {
 		return nil
 	}
-	f := NewFinding(CheckImmutable, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckImmutable, k.Env, seriesSubject(k))
 	f.Expected = "every backup immutable (object lock, append-only or vault lock)"
 	var parts []string
 	if len(mutable.list) > 0 {
@@ -144,7 +144,7 @@ func (e *evaluator) checkResidency(k model.SeriesKey, env *config.Environment, m
 			}
 		}
 	}
-	f := NewFinding(CheckResidency, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckResidency, k.Env, seriesSubject(k))
 	f.Expected = strings.Join(rules, "; ")
 	f.Observed = fmt.Sprintf("%d %s stored in %s", len(o.list), plural(len(o.list), "backup", "backups"), strings.Join(sortedKeys(regions), ", "))
 	f.Evidence = o.evidence(func(b *model.Backup) string { return "region " + b.Region })

@@ -92,7 +92,7 @@ func (e *evaluator) checkReleases() []Finding {
 			if !prev.FirstGood.Time.IsZero() && !prev.FirstGood.Time.After(cur.FirstSeen) {
 				continue
 			}
-			f := NewFinding(CheckReleaseBackup, k.Env, Subject{Source: k.Source, Dataset: k.Dataset, Release: cur.Release})
+			f := e.newFinding(CheckReleaseBackup, k.Env, Subject{Source: k.Source, Dataset: k.Dataset, Release: cur.Release})
 			f.Expected = fmt.Sprintf("a successful backup of %s before %s was deployed", prev.Release, cur.Release)
 			if prev.FirstGood.Time.IsZero() {
 				f.Observed = fmt.Sprintf("%s first seen %s; %s has no successful backup", cur.Release, rfc3339(cur.FirstSeen), prev.Release)

@@ -44,7 +44,7 @@ func (e *evaluator) checkReleaseCount(s *model.Series, env *config.Environment, 
 		names = append(names, r)
 	}
 	slices.SortFunc(names, func(a, b string) int { return newest[a].End.Compare(newest[b].End) })
-	f := NewFinding(CheckReleases, s.Key.Env, seriesSubject(s.Key))
+	f := e.newFinding(CheckReleases, s.Key.Env, seriesSubject(s.Key))
 	f.Expected = fmt.Sprintf("at least %d release states restorable", want)
 	if len(names) == 0 {
 		f.Observed = "no release state restorable"
@@ -66,7 +66,7 @@ func (e *evaluator) checkMinAge(s *model.Series, env *config.Environment) []Find
 	if age >= minAge {
 		return nil
 	}
-	f := NewFinding(CheckMinAge, s.Key.Env, seriesSubject(s.Key))
+	f := e.newFinding(CheckMinAge, s.Key.Env, seriesSubject(s.Key))
 	f.Expected = fmt.Sprintf("oldest successful backup at least %s old", FormatDuration(minAge))
 	f.Observed = fmt.Sprintf("oldest successful backup %s is %s old", s.OldestGood.ID, FormatDuration(age))
 	f.Evidence = []Evidence{backupEvidence(s.OldestGood, "oldest successful backup")}
@@ -87,7 +87,7 @@ func (e *evaluator) checkMaxAge(k model.SeriesKey, env *config.Environment, memb
 	if len(o.list) == 0 {
 		return nil
 	}
-	f := NewFinding(CheckMaxAge, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckMaxAge, k.Env, seriesSubject(k))
 	f.Expected = fmt.Sprintf("no backup older than %s", FormatDuration(maxAge))
 	f.Observed = e.ageSummary(&o, "older than "+FormatDuration(maxAge))
 	f.Start = model.AttemptTime(o.list[0]).Add(maxAge).UTC()
@@ -117,7 +117,7 @@ func (e *evaluator) checkClassMaxAge(k model.SeriesKey, members []*model.Backup)
 	var out []Finding
 	for _, class := range sortedKeys(byClass) {
 		o, limit := byClass[class], limits[class]
-		f := NewFinding(CheckClassMaxAge, k.Env, seriesSubject(k))
+		f := e.newFinding(CheckClassMaxAge, k.Env, seriesSubject(k))
 		if limit == 0 {
 			f.Expected = fmt.Sprintf("no %s data kept in %s", class, k.Env)
 		} else {

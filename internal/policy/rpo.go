@@ -26,7 +26,7 @@ func (e *evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding
 	if age <= rpo {
 		return nil
 	}
-	f := NewFinding(CheckRPO, s.Key.Env, seriesSubject(s.Key))
+	f := e.newFinding(CheckRPO, s.Key.Env, seriesSubject(s.Key))
 	f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(rpo))
 	f.Observed = fmt.Sprintf("newest successful backup %s ended %s ago (%s)", s.LastGood.ID, FormatDuration(age), rfc3339(s.LastGood.End))
 	f.Start = s.LastGood.End.Add(rpo).UTC()
@@ -38,7 +38,7 @@ func (e *evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding
 }
 
 func (e *evaluator) noBackupRetained(k model.SeriesKey) Finding {
-	f := NewFinding(CheckRPO, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckRPO, k.Env, seriesSubject(k))
 	if env := e.env(k.Env); env != nil {
 		f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(env.RPO.D()))
 	}

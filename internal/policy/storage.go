@@ -43,7 +43,7 @@ func (e *evaluator) checkArchive(k model.SeriesKey, env *config.Environment, mem
 	if len(o.list) == 0 {
 		return nil
 	}
-	f := NewFinding(CheckArchive, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckArchive, k.Env, seriesSubject(k))
 	f.Expected = fmt.Sprintf("backups older than %s out of hot storage", FormatDuration(after))
 	f.Observed = e.ageSummary(&o, "in hot storage after "+FormatDuration(after))
 	if bytes > 0 {
@@ -96,7 +96,7 @@ func (e *evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) [
 	if len(o.list) == 0 {
 		return nil
 	}
-	f := NewFinding(CheckEphemeral, k.Env, seriesSubject(k))
+	f := e.newFinding(CheckEphemeral, k.Env, seriesSubject(k))
 	f.Expected = "no caches, logs, temporary files or sessions in backups"
 	f.Observed = fmt.Sprintf("%d %s %s", len(o.list), plural(len(o.list), "backup contains", "backups contain"), strings.Join(sortedKeys(matched), ", "))
 	f.Evidence = o.evidence(func(b *model.Backup) string {
