@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
@@ -9,17 +8,23 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/units"
 )
 
-// BackupOverview shows, per environment, whether the last good backups are
-// within the RPO, how many releases stay restorable and what failed.
+// BackupOverview shows, per environment, the policy's open findings and
+// the deploy gate, then the raw facts behind them: how old the last good
+// backups are, how many releases stay restorable and what failed.
 func BackupOverview() *dashboard.DashboardBuilder {
 	return newDashboard("restorable-backup-overview", "Restorable / Backup overview",
-		"Freshness, retention and failures of backups against each environment's policy.").
+		"Policy findings and the deploy gate of each environment, and the freshness, retention and failures of backups behind them.").
 		WithVariable(envVariable()).
-		WithRow(dashboard.NewRowBuilder("Recovery point")).
-		WithPanel(rpoCompliance()).
-		WithPanel(failedLastAttempts()).
+		WithRow(dashboard.NewRowBuilder("Policy and deploy gate")).
 		WithPanel(deployGate()).
-		WithPanel(rpoShareUsed()).
+		WithPanel(findingsBySeverity()).
+		WithPanel(findingsTable("Policy findings",
+			"Every open finding of the exporter's policy evaluation (restorable_policy_finding), one row per check and dataset; open findings counts the releases, probes or repositories of the dataset that breach the check. source is empty for restore_test.overdue (a dataset across its sources); source and dataset are empty for agent_drift, whose env lists the environments it compares. `analyze findings --env ENV` or the exporter's /api/v1/gate say what was expected and observed.",
+			"")).
+		WithRow(dashboard.NewRowBuilder("Recovery point")).
+		WithPanel(rpoFindings()).
+		WithPanel(lastFailedFindings()).
+		WithPanel(pitrGapFindings()).
 		WithPanel(lastGoodBackupAge()).
 		WithRow(dashboard.NewRowBuilder("Retention")).
 		WithPanel(releasesRetained()).
@@ -28,60 +33,50 @@ func BackupOverview() *dashboard.DashboardBuilder {
 		WithPanel(backupsByStatus()).
 		WithPanel(lastBackupDuration()).
 		WithRow(dashboard.NewRowBuilder("Protection")).
-		WithPanel(unencryptedWhereRequired()).
-		WithPanel(mutableWhereRequired()).
-		WithPanel(keyOutsideAllowlist())
+		WithPanel(unencryptedFindings()).
+		WithPanel(mutableFindings()).
+		WithPanel(keyNotAllowedFindings())
 }
 
 // lastGoodBackupAgeExpr is the age of the newest successful backup of any
-// type, per dataset, as the RPO alert computes it.
+// type, per dataset: a raw fact. Whether it breaches the RPO is the rpo
+// check's decision, shown by rpoFindings.
 const lastGoodBackupAgeExpr = `time() - max by (env, source, dataset) (restorable_backup_last_success_timestamp_seconds{env=~"$env"})`
-
-func rpoCompliance() *stat.PanelBuilder {
-	return defaultStat("Datasets within RPO",
-		"Share of datasets whose newest successful backup (any type) is younger than the environment's RPO. Below 100% the RestorableBackupRPOBreached alert fires and deploys are held.",
-		units.PercentUnit).
-		Span(12).
-		Thresholds(thresholds(base("red"), from(1, "green"))).
-		Targets(targets(instantQuery(`sum by (env) (
-  (`+lastGoodBackupAgeExpr+`)
-  <= bool on (env) group_left
-  min by (env) (restorable_policy_rpo_seconds)
-)
-/
-count by (env) (max by (env, source, dataset) (restorable_backup_last_success_timestamp_seconds{env=~"$env"}))`, "{{env}}")))
-}
-
-func failedLastAttempts() *stat.PanelBuilder {
-	return defaultStat("Datasets whose last backup failed",
-		"Datasets whose newest finished backup attempt failed or was partial. Each one holds deploys of its environment (RestorableBackupFailed).",
-		units.Short).
-		Thresholds(zeroIsGood()).
-		Targets(targets(instantQuery(`sum by (env) (1 - restorable_backup_last_attempt_success{env=~"$env"})`, "{{env}}")))
-}
 
 func deployGate() *stat.PanelBuilder {
 	return defaultStat("Deploy gate",
-		"Whether the deploy gate of each environment allows a release now (restorable_deploy_gate_open); the exporter's /api/v1/gate gives the reasons.",
+		"Whether the deploy gate of each environment allows a release now (restorable_deploy_gate_open), from the same evaluation as the findings; the exporter's /api/v1/gate gives the reasons.",
 		unitNone).
 		Mappings(boolMappings("closed", "red", "open", "green")).
 		Targets(targets(instantQuery(`restorable_deploy_gate_open{env=~"$env"}`, "{{env}}")))
 }
 
-func rpoShareUsed() *bargauge.PanelBuilder {
-	return defaultBarGauge("Age of last good backup, share of RPO",
-		"Age of each dataset's newest successful backup divided by its environment's RPO: at 100% the RPO is breached.",
-		units.PercentUnit).
-		Thresholds(ratioThresholds()).
-		Targets(targets(instantQuery(`(`+lastGoodBackupAgeExpr+`)
-/ on (env) group_left
-min by (env) (restorable_policy_rpo_seconds)`, "{{env}} / {{source}} / {{dataset}}")))
+func rpoFindings() *stat.PanelBuilder {
+	return findingCount("Datasets breaching the RPO",
+		"Datasets whose newest successful backup (any type) is older than the environment's RPO, or that retain no successful backup any more: open rpo findings. Each one holds deploys of its environment (RestorableBackupRPOBreached).",
+		"rpo").
+		Span(8)
+}
+
+func lastFailedFindings() *stat.PanelBuilder {
+	return findingCount("Datasets whose last backup failed",
+		"Datasets whose newest finished backup attempt failed or was partial: open backup.last_failed findings. Each one holds deploys of its environment (RestorableBackupFailed).",
+		"backup.last_failed").
+		Span(8)
+}
+
+func pitrGapFindings() *stat.PanelBuilder {
+	return findingCount("WAL archive gaps",
+		"Database repositories whose WAL archive does not cover their backups or has stopped advancing for longer than the RPO: open pitr.gap findings, counted per dataset. Each one holds deploys of its environment (RestorablePITRGap).",
+		"pitr.gap").
+		Span(8)
 }
 
 func lastGoodBackupAge() *timeseries.PanelBuilder {
 	return defaultTimeseries("Age of last good backup",
-		"Age of each dataset's newest successful backup of any type; the dashed lines are the RPO of each environment.",
+		"Age of each dataset's newest successful backup of any type; the dashed lines are the RPO of each environment. Datasets whose backups vanished have no line here: they are rpo findings above.",
 		units.Seconds).
+		Span(24).
 		Targets(targets(
 			promQuery(lastGoodBackupAgeExpr, "{{env}} / {{source}} / {{dataset}}"),
 			promQuery(`min by (env) (restorable_policy_rpo_seconds{env=~"$env"})`, "RPO {{env}}"),
@@ -124,37 +119,23 @@ func lastBackupDuration() *timeseries.PanelBuilder {
 		Targets(targets(promQuery(`restorable_backup_last_duration_seconds{env=~"$env"}`, "{{env}} / {{dataset}} / {{backup_type}}")))
 }
 
-func unencryptedWhereRequired() *stat.PanelBuilder {
-	return defaultStat("Unencrypted where required",
-		"Datasets whose newest successful backup is not encrypted in environments whose policy requires encryption (RestorableBackupUnencrypted).",
-		units.Short).
-		Span(8).
-		Thresholds(zeroIsGood()).
-		Targets(targets(instantQuery(`sum by (env) (
-  (1 - restorable_backup_last_encrypted{env=~"$env"})
-  * on (env) group_left
-  max by (env) (restorable_policy_encryption_required)
-)`, "{{env}}")))
+func unencryptedFindings() *stat.PanelBuilder {
+	return findingCount("Datasets with unencrypted backups",
+		"Datasets that retain backups which are not encrypted (or not with a KMS key) where the environment requires it: open encryption findings. Each one holds deploys of its environment (RestorableBackupUnencrypted).",
+		"encryption").
+		Span(8)
 }
 
-func mutableWhereRequired() *stat.PanelBuilder {
-	return defaultStat("Mutable where required",
-		"Datasets whose newest successful backup can be changed or deleted in environments whose policy requires immutability (RestorableBackupMutable).",
-		units.Short).
-		Span(8).
-		Thresholds(zeroIsGood()).
-		Targets(targets(instantQuery(`sum by (env) (
-  (1 - restorable_backup_last_immutable{env=~"$env"})
-  * on (env) group_left
-  max by (env) (restorable_policy_immutability_required)
-)`, "{{env}}")))
+func mutableFindings() *stat.PanelBuilder {
+	return findingCount("Datasets with mutable backups",
+		"Datasets that retain backups without object lock, append-only mode or vault lock, or whose lock expired, where the environment requires immutability: open immutability findings. Each one holds deploys of its environment (RestorableBackupMutable).",
+		"immutability").
+		Span(8)
 }
 
-func keyOutsideAllowlist() *stat.PanelBuilder {
-	return defaultStat("KMS key outside the allowlist",
-		"Datasets whose newest successful backup is encrypted with a KMS key the environment's policy does not allow (RestorableBackupKeyNotAllowed).",
-		units.Short).
-		Span(8).
-		Thresholds(zeroIsGood()).
-		Targets(targets(instantQuery(`sum by (env) (1 - restorable_backup_last_key_allowed{env=~"$env"})`, "{{env}}")))
+func keyNotAllowedFindings() *stat.PanelBuilder {
+	return findingCount("Datasets with a KMS key outside the allowlist",
+		"Datasets that retain backups encrypted with a KMS key the environment does not allow: open encryption.kms_key findings (RestorableBackupKeyNotAllowed).",
+		"encryption.kms_key").
+		Span(8)
 }

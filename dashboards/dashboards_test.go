@@ -210,8 +210,10 @@ func TestQueriesUseOnlyDefinedVariables(t *testing.T) {
 // TestEnvironmentDashboardsFilterOnEnv checks that dashboards with an env
 // variable apply it to every query of an env-labelled metric, so that
 // choosing an environment never leaves a panel showing all of them.
+// Finding queries may use findingEnvMatcher, which also keeps the findings
+// that compare the selected environment with others.
 func TestEnvironmentDashboardsFilterOnEnv(t *testing.T) {
-	envLabelled := regexp.MustCompile(`restorable_(backup|backups|repository|restore_probe|deploy)_?[a-z_]*`)
+	envLabelled := regexp.MustCompile(`restorable_(backup|backups|repository|restore_probe|deploy|policy_finding)_?[a-z_]*`)
 	for _, d := range decode(t, render(t)) {
 		hasEnv := false
 		for _, v := range d.Templating.List {
@@ -222,7 +224,7 @@ func TestEnvironmentDashboardsFilterOnEnv(t *testing.T) {
 		}
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
-				if envLabelled.MatchString(tg.Expr) && !strings.Contains(tg.Expr, `env=~"$env"`) {
+				if envLabelled.MatchString(tg.Expr) && !strings.Contains(tg.Expr, `env=~"$env"`) && !strings.Contains(tg.Expr, findingEnvMatcher) {
 					t.Errorf("%s: panel %q query %s ignores the env variable: %s", d.UID, p.Title, tg.RefID, tg.Expr)
 				}
 			}

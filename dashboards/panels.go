@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -139,20 +138,6 @@ func defaultStat(title, description, unit string) *stat.PanelBuilder {
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}))
 }
 
-func defaultBarGauge(title, description, unit string) *bargauge.PanelBuilder {
-	return bargauge.NewPanelBuilder().
-		Title(title).
-		Description(description).
-		Datasource(datasourceRef()).
-		Unit(unit).
-		Height(8).
-		Span(12).
-		Min(0).
-		Orientation(common.VizOrientationHorizontal).
-		DisplayMode(common.BarGaugeDisplayModeGradient).
-		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}))
-}
-
 // step is a threshold: from value on (nil for the base), color applies.
 type step struct {
 	value *float64
@@ -164,17 +149,18 @@ func from(v float64, color string) step { return step{value: &v, color: color} }
 func base(color string) step { return step{color: color} }
 
 func thresholds(steps ...step) *dashboard.ThresholdsConfigBuilder {
+	v := thresholdsValue(steps...)
+	return dashboard.NewThresholdsConfigBuilder().Mode(v.Mode).Steps(v.Steps)
+}
+
+// thresholdsValue is thresholds as an override's value, for panels whose
+// queries need different colours.
+func thresholdsValue(steps ...step) dashboard.ThresholdsConfig {
 	ts := make([]dashboard.Threshold, 0, len(steps))
 	for _, s := range steps {
 		ts = append(ts, dashboard.Threshold{Value: s.value, Color: s.color})
 	}
-	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(ts)
-}
-
-// ratioThresholds colour a fraction of a policy target: green well below,
-// orange close to it, red at or beyond it.
-func ratioThresholds() *dashboard.ThresholdsConfigBuilder {
-	return thresholds(base("green"), from(0.8, "orange"), from(1, "red"))
+	return dashboard.ThresholdsConfig{Mode: dashboard.ThresholdsModeAbsolute, Steps: ts}
 }
 
 // zeroIsGood colours a count of problems: green at zero, red from one.

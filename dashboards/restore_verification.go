@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
@@ -10,8 +9,9 @@ import (
 )
 
 // RestoreVerification shows what the restore probes proved: whether the
-// last restores worked, how long they took against the RTO, how old the
-// restored data was and when each dataset was last restored.
+// last restores worked, the policy's open restore findings, how long the
+// restores took against the RTO, how old the restored data was and when
+// each dataset was last restored.
 func RestoreVerification() *dashboard.DashboardBuilder {
 	return newDashboard("restorable-restore-verification", "Restorable / Restore verification",
 		"Results of the scheduled restore probes against each environment's RTO, RPO and restore-test interval.").
@@ -19,24 +19,26 @@ func RestoreVerification() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Probes")).
 		WithPanel(probeResult()).
 		WithPanel(probeLastRun()).
+		WithPanel(findingsTable("Restore findings",
+			"Open findings of the restore checks (restorable_policy_finding with check restore_test.*): failed (holds deploys), rto, rpo and overdue. The exporter decides them with the same policy as the alerts and the gate; `analyze findings --env ENV` names the probe and run behind each.",
+			`check=~"restore_test.*"`)).
 		WithRow(dashboard.NewRowBuilder("Recovery time")).
 		WithPanel(measuredRTO()).
-		WithPanel(rtoShareUsed()).
 		WithRow(dashboard.NewRowBuilder("Recovery point")).
 		WithPanel(achievedRPO()).
 		WithPanel(verifiedBytes()).
 		WithRow(dashboard.NewRowBuilder("Restore-test freshness")).
-		WithPanel(lastSuccessfulRestoreAge()).
-		WithPanel(restoreTestShareUsed())
+		WithPanel(lastSuccessfulRestoreAge())
 }
 
 // lastRestoreAgeExpr is the time since each dataset was last restored
-// successfully by any probe, as the restore-test alert computes it.
+// successfully by any probe: a raw fact. Whether the restore test is
+// overdue is the restore_test.overdue check's decision, in the findings.
 const lastRestoreAgeExpr = `time() - max by (env, dataset) (restorable_restore_probe_last_success_timestamp_seconds{env=~"$env"})`
 
 func probeResult() *stat.PanelBuilder {
 	return defaultStat("Last probe result",
-		"Whether the last run of each restore probe restored and verified its dataset (RestorableRestoreProbeFailing).",
+		"Whether the last run of each restore probe restored and verified its dataset; a failed newest run is a restore_test.failed finding, which holds deploys (RestorableRestoreProbeFailing).",
 		unitNone).
 		Span(12).
 		Mappings(boolMappings("failed", "red", "succeeded", "green")).
@@ -54,23 +56,14 @@ func probeLastRun() *stat.PanelBuilder {
 
 func measuredRTO() *timeseries.PanelBuilder {
 	return defaultTimeseries("Measured restore time vs RTO",
-		"Duration of the last run of each restore probe (the measured RTO); the dashed lines are each environment's RTO (RestorableRTOExceeded).",
+		"Duration of the last run of each restore probe (the measured RTO); the dashed lines are each environment's RTO. A run slower than its RTO is a restore_test.rto finding (RestorableRTOExceeded).",
 		units.Seconds).
+		Span(24).
 		Targets(targets(
 			promQuery(`restorable_restore_probe_duration_seconds{env=~"$env"}`, "{{env}} / {{probe}}"),
 			promQuery(`min by (env) (restorable_policy_rto_seconds{env=~"$env"})`, "RTO {{env}}"),
 		)).
 		OverrideByQuery("B", targetLineStyle())
-}
-
-func rtoShareUsed() *bargauge.PanelBuilder {
-	return defaultBarGauge("Restore time, share of RTO",
-		"Duration of the last run of each restore probe divided by its environment's RTO: at 100% a real restore would miss the objective. Environments without an RTO are not shown.",
-		units.PercentUnit).
-		Thresholds(ratioThresholds()).
-		Targets(targets(instantQuery(`restorable_restore_probe_duration_seconds{env=~"$env"}
-/ on (env) group_left
-min by (env) (restorable_policy_rto_seconds)`, "{{env}} / {{probe}}")))
 }
 
 func achievedRPO() *timeseries.PanelBuilder {
@@ -94,21 +87,12 @@ func verifiedBytes() *timeseries.PanelBuilder {
 
 func lastSuccessfulRestoreAge() *timeseries.PanelBuilder {
 	return defaultTimeseries("Time since last successful restore",
-		"Time since any probe last restored each dataset successfully; the dashed lines are each environment's restore-test interval (RestorableRestoreTestOverdue).",
+		"Time since any probe last restored each dataset successfully; the dashed lines are each environment's restore-test interval. A dataset beyond it is a restore_test.overdue finding (RestorableRestoreTestOverdue).",
 		units.Seconds).
+		Span(24).
 		Targets(targets(
 			promQuery(lastRestoreAgeExpr, "{{env}} / {{dataset}}"),
 			promQuery(`min by (env) (restorable_policy_restore_test_interval_seconds{env=~"$env"})`, "interval {{env}}"),
 		)).
 		OverrideByQuery("B", targetLineStyle())
-}
-
-func restoreTestShareUsed() *bargauge.PanelBuilder {
-	return defaultBarGauge("Restore-test age, share of interval",
-		"Time since each dataset's last successful restore divided by its environment's restore-test interval: at 100% the test is overdue. Environments without an interval are not shown.",
-		units.PercentUnit).
-		Thresholds(ratioThresholds()).
-		Targets(targets(instantQuery(`(`+lastRestoreAgeExpr+`)
-/ on (env) group_left
-min by (env) (restorable_policy_restore_test_interval_seconds)`, "{{env}} / {{dataset}}")))
 }
