@@ -225,9 +225,10 @@ type stmtCheck struct {
 	win    [6]token
 	kind   string // the first word, upper-cased
 	err    error
-	dots   int // "." tokens seen
-	depth  int // parenthesis depth
-	insert int // progress through an INSERT: see addInsert
+	shape  error // the statement is not of a shape mysqldump writes
+	dots   int   // "." tokens seen
+	depth  int   // parenthesis depth
+	insert int   // progress through an INSERT: see addInsert
 	pend   func(t token) error
 	values bool // in the VALUES of an INSERT
 }
@@ -242,6 +243,14 @@ func newStmtCheck(s *dumpScanner) *stmtCheck { return &stmtCheck{s: s} }
 func (c *stmtCheck) fail(format string, args ...any) {
 	if c.err == nil {
 		c.err = fmt.Errorf(format, args...)
+	}
+}
+
+// badShape records that the statement is not one mysqldump writes; a
+// reason that names another database, found later, is reported instead.
+func (c *stmtCheck) badShape(format string, args ...any) {
+	if c.shape == nil {
+		c.shape = fmt.Errorf(format, args...)
 	}
 }
 
@@ -378,7 +387,7 @@ func (c *stmtCheck) checkWords(t token) {
 			return c.engine(n)
 		}
 	case (w == "SELECT" || w == "UNION") && c.kind == "CREATE" && (c.head[1].word("TABLE") || c.head[1].word("SEQUENCE")):
-		c.fail("CREATE %s ... %s: a table is created from its definition only", strings.ToUpper(c.head[1].text), w)
+		c.badShape("CREATE %s ... %s: a table is created from its definition only", strings.ToUpper(c.head[1].text), w)
 	}
 }
 
@@ -398,7 +407,7 @@ func (c *stmtCheck) addInsert(t token) {
 		case t.kind == tokWord && (numericWord(t.text) || containsFold([]string{"NULL", "TRUE", "FALSE"}, t.text) || strings.HasPrefix(t.text, "_")):
 		case t.kind == tokPunct && strings.Contains("(),-+", t.text):
 		default:
-			c.fail("the rows of an INSERT hold %q: mysqldump writes literals only", t.text)
+			c.badShape("the rows of an INSERT hold %q: mysqldump writes literals only", t.text)
 		}
 		return
 	}
@@ -411,7 +420,7 @@ func (c *stmtCheck) addInsert(t token) {
 		case t.name():
 			c.insert = 2
 		default:
-			c.fail("an INSERT into %q", t.text)
+			c.badShape("an INSERT into %q", t.text)
 		}
 	case 2: // the column list or VALUES
 		switch {
@@ -420,7 +429,7 @@ func (c *stmtCheck) addInsert(t token) {
 		case t.punct('(') && c.depth == 1:
 			c.insert = 3
 		default:
-			c.fail("an INSERT with %q after the table name: mysqldump writes VALUES", t.text)
+			c.badShape("an INSERT with %q after the table name: mysqldump writes VALUES", t.text)
 		}
 	case 3: // columns
 		switch {
@@ -428,7 +437,7 @@ func (c *stmtCheck) addInsert(t token) {
 		case t.punct(')'):
 			c.insert = 2
 		default:
-			c.fail("an INSERT whose column list holds %q", t.text)
+			c.badShape("an INSERT whose column list holds %q", t.text)
 		}
 	}
 }
@@ -443,6 +452,9 @@ func (c *stmtCheck) finish() (*dumpStatement, error) {
 	}
 	if c.err != nil {
 		return nil, c.err
+	}
+	if c.shape != nil {
+		return nil, c.shape
 	}
 	st := &dumpStatement{Line: c.s.lex.line}
 	var edits [][2]int

@@ -262,7 +262,14 @@ func (l *lexer) next(tok *token, trivial bool) (lexResult, error) {
 		if l.inExec != 0 {
 			return 0, l.failf("the statement ends inside an executable comment")
 		}
-		return lexEnd, l.advance(len(l.delimiter))
+		if err := l.advance(len(l.delimiter)); err != nil {
+			return 0, err
+		}
+		// The delimiter belongs to the client, not to the statement.
+		if l.keep {
+			l.stmt = l.stmt[:len(l.stmt)-len(l.delimiter)]
+		}
+		return lexEnd, nil
 	}
 	start := l.stmtLen
 	adjacent := start == l.lastEnd
