@@ -34,7 +34,7 @@ type mysqlOptions struct {
 	DumpFrom *dsnRef `yaml:"dump_from,omitempty"`
 	BaseDir  string  `yaml:"base_dir,omitempty"`
 	WorkDir  string  `yaml:"work_dir,omitempty"`
-	// BinDir holds mysql and mysqldump (default: on PATH).
+	// BinDir holds mysqldump, which dump_from runs (default: on PATH).
 	BinDir                string `yaml:"bin_dir,omitempty"`
 	ChecksumJobs          int    `yaml:"checksum_jobs,omitempty"`
 	AllowMissingChecksums bool   `yaml:"allow_missing_checksums,omitempty"`
