@@ -61,39 +61,67 @@ type dumpStatement struct {
 // quote byte is always that character: in others (big5, sjis, gbk, ...)
 // it can be the second byte of a character, and the server would end a
 // string where the scanner does not.
-var safeCharsets = []string{"utf8", "utf8mb3", "utf8mb4", "latin1", "latin2", "latin5", "latin7", "ascii", "binary", "cp1250", "cp1251", "cp1256", "cp1257"}
+func safeCharsets() []string {
+	return []string{"utf8", "utf8mb3", "utf8mb4", "latin1", "latin2", "latin5", "latin7", "ascii", "binary", "cp1250", "cp1251", "cp1256", "cp1257"}
+}
 
 // allowedSQLModes are the sql_mode flags a dump may set: all that do not
 // change how the server reads a statement, and the two that do in a way
 // the lexer follows (ANSI_QUOTES, NO_BACKSLASH_ESCAPES). ORACLE and MSSQL
 // (and the combinations that include them) are refused.
-var allowedSQLModes = []string{"REAL_AS_FLOAT", "PIPES_AS_CONCAT", "ANSI_QUOTES", "IGNORE_SPACE", "IGNORE_BAD_TABLE_OPTIONS",
-	"ONLY_FULL_GROUP_BY", "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "NO_FIELD_OPTIONS",
-	"NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE",
-	"ALLOW_INVALID_DATES", "ERROR_FOR_DIVISION_BY_ZERO", "TRADITIONAL", "NO_AUTO_CREATE_USER", "HIGH_NOT_PRECEDENCE",
-	"NO_ENGINE_SUBSTITUTION", "PAD_CHAR_TO_FULL_LENGTH", "EMPTY_STRING_IS_NULL", "SIMULTANEOUS_ASSIGNMENT",
-	"TIME_ROUND_FRACTIONAL", "ANSI"}
+func allowedSQLModes() []string {
+	return []string{"REAL_AS_FLOAT", "PIPES_AS_CONCAT", "ANSI_QUOTES", "IGNORE_SPACE", "IGNORE_BAD_TABLE_OPTIONS",
+		"ONLY_FULL_GROUP_BY", "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "NO_FIELD_OPTIONS",
+		"NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE",
+		"ALLOW_INVALID_DATES", "ERROR_FOR_DIVISION_BY_ZERO", "TRADITIONAL", "NO_AUTO_CREATE_USER", "HIGH_NOT_PRECEDENCE",
+		"NO_ENGINE_SUBSTITUTION", "PAD_CHAR_TO_FULL_LENGTH", "EMPTY_STRING_IS_NULL", "SIMULTANEOUS_ASSIGNMENT",
+		"TIME_ROUND_FRACTIONAL", "ANSI"}
+}
 
 // sessionVariables are the session variables mysqldump sets and restores.
-var sessionVariables = []string{"sql_mode", "character_set_client", "character_set_results", "character_set_connection",
-	"collation_connection", "time_zone", "unique_checks", "foreign_key_checks", "sql_notes", "note_verbosity", "autocommit",
-	"check_constraint_checks", "sql_quote_show_create", "system_versioning_insert_history"}
+func sessionVariables() []string {
+	return []string{"sql_mode", "character_set_client", "character_set_results", "character_set_connection",
+		"collation_connection", "time_zone", "unique_checks", "foreign_key_checks", "sql_notes", "note_verbosity", "autocommit",
+		"check_constraint_checks", "sql_quote_show_create", "system_versioning_insert_history"}
+}
 
 // tableEngines are the storage engines a table may use; others reach
 // outside the scratch database (FEDERATED, CONNECT, SPIDER, ...).
-var tableEngines = []string{"innodb", "myisam", "aria", "memory", "heap", "archive", "csv", "blackhole"}
+func tableEngines() []string {
+	return []string{"innodb", "myisam", "aria", "memory", "heap", "archive", "csv", "blackhole"}
+}
 
 // outsideWords are words that only name things outside one database's
 // tables and routines, or statements that do: they are refused wherever
 // they appear as bare words.
-var outsideWords = []string{"OUTFILE", "DUMPFILE", "INFILE", "LOAD", "LOAD_FILE", "SONAME", "PREPARE", "DEALLOCATE", "EXECUTE",
-	"GRANT", "REVOKE", "SHUTDOWN", "INSTALL", "UNINSTALL", "BINLOG", "KILL", "FLUSH", "PURGE", "MASTER", "SLAVE", "SLAVES",
-	"REPLICA", "PASSWORD", "GLOBAL", "DIRECTORY", "CONNECTION", "DATABASES", "SCHEMAS"}
+func outsideWords() []string {
+	return []string{"OUTFILE", "DUMPFILE", "INFILE", "LOAD", "LOAD_FILE", "SONAME", "PREPARE", "DEALLOCATE", "EXECUTE",
+		"GRANT", "REVOKE", "SHUTDOWN", "INSTALL", "UNINSTALL", "BINLOG", "KILL", "FLUSH", "PURGE", "MASTER", "SLAVE", "SLAVES",
+		"REPLICA", "PASSWORD", "GLOBAL", "DIRECTORY", "CONNECTION", "DATABASES", "SCHEMAS"}
+}
 
 // tablePosition are words after which a name is a table, view, sequence,
 // trigger or routine: a qualified name there names a database.
-var tablePosition = []string{"FROM", "JOIN", "STRAIGHT_JOIN", "INTO", "UPDATE", "TABLE", "TABLES", "REFERENCES", "CALL", "EXISTS",
-	"TRIGGER", "PROCEDURE", "FUNCTION", "VIEW", "EVENT", "SEQUENCE", "FOR", "USING", "TO", "DELETE", "TRUNCATE", "HANDLER"}
+func tablePosition() []string {
+	return []string{"FROM", "JOIN", "STRAIGHT_JOIN", "INTO", "UPDATE", "TABLE", "TABLES", "REFERENCES", "CALL", "EXISTS",
+		"TRIGGER", "PROCEDURE", "FUNCTION", "VIEW", "EVENT", "SEQUENCE", "FOR", "USING", "TO", "DELETE", "TRUNCATE", "HANDLER"}
+}
+
+// dumpWords holds the word lists the check looks up for every token.
+type dumpWords struct {
+	outside, tablePosition, engines map[string]bool
+}
+
+func newDumpWords() dumpWords {
+	set := func(words []string) map[string]bool {
+		m := make(map[string]bool, len(words))
+		for _, w := range words {
+			m[w] = true
+		}
+		return m
+	}
+	return dumpWords{outside: set(outsideWords()), tablePosition: set(tablePosition()), engines: set(tableEngines())}
+}
 
 func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
@@ -113,7 +141,7 @@ func (m *sessionModel) lexMode() (lexMode, error) {
 		f = strings.TrimSpace(f)
 		switch {
 		case f == "":
-		case !slices.Contains(allowedSQLModes, f):
+		case !slices.Contains(allowedSQLModes(), f):
 			return lm, fmt.Errorf("sql_mode %s changes how statements are read", f)
 		case f == "ANSI_QUOTES" || f == "ANSI":
 			lm.ansiQuotes = true
@@ -121,7 +149,7 @@ func (m *sessionModel) lexMode() (lexMode, error) {
 			lm.noBackslashEscapes = true
 		}
 	}
-	if !containsFold(safeCharsets, m.charset) {
+	if !containsFold(safeCharsets(), m.charset) {
 		return lm, fmt.Errorf("character set %s can hide a quote inside a character", m.charset)
 	}
 	return lm, nil
@@ -129,6 +157,7 @@ func (m *sessionModel) lexMode() (lexMode, error) {
 
 // dumpScanner reads the statements of a dump.
 type dumpScanner struct {
+	words   dumpWords
 	lex     *lexer
 	opts    dumpScanOptions
 	session sessionModel
@@ -142,6 +171,7 @@ func newDumpScanner(r io.Reader, o dumpScanOptions) (*dumpScanner, error) {
 	}
 	tail := &dumpTail{}
 	s := &dumpScanner{
+		words:   newDumpWords(),
 		opts:    o,
 		session: sessionModel{sqlMode: o.SQLMode, charset: cmp0(o.Charset, "utf8mb4"), vars: map[string]string{}},
 		tail:    tail,
@@ -332,7 +362,7 @@ func (c *stmtCheck) checkNames(t token) {
 		}
 	}
 	prev := c.at(3)
-	if prev.kind == tokWord && containsFold(tablePosition, prev.text) ||
+	if prev.kind == tokWord && c.s.words.tablePosition[strings.ToUpper(prev.text)] ||
 		prev.punct('(') && (c.at(4).word("NEXTVAL") || c.at(4).word("LASTVAL") || c.at(4).word("SETVAL")) {
 		c.fail("the qualified name %s.%s after %s names a database", head.text, t.text, strings.ToUpper(prev.text))
 	}
@@ -356,7 +386,7 @@ func (c *stmtCheck) checkWords(t token) {
 	}
 	w := strings.ToUpper(t.text)
 	switch {
-	case slices.Contains(outsideWords, w):
+	case c.s.words.outside[w]:
 		c.fail("%s reaches outside the scratch database", w)
 	case w == "USE":
 		c.pend = func(n token) error {
@@ -392,8 +422,8 @@ func (c *stmtCheck) checkWords(t token) {
 }
 
 func (c *stmtCheck) engine(n token) error {
-	if !containsFold(tableEngines, n.text) {
-		return fmt.Errorf("ENGINE=%s: only tables of %s are restored", n.text, strings.Join(tableEngines, ", "))
+	if !c.s.words.engines[strings.ToLower(n.text)] {
+		return fmt.Errorf("ENGINE=%s: only tables of %s are restored", n.text, strings.Join(tableEngines(), ", "))
 	}
 	return nil
 }
@@ -747,8 +777,8 @@ func (s *dumpScanner) applySet(h []token) error {
 				return fmt.Errorf("SET %s without =", target)
 			}
 		}
-		if !user && !slices.Contains(sessionVariables, target) {
-			return fmt.Errorf("SET %s: mysqldump sets only %s", target, strings.Join(sessionVariables, ", "))
+		if !user && !slices.Contains(sessionVariables(), target) {
+			return fmt.Errorf("SET %s: mysqldump sets only %s", target, strings.Join(sessionVariables(), ", "))
 		}
 		if i < len(h) && (h[i].punct('-') || h[i].punct('+')) {
 			i++

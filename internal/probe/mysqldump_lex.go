@@ -108,10 +108,6 @@ type lexMode struct {
 	ansiQuotes         bool
 }
 
-// errDumpSyntax marks a dump the scanner cannot read the way the server
-// would; the dump is refused.
-var errDumpSyntax = errors.New("cannot be read safely")
-
 // byteSource reads a file through a buffer that can look a few bytes
 // ahead.
 type byteSource struct {
@@ -201,7 +197,7 @@ func (l *lexer) readErr() error {
 func (l *lexer) peek(i int) int { return l.src.peek(i) }
 
 func (l *lexer) failf(format string, args ...any) error {
-	return fmt.Errorf("line %d: %s: %w", l.line, fmt.Sprintf(format, args...), errDumpSyntax)
+	return fmt.Errorf("line %d: %s: it cannot be read safely", l.line, fmt.Sprintf(format, args...))
 }
 
 // startStatement forgets the previous statement.
