@@ -409,6 +409,15 @@ func TestMySQLRestoreUserCannotReachOtherDatabases(t *testing.T) {
 	// The restore user works in its database...
 	myExec(t, db, "CREATE TABLE own (id int)")
 	myExec(t, db, "INSERT INTO own VALUES (1)")
+	// One call runs one statement: a second one hidden after a semicolon
+	// is a syntax error, not executed.
+	if _, err := db.Exec("INSERT INTO own VALUES (2); DROP TABLE own"); err == nil {
+		t.Error("two statements ran in one call")
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM own").Scan(&n); err != nil || n != 1 {
+		t.Errorf("after a call with two statements: %d rows, %v", n, err)
+	}
 	// ...and nowhere else. Should it get through, what it did is undone.
 	outfile := filepath.Join(os.TempDir(), scratch+"-outfile")
 	t.Cleanup(func() {

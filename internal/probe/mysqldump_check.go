@@ -42,6 +42,9 @@ type dumpScanOptions struct {
 	MaxStatement int
 	// Keep keeps each statement's text, to execute it.
 	Keep bool
+	// bufferSize is the read buffer's initial size (tests make it tiny so
+	// that tokens cross its end).
+	bufferSize int
 }
 
 // dumpStatement is one statement of a dump.
@@ -180,8 +183,15 @@ func newDumpScanner(r io.Reader, o dumpScanOptions) (*dumpScanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the restore session: %w", err)
 	}
-	s.lex = &lexer{src: newByteSource(io.TeeReader(r, tail)), mode: mode, version: o.ServerVersion, delimiter: ";", keep: o.Keep, maxStmt: o.MaxStatement, line: 1}
+	s.lex = &lexer{src: newByteSource(io.TeeReader(r, tail), cmpInt(o.bufferSize, 256<<10)), mode: mode, version: o.ServerVersion, delimiter: ";", keep: o.Keep, maxStmt: o.MaxStatement, line: 1}
 	return s, nil
+}
+
+func cmpInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 func cmp0(s, def string) string {
@@ -197,6 +207,7 @@ func (s *dumpScanner) next() (*dumpStatement, error) {
 		s.lex.startStatement()
 		c := newStmtCheck(s)
 		for {
+			s.lex.noText = c.n >= headTokens && c.kind != "SET"
 			res, err := s.lex.next(&s.tok, c.n == 0)
 			if err != nil {
 				return nil, err

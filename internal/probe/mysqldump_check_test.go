@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -232,6 +233,30 @@ func TestDumpCheckSplitsStatementsAsTheServerReadsThem(t *testing.T) {
 	}
 }
 
+func TestDumpCheckReadsTheSameWhereverTheReadBufferEnds(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "mysqldump", "routines-10.11.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := string(data) + "SET sql_mode='NO_BACKSLASH_ESCAPES';\nSET @a='a\\', @b=12345, @c=1.5e-3, @d=0x1F, @e=@`v`, @f=@@session.time_zone;\nCREATE VIEW `q``q` AS SELECT 1;\n"
+	o := scanOpts()
+	o.OtherDatabases = nil
+	want, err := scanDump(dump, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for size := 1; size <= 80; size++ {
+		o.bufferSize = size
+		got, err := scanDump(dump, o)
+		if err != nil {
+			t.Fatalf("buffer of %d bytes: %v", size, err)
+		}
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("buffer of %d bytes: statements differ", size)
+		}
+	}
+}
+
 func TestDumpCheckRefusesAStatementLongerThanTheServerTakes(t *testing.T) {
 	o := scanOpts()
 	o.MaxStatement = 1 << 20
@@ -309,7 +334,7 @@ func FuzzDumpCheck(f *testing.F) {
 
 // tokenize reads one statement into tokens, as the dump scanner does.
 func tokenize(stmt string, mode lexMode) ([]token, error) {
-	l := &lexer{src: newByteSource(strings.NewReader(stmt)), mode: mode, version: 101119, delimiter: "\x01never", maxStmt: 1 << 30, line: 1}
+	l := &lexer{src: newByteSource(strings.NewReader(stmt), 4096), mode: mode, version: 101119, delimiter: "\x01never", maxStmt: 1 << 30, line: 1}
 	l.startStatement()
 	var toks []token
 	for {
@@ -342,4 +367,32 @@ func forbidden(toks []token, db string) string {
 		}
 	}
 	return ""
+}
+
+// BenchmarkDumpCheck measures how fast the scanner reads a dump of
+// extended INSERTs as mysqldump writes them (about 32 MB).
+func BenchmarkDumpCheck(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("CREATE TABLE `t` (\n  `id` int NOT NULL,\n  `name` varchar(100),\n  `amount` decimal(10,2),\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB;\n")
+	for row := 0; sb.Len() < 32<<20; {
+		sb.WriteString("INSERT INTO `t` VALUES ")
+		for i := 0; i < 1000; i++ {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			row++
+			sb.WriteString("(" + strconv.Itoa(row) + ",'customer \\'" + strconv.Itoa(row) + "\\' of the shop'," + strconv.Itoa(row%1000) + ".25)")
+		}
+		sb.WriteString(";\n")
+	}
+	dump := sb.String()
+	o := scanOpts()
+	o.Keep = true
+	b.SetBytes(int64(len(dump)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := scanDump(dump, o); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

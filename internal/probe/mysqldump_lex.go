@@ -60,7 +60,7 @@ func (t token) is(kind tokKind, text string) bool {
 // word reports whether t is the bare word w (case-insensitive).
 func (t token) word(w string) bool { return t.is(tokWord, w) }
 
-func (t token) punct(c byte) bool { return t.kind == tokPunct && t.text == string(c) }
+func (t token) punct(c byte) bool { return t.kind == tokPunct && len(t.text) == 1 && t.text[0] == c }
 
 // name reports whether t can be a part of a qualified name.
 func (t token) name() bool {
@@ -118,8 +118,8 @@ type byteSource struct {
 	err      error
 }
 
-func newByteSource(r io.Reader) *byteSource {
-	return &byteSource{r: r, buf: make([]byte, 256<<10)}
+func newByteSource(r io.Reader, size int) *byteSource {
+	return &byteSource{r: r, buf: make([]byte, size)}
 }
 
 // peek returns the byte i bytes ahead, or -1 at the end of the file.
@@ -163,6 +163,10 @@ type lexer struct {
 	inExec   int    // the executable comment the lexer is in (0: none)
 	lastEnd  int    // end offset of the last token, -1 before the first
 	prevName bool   // the last token can start a qualified name
+	// noText spares copying the content of strings, which only the
+	// statement's head and SET statements need.
+	noText bool
+	word   []byte // reused by run
 }
 
 // advance consumes n bytes of the current statement.
@@ -372,34 +376,60 @@ func (l *lexer) next(tok *token, trivial bool) (lexResult, error) {
 	if err := l.advance(1); err != nil {
 		return 0, err
 	}
+	if c < len(asciiBytes) {
+		return emit(tokPunct, asciiBytes[c:c+1], false)
+	}
 	return emit(tokPunct, string(rune(c)), false)
 }
+
+// asciiBytes holds every ASCII byte, so that a one-byte token's text is a
+// slice of it instead of an allocation.
+const asciiBytes = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\x3e\x3f\x40\x41\x42\x43\x44\x45\x46\x47\x48\x49\x4a\x4b\x4c\x4d\x4e\x4f\x50\x51\x52\x53\x54\x55\x56\x57\x58\x59\x5a\x5b\x5c\x5d\x5e\x5f\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x7b\x7c\x7d\x7e\x7f"
 
 // lastName is set by the scanner: whether the previous token can start a
 // qualified name (then "." followed by digits separates names).
 func (l *lexer) lastWasName() bool { return l.prevName }
 
 // run consumes the bytes for which ok holds, in chunks, and returns the
-// first maxTokenText of them and their number.
+// first maxTokenText of them and their number. A run of digits comes back
+// as "0": only the kind of a number matters, and INSERTs hold millions.
 func (l *lexer) run(ok func(int) bool) (string, int, error) {
-	var first string
+	first := l.word[:0]
+	defer func() { l.word = first[:0] }()
 	total := 0
 	for {
 		n := 0
-		for n < 64<<10 && ok(l.peek(n)) {
-			n++
-		}
-		if total == 0 {
-			first = string(l.src.buf[l.src.pos : l.src.pos+min(n, maxTokenText)])
+		if l.peek(0) >= 0 {
+			for _, c := range l.src.buf[l.src.pos:min(l.src.end, l.src.pos+64<<10)] {
+				if !ok(int(c)) {
+					break
+				}
+				n++
+			}
 		}
 		if n == 0 {
-			return first, total, nil
+			if total < maxTokenText && allDigitBytes(first) {
+				return "0", total, nil
+			}
+			return string(first), total, nil
+		}
+		if len(first) < maxTokenText {
+			first = append(first, l.src.buf[l.src.pos:l.src.pos+min(n, maxTokenText-len(first))]...)
 		}
 		if err := l.advance(n); err != nil {
 			return "", 0, err
 		}
 		total += n
 	}
+}
+
+func allDigitBytes(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func allDigits(s string) bool {
@@ -555,6 +585,9 @@ func (l *lexer) quoted(q byte, escapes bool) (string, bool, error) {
 	var text []byte
 	long := false
 	add := func(b ...byte) {
+		if l.noText {
+			return
+		}
 		if len(text)+len(b) > maxTokenText {
 			long = true
 			return
@@ -562,13 +595,15 @@ func (l *lexer) quoted(q byte, escapes bool) (string, bool, error) {
 		text = append(text, b...)
 	}
 	for {
+		// Scan what the buffer holds without a call per byte.
 		n := 0
-		for n < 64<<10 {
-			c := l.peek(n)
-			if c < 0 || c == int(q) || (escapes && c == '\\') || c == 0 {
-				break
+		if l.peek(0) >= 0 {
+			for _, c := range l.src.buf[l.src.pos:min(l.src.end, l.src.pos+64<<10)] {
+				if c == q || (escapes && c == '\\') || c == 0 {
+					break
+				}
+				n++
 			}
-			n++
 		}
 		if n > 0 {
 			add(l.src.buf[l.src.pos : l.src.pos+min(n, maxTokenText+1)]...)
