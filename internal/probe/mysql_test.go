@@ -397,6 +397,11 @@ func TestMySQLRestoreUserCannotReachOtherDatabases(t *testing.T) {
 	if _, err := createMySQLRestoreUser(context.Background(), admin, acct, scratch); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("second creation: %v, want a refusal", err)
 	}
+	// The password is sent as the server's own hash of it.
+	var hash string
+	if err := admin.QueryRow("SELECT PASSWORD(?)", password).Scan(&hash); err != nil || hash != nativePasswordHash(password) {
+		t.Errorf("hash %s, the server's %s (%v)", nativePasswordHash(password), hash, err)
+	}
 	sb, err := newMySQLClient(myAdmin, "")
 	if err != nil {
 		t.Fatal(err)
@@ -553,5 +558,82 @@ func TestMySQLOrphanedScratchDatabaseAndUserAreDroppedAtStart(t *testing.T) {
 	}
 	if recs := h.records(t); len(recs) != 1 {
 		t.Errorf("records left %v, want only the unmarked database's", recs)
+	}
+}
+
+func TestMySQLRestoreRunsTriggersAsTheRestoreUser(t *testing.T) {
+	admin := myServer(t)
+	scratch := SandboxPrefix + fmt.Sprintf("t%d_definer", os.Getpid())
+	myExec(t, admin, "DROP DATABASE IF EXISTS `"+scratch+"`")
+	myExec(t, admin, "CREATE DATABASE `"+scratch+"`")
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS `" + scratch + "`") })
+	box, err := readMySQLSandbox(context.Background(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := mysqlAccount{user: scratch, host: box.host}
+	_, _ = admin.Exec("DROP USER IF EXISTS " + acct.String())
+	password, err := createMySQLRestoreUser(context.Background(), admin, acct, scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dropMySQLUser(context.Background(), admin, acct) })
+	dump := filepath.Join(t.TempDir(), "definer.sql")
+	if err := os.WriteFile(dump, []byte("CREATE TABLE `w` (`u` varchar(200));\n"+
+		"DELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `tr` BEFORE INSERT ON `w` FOR EACH ROW SET NEW.u = CURRENT_USER() */;;\nDELIMITER ;\n"+
+		"INSERT INTO `w` VALUES ('x');\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := newMySQLClient(myAdmin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sb.openAs(acct, password, scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() //nolint:errcheck // pool
+	if err := restoreMySQLDump(context.Background(), db, dump, box.scanOptions(scratch)); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	var definer, ranAs string
+	if err := admin.QueryRow("SELECT definer FROM information_schema.triggers WHERE trigger_schema = ?", scratch).Scan(&definer); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.QueryRow("SELECT u FROM `" + scratch + "`.w").Scan(&ranAs); err != nil {
+		t.Fatal(err)
+	}
+	if want := acct.user + "@" + acct.host; definer != want || ranAs != want {
+		t.Errorf("trigger defined by %s and run as %s, want %s for both", definer, ranAs, want)
+	}
+}
+
+func TestMySQLLogicalRefusesAPreexistingRestoreUserAndLeavesIt(t *testing.T) {
+	admin := myServer(t)
+	src := mySourceDB(t, admin)
+	scratch := SandboxPrefix + fmt.Sprintf("preexisting_user_%d", os.Getpid())
+	box, err := readMySQLSandbox(context.Background(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := mysqlAccount{user: scratch, host: box.host}
+	myExec(t, admin, "CREATE OR REPLACE USER "+theirs.String())
+	t.Cleanup(func() { _, _ = admin.Exec("DROP USER IF EXISTS " + theirs.String()) })
+	dir := t.TempDir()
+	if _, err := DumpMySQL(context.Background(), mySource(src), filepath.Join(dir, "src.sql"), MySQLDumpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig(t, dir, myProbeConfig("      dump: src.sql\n      database: "+scratch+"\n"))
+	h := newHarness(t, cfg, catalogs{})
+	h.start(t)
+	r := h.run(t, "my")
+	if r.Success || !strings.Contains(r.Error, "refusing to use user") {
+		t.Fatalf("pre-existing restore user not refused: %+v", r)
+	}
+	if !myUserExists(t, admin, scratch) {
+		t.Fatal("the probe dropped a user it did not create")
+	}
+	if myDatabaseExists(t, admin, scratch) {
+		t.Error("scratch database not dropped")
 	}
 }

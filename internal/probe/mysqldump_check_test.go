@@ -285,10 +285,10 @@ func TestDumpCheckReportsATruncatedDump(t *testing.T) {
 	}
 }
 
-// FuzzDumpCheck checks that the scanner never panics, and that whatever it
-// accepts holds no statement that its own tokenizer sees as USE, as a
-// CREATE or DROP of a database, or as a name qualified with the database
-// "victim".
+// FuzzDumpCheck checks that the scanner never panics, that it reads the
+// same whatever the size of its read buffer, and that whatever it accepts
+// holds no statement that its own tokenizer sees as USE, as a CREATE or
+// DROP of a database, or as a name qualified with the database "victim".
 func FuzzDumpCheck(f *testing.F) {
 	for _, tc := range dumpBypasses() {
 		if len(tc.dump) < 4096 {
@@ -298,6 +298,14 @@ func FuzzDumpCheck(f *testing.F) {
 	f.Add("SET sql_mode='ANSI_QUOTES';\nINSERT INTO t VALUES (\"a\");")
 	f.Add("DELIMITER ;;\nCREATE DEFINER=`root`@`%` TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;;\nDELIMITER ;\n")
 	f.Fuzz(func(t *testing.T, dump string) {
+		// Where the read buffer ends must not change what is read.
+		small := scanOpts()
+		small.bufferSize = 1 + len(dump)%13
+		want, wantErr := scanDump(dump, scanOpts())
+		got, gotErr := scanDump(dump, small)
+		if (wantErr == nil) != (gotErr == nil) || strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("%q reads differently with a %d-byte buffer: %q (%v), not %q (%v)", dump, small.bufferSize, got, gotErr, want, wantErr)
+		}
 		s, err := newDumpScanner(strings.NewReader(dump), scanOpts())
 		if err != nil {
 			t.Fatal(err)
@@ -394,5 +402,24 @@ func BenchmarkDumpCheck(b *testing.B) {
 		if _, err := scanDump(dump, o); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestDumpCheckStopsWhenTheSessionDoesNotReadAsItExpects(t *testing.T) {
+	s, err := newDumpScanner(strings.NewReader("SET sql_mode='ANSI_QUOTES';\nSET @a = 1;\n"), scanOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.next(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.verifySession("STRICT_TRANS_TABLES", "utf8mb4"); err == nil || !strings.Contains(err.Error(), "not what the dump check expected") {
+		t.Errorf("a session without ANSI_QUOTES passed: %v", err)
+	}
+	if err := s.verifySession("ANSI_QUOTES", "gbk"); err == nil || !strings.Contains(err.Error(), "can hide a quote") {
+		t.Errorf("a session in gbk passed: %v", err)
+	}
+	if err := s.verifySession("ANSI_QUOTES,STRICT_TRANS_TABLES", "utf8mb3"); err != nil {
+		t.Errorf("the expected session refused: %v", err)
 	}
 }
