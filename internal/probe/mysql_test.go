@@ -27,7 +27,6 @@ func myServer(t testing.TB) *sql.DB {
 		testutil.Unavailable(t, "no MariaDB/MySQL server on 127.0.0.1:3306")
 	}
 	testutil.Program(t, "mysqldump")
-	testutil.Program(t, "mysql")
 	cfg, _ := mysql.ParseDSN(myAdmin)
 	cfg.MultiStatements = true
 	c, _ := mysql.NewConnector(cfg)
