@@ -125,6 +125,8 @@ func dumpBypasses() []struct {
 		{"nested executable comment", "/*!50003 /*!50003 SELECT 1 */ */;", "inside another one", false},
 		{"SHUTDOWN", "SHUTDOWN;", "SHUTDOWN", true},
 		{"CHANGE MASTER", "CHANGE MASTER TO MASTER_HOST='x';", "MASTER", true},
+		{"replication position as --master-data=1 writes it", "CHANGE MASTER TO MASTER_LOG_FILE='b.000001', MASTER_LOG_POS=4;", "MASTER", true},
+		{"GTID position as --gtid writes it", "SET GLOBAL gtid_slave_pos='0-1-2';", "GLOBAL", true},
 		{"INSTALL PLUGIN", "INSTALL PLUGIN x SONAME 'x.so';", "INSTALL", true},
 		{"UDF", "CREATE FUNCTION f RETURNS STRING SONAME 'lib.so';", "SONAME", true},
 		{"definer split across comments", "/*!50003 CREATE DEFINER=*/root@localhost PROCEDURE p() SELECT 1;", "split across executable comments", false},
@@ -218,6 +220,8 @@ func TestDumpCheckSplitsStatementsAsTheServerReadsThem(t *testing.T) {
 			[]string{"CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", "INSERT INTO t VALUES (1)"}},
 		{"definer removed", "CREATE DEFINER=`root`@`localhost` PROCEDURE p() SELECT 1;", []string{"CREATE   PROCEDURE p() SELECT 1"}},
 		{"final statement without delimiter", "INSERT INTO t VALUES (1)", []string{"INSERT INTO t VALUES (1)"}},
+		{"replication position as --master-data=2 writes it", "-- CHANGE MASTER TO MASTER_LOG_FILE='b.000001', MASTER_LOG_POS=4;\nINSERT INTO t VALUES (1);",
+			[]string{"-- CHANGE MASTER TO MASTER_LOG_FILE='b.000001', MASTER_LOG_POS=4;\nINSERT INTO t VALUES (1)"}},
 		{"numbers", "INSERT INTO t VALUES (1e-10,-1.5E+3,.5,0x1F,X'1f',b'01',_binary 'x',NULL);",
 			[]string{"INSERT INTO t VALUES (1e-10,-1.5E+3,.5,0x1F,X'1f',b'01',_binary 'x',NULL)"}},
 	} {
