@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -35,7 +34,7 @@ type mysqlOptions struct {
 	DumpFrom *dsnRef `yaml:"dump_from,omitempty"`
 	BaseDir  string  `yaml:"base_dir,omitempty"`
 	WorkDir  string  `yaml:"work_dir,omitempty"`
-	// BinDir holds mysql and mysqldump (default: on PATH).
+	// BinDir holds mysqldump, which dump_from runs (default: on PATH).
 	BinDir                string `yaml:"bin_dir,omitempty"`
 	ChecksumJobs          int    `yaml:"checksum_jobs,omitempty"`
 	AllowMissingChecksums bool   `yaml:"allow_missing_checksums,omitempty"`
@@ -180,28 +179,34 @@ func (p *mysqlLogical) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if err := checkMySQLDump(dump); err != nil {
-		return err
-	}
 	admin, err := sb.open("")
 	if err != nil {
 		return err
 	}
 	defer admin.Close() //nolint:errcheck // pool
-	if err := createMySQLScratch(ctx, r, sb, admin, scratch, p.name); err != nil {
+	box, err := readMySQLSandbox(ctx, admin)
+	if err != nil {
 		return err
 	}
-	r.log.Info("restoring dump", "dump", dump, "scratch_database", scratch)
-	began := time.Now()
-	if _, err := runx.Run(ctx, runx.Cmd{Path: pgTool(o.BinDir, "mysql"), Args: append(sb.args(), "--batch", "--binary-mode", "--database="+scratch), StdinPath: dump, StderrTail: 2048}); err != nil {
-		return fmt.Errorf("restore the dump (truncated or damaged archive?): %w", err)
+	scan := box.scanOptions(scratch)
+	if err := checkMySQLDump(dump, scan); err != nil {
+		return err
 	}
-	r.log.Info("dump restored", "duration", time.Since(began).Round(time.Millisecond))
-	db, err := sb.open(scratch)
+	acct, password, err := createMySQLScratch(ctx, r, sb, admin, box, scratch, p.name)
+	if err != nil {
+		return err
+	}
+	db, err := sb.openAs(acct, password, scratch)
 	if err != nil {
 		return err
 	}
 	defer db.Close() //nolint:errcheck // pool
+	r.log.Info("restoring dump", "dump", dump, "scratch_database", scratch, "user", acct.String())
+	began := time.Now()
+	if err := restoreMySQLDump(ctx, db, dump, scan); err != nil {
+		return err
+	}
+	r.log.Info("dump restored", "duration", time.Since(began).Round(time.Millisecond))
 	got, err := mysqlChecksums(ctx, db, o.ChecksumJobs)
 	if err != nil {
 		return fmt.Errorf("checksum the restore: %w", err)
@@ -242,68 +247,33 @@ func (p *mysqlLogical) dumpOnTheFly(ctx context.Context, r *run, sb *mysqlClient
 	return dump, sums, nil
 }
 
-// checkMySQLDump refuses a dump that names databases (mysqldump
-// --databases or --all-databases writes CREATE DATABASE and USE): restoring
-// it would write into those databases instead of the scratch one. It also
-// reports a dump cut short: mysqldump ends every complete dump with a
-// "Dump completed" comment.
-func checkMySQLDump(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return runx.Errorf(runx.KindIO, "open dump: %w", err)
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	br := bufio.NewReaderSize(f, 1<<16)
-	atStart, header, last := true, false, ""
-	for n := 0; ; n++ {
-		chunk, isPrefix, err := br.ReadLine()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return runx.Errorf(runx.KindIO, "read dump: %w", err)
-		}
-		if atStart {
-			line := string(chunk[:min(len(chunk), 64)])
-			upper := strings.ToUpper(line)
-			if strings.HasPrefix(upper, "USE ") || strings.HasPrefix(upper, "CREATE DATABASE") || strings.HasPrefix(upper, "DROP DATABASE") {
-				return runx.Errorf(runx.KindConfig, "refusing to restore %s: it names databases (%q); dump a single database without --databases", filepath.Base(path), strings.TrimSpace(line))
-			}
-			if n < 3 && (strings.Contains(line, "MariaDB dump") || strings.Contains(line, "MySQL dump")) {
-				header = true
-			}
-			if strings.TrimSpace(line) != "" {
-				last = line
-			}
-		}
-		atStart = !isPrefix
-	}
-	if header && !strings.HasPrefix(last, "-- Dump completed") {
-		return fmt.Errorf("dump %s is truncated: it does not end with mysqldump's \"Dump completed\" line", filepath.Base(path))
-	}
-	return nil
-}
-
-// createMySQLScratch records, checks and creates the scratch database and
-// registers its removal. The database carries the run's mark in its
-// comment, which needs MariaDB 10.5 or later as the sandbox server.
-func createMySQLScratch(ctx context.Context, r *run, sb *mysqlClient, admin *sql.DB, scratch, probe string) error {
+// createMySQLScratch records, checks and creates the scratch database,
+// then the restore account named like it and granted only on it, and
+// registers their removal: the account first, then the database, then the
+// record. The database carries the run's mark in its comment, which needs
+// MariaDB 10.5 or later as the sandbox server. It returns the account and
+// its password.
+func createMySQLScratch(ctx context.Context, r *run, sb *mysqlClient, admin *sql.DB, box *mysqlSandbox, scratch, probe string) (mysqlAccount, string, error) {
 	server := myEndpoint(sb.cfg).server()
+	acct := mysqlAccount{user: scratch, host: box.host}
 	var n int
 	if err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", scratch).Scan(&n); err != nil {
-		return fmt.Errorf("look for database %s on the sandbox: %w", scratch, err)
+		return acct, "", fmt.Errorf("look for database %s on the sandbox: %w", scratch, err)
 	}
 	if n > 0 {
-		return runx.Errorf(runx.KindConfig, "refusing to use database %s on the sandbox: it exists already and this run did not create it (it is left alone)", scratch)
+		return acct, "", runx.Errorf(runx.KindConfig, "refusing to use database %s on the sandbox: it exists already and this run did not create it (it is left alone)", scratch)
 	}
 	forget, err := r.state.record(sandboxRecord{RunID: r.id, Probe: probe, Kind: sandboxDatabase, Server: server, Name: scratch, Created: r.now().UTC()})
 	if err != nil {
-		return err
+		return acct, "", err
 	}
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+scratch+"` COMMENT '"+markerText+r.id+"'"); err != nil {
 		_ = forget()
-		return fmt.Errorf("create scratch database %s: %w", scratch, err)
+		return acct, "", fmt.Errorf("create scratch database %s: %w", scratch, err)
 	}
+	// created is set once the account exists: an account of that name that
+	// existed before is left alone.
+	created := false
 	// The run's pool is closed by the time cleanups run: drop through a
 	// pool of its own.
 	r.onCleanup("drop database "+scratch, func(ctx context.Context) error {
@@ -312,30 +282,50 @@ func createMySQLScratch(ctx context.Context, r *run, sb *mysqlClient, admin *sql
 			return err
 		}
 		defer pool.Close() //nolint:errcheck // pool
-		if err := dropMySQLScratch(ctx, pool, scratch, r.id); err != nil {
+		dropUser := func(ctx context.Context) error {
+			if !created {
+				return nil
+			}
+			return dropMySQLUser(ctx, pool, acct)
+		}
+		if err := dropMySQLScratch(ctx, pool, scratch, r.id, dropUser); err != nil {
 			return err
 		}
 		return forget()
 	})
 	r.log.Info("scratch database created", "database", scratch)
-	return nil
+	password, err := createMySQLRestoreUser(ctx, admin, acct, scratch)
+	if password != "" {
+		created = true
+	}
+	if err != nil {
+		return acct, "", err
+	}
+	r.log.Info("restore user created", "user", acct.String())
+	return acct, password, nil
 }
 
-// dropMySQLScratch drops a scratch database after checking its mark.
-func dropMySQLScratch(ctx context.Context, admin *sql.DB, scratch, runID string) error {
+// dropMySQLScratch drops a scratch database after checking its mark. When
+// the mark is there (or the database is gone), dropUsers drops the restore
+// account first.
+func dropMySQLScratch(ctx context.Context, admin *sql.DB, scratch, runID string, dropUsers func(context.Context) error) error {
 	if !strings.HasPrefix(scratch, SandboxPrefix) || strings.ContainsAny(scratch, "`'\\") {
 		return fmt.Errorf("refusing to drop %s: not a probe's database", scratch)
 	}
 	var comment sql.NullString
 	err := admin.QueryRowContext(ctx, "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = ?", scratch).Scan(&comment)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
+	exists := !errors.Is(err, sql.ErrNoRows)
+	if err != nil && exists {
 		return fmt.Errorf("read the mark of %s: %w", scratch, err)
 	}
-	if comment.String != markerText+runID {
+	if exists && comment.String != markerText+runID {
 		return fmt.Errorf("refusing to drop %s: it does not carry the mark of run %s", scratch, runID)
+	}
+	if err := dropUsers(ctx); err != nil {
+		return err
+	}
+	if !exists {
+		return nil
 	}
 	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+scratch+"`"); err != nil {
 		return fmt.Errorf("drop %s: %w", scratch, err)
@@ -361,7 +351,9 @@ func (p *mysqlLogical) dropOrphan(ctx context.Context, rec sandboxRecord) error 
 		return err
 	}
 	defer admin.Close() //nolint:errcheck // pool
-	return dropMySQLScratch(ctx, admin, rec.Name, rec.RunID)
+	return dropMySQLScratch(ctx, admin, rec.Name, rec.RunID, func(ctx context.Context) error {
+		return dropOrphanUsers(ctx, admin, rec.Name)
+	})
 }
 
 // mysqlBinaryType reports whether a column type is hashed as hex: its
