@@ -100,7 +100,7 @@ func parsePgKeywords(s string) (map[string]string, error) {
 			i++
 		}
 		if i >= len(s) || s[i] != '=' {
-			return nil, fmt.Errorf("keyword %q has no value (want keyword=value pairs or a postgres:// URL)", key)
+			return nil, fmt.Errorf("%s has no value (want keyword=value pairs or a postgres:// URL; quote values that hold spaces)", safeKeyword(known, key, start))
 		}
 		i++
 		for i < len(s) && isSpace(s[i]) {
@@ -137,11 +137,21 @@ func parsePgKeywords(s string) (map[string]string, error) {
 			}
 		}
 		if _, ok := known[key]; !ok {
-			return nil, fmt.Errorf("unknown connection parameter %q", key)
+			return nil, fmt.Errorf("unknown connection parameter: %s", safeKeyword(known, key, start))
 		}
 		m[key] = val.String()
 	}
 	return m, nil
+}
+
+// safeKeyword names a keyword of a connection string in a message: a known
+// keyword by name, anything else only by its position, because a word that
+// is not a keyword may be the rest of an unquoted password with a space.
+func safeKeyword(known map[string]string, key string, at int) string {
+	if _, ok := known[key]; ok {
+		return fmt.Sprintf("keyword %q", key)
+	}
+	return fmt.Sprintf("the word at byte %d (not shown: it may be part of an unquoted value)", at)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
