@@ -182,7 +182,7 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 		limit = DefaultMaxStdout
 	}
 	stdout := newLimitedBuffer(limit)
-	stderr := &headTail{keep: StderrKeep}
+	stderr := NewHeadTail(StderrKeep, StderrKeep)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout

@@ -234,7 +234,7 @@ func TestHeadTail(t *testing.T) {
 		{[]string{"abcdefghij"}, "abcd\n[… 2 bytes left out …]\nghij"},
 		{[]string{"ab", "cdefg", "hij", "klm"}, "abcd\n[… 5 bytes left out …]\njklm"},
 	} {
-		h := &headTail{keep: 4}
+		h := NewHeadTail(4, 4)
 		for _, w := range tc.writes {
 			if n, err := h.Write([]byte(w)); n != len(w) || err != nil {
 				t.Fatalf("Write(%q) = %d, %v", w, n, err)
@@ -243,5 +243,17 @@ func TestHeadTail(t *testing.T) {
 		if got := string(h.Bytes()); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.writes, got, tc.want)
 		}
+	}
+	tail := NewHeadTail(0, 3)
+	for _, w := range []string{"ab", "cdef", "g"} {
+		_, _ = tail.Write([]byte(w))
+	}
+	if got := string(tail.Tail()); got != "efg" {
+		t.Errorf("tail of abcdefg = %q, want efg", got)
+	}
+	short := NewHeadTail(2, 3)
+	_, _ = short.Write([]byte("abcd"))
+	if got := string(short.Tail()); got != "abcd" {
+		t.Errorf("tail of abcd with nothing left out = %q, want abcd", got)
 	}
 }
