@@ -179,9 +179,9 @@ func NewManager(cfg *config.Config, cats Catalogs, opts Options) (*Manager, erro
 	}
 	m := &Manager{
 		cfg: cfg, cats: cats, opts: opts, log: opts.Logger,
-		entries: map[string]*entry{},
-		sem:     make(chan struct{}, max(1, cfg.Probing.Concurrency)),
-		keep:    cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
+		entries:    map[string]*entry{},
+		sem:        make(chan struct{}, max(1, cfg.Probing.Concurrency)),
+		keep:       cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
 		after:      time.After,
 		retryAfter: time.After,
 		latest:     map[string]model.ProbeResult{},
