@@ -37,12 +37,14 @@ type Options struct {
 	// configuration's probing.state_dir.
 	StateDir string
 	// Sink persists the result of a finished run (the exporter appends it
-	// to history). It is called from one goroutine at a time, in the order
-	// runs finished, and never with a lock of the manager held. When it
-	// returns an error the manager calls it again with the same result
-	// after a backoff (1 s doubling up to 5 min), until it succeeds: a
-	// result is never dropped. Sink must therefore accept a result it has
-	// already stored (the exporter's history skips a known run id).
+	// to history). It is called before the result is served, from the
+	// goroutine that ran the probe or from the one that retries, possibly
+	// at once, and never with a lock of the manager held. When it returns
+	// an error the result is served anyway and the manager calls Sink
+	// again with it after a backoff (1 s doubling up to 5 min), until it
+	// succeeds: a result is never dropped. Sink must therefore accept a
+	// result it has already stored (the exporter's history skips a known
+	// run id).
 	Sink func(model.ProbeResult) error
 }
 
@@ -426,22 +428,42 @@ func (m *Manager) execute(e *entry, ri *runInfo) {
 	m.mu.Unlock()
 	res := m.runProbe(e, ri)
 	m.saveLog(ri)
-	// The result is served at once and written to history by the
-	// persisting goroutine, which retries until it is written; the API
-	// says which results are not written yet.
-	m.mu.Lock()
-	ri.State, ri.Result, ri.History = StateFinished, &res, HistoryPending
-	m.record(res)
 	p := &pendingResult{Result: res, Trigger: ri.Trigger, run: ri}
-	m.pending = append(m.pending, p)
+	// The result is written before it is served, so that what metrics and
+	// the API show is already in history and comes back after a restart;
+	// behind results that wait for a retry, it waits its turn instead.
+	m.mu.Lock()
+	queued := len(m.pending) > 0
+	m.mu.Unlock()
+	var err error
+	if !queued {
+		if err = m.opts.Sink(res); err != nil {
+			m.log.Error("probe result not written to history; it is served and retried", "probe", res.Probe, "run_id", res.RunID, "err", err)
+		}
+	}
+	m.mu.Lock()
+	ri.State, ri.Result, ri.History = StateFinished, &res, HistoryWritten
+	m.record(res)
+	p.Written = !queued && err == nil
+	if !p.Written {
+		ri.History = HistoryPending
+		if err != nil {
+			m.sinkErr, ri.HistoryError = err, err.Error()
+		}
+		m.pending = append(m.pending, p)
+	}
 	if m.ctx.Err() != nil {
+		// A stop cancelled the run: the next manager serves its result.
 		m.handover = append(m.handover, p)
 	}
+	save := !p.Written || m.ctx.Err() != nil
 	m.mu.Unlock()
-	m.savePending()
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if save {
+		m.savePending()
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
