@@ -203,10 +203,6 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 		return nil, &Error{Kind: KindOther, Err: fmt.Errorf("start %s: %w", c.Path, err)}
 	}
 	pid := cmd.Process.Pid
-	type waited struct {
-		readBytes int64
-		err       error
-	}
 	done := make(chan waited, 1)
 	go func() {
 		rb := waitReadBytes(pid)
@@ -220,21 +216,16 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 		// flood: its pipe is closed already, but a program that ignores
 		// SIGPIPE may go on working.
 		killTree(pid)
-		w = <-done
+		if w, err = waitKilled(done); err != nil {
+			return nil, &Error{Kind: KindLimit, Err: fmt.Errorf("%s %s: standard output exceeds the limit of %s; the program was killed: %w", c.Path, firstArg(c.Args), FormatBytes(limit), err)}
+		}
 	case <-ctx.Done():
 		// Kill the group and every descendant: restic and pgbackrest
 		// start helpers of their own (ssh, rclone, archive workers).
 		killTree(pid)
-		t := time.NewTimer(reapDelay)
-		select {
-		case w = <-done:
-			t.Stop()
-		case <-t.C:
-			// The goroutine above still reaps the program whenever it
-			// dies; the caller is not kept waiting for it.
-			d := time.Since(start).Round(time.Millisecond)
+		if w, err = waitKilled(done); err != nil {
 			Count(ctx, operation(c), 0)
-			return nil, &Error{Kind: KindTimeout, Err: fmt.Errorf("%s %s: killed after %s but not yet exited (left to be reaped): %w", c.Path, firstArg(c.Args), d, ctx.Err())}
+			return nil, &Error{Kind: KindTimeout, Err: fmt.Errorf("%s %s: killed after %s: %w: %w", c.Path, firstArg(c.Args), time.Since(start).Round(time.Millisecond), err, ctx.Err())}
 		}
 	}
 	Count(ctx, operation(c), w.readBytes)
@@ -258,6 +249,26 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 		return res, &Error{Kind: KindExit, Err: fmt.Errorf("%s %s: %v: %s", c.Path, firstArg(c.Args), w.err, Tail(string(res.Stderr), tail))}
 	}
 	return res, nil
+}
+
+// waited is how a program ended.
+type waited struct {
+	readBytes int64
+	err       error
+}
+
+// waitKilled waits at most reapDelay for a killed program. When it does not
+// exit in time, the goroutine sending on done still reaps it whenever it
+// dies; the caller is not kept waiting for it.
+func waitKilled(done <-chan waited) (waited, error) {
+	t := time.NewTimer(reapDelay)
+	defer t.Stop()
+	select {
+	case w := <-done:
+		return w, nil
+	case <-t.C:
+		return waited{}, fmt.Errorf("not exited %s after SIGKILL (left to be reaped)", reapDelay)
+	}
 }
 
 // FormatBytes writes n in binary units for messages about limits.
