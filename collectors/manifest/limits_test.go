@@ -187,3 +187,30 @@ func TestFieldLimitFailsCollectionWithKindLimit(t *testing.T) {
 		t.Errorf("err = %v (%s)", err, runx.KindOf(err))
 	}
 }
+
+// Reading stops when the collection's context is done.
+func TestReadsStopWithTheContext(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "a.ndjson", fmt.Sprintf(goodRecord, "1", "")+"\n")
+	src := &config.Source{Name: "ci", Type: config.TypeManifest, Env: "prod", Manifest: &config.ManifestOptions{Dir: dir}}
+	c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if cat, err := c.Collect(ctx); runx.KindOf(err) != runx.KindCanceled {
+		t.Errorf("collection with a cancelled context: %v, %v; want kind canceled", cat, err)
+	}
+	f, err := os.Open(filepath.Join(dir, "a.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // test
+	if _, err := readManifest(ctx, f, "a.ndjson", MaxFileSize); runx.KindOf(err) != runx.KindCanceled {
+		t.Errorf("read with a cancelled context: %v", err)
+	}
+	if _, err := countLines(ctx, f, "a.ndjson", MaxFileSize); runx.KindOf(err) != runx.KindCanceled {
+		t.Errorf("count with a cancelled context: %v", err)
+	}
+}

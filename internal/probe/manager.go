@@ -103,6 +103,8 @@ type Manager struct {
 
 	// retryAfter waits between calls of Sink; tests shorten it.
 	retryAfter func(d time.Duration) <-chan time.Time
+	// stopWait bounds how long a stop waits for Sink (stopSinkWait).
+	stopWait time.Duration
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -186,6 +188,7 @@ func NewManager(cfg *config.Config, cats Catalogs, opts Options) (*Manager, erro
 		keep:       cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
 		after:      time.After,
 		retryAfter: time.After,
+		stopWait:   stopSinkWait,
 		latest:     map[string]model.ProbeResult{},
 		lastOK:     map[string]time.Time{},
 		wake:       make(chan struct{}, 1),

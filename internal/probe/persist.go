@@ -77,12 +77,12 @@ func (m *Manager) persist(ctx context.Context) {
 // for a call of Sink in progress.
 func (m *Manager) stopPersist() {
 	m.persistCancel()
-	t := time.NewTimer(stopSinkWait)
+	t := time.NewTimer(m.stopWait)
 	defer t.Stop()
 	select {
 	case <-m.persistStopped:
 	case <-t.C:
-		m.log.Error("history did not take a probe result in time; it stays pending in the state directory", "wait", stopSinkWait)
+		m.log.Error("history did not take a probe result in time; it stays pending in the state directory", "wait", m.stopWait)
 	}
 }
 

@@ -302,3 +302,75 @@ func TestFullPendingQueueRefusesRuns(t *testing.T) {
 		t.Errorf("RunNow with a full queue: %v", err)
 	}
 }
+
+// A refused result is retried after 1 s, then after twice as long each
+// time, at most every 5 minutes.
+func TestRetryBackoff(t *testing.T) {
+	dir := t.TempDir()
+	cfg := commandConfig(t, dir, `  - {name: check, kind: command, env: prod, options: {command: ["true"]}}`+"\n")
+	m := newManager(t, cfg, t.TempDir(), func(model.ProbeResult) error { return errors.New("no space left on device") })
+	waits := make(chan time.Duration, 100)
+	m.retryAfter = func(d time.Duration) <-chan time.Time {
+		waits <- d
+		c := make(chan time.Time, 1)
+		c <- time.Now()
+		return c
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if _, err := m.RunNow("check"); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300}
+	for i, w := range want {
+		select {
+		case d := <-waits:
+			if d != w*time.Second {
+				t.Fatalf("wait %d before a retry: %s, want %s", i+1, d, w*time.Second)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d retries", i)
+		}
+	}
+}
+
+// A stop does not wait for ever for a Sink that hangs: the result stays in
+// the pending file for the next start.
+func TestStopDoesNotWaitForAHangingSink(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	cfg := commandConfig(t, dir, `  - {name: check, kind: command, env: prod, options: {command: ["true"]}}`+"\n")
+	hang := make(chan struct{})
+	calls := make(chan struct{}, 10)
+	m := newManager(t, cfg, state, func(model.ProbeResult) error {
+		calls <- struct{}{}
+		if len(calls) == 1 {
+			return errors.New("no space left on device")
+		}
+		<-hang
+		return nil
+	})
+	m.stopWait = 100 * time.Millisecond
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Let the hanging call return before the state directory is removed.
+	defer func() { close(hang); <-m.persistStopped }()
+	id, err := m.RunNow("check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retry hangs", func() bool { return len(calls) >= 2 })
+	stopped := make(chan struct{})
+	go func() { m.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop waits for a hanging Sink")
+	}
+	left, err := readPending(state)
+	if err != nil || len(left) != 1 || left[0].Result.RunID != id || left[0].Written {
+		t.Errorf("pending file after the stop: %+v, %v; want run %s not written", left, err, id)
+	}
+}
