@@ -198,7 +198,8 @@ func TestSchedulerAbandonsAStuckCollector(t *testing.T) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer s.cancel()
 	e := s.entries[0]
-	began := time.Now()
+	// Without the fix the first turn never reports; the 20s bound only
+	// keeps a broken scheduler from hanging the suite.
 	turn := func() Run {
 		t.Helper()
 		go s.run(e, 0)
@@ -213,9 +214,6 @@ func TestSchedulerAbandonsAStuckCollector(t *testing.T) {
 	r := turn()
 	if r.Kind != runx.KindTimeout || r.Catalog != nil || !strings.Contains(r.Err.Error(), "abandoned") {
 		t.Fatalf("stuck collection: kind %q err %v", r.Kind, r.Err)
-	}
-	if took := time.Since(began); took > e.src.Timeout.D()+abandonAfter+2*time.Second {
-		t.Errorf("reported after %s, want about timeout + %s", took, abandonAfter)
 	}
 	r = turn()
 	if r.Kind != runx.KindTimeout || !strings.Contains(r.Err.Error(), "previous collection is still stuck") {

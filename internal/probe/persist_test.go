@@ -85,9 +85,8 @@ func TestCommandProbeWithSetsidHelperEndsAtItsTimeout(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the run did not end within 20s although its timeout is 1s")
 	}
-	if ri, _ := runOf(m, id); ri.State != StateFinished {
-		t.Errorf("run state %q, want finished", ri.State)
-	}
+	// The result is written before it is served: the state follows.
+	waitFor(t, "the run shows as finished", func() bool { ri, _ := runOf(m, id); return ri.State == StateFinished })
 }
 
 // The case: 1.5 GB of output held whole. A command probe keeps only
