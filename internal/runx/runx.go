@@ -220,12 +220,19 @@ func Run(ctx context.Context, c Cmd) (*Result, error) {
 			return nil, &Error{Kind: KindLimit, Err: fmt.Errorf("%s %s: standard output exceeds the limit of %s; the program was killed: %w", c.Path, firstArg(c.Args), FormatBytes(limit), err)}
 		}
 	case <-ctx.Done():
-		// Kill the group and every descendant: restic and pgbackrest
-		// start helpers of their own (ssh, rclone, archive workers).
-		killTree(pid)
-		if w, err = waitKilled(done); err != nil {
-			Count(ctx, operation(c), 0)
-			return nil, &Error{Kind: KindTimeout, Err: fmt.Errorf("%s %s: killed after %s: %w: %w", c.Path, firstArg(c.Args), time.Since(start).Round(time.Millisecond), err, ctx.Err())}
+		select {
+		case w = <-done:
+			// It ended as the deadline passed: it is reaped already,
+			// and its pid may belong to another process by now.
+		default:
+			// Kill the group and every descendant: restic and
+			// pgbackrest start helpers of their own (ssh, rclone,
+			// archive workers).
+			killTree(pid)
+			if w, err = waitKilled(done); err != nil {
+				Count(ctx, operation(c), 0)
+				return nil, &Error{Kind: KindTimeout, Err: fmt.Errorf("%s %s: killed after %s: %w: %w", c.Path, firstArg(c.Args), time.Since(start).Round(time.Millisecond), err, ctx.Err())}
+			}
 		}
 	}
 	Count(ctx, operation(c), w.readBytes)
