@@ -9,7 +9,7 @@ LDFLAGS       := -X github.com/prometheus/common/version.Version=$(VERSION) \
                  -X github.com/prometheus/common/version.Revision=$(shell git rev-parse --short HEAD 2>/dev/null) \
                  -X github.com/prometheus/common/version.Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 
-.PHONY: all build run test bench lint dashboards golden fmt clean
+.PHONY: all build run test bench fuzz lint dashboards golden fmt clean
 
 all: build
 
@@ -32,6 +32,16 @@ test:
 ## bench: the performance targets, measured (figures go into closing notes)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./...
+
+## fuzz: run every fuzz target (any func FuzzXxx in a _test.go file) for FUZZTIME each; go test -fuzz takes one target per run
+FUZZTIME      ?= 10s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$(dirname $$f) $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$(dirname $$f); \
+	  done; \
+	done
 
 ## lint: formatting, vet, staticcheck, rule files
 lint:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -59,8 +60,18 @@ type entry struct {
 	src       *config.Source
 	collector Collector
 	schedule  cron.Schedule
-	running   sync.Mutex
+	// running is held from the start of a run until its collector has
+	// returned, which for an abandoned collection is after run returned.
+	running sync.Mutex
+	// stuck is set while an abandoned collection has not returned.
+	stuck atomic.Bool
 }
+
+// abandonAfter is how long a collection may go on after its timeout before
+// it is reported as timed out without waiting for the collector: a read
+// the collector cannot interrupt (a hung network file system) must not
+// make the source look as if it were still collecting.
+const abandonAfter = 5 * time.Second
 
 // NewScheduler prepares the runs of every configured source.
 func NewScheduler(cfg *config.Config, cs map[string]Collector, opts SchedulerOptions) (*Scheduler, error) {
@@ -113,13 +124,27 @@ func (s *Scheduler) Stop() {
 	s.wg.Wait()
 }
 
-// run collects one source unless its previous run is still going.
+// run collects one source unless its previous run is still going. A turn
+// skipped because the previous collection was abandoned past its timeout
+// and is still stuck counts as a failed collection, so that the source keeps
+// showing as failing instead of as busy.
 func (s *Scheduler) run(e *entry, jitter time.Duration) {
 	if !e.running.TryLock() {
+		if e.stuck.Load() {
+			err := runx.Errorf(runx.KindTimeout, "collect: the previous collection is still stuck %s after its timeout of %s; this turn is skipped", abandonAfter, e.src.Timeout)
+			s.opts.Logger.Error("collection failed", "source", e.src.Name, "type", e.src.Type, "kind", runx.KindTimeout, "err", err)
+			s.opts.OnRun(Run{Source: e.src.Name, Type: e.src.Type, Start: s.opts.Now(), Err: err, Kind: runx.KindTimeout})
+			return
+		}
 		s.opts.Logger.Warn("collection still running, skipping this turn", "source", e.src.Name)
 		return
 	}
-	defer e.running.Unlock()
+	unlock := e.running.Unlock
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	if jitter > 0 {
 		t := time.NewTimer(rand.N(jitter))
 		select {
@@ -135,45 +160,90 @@ func (s *Scheduler) run(e *entry, jitter time.Duration) {
 		return
 	}
 	defer func() { <-s.sem }()
-	s.opts.OnRun(Collect(s.ctx, e.src, e.collector, s.opts.Now, s.opts.Logger))
+	r, finished := collect(s.ctx, e.src, e.collector, s.opts.Now, s.opts.Logger)
+	select {
+	case <-finished:
+	default:
+		// The collector goes on in the background; the source stays
+		// locked until it returns, so that stuck collections never pile
+		// up, but the concurrency slot is given back.
+		e.stuck.Store(true)
+		release := unlock
+		unlock = nil
+		go func() {
+			<-finished
+			e.stuck.Store(false)
+			release()
+			s.opts.Logger.Warn("an abandoned collection returned at last", "source", e.src.Name)
+		}()
+	}
+	s.opts.OnRun(r)
 }
 
 // Collect runs one collection of src with its timeout and classifies the
 // outcome. A panic in a collector is turned into a failed run so that one
-// broken source cannot take the exporter down.
-func Collect(ctx context.Context, src *config.Source, c Collector, now func() time.Time, logger *slog.Logger) (r Run) {
+// broken source cannot take the exporter down. Collect returns at most
+// abandonAfter after the timeout, even when the collector does not.
+func Collect(ctx context.Context, src *config.Source, c Collector, now func() time.Time, logger *slog.Logger) Run {
+	r, _ := collect(ctx, src, c, now, logger)
+	return r
+}
+
+// collect is Collect that also returns a channel closed once the collector
+// has returned, which may be after collect returned.
+func collect(ctx context.Context, src *config.Source, c Collector, now func() time.Time, logger *slog.Logger) (r Run, finished <-chan struct{}) {
 	var meter runx.Meter
 	ctx, cancel := context.WithTimeout(runx.WithMeter(ctx, &meter), src.Timeout.D())
 	defer cancel()
 	r = Run{Source: src.Name, Type: src.Type, Start: now()}
 	began := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			r.Catalog, r.Err = nil, runx.Errorf(runx.KindOther, "collector panicked: %v", p)
-		}
-		r.Duration = time.Since(began)
-		r.Calls, r.ReadBytes = meter.Calls(), meter.ReadBytes()
-		if r.Err == nil && ctx.Err() != nil {
-			r.Catalog, r.Err = nil, fmt.Errorf("collect: %w", ctx.Err())
-		}
-		r.Kind = runx.KindOf(r.Err)
-		if r.Err != nil {
-			logger.Error("collection failed", "source", src.Name, "type", src.Type, "kind", r.Kind, "duration", r.Duration, "err", r.Err)
-			return
-		}
-		logger.Debug("collection finished", "source", src.Name, "type", src.Type, "backups", len(r.Catalog.Backups), "duration", r.Duration)
+	type outcome struct {
+		cat *model.Catalog
+		err error
+	}
+	out := make(chan outcome, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var o outcome
+		defer func() {
+			if p := recover(); p != nil {
+				o = outcome{nil, runx.Errorf(runx.KindOther, "collector panicked: %v", p)}
+			}
+			out <- o
+		}()
+		o.cat, o.err = c.Collect(ctx)
 	}()
-	cat, err := c.Collect(ctx)
-	if err != nil {
-		r.Err = err
-		return r
+	var o outcome
+	select {
+	case o = <-out:
+	case <-ctx.Done():
+		t := time.NewTimer(abandonAfter)
+		select {
+		case o = <-out:
+			t.Stop()
+		case <-t.C:
+			o.err = fmt.Errorf("collect: the collector did not return within %s after its timeout of %s and is abandoned; the source is skipped until it returns: %w", abandonAfter, src.Timeout, ctx.Err())
+		}
 	}
-	if cat == nil {
-		cat = &model.Catalog{}
+	r.Duration = time.Since(began)
+	r.Calls, r.ReadBytes = meter.Calls(), meter.ReadBytes()
+	r.Catalog, r.Err = o.cat, o.err
+	if r.Err == nil && ctx.Err() != nil {
+		r.Err = fmt.Errorf("collect: %w", ctx.Err())
 	}
-	normalize(src, cat, r.Start)
-	r.Catalog = cat
-	return r
+	if r.Err != nil {
+		r.Catalog = nil
+		r.Kind = runx.KindOf(r.Err)
+		logger.Error("collection failed", "source", src.Name, "type", src.Type, "kind", r.Kind, "duration", r.Duration, "err", r.Err)
+		return r, done
+	}
+	if r.Catalog == nil {
+		r.Catalog = &model.Catalog{}
+	}
+	normalize(src, r.Catalog, r.Start)
+	logger.Debug("collection finished", "source", src.Name, "type", src.Type, "backups", len(r.Catalog.Backups), "duration", r.Duration)
+	return r, done
 }
 
 // normalize fills what every record must carry from the source's settings,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -171,5 +172,66 @@ func TestSchedulerBoundsConcurrency(t *testing.T) {
 	}
 	if p := peak.Load(); p != 2 {
 		t.Errorf("%d collections ran at once, limit is 2", p)
+	}
+}
+
+// A collector stuck in a read it cannot interrupt (the FIFO, a hung
+// network file system) is reported as timed out shortly after its timeout
+// instead of keeping the source "still running" for ever; while it stays
+// stuck every turn counts as a failed collection, and once it returns the
+// source is collected again.
+func TestSchedulerAbandonsAStuckCollector(t *testing.T) {
+	cfg := testConfig(t, "stuck")
+	release := make(chan struct{})
+	var calls atomic.Int32
+	cs := map[string]Collector{"stuck": fakeCollector(func(context.Context) (*model.Catalog, error) {
+		if calls.Add(1) == 1 {
+			<-release // ignores its context
+		}
+		return okCatalog("b1"), nil
+	})}
+	runs := make(chan Run, 10)
+	s, err := NewScheduler(cfg, cs, SchedulerOptions{Logger: slog.New(slog.DiscardHandler), Now: time.Now, OnRun: func(r Run) { runs <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer s.cancel()
+	e := s.entries[0]
+	// Without the fix the first turn never reports; the 20s bound only
+	// keeps a broken scheduler from hanging the suite.
+	turn := func() Run {
+		t.Helper()
+		go s.run(e, 0)
+		select {
+		case r := <-runs:
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatal("no run reported within 20s")
+			return Run{}
+		}
+	}
+	r := turn()
+	if r.Kind != runx.KindTimeout || r.Catalog != nil || !strings.Contains(r.Err.Error(), "abandoned") {
+		t.Fatalf("stuck collection: kind %q err %v", r.Kind, r.Err)
+	}
+	r = turn()
+	if r.Kind != runx.KindTimeout || !strings.Contains(r.Err.Error(), "previous collection is still stuck") {
+		t.Errorf("turn while stuck: kind %q err %v", r.Kind, r.Err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the collector was called %d times while stuck, want 1 (no pile-up)", calls.Load())
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for !e.running.TryLock() {
+		if time.Now().After(deadline) {
+			t.Fatal("the source stayed locked after its collector returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.running.Unlock()
+	if r = turn(); r.Err != nil || r.Catalog == nil {
+		t.Errorf("after the collector returned: %v", r.Err)
 	}
 }

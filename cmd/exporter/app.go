@@ -134,7 +134,7 @@ func (a *app) apply(cfg *config.Config) error {
 	}
 	seed := a.seededProbes
 	if oldProbes != nil {
-		oldProbes.Stop()
+		oldProbes.StopFor(probe.ReasonReload)
 		seed = probeResults(oldProbes)
 	}
 	probes.Seed(seed)
@@ -165,17 +165,19 @@ func probeResults(m *probe.Manager) []model.ProbeResult {
 	return out
 }
 
-// onProbe records a finished probe run in history.
-func (a *app) onProbe(r model.ProbeResult) {
+// onProbe records a finished probe run in history. An error makes the
+// probe manager retry the same result later (history skips a run id it
+// already holds), so no result is lost to a full disk.
+func (a *app) onProbe(r model.ProbeResult) error {
 	if a.history == nil {
-		return
+		return nil
 	}
 	if err := a.history.AppendProbes(r); err != nil {
 		a.self.HistoryFailed()
-		a.opts.Logger.Error("append probe result to history failed", "probe", r.Probe, "err", err)
-		return
+		return fmt.Errorf("append result of probe %s run %s to history: %w", r.Probe, r.RunID, err)
 	}
 	a.self.HistoryWritten("probes", 1)
+	return nil
 }
 
 func (a *app) probeManager() *probe.Manager {

@@ -8,9 +8,11 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/runx"
 )
 
 // Record is one backup as a manifest file describes it. The field names are
@@ -177,8 +179,85 @@ func (p *parser) record(raw []byte) (model.Backup, error) {
 	return p.backup(&r)
 }
 
+// The bounds of a record's fields. A record is a description of one
+// backup, so a field longer than this is a writer's mistake; it is refused
+// rather than cut, because a cut id or dataset would silently name another
+// backup. The error text is the exception: it is cut to MaxErrorBytes,
+// because the failure it reports matters more than the whole of it, and
+// one 50 MB stack trace must not be copied into every history row.
+const (
+	MaxFieldBytes    = 1 << 10 // env, dataset, id, release, key_id, agent, ... and each tag key
+	MaxLongBytes     = 4 << 10 // location, each path and each tag value
+	MaxErrorBytes    = 4 << 10 // error, cut beyond this
+	MaxTags          = 64
+	MaxPaths         = 256
+	truncationMarker = " … [cut by restorable: %d bytes in the manifest]"
+)
+
+// checkLimits refuses a record with a field beyond its bound and cuts its
+// error text to MaxErrorBytes.
+func checkLimits(r *Record) error {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{
+		{"env", r.Env, MaxFieldBytes}, {"dataset", r.Dataset, MaxFieldBytes}, {"id", r.ID, MaxFieldBytes},
+		{"type", r.Type, MaxFieldBytes}, {"release", r.Release, MaxFieldBytes}, {"parent", r.Parent, MaxFieldBytes},
+		{"start", r.Start, MaxFieldBytes}, {"end", r.End, MaxFieldBytes}, {"status", r.Status, MaxFieldBytes},
+		{"location", r.Location, MaxLongBytes}, {"storage_class", r.StorageClass, MaxFieldBytes},
+		{"region", r.Region, MaxFieldBytes}, {"key_id", r.KeyID, MaxFieldBytes}, {"retain_until", r.RetainUntil, MaxFieldBytes},
+		{"checksum", r.Checksum, MaxFieldBytes}, {"agent", r.Agent, MaxFieldBytes}, {"agent_version", r.AgentVersion, MaxFieldBytes},
+		{"classification", r.Classification, MaxFieldBytes},
+	} {
+		if len(f.v) > f.max {
+			return fieldLimit(f.name, len(f.v), f.max)
+		}
+	}
+	if len(r.Tags) > MaxTags {
+		return runx.Errorf(runx.KindLimit, "tags: %d tags, more than the limit of %d", len(r.Tags), MaxTags)
+	}
+	for k, v := range r.Tags {
+		if len(k) > MaxFieldBytes {
+			return fieldLimit("tags key", len(k), MaxFieldBytes)
+		}
+		if len(v) > MaxLongBytes {
+			return fieldLimit("tags."+k, len(v), MaxLongBytes)
+		}
+	}
+	if len(r.Paths) > MaxPaths {
+		return runx.Errorf(runx.KindLimit, "paths: %d paths, more than the limit of %d", len(r.Paths), MaxPaths)
+	}
+	for i, v := range r.Paths {
+		if len(v) > MaxLongBytes {
+			return fieldLimit(fmt.Sprintf("paths[%d]", i), len(v), MaxLongBytes)
+		}
+	}
+	r.Error = cutError(r.Error)
+	return nil
+}
+
+func fieldLimit(name string, n, max int) error {
+	return runx.Errorf(runx.KindLimit, "%s: %d bytes, more than the limit of %s", name, n, runx.FormatBytes(int64(max)))
+}
+
+// cutError cuts an error text longer than MaxErrorBytes at a character
+// boundary and says how long it was.
+func cutError(s string) string {
+	if len(s) <= MaxErrorBytes {
+		return s
+	}
+	cut := MaxErrorBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf(truncationMarker, len(s))
+}
+
 // backup checks a decoded record and turns it into a model backup.
 func (p *parser) backup(r *Record) (model.Backup, error) {
+	if err := checkLimits(r); err != nil {
+		return model.Backup{}, err
+	}
 	b := model.Backup{
 		Source: p.src.Name, Env: r.Env, Dataset: r.Dataset, ID: r.ID,
 		Type: model.BackupType(r.Type), Release: r.Release, Parent: r.Parent,

@@ -75,6 +75,8 @@ type Collector struct {
 	cacheDir string
 	location string
 	interval time.Duration
+	// maxOutput bounds what one restic run may print; tests lower it.
+	maxOutput int64
 
 	mu sync.Mutex
 	// attempt is the last stats run, good the last successful one.
@@ -124,14 +126,15 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 		now = time.Now
 	}
 	return &Collector{
-		src:      src,
-		opts:     o,
-		logger:   logger,
-		now:      now,
-		binary:   cmp.Or(o.Binary, "restic"),
-		cacheDir: cacheDir,
-		location: location(o.Repository),
-		interval: interval,
+		src:       src,
+		opts:      o,
+		logger:    logger,
+		now:       now,
+		binary:    cmp.Or(o.Binary, "restic"),
+		cacheDir:  cacheDir,
+		location:  location(o.Repository),
+		interval:  interval,
+		maxOutput: runx.DefaultMaxStdout,
 	}, nil
 }
 
@@ -343,15 +346,16 @@ func snapshotSetKey(snaps []snapshot) string {
 // invocation is how restic is run for one collection: its environment and
 // the secrets that must not appear in messages.
 type invocation struct {
-	binary  string
-	env     []string
-	secrets []string
+	binary    string
+	env       []string
+	secrets   []string
+	maxOutput int64
 }
 
 // invocation assembles restic's environment. The password is read at
 // every collection so that a rotated secret is picked up.
 func (c *Collector) invocation() (*invocation, error) {
-	inv := &invocation{binary: c.binary}
+	inv := &invocation{binary: c.binary, maxOutput: c.maxOutput}
 	for _, name := range c.opts.ExtraEnv {
 		v, ok := os.LookupEnv(name)
 		if !ok {
@@ -390,7 +394,7 @@ func (c *Collector) invocation() (*invocation, error) {
 // run runs restic with args. Its errors keep their kind but have every
 // secret replaced, because they end up in logs and metrics.
 func (inv *invocation) run(ctx context.Context, args []string) (*runx.Result, error) {
-	res, err := runx.Run(ctx, runx.Cmd{Path: inv.binary, Args: args, Env: inv.env})
+	res, err := runx.Run(ctx, runx.Cmd{Path: inv.binary, Args: args, Env: inv.env, MaxStdout: inv.maxOutput})
 	if err != nil {
 		return nil, runx.Errorf(runx.KindOf(err), "%s", inv.redact(err.Error()))
 	}

@@ -64,6 +64,7 @@ func TestCollectFailures(t *testing.T) {
 		script   string // empty: binary /nonexistent/restic
 		timeout  time.Duration
 		setup    func(t *testing.T, src *config.Source)
+		tune     func(c *Collector)
 		wantKind runx.Kind
 		wantMsg  []string
 	}{
@@ -78,6 +79,24 @@ func TestCollectFailures(t *testing.T) {
 			timeout:  300 * time.Millisecond,
 			wantKind: runx.KindTimeout,
 			wantMsg:  []string{"list snapshots of", "killed after"},
+		},
+		{
+			// The case: a helper in a session of its own keeps
+			// restic's output pipe open after restic is killed.
+			name:     "restic's setsid helper keeps stdout open",
+			script:   "setsid sleep 600 & exec sleep 100000",
+			timeout:  300 * time.Millisecond,
+			wantKind: runx.KindTimeout,
+			wantMsg:  []string{"list snapshots of", "killed after"},
+		},
+		{
+			// The case: 1.5 GB of output drove the exporter to
+			// 4.2 GB; the limit is small here so that the test is fast.
+			name:     "restic floods its output",
+			script:   "exec yes '[]'",
+			tune:     func(c *Collector) { c.maxOutput = 1 << 20 },
+			wantKind: runx.KindLimit,
+			wantMsg:  []string{"list snapshots of", "exceeds the limit of 1 MiB"},
 		},
 		{
 			name:     "restic fails",
@@ -119,13 +138,32 @@ func TestCollectFailures(t *testing.T) {
 				tt.setup(t, src)
 			}
 			c := newTestCollector(t, src, time.Now)
+			if tt.tune != nil {
+				tt.tune(c)
+			}
 			ctx := t.Context()
 			if tt.timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
-			cat, err := c.Collect(ctx)
+			type result struct {
+				cat *model.Catalog
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				cat, err := c.Collect(ctx)
+				done <- result{cat, err}
+			}()
+			var cat *model.Catalog
+			var err error
+			select {
+			case r := <-done:
+				cat, err = r.cat, r.err
+			case <-time.After(20 * time.Second):
+				t.Fatal("the collection did not return within 20s")
+			}
 			if err == nil {
 				t.Fatalf("no error; catalog %+v", cat)
 			}

@@ -25,7 +25,7 @@ func NewSelf(reg prometheus.Registerer) *Self {
 			Name: name("collector", "runs_total"), Help: "Collections of the source since the exporter started.",
 		}, sourceLabels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: name("collector", "errors_total"), Help: "Failed collections of the source, by kind of failure (not_found, timeout, exit, parse, io, config, canceled, other).",
+			Name: name("collector", "errors_total"), Help: "Failed collections of the source, by kind of failure (not_found, timeout, exit, parse, io, config, canceled, limit, other).",
 		}, append(sourceLabels, "kind")),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: name("collector", "external_calls_total"), Help: "External calls (programs run, API requests) the collections of the source made, by operation.",

@@ -74,9 +74,13 @@ func (c *command) Run(ctx context.Context, r *run) error {
 	// simple for readers of the run log by removing earlier ones.
 	env = dedupEnv(env)
 	r.log.Info("running command", "program", c.opts.Command[0], "dir", c.opts.Dir)
-	res, err := runx.Run(ctx, runx.Cmd{Path: c.opts.Command[0], Args: c.opts.Command[1:], Env: env, Dir: c.opts.Dir, RunAs: c.opts.RunAs, StderrTail: c.opts.OutputTail})
+	// Only the tail of the output is kept, as it is written: a check that
+	// prints gigabytes costs the exporter no more memory than one that
+	// prints a line.
+	stdout := runx.NewHeadTail(0, c.opts.OutputTail)
+	res, err := runx.Run(ctx, runx.Cmd{Path: c.opts.Command[0], Args: c.opts.Command[1:], Env: env, Dir: c.opts.Dir, RunAs: c.opts.RunAs, StderrTail: c.opts.OutputTail, Stdout: stdout})
 	if res != nil {
-		out := strings.TrimSpace(string(res.Stdout))
+		out := strings.TrimSpace(string(stdout.Tail()))
 		if e := strings.TrimSpace(string(res.Stderr)); e != "" {
 			out = strings.TrimSpace(out + "\n" + e)
 		}

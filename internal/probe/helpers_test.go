@@ -79,7 +79,7 @@ type harness struct {
 func newHarness(t testing.TB, cfg *config.Config, cats Catalogs) *harness {
 	t.Helper()
 	h := &harness{results: make(chan model.ProbeResult, 16), state: t.TempDir(), clock: &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
-	m, err := NewManager(cfg, cats, Options{Now: h.clock.Now, StateDir: h.state, Sink: func(r model.ProbeResult) { h.results <- r }})
+	m, err := NewManager(cfg, cats, Options{Now: h.clock.Now, StateDir: h.state, Sink: func(r model.ProbeResult) error { h.results <- r; return nil }})
 	if err != nil {
 		t.Fatalf("new manager: %v", err)
 	}

@@ -38,9 +38,44 @@ type Options struct {
 	// clean orphans at the next start) and keep run logs. Empty uses the
 	// configuration's probing.state_dir.
 	StateDir string
-	// Sink is called once per finished run, from the goroutine that ran it.
-	Sink func(model.ProbeResult)
+	// Sink persists the result of a finished run (the exporter appends it
+	// to history). It is called before the result is served, from the
+	// goroutine that ran the probe or from the one that retries, possibly
+	// at once, and never with a lock of the manager held. When it returns
+	// an error the result is served anyway and the manager calls Sink
+	// again with it after a backoff (1 s doubling up to 5 min), until it
+	// succeeds: a result is never dropped. Sink must therefore accept a
+	// result it has already stored (the exporter's history skips a known
+	// run id).
+	Sink func(model.ProbeResult) error
 }
+
+// Why a run was cancelled, as its result's error says.
+const (
+	ReasonReload   = "cancelled by reload"
+	ReasonShutdown = "cancelled because the exporter stopped"
+)
+
+const (
+	// maxPending bounds the results kept while they wait for Sink. When
+	// it is reached no run starts (the API answers 503) until results are
+	// written, so that none is ever dropped.
+	maxPending = 1000
+	// sinkRetryMin and sinkRetryMax bound the wait between two calls of
+	// Sink for a result it refused.
+	sinkRetryMin = time.Second
+	sinkRetryMax = 5 * time.Minute
+	// pendingFile holds, in the state directory, the results Sink has not
+	// taken yet and those of runs a stop cancelled, so that a reload or a
+	// restart serves and writes them.
+	pendingFile = "results-pending.json"
+)
+
+// The states of a result towards history (Sink), as the API shows them.
+const (
+	HistoryWritten = "written"
+	HistoryPending = "pending"
+)
 
 // The triggers of a run and the states it goes through.
 const (
@@ -68,9 +103,14 @@ type Manager struct {
 	// sleeping.
 	after func(d time.Duration) <-chan time.Time
 
+	// retryAfter waits between calls of Sink; tests shorten it.
+	retryAfter func(d time.Duration) <-chan time.Time
+	// stopWait bounds how long a stop waits for Sink (stopSinkWait).
+	stopWait time.Duration
+
 	mu      sync.Mutex
 	ctx     context.Context
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	stopped bool
 	wg      sync.WaitGroup
 	runs    []*runInfo
@@ -79,6 +119,28 @@ type Manager struct {
 	// version counts recorded results, so that what derives from them
 	// (the policy evaluation) knows when to renew.
 	version atomic.Uint64
+	// pending are the results Sink has not taken yet, oldest first.
+	pending []*pendingResult
+	// sinkErr is Sink's last error while results are pending.
+	sinkErr error
+	// handover are the results of runs that a stop cancelled.
+	handover []*pendingResult
+	// wake tells the persisting goroutine that a result is pending.
+	wake           chan struct{}
+	persistCancel  context.CancelFunc
+	persistStopped chan struct{}
+	// fileMu serialises writes of the pending file.
+	fileMu sync.Mutex
+}
+
+// pendingResult is a result on its way to Sink, as the state directory
+// keeps it across a reload or restart.
+type pendingResult struct {
+	Result  model.ProbeResult `json:"result"`
+	Written bool              `json:"written"`
+	Trigger string            `json:"trigger,omitempty"`
+
+	run *runInfo
 }
 
 type entry struct {
@@ -100,6 +162,11 @@ type runInfo struct {
 	Queued  time.Time          `json:"queued"`
 	Reason  string             `json:"reason,omitempty"`
 	Result  *model.ProbeResult `json:"result,omitempty"`
+	// History says whether the result is written to history yet
+	// (HistoryWritten) or waits for a retry (HistoryPending, with the
+	// last error in HistoryError).
+	History      string `json:"history,omitempty"`
+	HistoryError string `json:"history_error,omitempty"`
 
 	log *runLog
 }
@@ -114,19 +181,22 @@ func NewManager(cfg *config.Config, cats Catalogs, opts Options) (*Manager, erro
 		opts.Now = time.Now
 	}
 	if opts.Sink == nil {
-		opts.Sink = func(model.ProbeResult) {}
+		opts.Sink = func(model.ProbeResult) error { return nil }
 	}
 	if opts.StateDir == "" {
 		opts.StateDir = cmp.Or(cfg.Probing.StateDir, config.DefaultProbeStateDir)
 	}
 	m := &Manager{
 		cfg: cfg, cats: cats, opts: opts, log: opts.Logger,
-		entries: map[string]*entry{},
-		sem:     make(chan struct{}, max(1, cfg.Probing.Concurrency)),
-		keep:    cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
-		after:   time.After,
-		latest:  map[string]model.ProbeResult{},
-		lastOK:  map[string]model.ProbeResult{},
+		entries:    map[string]*entry{},
+		sem:        make(chan struct{}, max(1, cfg.Probing.Concurrency)),
+		keep:       cmp.Or(cfg.Probing.KeepResults, config.DefaultProbeKeep),
+		after:      time.After,
+		retryAfter: time.After,
+		stopWait:   stopSinkWait,
+		latest:     map[string]model.ProbeResult{},
+		lastOK:     map[string]model.ProbeResult{},
+		wake:       make(chan struct{}, 1),
 	}
 	ks := kinds()
 	for i, p := range cfg.Probes {
@@ -160,8 +230,23 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.state = st
 	m.cleanOrphans(ctx)
+	left, err := readPending(m.opts.StateDir)
+	if err != nil {
+		// A damaged file must not stop the probes; it is kept for a
+		// person to look at, and rewritten once a result is pending.
+		m.log.Error("results an earlier run left pending are not served", "err", err)
+	}
 	m.mu.Lock()
-	m.ctx, m.cancel = context.WithCancel(ctx)
+	m.ctx, m.cancel = context.WithCancelCause(ctx)
+	m.adopt(left)
+	// The persisting goroutine outlives the runs' context: a stop first
+	// lets the cancelled runs finish, then stops it.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.persistCancel, m.persistStopped = pcancel, make(chan struct{})
+	go func() {
+		defer close(m.persistStopped)
+		m.persist(pctx)
+	}()
 	for _, name := range m.names {
 		e := m.entries[name]
 		if e.schedule == nil {
@@ -174,12 +259,27 @@ func (m *Manager) Start(ctx context.Context) error {
 		}()
 	}
 	m.mu.Unlock()
+	// Rewrite the file without the results adopted as written.
+	m.savePending()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
-// Stop cancels running probes, waits until their sandboxes are cleaned up
-// and stops the schedules.
-func (m *Manager) Stop() {
+// Stop cancels running probes as the exporter stops, waits until their
+// sandboxes are cleaned up and stops the schedules. It is StopFor with
+// ReasonShutdown.
+func (m *Manager) Stop() { m.StopFor(ReasonShutdown) }
+
+// StopFor cancels running probes with reason (ReasonReload,
+// ReasonShutdown), which their results' errors name, waits until their
+// sandboxes are cleaned up and stops the schedules. The results of the
+// cancelled runs and those Sink has not taken yet are kept in the state
+// directory: the next manager started on it (after a reload or a restart)
+// serves them and hands them to its Sink.
+func (m *Manager) StopFor(reason string) {
 	m.mu.Lock()
 	m.stopped = true
 	cancel := m.cancel
@@ -187,8 +287,10 @@ func (m *Manager) Stop() {
 	if cancel == nil {
 		return
 	}
-	cancel()
+	cancel(errors.New(reason))
 	m.wg.Wait()
+	m.stopPersist()
+	m.savePending()
 }
 
 // loop triggers one probe each time its schedule comes due.
@@ -244,6 +346,9 @@ func (m *Manager) trigger(e *entry, trigger string) (string, error) {
 	}
 	if e.active != nil {
 		return "", &refusedError{status: http.StatusConflict, msg: fmt.Sprintf("run %s of this probe is already %s", e.active.ID, e.active.State), runID: e.active.ID}
+	}
+	if err := m.pendingFull(); err != nil {
+		return "", err
 	}
 	now := m.opts.Now()
 	if err := m.quiet(e.probe, now); err != nil {
@@ -331,13 +436,43 @@ func (m *Manager) execute(e *entry, ri *runInfo) {
 	m.mu.Unlock()
 	res := m.runProbe(e, ri)
 	m.saveLog(ri)
-	// The result is persisted before it is served, so that what metrics and
-	// the API show is already in history and comes back after a restart.
-	m.opts.Sink(res)
+	p := &pendingResult{Result: res, Trigger: ri.Trigger, run: ri}
+	// The result is written before it is served, so that what metrics and
+	// the API show is already in history and comes back after a restart;
+	// behind results that wait for a retry, it waits its turn instead.
 	m.mu.Lock()
-	ri.State, ri.Result = StateFinished, &res
-	m.record(res)
+	queued := len(m.pending) > 0
 	m.mu.Unlock()
+	var err error
+	if !queued {
+		if err = m.opts.Sink(res); err != nil {
+			m.log.Error("probe result not written to history; it is served and retried", "probe", res.Probe, "run_id", res.RunID, "err", err)
+		}
+	}
+	m.mu.Lock()
+	ri.State, ri.Result, ri.History = StateFinished, &res, HistoryWritten
+	m.record(res)
+	p.Written = !queued && err == nil
+	if !p.Written {
+		ri.History = HistoryPending
+		if err != nil {
+			m.sinkErr, ri.HistoryError = err, err.Error()
+		}
+		m.pending = append(m.pending, p)
+	}
+	if m.ctx.Err() != nil {
+		// A stop cancelled the run: the next manager serves its result.
+		m.handover = append(m.handover, p)
+	}
+	save := !p.Written || m.ctx.Err() != nil
+	m.mu.Unlock()
+	if save {
+		m.savePending()
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (m *Manager) skip(ri *runInfo, reason string) {
@@ -362,15 +497,16 @@ func (m *Manager) runProbe(e *entry, ri *runInfo) (res model.ProbeResult) {
 	began := time.Now()
 	err := m.safeRun(ctx, e.prober, r)
 	res.Duration = time.Since(began)
-	switch {
-	case err == nil && ctx.Err() != nil:
+	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
+	}
+	switch {
+	case err != nil && m.ctx.Err() != nil:
+		err = fmt.Errorf("%w: %w", context.Cause(m.ctx), err)
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		err = fmt.Errorf("timed out after %s: %w", p.Timeout, err)
-	case err != nil && m.ctx.Err() != nil:
-		err = fmt.Errorf("cancelled because the exporter stopped: %w", err)
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && !strings.HasPrefix(err.Error(), "timed out") {
+	if err != nil && m.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !strings.HasPrefix(err.Error(), "timed out") {
 		err = fmt.Errorf("timed out after %s: %w", p.Timeout, err)
 	}
 	res.Success = err == nil
@@ -490,7 +626,7 @@ func (m *Manager) Seed(results []model.ProbeResult) {
 	seeded := make([]*runInfo, 0, len(sorted))
 	for _, res := range sorted {
 		m.record(res)
-		seeded = append(seeded, &runInfo{ID: res.RunID, Probe: res.Probe, Trigger: "history", State: StateFinished, Queued: res.Start, Result: &res})
+		seeded = append(seeded, &runInfo{ID: res.RunID, Probe: res.Probe, Trigger: "history", State: StateFinished, Queued: res.Start, Result: &res, History: HistoryWritten})
 	}
 	m.runs = append(seeded, m.runs...)
 	m.prune()

@@ -37,3 +37,49 @@ func waitReadBytes(pid int) int64 {
 	}
 	return 0
 }
+
+// killTree kills the process group of pid and every descendant of pid,
+// including those that left the group through setsid(1) and would
+// otherwise outlive the run while holding its pipes. Descendants are found
+// before anything is killed: once a parent dies its children are adopted
+// by init and can no longer be told apart from other processes.
+func killTree(pid int) {
+	desc := descendants(pid)
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	for _, d := range desc {
+		_ = unix.Kill(d, unix.SIGKILL)
+	}
+}
+
+// descendants returns the processes below pid, children first, from
+// /proc/PID/task/TID/children. Missing entries (a process that just
+// exited) are skipped.
+func descendants(pid int) []int {
+	var out []int
+	queue := []int{pid}
+	seen := map[int]bool{pid: true}
+	for len(queue) > 0 && len(out) < 4096 {
+		p := queue[0]
+		queue = queue[1:]
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", p, t.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(data)) {
+				c, err := strconv.Atoi(f)
+				if err != nil || seen[c] {
+					continue
+				}
+				seen[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out
+}
