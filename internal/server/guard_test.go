@@ -51,7 +51,6 @@ func testPolicy(t *testing.T, anonymous ...string) func() *access.Policy {
 	return func() *access.Policy { return p }
 }
 
-
 func testAudit(t *testing.T) *audit.Log {
 	t.Helper()
 	l, _, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), time.Now)
