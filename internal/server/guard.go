@@ -136,6 +136,10 @@ func (g *guard) deny(w http.ResponseWriter, r *http.Request, who access.Principa
 	entry := g.entry(r, who)
 	entry.Outcome = audit.OutcomeDenied
 	entry.Status = code
+	if entry.Detail != "" {
+		// The credential that was verified but is no principal.
+		msg = entry.Detail + "; " + msg
+	}
 	entry.Detail = msg
 	if err := g.append(entry); err != nil {
 		g.o.Logger.Error("write audit entry of a refused request", "action", entry.Action, "err", err)
