@@ -25,7 +25,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/restorable/restorable/internal/access"
 	"github.com/restorable/restorable/internal/audit"
+	"github.com/restorable/restorable/internal/config"
 )
 
 // e2eToken is the bearer token of the e2e principal (role on-call) of
@@ -441,5 +443,83 @@ func TestLargeBodyRefused(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("4 KiB body with a 1 KiB limit: %s %s", resp.Status, body)
+	}
+}
+
+// TestReloadRereadsTokensAndIsAudited: a reload reads the token hash files
+// again (a rotated token replaces the old one at once), and a reload by
+// SIGHUP is audited like one over HTTP.
+func TestReloadRereadsTokensAndIsAudited(t *testing.T) {
+	bin := buildExporter(t)
+	dir := t.TempDir()
+	abs, _ := filepath.Abs("testdata/e2e/manifests")
+	cfg, _ := fixtureConfig(t, dir, abs)
+	history := filepath.Join(dir, "history")
+	e := startExporter(t, bin, cfg, history)
+	reload := func(token string) int {
+		req, _ := http.NewRequest("POST", "http://"+e.addr+"/-/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	writeTokenHash(t, filepath.Join(dir, "e2e-token.sha256"), "rotated-token-55d1")
+	if code := reload(e2eToken); code != http.StatusOK {
+		t.Fatalf("reload with the token in use before the rotation: %d", code)
+	}
+	if code := reload(e2eToken); code != http.StatusUnauthorized {
+		t.Errorf("the old token after a reload: %d, want 401", code)
+	}
+	if code := reload("rotated-token-55d1"); code != http.StatusOK {
+		t.Errorf("the rotated token after a reload: %d, want 200", code)
+	}
+	if err := e.cmd.Process.Signal(sighup); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(history, "audit", "audit.log")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, _ := os.ReadFile(path)
+		if strings.Contains(string(data), `"principal":"signal","auth":"signal","action":"config.reload.signal","target":"SIGHUP","outcome":"ok"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit entry of the SIGHUP reload:\n%s", data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res, err := audit.Verify(path); err != nil || len(res.Problems) > 0 {
+		t.Errorf("audit log: %v %v", err, res.Problems)
+	}
+}
+
+// TestDemoTokenRunsProbes: the README's quick start posts a probe run with
+// examples/demo/demo-token; the demo configuration must make that token a
+// principal allowed to run probes and reload.
+func TestDemoTokenRunsProbes(t *testing.T) {
+	cfg, err := config.Load("../../examples/demo/restorable.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := access.New(cfg.Access, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile("../../examples/demo/demo-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://localhost:10060/api/v1/probes/app-bundle-verify/run", nil)
+	// As $(cat examples/demo/demo-token) passes it: without the newline.
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	who, err := pol.Identify(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pol.Allowed(who, config.PermProbeRun) || !pol.Allowed(who, config.PermConfigReload) {
+		t.Errorf("the demo token is %s, not allowed to run probes and reload", who.Name)
 	}
 }

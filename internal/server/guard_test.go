@@ -132,6 +132,8 @@ func TestAccessMatrix(t *testing.T) {
 			post("/-/reload", "Authorization", bearer(onCallToken), "Sec-Fetch-Site", "same-origin", "Origin", "http://example.com"), 200, "reloaded", true, `"outcome":"ok"`},
 		{"no audit log: nothing runs", testPolicy(t), true,
 			post("/-/reload", "Authorization", bearer(onCallToken)), 503, "the audit log cannot be written, so nothing was done", false, ""},
+		{"a wrong token on an open read is not looked at", testPolicy(t), false,
+			req{"GET", "/metrics", map[string]string{"Authorization": bearer("guess")}}, 200, "", false, ""},
 		{"metrics are open by default", testPolicy(t), false,
 			req{"GET", "/metrics", nil}, 200, "", false, ""},
 		{"metrics behind anonymous: []", testPolicy(t, []string{}...), false,
