@@ -77,6 +77,14 @@ func TestIdentify(t *testing.T) {
 		{"basic-auth user nobody verified", func() (string, string, *tls.ConnectionState, string) {
 			return "", "", nil, "dave"
 		}, Anonymous, MethodNone, false},
+		{"a token wins over a certificate", func() (string, string, *tls.ConnectionState, string) {
+			c := cert("ci.example.com")
+			return "Authorization", "Bearer alice-token", &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}, VerifiedChains: [][]*x509.Certificate{{c}}}, ""
+		}, "alice", MethodToken, false},
+		{"a certificate wins over basic auth", func() (string, string, *tls.ConnectionState, string) {
+			c := cert("ci.example.com")
+			return "", "", &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}, VerifiedChains: [][]*x509.Certificate{{c}}}, "carol"
+		}, "ci", MethodClientCert, false},
 		{"nothing", func() (string, string, *tls.ConnectionState, string) {
 			return "", "", nil, ""
 		}, Anonymous, MethodNone, false},

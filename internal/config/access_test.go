@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,5 +56,28 @@ func TestAccessDefaults(t *testing.T) {
 	abs, _ := filepath.Abs("dir")
 	if c.Access.AuditLog != filepath.Join(abs, "audit.log") || c.Access.Principals[0].TokenSHA256File != filepath.Join(abs, "a.sha256") {
 		t.Errorf("paths are not relative to the file: %q %q", c.Access.AuditLog, c.Access.Principals[0].TokenSHA256File)
+	}
+}
+
+// docs/security.md lists every built-in role with exactly its permissions.
+func TestSecurityDocListsBuiltinRoles(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, perms := range BuiltinRoles() {
+		quoted := make([]string, len(perms))
+		for i, p := range perms {
+			quoted[i] = "`" + p + "`"
+		}
+		row := "| `" + role + "` | " + strings.Join(quoted, ", ") + " |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/security.md lacks the row %s", row)
+		}
+	}
+	for _, p := range Permissions() {
+		if !strings.Contains(string(doc), "| `"+p+"` |") {
+			t.Errorf("docs/security.md does not list permission %s in its routes table", p)
+		}
 	}
 }

@@ -61,3 +61,18 @@ func TestConnLimiterEvictsIdleFirst(t *testing.T) {
 		t.Fatalf("all busy: closed a=%v e=%v f=%v g=%v; want only the newcomer g", a.closed, e.closed, f.closed, g.closed)
 	}
 }
+
+// TestNewHTTPServerAppliesLimits: every limit flag reaches the server.
+func TestNewHTTPServerAppliesLimits(t *testing.T) {
+	l := Limits{ReadHeaderTimeout: 1 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, MaxConnections: 5}
+	srv := NewHTTPServer(http.NotFoundHandler(), l)
+	if srv.ReadHeaderTimeout != l.ReadHeaderTimeout || srv.ReadTimeout != l.ReadTimeout || srv.WriteTimeout != l.WriteTimeout || srv.IdleTimeout != l.IdleTimeout {
+		t.Errorf("timeouts: %v %v %v %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+	if srv.MaxHeaderBytes != 64<<10 || srv.ConnState == nil {
+		t.Errorf("header limit %d, connection limiter set %v", srv.MaxHeaderBytes, srv.ConnState != nil)
+	}
+	if NewHTTPServer(http.NotFoundHandler(), Limits{}).ConnState != nil {
+		t.Error("--web.max-connections=0 still limits connections")
+	}
+}

@@ -165,6 +165,9 @@ func TestAccessMatrix(t *testing.T) {
 			if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.body) {
 				t.Errorf("%s %s: %d %s; want %d with %q", c.req.method, c.req.path, rec.Code, rec.Body, c.code, c.body)
 			}
+			if rec.Code == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") != `Bearer realm="restorable"` {
+				t.Errorf("401 without WWW-Authenticate: %q", rec.Header().Get("WWW-Authenticate"))
+			}
 			if (reloads > 0) != c.reloaded {
 				t.Errorf("reload ran %d times, want ran=%v", reloads, c.reloaded)
 			}
