@@ -14,14 +14,11 @@
 package audit
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -255,27 +252,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
-}
-
-// readLines splits r into lines; torn reports a last line without its
-// newline.
-func readLines(r io.Reader) (lines [][]byte, torn bool, err error) {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			if line[len(line)-1] == '\n' {
-				lines = append(lines, bytes.TrimSuffix(line, []byte("\n")))
-			} else {
-				lines = append(lines, line)
-				torn = true
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return lines, torn, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-	}
 }

@@ -84,10 +84,12 @@ func TestIntactLogVerifies(t *testing.T) {
 // where it shows, with what is wrong.
 func TestTamperIsNamed(t *testing.T) {
 	rehash := func(line string) string {
-		m := hashSuffix.FindStringSubmatchIndex(strings.TrimSuffix(line, "\n"))
-		body := line[:m[0]] + "}"
-		sum := sha256.Sum256([]byte(body))
-		return line[:m[0]] + `,"hash":"` + hex.EncodeToString(sum[:]) + "\"}\n"
+		body, _, ok := splitHash([]byte(strings.TrimSuffix(line, "\n")))
+		if !ok {
+			t.Fatalf("not a line: %s", line)
+		}
+		sum := sha256.Sum256(body)
+		return string(body[:len(body)-1]) + `,"hash":"` + hex.EncodeToString(sum[:]) + "\"}\n"
 	}
 	cases := []struct {
 		name   string

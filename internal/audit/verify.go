@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 )
 
 // Problem is one thing wrong with a log, at a line (1-based) or, with Line
@@ -78,35 +78,65 @@ func Verify(path string) (Result, error) {
 	return res, nil
 }
 
-var hashSuffix = regexp.MustCompile(`,"hash":"([0-9a-f]{64})"}$`)
+// hashField is how every line ends: `,"hash":"<64 hex digits>"}`.
+const (
+	hashField    = `,"hash":"`
+	hashFieldLen = len(hashField) + 2*sha256.Size + len(`"}`)
+)
 
-func verifyReader(r io.Reader, headPath string) (Result, error) {
-	lines, torn, err := readLines(r)
-	if err != nil {
-		return Result{}, err
+// splitHash returns the line's JSON without its hash field, and the hash;
+// ok is false when the line does not end in a hash field.
+func splitHash(raw []byte) (body []byte, hash string, ok bool) {
+	if len(raw) < hashFieldLen+1 {
+		return nil, "", false
 	}
-	res := Result{Lines: len(lines), Torn: torn}
+	tail := raw[len(raw)-hashFieldLen:]
+	if !bytes.HasPrefix(tail, []byte(hashField)) || !bytes.HasSuffix(tail, []byte(`"}`)) {
+		return nil, "", false
+	}
+	hexPart := tail[len(hashField) : len(tail)-2]
+	for _, c := range hexPart {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nil, "", false
+		}
+	}
+	body = append(bytes.Clone(raw[:len(raw)-hashFieldLen]), '}')
+	return body, string(hexPart), true
+}
+
+// verifyReader checks the log line by line, holding one line at a time,
+// so that a log of years verifies in little memory.
+func verifyReader(r io.Reader, headPath string) (Result, error) {
+	var res Result
 	add := func(line int, format string, args ...any) {
 		res.Problems = append(res.Problems, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
-	// hashOf remembers each sequence number's hash for the head check.
-	hashOf := map[int64]string{}
-	lineOf := map[int64]int{}
+	head, headErr := readHead(headPath)
+	var headHash string
+	headLine := 0
 	var expect int64 = 1
 	prev := ""
-	for i, raw := range lines {
-		n := i + 1
-		if torn && n == len(lines) {
-			add(n, "incomplete line (cut short by a crash during a write, or by an edit)")
-			continue
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		raw, err := br.ReadBytes('\n')
+		if len(raw) == 0 && errors.Is(err, io.EOF) {
+			break
 		}
-		m := hashSuffix.FindSubmatchIndex(raw)
-		if m == nil {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return Result{}, err
+		}
+		res.Lines = n
+		if !bytes.HasSuffix(raw, []byte("\n")) {
+			res.Torn = true
+			add(n, "incomplete line (cut short by a crash during a write, or by an edit)")
+			break
+		}
+		raw = bytes.TrimSuffix(raw, []byte("\n"))
+		body, stored, ok := splitHash(raw)
+		if !ok {
 			add(n, "not an audit entry (no hash at the end of the line)")
 			continue
 		}
-		stored := string(raw[m[2]:m[3]])
-		body := append(bytes.Clone(raw[:m[0]]), '}')
 		var e Entry
 		if err := json.Unmarshal(body, &e); err != nil {
 			add(n, "not an audit entry: %v", err)
@@ -132,41 +162,58 @@ func verifyReader(r io.Reader, headPath string) (Result, error) {
 			add(n, "the exporter found the log broken when it opened it: %s", e.Detail)
 			res.lastBreak = n
 		}
+		if e.Seq == head.Seq && headLine == 0 {
+			headHash, headLine = stored, n
+		}
 		prev = stored
 		expect = e.Seq + 1
 		res.Last = Head{Seq: e.Seq, Hash: stored}
-		hashOf[e.Seq] = stored
-		lineOf[e.Seq] = n
 	}
 
-	data, err := os.ReadFile(headPath)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if len(lines) > 0 {
+	case errors.Is(headErr, fs.ErrNotExist):
+		if res.Lines > 0 {
 			add(0, "head file %s is missing: a log cut off at the end cannot be ruled out", headPath)
 		}
 		return res, nil
-	case err != nil:
-		return res, fmt.Errorf("read audit head: %w", err)
-	}
-	if err := json.Unmarshal(data, &res.Head); err != nil {
-		add(0, "head file %s is not a head: %v", headPath, err)
+	case errors.Is(headErr, errBadHead):
+		add(0, "%v", headErr)
 		return res, nil
+	case headErr != nil:
+		return res, headErr
 	}
-	h := res.Head
-	switch hash, ok := hashOf[h.Seq]; {
-	case h.Seq > res.Last.Seq:
-		add(0, "truncated: the log ends at seq %d (line %d) but the head file records seq %d: %d entries were cut off the end", res.Last.Seq, len(lines), h.Seq, h.Seq-res.Last.Seq)
-	case h.Seq == 0:
-		if len(lines) > 0 {
-			add(0, "head file records an empty log, but the log has %d lines", len(lines))
+	res.Head = head
+	switch {
+	case head.Seq > res.Last.Seq:
+		add(0, "truncated: the log ends at seq %d (line %d) but the head file records seq %d: %d entries were cut off the end", res.Last.Seq, res.Lines, head.Seq, head.Seq-res.Last.Seq)
+	case head.Seq == 0:
+		if res.Lines > 0 {
+			add(0, "head file records an empty log, but the log has %d lines", res.Lines)
 		}
-	case !ok:
-		add(0, "head file records seq %d, which no line of the log has", h.Seq)
-	case hash != h.Hash:
-		add(lineOf[h.Seq], "seq %d does not match the head file's hash: the log was rewritten from here on", h.Seq)
+	case headLine == 0:
+		add(0, "head file records seq %d, which no line of the log has", head.Seq)
+	case headHash != head.Hash:
+		add(headLine, "seq %d does not match the head file's hash: the log was rewritten from here on", head.Seq)
 	default:
-		res.AfterHead = int(res.Last.Seq - h.Seq)
+		res.AfterHead = int(res.Last.Seq - head.Seq)
 	}
 	return res, nil
+}
+
+var errBadHead = errors.New("bad head file")
+
+// readHead reads the head file; a file that is not a head is errBadHead.
+func readHead(path string) (Head, error) {
+	var h Head
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return h, err
+		}
+		return h, fmt.Errorf("read audit head: %w", err)
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		return h, fmt.Errorf("%w: %s is not a head: %v", errBadHead, path, err)
+	}
+	return h, nil
 }
