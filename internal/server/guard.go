@@ -181,7 +181,7 @@ func (g *guard) entry(r *http.Request, who access.Principal) audit.Entry {
 // preflight (a "simple" request: no custom header, a form content type).
 func (g *guard) crossSite(r *http.Request) error {
 	if err := g.cross.Check(r); err != nil {
-		return fmt.Errorf("Sec-Fetch-Site %q / Origin %q is not this exporter's origin", r.Header.Get("Sec-Fetch-Site"), r.Header.Get("Origin"))
+		return fmt.Errorf("the request's Sec-Fetch-Site %q / Origin %q is not this exporter's origin", r.Header.Get("Sec-Fetch-Site"), r.Header.Get("Origin"))
 	}
 	if r.Header.Get("X-Requested-By") != "" || access.HasBearer(r) {
 		return nil
