@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -455,6 +456,20 @@ func TestReloadRereadsTokensAndIsAudited(t *testing.T) {
 	abs, _ := filepath.Abs("testdata/e2e/manifests")
 	cfg, _ := fixtureConfig(t, dir, abs)
 	history := filepath.Join(dir, "history")
+
+	// --config.check reads the token hash files too.
+	hashFile := filepath.Join(dir, "e2e-token.sha256")
+	if err := os.Rename(hashFile, hashFile+".away"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--config.file="+cfg, "--config.check").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "e2e-token.sha256") {
+		t.Errorf("--config.check with a missing token hash file: %v %s", err, out)
+	}
+	if err := os.Rename(hashFile+".away", hashFile); err != nil {
+		t.Fatal(err)
+	}
+
 	e := startExporter(t, bin, cfg, history)
 	reload := func(token string) int {
 		req, _ := http.NewRequest("POST", "http://"+e.addr+"/-/reload", nil)
