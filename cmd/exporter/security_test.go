@@ -300,6 +300,9 @@ access:
     - name: bob
       roles: [on-call]
       basic_auth_user: bob
+    - name: e2e
+      roles: [on-call]
+      token_sha256_file: e2e-token.sha256
 `)
 	hash, err := bcrypt.GenerateFromPassword([]byte("bob-pw"), bcrypt.MinCost)
 	if err != nil {
@@ -315,6 +318,7 @@ access:
 	xrb := map[string]string{"X-Requested-By": "curl"}
 	runMatrix(t, "http://"+e.addr, []matrixCase{
 		{"no credentials (toolkit refuses)", c, "POST", run, xrb, [2]string{}, 401, ""},
+		{"a principal's bearer token instead of basic auth (toolkit refuses)", c, "POST", run, map[string]string{"Authorization": "Bearer " + e2eToken}, [2]string{}, 401, "Unauthorized"},
 		{"verified user that is no principal", c, "POST", run, xrb, [2]string{"prometheus", "bob-pw"}, 401, "needs the permission probe:run"},
 		{"verified user scrapes", c, "GET", "/metrics", nil, [2]string{"prometheus", "bob-pw"}, 200, "restorable_"},
 		{"basic auth alone is a simple request", c, "POST", run, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, [2]string{"bob", "bob-pw"}, 403, "cross-site request refused"},
