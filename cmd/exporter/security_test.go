@@ -324,6 +324,16 @@ access:
 		{"basic auth alone is a simple request", c, "POST", run, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, [2]string{"bob", "bob-pw"}, 403, "cross-site request refused"},
 		{"on-call user with X-Requested-By", c, "POST", run, xrb, [2]string{"bob", "bob-pw"}, 202, "run_id"},
 	})
+	data, err := os.ReadFile(filepath.Join(dir, "history", "audit", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"principal":"bob","auth":"basic-auth","remote":"127.0.0.1","action":"probe.run","target":"bundle-verify","outcome":"ok","status":202`) {
+		t.Errorf("audit log lacks bob's run:\n%s", data)
+	}
+	if strings.Contains(string(data), "bob-pw") || strings.Contains(e.logs.String(), "bob-pw") {
+		t.Error("a basic-auth password reached a log")
+	}
 }
 
 // TestMutatingRoutesClosedWithoutAccessConfig: with no access section a

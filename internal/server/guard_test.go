@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -228,5 +230,43 @@ func TestBodyLimit(t *testing.T) {
 	h.ServeHTTP(rec, r)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 KiB body over a 1 KiB limit: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// failSecond accepts the first entry and fails every later one.
+type failSecond struct{ n int }
+
+func (f *failSecond) Append(audit.Entry) error {
+	f.n++
+	if f.n > 1 {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+// TestOutcomeEntryFailure: when the outcome cannot be written after the
+// operation ran, the client still gets the operation's own answer.
+func TestOutcomeEntryFailure(t *testing.T) {
+	reloads := 0
+	log := &failSecond{}
+	var logs bytes.Buffer
+	h, err := New(Options{
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		Gatherer: prometheus.NewRegistry(), TelemetryPath: "/metrics", Ready: func() bool { return true },
+		Reload: func() error { reloads++; return nil },
+		Access: testPolicy(t), Audit: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/-/reload", nil)
+	r.Header.Set("Authorization", "Bearer "+onCallToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || reloads != 1 || log.n != 2 {
+		t.Errorf("answer %d after %d reloads and %d audit writes; want 200, 1, 2", rec.Code, reloads, log.n)
+	}
+	if !strings.Contains(logs.String(), `msg="write audit outcome" action=config.reload principal=alice status=200 err="disk full"`) {
+		t.Errorf("process log:\n%s", logs.String())
 	}
 }
