@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -138,7 +139,7 @@ func (c *Config) validateAccess() error {
 			return fmt.Errorf("access.anonymous: %s changes state or runs work and is never granted without credentials; grant it to a principal's role", p)
 		}
 	}
-	for _, name := range sortedKeys(a.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(a.Roles)) {
 		if name == "" {
 			return errors.New("access.roles: a role needs a name")
 		}
@@ -167,7 +168,7 @@ func (c *Config) validateAccess() error {
 		}
 		for _, r := range p.Roles {
 			if _, ok := roles[r]; !ok {
-				return errAt(p.line, "%s.roles: unknown role %q (one of %s)", where, r, strings.Join(sortedKeys(roles), ", "))
+				return errAt(p.line, "%s.roles: unknown role %q (one of %s)", where, r, strings.Join(slices.Sorted(maps.Keys(roles)), ", "))
 			}
 		}
 		if p.TokenSHA256File == "" && len(p.ClientCertNames) == 0 && p.BasicAuthUser == "" {
@@ -191,13 +192,4 @@ func (c *Config) validateAccess() error {
 		return errors.New("access.audit_log: required when history is disabled, because every use of a principal's permissions is audited")
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
