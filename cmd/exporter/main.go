@@ -89,12 +89,13 @@ func run(args []string) int {
 	}
 	if *configCheck {
 		cfg, err := config.Load(*configFile)
-		if err == nil {
-			// Token hash files are read here too, so that a missing or
-			// malformed one fails the check rather than the start.
-			_, err = access.New(cfg.Access, *webConfig.WebConfigFile)
-		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		// Token hash files are read here too, so that a missing or
+		// malformed one fails the check rather than the start.
+		if _, err := access.New(cfg.Access, *webConfig.WebConfigFile); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
