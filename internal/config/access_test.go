@@ -8,18 +8,27 @@ import (
 	"testing"
 )
 
+// TestLoadInvalidAccess: each invalid access section in testdata/access is
+// refused with the exact message. They live in a directory of their own
+// because most of what they break (references to roles, uniqueness, which
+// permissions anonymous may hold) is beyond what the JSON Schema checks.
 func TestLoadInvalidAccess(t *testing.T) {
-	for file, want := range map[string]string{
-		"invalid-access-anonymous-run.yml":          `testdata/invalid-access-anonymous-run.yml: access.anonymous: probe:run changes state or runs work and is never granted without credentials; grant it to a principal's role`,
-		"invalid-access-unknown-role.yml":           `testdata/invalid-access-unknown-role.yml:5: access.principals[0] (alice).roles: unknown role "oncall" (one of auditor, on-call, pipeline, release-manager)`,
-		"invalid-access-no-credential.yml":          `testdata/invalid-access-no-credential.yml:5: access.principals[0] (alice): set token_sha256_file, client_cert_names or basic_auth_user, or nobody can be this principal`,
-		"invalid-access-unknown-permission.yml":     `testdata/invalid-access-unknown-permission.yml: access.roles.operator: unknown permission "probes:write" (one of metrics:read, gate:read, probes:read, reports:read, probe:run, config:reload, gate:override, events:write)`,
-		"invalid-access-duplicate-principal.yml":    `testdata/invalid-access-duplicate-principal.yml:8: access.principals[1] (ci).name: duplicate of the principal on line 5`,
-		"invalid-access-unknown-key.yml":            `testdata/invalid-access-unknown-key.yml:7: access.principals[0]: unknown field "token" (secrets are never accepted inline: use token_sha256_file)`,
-		"invalid-access-audit-disabled-history.yml": `testdata/invalid-access-audit-disabled-history.yml: access.audit_log: required when history is disabled, because every use of a principal's permissions is audited`,
-	} {
+	cases := map[string]string{
+		"invalid-anonymous-run.yml":          `testdata/access/invalid-anonymous-run.yml: access.anonymous: probe:run changes state or runs work and is never granted without credentials; grant it to a principal's role`,
+		"invalid-unknown-role.yml":           `testdata/access/invalid-unknown-role.yml:5: access.principals[0] (alice).roles: unknown role "oncall" (one of auditor, on-call, pipeline, release-manager)`,
+		"invalid-no-credential.yml":          `testdata/access/invalid-no-credential.yml:5: access.principals[0] (alice): set token_sha256_file, client_cert_names or basic_auth_user, or nobody can be this principal`,
+		"invalid-unknown-permission.yml":     `testdata/access/invalid-unknown-permission.yml: access.roles.operator: unknown permission "probes:write" (one of metrics:read, gate:read, probes:read, reports:read, probe:run, config:reload, gate:override, events:write)`,
+		"invalid-duplicate-principal.yml":    `testdata/access/invalid-duplicate-principal.yml:8: access.principals[1] (ci).name: duplicate of the principal on line 5`,
+		"invalid-unknown-key.yml":            `testdata/access/invalid-unknown-key.yml:7: access.principals[0]: unknown field "token" (secrets are never accepted inline: use token_sha256_file)`,
+		"invalid-audit-disabled-history.yml": `testdata/access/invalid-audit-disabled-history.yml: access.audit_log: required when history is disabled, because every use of a principal's permissions is audited`,
+	}
+	files, _ := filepath.Glob("testdata/access/*.yml")
+	if len(files) != len(cases) {
+		t.Errorf("%d files in testdata/access, %d cases: every file needs its expected error", len(files), len(cases))
+	}
+	for file, want := range cases {
 		t.Run(file, func(t *testing.T) {
-			_, err := Load(filepath.Join("testdata", file))
+			_, err := Load(filepath.Join("testdata", "access", file))
 			if err == nil || err.Error() != want {
 				t.Errorf("error:\n got: %v\nwant: %s", err, want)
 			}
