@@ -74,6 +74,7 @@ func subcommands() []func(*kingpin.Application, *globals) subcommand {
 		sqlCommand,
 		schemaCommand,
 		gateCommand,
+		auditCommand,
 	}
 }
 

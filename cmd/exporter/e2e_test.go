@@ -116,7 +116,7 @@ func (e *exporter) stop() {
 // runProbe starts a probe through the API and waits for its result.
 func (e *exporter) runProbe(name string) {
 	e.t.Helper()
-	resp, err := http.Post("http://"+e.addr+"/api/v1/probes/"+name+"/run", "", nil)
+	resp, err := e.post("/api/v1/probes/" + name + "/run")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -403,6 +403,7 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
+	writeE2ETokenHash(t, dir)
 	cfg := filepath.Join(dir, "restorable.yml")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -431,7 +432,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	if err := os.WriteFile(cfg, append(cfgData, []byte("bogus: 1\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+e.addr+"/-/reload", "", nil)
+	resp, err := e.post("/-/reload")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +27,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/restorable/restorable/internal/access"
+	"github.com/restorable/restorable/internal/audit"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
@@ -52,7 +56,21 @@ func run(args []string) int {
 		telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		historyRoot   = app.Flag("history.root", "Override the configuration's history.root.").String()
 		webConfig     = webflag.AddFlags(app, DefaultPort)
+		limits        server.Limits
+		maxBodyBytes  int64
 	)
+	app.Flag("web.read-header-timeout", "Longest a client may take to send a request's headers.").
+		Default(server.DefaultReadHeaderTimeout.String()).DurationVar(&limits.ReadHeaderTimeout)
+	app.Flag("web.read-timeout", "Longest a client may take to send a whole request, body included.").
+		Default(server.DefaultReadTimeout.String()).DurationVar(&limits.ReadTimeout)
+	app.Flag("web.write-timeout", "Longest from the end of a request's headers until its answer is written.").
+		Default(server.DefaultWriteTimeout.String()).DurationVar(&limits.WriteTimeout)
+	app.Flag("web.idle-timeout", "Longest a keep-alive connection may wait for its next request.").
+		Default(server.DefaultIdleTimeout.String()).DurationVar(&limits.IdleTimeout)
+	app.Flag("web.max-connections", "Most open HTTP connections; a new one closes the longest-idle one, and is refused only when all are busy (0: no limit).").
+		Default(fmt.Sprint(server.DefaultMaxConnections)).IntVar(&limits.MaxConnections)
+	app.Flag("web.max-request-body-bytes", "Largest request body accepted (413 above).").
+		Default(fmt.Sprint(server.DefaultMaxBodyBytes)).Int64Var(&maxBodyBytes)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
 	app.Version(version.Print("restorable_exporter"))
@@ -73,6 +91,12 @@ func run(args []string) int {
 	if *configCheck {
 		cfg, err := checkConfig(context.Background(), *configFile)
 		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		// Token hash files are read here too, so that a missing or
+		// malformed one fails the check rather than the start.
+		if _, err := access.New(cfg.Access, *webConfig.WebConfigFile); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -97,6 +121,33 @@ func run(args []string) int {
 		promcollectors.NewGoCollector(),
 		promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}),
 	)
+	cfg, err := config.Load(*configFile)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return 1
+	}
+	pol, err := access.New(cfg.Access, *webConfig.WebConfigFile)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return 1
+	}
+	var policy atomic.Pointer[access.Policy]
+	policy.Store(pol)
+	auditLog, err := openAudit(cfg, *historyRoot, logger)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return 1
+	}
+	var auditor server.Auditor
+	if auditLog != nil {
+		defer auditLog.Close() //nolint:errcheck // every entry was fsynced when written
+		auditor = auditLog
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "restorable_audit_log_entries",
+			Help: "Entries written to the audit log since it was created (its last sequence number). Kept by Prometheus, it shows a log whose tail was cut off or rewritten.",
+		}, func() float64 { return float64(auditLog.Entries()) }))
+	}
+
 	a, err := newApp(ctx, appOptions{
 		ConfigFile:  *configFile,
 		HistoryRoot: *historyRoot,
@@ -110,30 +161,36 @@ func run(args []string) int {
 	}
 	defer a.Close()
 
+	reload := func() error { return reloadAll(a, &policy, *configFile, *webConfig.WebConfigFile) }
 	handler, err := server.New(server.Options{
 		Logger:        logger,
 		Gatherer:      a.Gatherer(),
 		TelemetryPath: *telemetryPath,
 		Version:       version.Info(),
 		Ready:         a.store.Ready,
-		Reload:        a.Reload,
+		Reload:        reload,
 		Probes:        a,
 		Gate:          a.handleGate,
+		Access:        policy.Load,
+		Audit:         auditor,
+		MaxBodyBytes:  maxBodyBytes,
 	})
 	if err != nil {
 		logger.Error("cannot build http handler", "err", err)
 		return 1
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := server.NewHTTPServer(handler, limits)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		for s := range sig {
 			if s == syscall.SIGHUP {
-				if err := a.Reload(); err != nil {
+				err := reload()
+				if err != nil {
 					logger.Error("reload failed, keeping the previous configuration", "err", err)
 				}
+				auditSignalReload(auditor, err, logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", s.String())
@@ -148,4 +205,68 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// openAudit opens the audit log that cfg names, or the one under the
+// history root in use. A configuration with history disabled and no
+// access.audit_log has none: it has no principal either (the configuration
+// refuses that), so nothing that changes state can run.
+func openAudit(cfg *config.Config, historyRoot string, logger *slog.Logger) (*audit.Log, error) {
+	if cfg.Access.AuditLog == "" && cfg.History.Disabled {
+		logger.Warn("no audit log: history is disabled and access.audit_log is not set; refused requests are only logged here")
+		return nil, nil
+	}
+	root := cfg.History.Root
+	if historyRoot != "" {
+		root = historyRoot
+	}
+	path, err := cfg.Access.AuditLogPath(root)
+	if err != nil {
+		return nil, err
+	}
+	l, problems, err := audit.Open(path, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range problems {
+		logger.Error("the audit log was cut off, edited or damaged before this start; the break is recorded in the log", "path", path, "problem", p.String())
+	}
+	logger.Info("audit log", "path", path, "entries", l.Entries())
+	return l, nil
+}
+
+// reloadAll re-reads the configuration and swaps the access policy with
+// the rest of it: both change, or neither does.
+func reloadAll(a *app, policy *atomic.Pointer[access.Policy], configFile, webConfigFile string) error {
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		// The app reads the same file and records the failed reload.
+		return a.Reload()
+	}
+	pol, err := access.New(cfg.Access, webConfigFile)
+	if err != nil {
+		a.self.Reloaded(false, a.opts.Now())
+		return fmt.Errorf("reload access policy: %w", err)
+	}
+	if err := a.Reload(); err != nil {
+		return err
+	}
+	policy.Store(pol)
+	return nil
+}
+
+// auditSignalReload records a reload by SIGHUP. The signal comes from the
+// process's owner (or root), so it is not checked against the access
+// policy, but it changes state like POST /-/reload and is audited too.
+func auditSignalReload(auditor server.Auditor, reloadErr error, logger *slog.Logger) {
+	if auditor == nil {
+		return
+	}
+	e := audit.Entry{Principal: "signal", Auth: "signal", Action: server.ActionReloadSignal, Target: "SIGHUP", Outcome: audit.OutcomeOK}
+	if reloadErr != nil {
+		e.Outcome, e.Detail = audit.OutcomeFailed, reloadErr.Error()
+	}
+	if err := auditor.Append(e); err != nil {
+		logger.Error("write audit entry of a SIGHUP reload", "err", err)
+	}
 }

@@ -60,6 +60,7 @@ type Config struct {
 	History         History                    `yaml:"history,omitempty" doc:"Where the long-term Parquet history is written."`
 	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
+	Access          Access                     `yaml:"access,omitempty" doc:"Who may use which route of the HTTP API, and where the audit log goes (docs/security.md)."`
 
 	// File is the absolute path of the file the configuration was read
 	// from; relative paths in the file are resolved against its directory.
@@ -536,7 +537,7 @@ func (c *Config) validate() error {
 	if c.Probing.KeepResults < 1 {
 		return errAt(c.lineOf("probing", "keep_results"), "probing.keep_results: must be at least 1")
 	}
-	return nil
+	return c.validateAccess()
 }
 
 func (s *Source) validateOptions(where string) error {

@@ -251,6 +251,9 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 func suggest(key string, t reflect.Type, fields map[string]reflect.StructField) string {
 	for _, secret := range []string{"password", "secret", "token", "dsn"} {
 		if key == secret {
+			if _, ok := fields[secret+"_sha256_file"]; ok {
+				return fmt.Sprintf(" (secrets are never accepted inline: use %s_sha256_file)", secret)
+			}
 			return fmt.Sprintf(" (secrets are never accepted inline: use %s_file or %s_env)", secret, secret)
 		}
 	}

@@ -1,5 +1,7 @@
-// Package server holds every HTTP route of the exporter in one place, so
-// that authentication and auditing can be added to all of them at once.
+// Package server holds every HTTP route of the exporter in one place, with
+// the permission each needs, the cross-site check of every request that
+// changes state, the audit of every such request, and the limits that keep
+// one client from holding the server.
 package server
 
 import (
@@ -10,6 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/restorable/restorable/internal/access"
+	"github.com/restorable/restorable/internal/config"
 )
 
 // ProbeAPI is the restore-probe part of the HTTP API.
@@ -34,15 +39,47 @@ type Options struct {
 	Probes ProbeAPI
 	// Gate answers GET /api/v1/gate when not nil.
 	Gate http.HandlerFunc
+	// Access returns the access policy in use (a reload replaces it). Nil
+	// means the default: anonymous reads, and no principal, so every route
+	// that changes state or runs work is refused.
+	Access func() *access.Policy
+	// Audit records state-changing operations and refused requests. Without
+	// it, no state-changing request runs.
+	Audit Auditor
+	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
 }
 
-// New returns the exporter's HTTP handler.
+func (o *Options) policy() *access.Policy {
+	if o.Access != nil {
+		if p := o.Access(); p != nil {
+			return p
+		}
+	}
+	// The default policy reads no file and cannot fail.
+	p, _ := access.New(config.Access{}, "")
+	return p
+}
+
+// New returns the exporter's HTTP handler. Every route but the landing
+// page, /-/healthy and /-/ready needs a permission (docs/security.md lists
+// them); reads are granted to everyone by default, state-changing routes to
+// nobody until access.principals grants them.
 func New(o Options) (http.Handler, error) {
+	o.Logger = loggerOrDiscard(o.Logger)
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	cross := http.NewCrossOriginProtection()
+	guarded := func(rt route, h http.Handler) http.Handler {
+		return &guard{o: &o, rt: rt, h: h, cross: cross}
+	}
+	probeName := func(r *http.Request) string { return r.PathValue("name") }
 	mux := http.NewServeMux()
-	mux.Handle("GET "+o.TelemetryPath, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+	mux.Handle("GET "+o.TelemetryPath, guarded(route{perm: config.PermMetricsRead}, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
-	}))
+	})))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "Healthy.\n")
 	})
@@ -53,20 +90,20 @@ func New(o Options) (http.Handler, error) {
 		}
 		writeText(w, http.StatusOK, "Ready.\n")
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("POST /-/reload", guarded(route{perm: config.PermConfigReload, action: ActionReload}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Reload(); err != nil {
 			writeText(w, http.StatusInternalServerError, "reload failed, the previous configuration stays in use: "+err.Error()+"\n")
 			return
 		}
 		writeText(w, http.StatusOK, "Configuration reloaded.\n")
-	})
+	})))
 	if o.Probes != nil {
-		mux.HandleFunc("GET /api/v1/probes", o.Probes.HandleList)
-		mux.HandleFunc("POST /api/v1/probes/{name}/run", o.Probes.HandleRun)
-		mux.HandleFunc("GET /api/v1/probes/runs/{id}/log", o.Probes.HandleLog)
+		mux.Handle("GET /api/v1/probes", guarded(route{perm: config.PermProbesRead}, http.HandlerFunc(o.Probes.HandleList)))
+		mux.Handle("POST /api/v1/probes/{name}/run", guarded(route{perm: config.PermProbeRun, action: ActionProbeRun, target: probeName}, http.HandlerFunc(o.Probes.HandleRun)))
+		mux.Handle("GET /api/v1/probes/runs/{id}/log", guarded(route{perm: config.PermProbesRead}, http.HandlerFunc(o.Probes.HandleLog)))
 	}
 	if o.Gate != nil {
-		mux.HandleFunc("GET /api/v1/gate", o.Gate)
+		mux.Handle("GET /api/v1/gate", guarded(route{perm: config.PermGateRead}, o.Gate))
 	}
 	links := []web.LandingLinks{
 		{Address: o.TelemetryPath, Text: "Metrics"},
@@ -88,8 +125,17 @@ func New(o Options) (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("GET /{$}", landing)
-	return mux, nil
+	return limitBody(o.MaxBodyBytes, mux), nil
 }
+
+// Audited actions.
+const (
+	ActionReload   = "config.reload"
+	ActionProbeRun = "probe.run"
+	// ActionReloadSignal is a reload by SIGHUP, which the process's owner
+	// sends.
+	ActionReloadSignal = "config.reload.signal"
+)
 
 func writeText(w http.ResponseWriter, code int, s string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -23,13 +23,17 @@ func TestRoutes(t *testing.T) {
 		Gate: func(w http.ResponseWriter, _ *http.Request) {
 			WriteJSON(w, http.StatusOK, map[string]bool{"allow": true})
 		},
+		Access: testPolicy(t),
+		Audit:  testAudit(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	do := func(method, path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+onCallToken)
+		h.ServeHTTP(rec, req)
 		return rec
 	}
 	if rec := do("GET", "/-/ready"); rec.Code != http.StatusServiceUnavailable {
