@@ -94,7 +94,7 @@ func TestReloadOfNullEntriesKeepsTheExporter(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
-			resp, err := http.Post("http://"+e.addr+"/-/reload", "", nil)
+			resp, err := e.post("/-/reload")
 			if err != nil {
 				t.Fatalf("case %d: POST /-/reload: %v (did the exporter drop the connection?)\n%s", i, err, e.logs)
 			}
@@ -118,7 +118,7 @@ func TestReloadOfNullEntriesKeepsTheExporter(t *testing.T) {
 		if err := os.WriteFile(cfg, cfgData, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.Post("http://"+e.addr+"/-/reload", "", nil)
+		resp, err := e.post("/-/reload")
 		if err != nil {
 			t.Fatalf("case %d: reload of the valid file: %v\n%s", i, err, e.logs)
 		}
