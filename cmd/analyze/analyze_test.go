@@ -135,9 +135,15 @@ func TestEstate(t *testing.T) {
 		if code != exitOK || out != "env,n\nprod,234\nstaging,60\n" {
 			t.Errorf("sql: exit %d\n%s%s", code, out, stderr)
 		}
-		code, _, stderr = runIn(t, "--config.file", cfg, "sql", "CREATE TABLE copy AS SELECT * FROM backups")
-		if code != exitError || !strings.Contains(stderr, "CREATE: only SELECT") {
-			t.Errorf("sql CREATE: exit %d: %s", code, stderr)
+		for _, q := range []string{
+			"CREATE TABLE copy AS SELECT * FROM backups",
+			"SELECT 1 AS a; SELECT 2 AS b",
+			"CREATE TABLE z AS SELECT 42 AS v; SELECT * FROM z",
+		} {
+			code, out, stderr = runIn(t, "--config.file", cfg, "sql", q)
+			if code != exitError || out != "" || !strings.Contains(stderr, "only one statement that reads is allowed") {
+				t.Errorf("sql %q: exit %d: %s%s", q, code, out, stderr)
+			}
 		}
 		code, out, _ = runIn(t, "--config.file", cfg, "schema", "--format", "json")
 		var tables []schemaTable

@@ -174,9 +174,11 @@ func TestBinary(t *testing.T) {
 
 	t.Run("sql cannot write into the history", func(t *testing.T) {
 		target := filepath.Join(dir, "history", "backups", "dt=2026-01-01", "injected.parquet")
-		code, _, stderr := runBin(t, bin, "--config.file", cfg, "sql", "COPY (SELECT 1) TO '"+target+"'")
-		if code != exitError || !strings.Contains(stderr, "only SELECT") {
-			t.Errorf("COPY: exit %d: %s", code, stderr)
+		for _, q := range []string{"COPY (SELECT 1) TO '" + target + "'", "EXPLAIN ANALYZE COPY (SELECT 1) TO '" + target + "'"} {
+			code, _, stderr := runBin(t, bin, "--config.file", cfg, "sql", q)
+			if code != exitError || !strings.Contains(stderr, "only one statement that reads is allowed") {
+				t.Errorf("%s: exit %d: %s", q, code, stderr)
+			}
 		}
 		if _, err := os.Stat(target); err == nil {
 			t.Error("COPY wrote into the history")

@@ -19,7 +19,7 @@ type sqlOptions struct {
 
 func sqlCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &sqlOptions{}
-	c := app.Command("sql", "Run one read-only query (SELECT, DESCRIBE, SUMMARIZE, EXPLAIN) against the views backups, repositories and probes.")
+	c := app.Command("sql", "Run one statement that reads (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, or EXPLAIN [ANALYZE] of one of them) against the views backups, repositories and probes; anything else, or several statements, exits 2 before any of it runs.")
 	c.Arg("query", "The query, for example \"SELECT env, count(*) FROM backups GROUP BY ALL\".").Required().StringVar(&o.query)
 	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runSQL(ctx, g, o) }}
