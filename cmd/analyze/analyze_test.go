@@ -103,6 +103,50 @@ func TestEstate(t *testing.T) {
 		}
 	})
 
+	t.Run("the findings table fits the width and keeps every word", func(t *testing.T) {
+		code, out, _ := runIn(t, "--config.file", cfg, "findings", "--format", "json")
+		rep := findingsOf(t, out)
+		if code != exitFindings || len(rep.Findings) == 0 {
+			t.Fatalf("exit %d, %d findings", code, len(rep.Findings))
+		}
+		for _, tc := range []struct {
+			columns string
+			width   int
+		}{{"", defaultWidth}, {"not a number", defaultWidth}, {"120", 120}, {"60", 60}} {
+			t.Setenv("COLUMNS", tc.columns)
+			code, out, stderr := runIn(t, "--config.file", cfg, "findings")
+			if code != exitFindings {
+				t.Fatalf("COLUMNS=%q: exit %d: %s", tc.columns, code, stderr)
+			}
+			table, _, _ := strings.Cut(out, "\n\n")
+			widest := 0
+			for _, line := range strings.Split(table, "\n") {
+				widest = max(widest, len([]rune(line)))
+			}
+			if widest > tc.width || widest < tc.width-20 {
+				t.Errorf("COLUMNS=%q: widest line %d, want at most %d and close to it:\n%s", tc.columns, widest, tc.width, table)
+			}
+			got := parseFindingsTable(t, table)
+			if len(got) != len(rep.Findings) {
+				t.Fatalf("COLUMNS=%q: %d rows for %d findings:\n%s", tc.columns, len(got), len(rep.Findings), table)
+			}
+			for i, f := range rep.Findings {
+				want := [3]string{f.Subject.String(), f.Observed, f.Expected}
+				for j := range want {
+					if squeeze(got[i][j]) != squeeze(want[j]) {
+						t.Errorf("COLUMNS=%q: finding %d reads %q, want %q:\n%s", tc.columns, i, got[i][j], want[j], table)
+					}
+				}
+			}
+		}
+		code, out, _ = runIn(t, "--config.file", cfg, "findings", "--format", "csv")
+		for _, f := range rep.Findings {
+			if code != exitFindings || !strings.Contains(out, f.Observed) {
+				t.Errorf("csv lacks %q on one line:\n%s", f.Observed, out)
+			}
+		}
+	})
+
 	t.Run("findings in the middle of the outage", func(t *testing.T) {
 		at := estateDay(102).Add(12 * hour)
 		code, out, stderr := runIn(t, "--config.file", cfg, "findings", "--format", "json", "--at", at.Format(time.RFC3339), "--env", "prod", "--fail-on", "critical")
@@ -400,3 +444,37 @@ func TestDocsListEveryCheck(t *testing.T) {
 		}
 	}
 }
+
+// parseFindingsTable reads the subject, observed and expected text of
+// each row of a findings table back, joining the lines they wrap over.
+func parseFindingsTable(t *testing.T, table string) [][3]string {
+	t.Helper()
+	lines := strings.Split(table, "\n")
+	subjectAt := strings.Index(lines[0], "SUBJECT")
+	if subjectAt < 0 {
+		t.Fatalf("no SUBJECT column:\n%s", table)
+	}
+	var rows [][3]string
+	field := 0
+	for _, line := range lines[1:] {
+		rest := strings.TrimSpace(line)
+		switch {
+		case !strings.HasPrefix(line, " "):
+			rows = append(rows, [3]string{strings.TrimSpace(line[subjectAt:])})
+			field = 0
+			continue
+		case len(rows) == 0:
+			t.Fatalf("continuation line before any row:\n%s", table)
+		case strings.HasPrefix(rest, "observed "):
+			field, rest = 1, strings.TrimPrefix(rest, "observed ")
+		case strings.HasPrefix(rest, "expected "):
+			field, rest = 2, strings.TrimPrefix(rest, "expected ")
+		}
+		rows[len(rows)-1][field] += " " + rest
+	}
+	return rows
+}
+
+// squeeze drops every blank, so that text compares equal to itself
+// wrapped, even where a word longer than a line was cut.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), "") }

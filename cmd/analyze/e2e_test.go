@@ -4,12 +4,15 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/restorable/restorable/internal/policy"
 )
@@ -58,6 +61,33 @@ func TestBinary(t *testing.T) {
 		}
 		if code != exitOK {
 			t.Errorf("--help exit %d", code)
+		}
+	})
+
+	t.Run("help lists every value of every enum flag", func(t *testing.T) {
+		app := kingpin.New("analyze", "")
+		for _, newCmd := range subcommands() {
+			newCmd(app, &globals{})
+		}
+		for _, cmd := range app.Model().Commands {
+			code, _, help := runBin(t, bin, cmd.Name, "--help")
+			if code != exitOK {
+				t.Fatalf("%s --help: exit %d", cmd.Name, code)
+			}
+			for _, f := range cmd.Flags {
+				values := enumValues(f.Value)
+				// gate.go is being rewritten on another branch: its --format
+				// joins enumFlag when the two meet (issue #9, item 12).
+				if values == nil || cmd.Name == "gate" {
+					continue
+				}
+				text := flagHelp(help, f.Name)
+				for _, v := range values {
+					if !strings.Contains(text, " "+v+",") && !strings.Contains(text, " "+v+".") {
+						t.Errorf("%s --help does not list %q for --%s:\n%s", cmd.Name, v, f.Name, text)
+					}
+				}
+			}
 		}
 	})
 
@@ -196,4 +226,36 @@ func TestBinary(t *testing.T) {
 			t.Errorf("schema on an empty history: exit %d:\n%s", code, out)
 		}
 	})
+}
+
+// enumValues returns the values an enum flag accepts, read from the error
+// kingpin gives for one it does not, or nil for a flag of another kind.
+func enumValues(v kingpin.Value) []string {
+	if fmt.Sprintf("%T", v) != "*kingpin.enumValue" {
+		return nil
+	}
+	err := v.Set("\x00")
+	list, ok := strings.CutPrefix(fmt.Sprint(err), "enum value must be one of ")
+	if !ok {
+		return []string{"(kingpin changed its enum error: " + fmt.Sprint(err) + ")"}
+	}
+	list, _, _ = strings.Cut(list, ", got")
+	return strings.Split(list, ",")
+}
+
+// flagHelp returns the help --help prints for flag name, joined into one
+// line.
+func flagHelp(help, name string) string {
+	_, rest, ok := strings.Cut(help, "--"+name+"=")
+	if !ok {
+		return ""
+	}
+	var lines []string
+	for i, line := range strings.Split(rest, "\n") {
+		if i > 0 && strings.HasPrefix(strings.TrimSpace(line), "-") {
+			break
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(strings.Fields(strings.Join(lines, " ")), " ")
 }

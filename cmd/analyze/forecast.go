@@ -36,7 +36,7 @@ func forecastCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("horizon", "How far ahead to forecast.").Default("180d").StringVar(&o.horizon)
 	c.Flag("fit", "How much history the trend is fitted to.").Default("90d").StringVar(&o.fit)
 	c.Flag("releases", "Releases planned within the horizon (default: the rate observed over the fit period).").Default("-1").IntVar(&o.releases)
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	c.Flag("svg", "Also draw the history and the forecast as an SVG chart into this file.").PlaceHolder("FILE").StringVar(&o.svg)
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runForecast(ctx, g, o) }}
 }
@@ -307,7 +307,7 @@ func writeForecasts(g *globals, format string, fcs []*forecast, at time.Time, ho
 	case "markdown":
 		return t.writeMarkdown(g.stdout)
 	}
-	if err := t.writeText(g.stdout, g.colour(g.stdout)); err != nil {
+	if err := t.writeText(g.stdout, g.colour(g.stdout), g.width(g.stdout)); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(g.stdout, "\nFrom %s, %s ahead. TREND: least squares over the fit period with its %.0f%% prediction interval. WAVE: stored now plus planned releases (RELEASES seen/planned) times the mean stored bytes each release added. RATIO: deduplication×compression, or logical/stored.\n",
