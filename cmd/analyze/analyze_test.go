@@ -342,6 +342,11 @@ func TestPrices(t *testing.T) {
 	if p.Date == "" || p.Source == "" || p.Classes["DEEP_ARCHIVE"].MinStorageDays != 180 || p.Classes["GLACIER"].OverheadBytes != 32768 {
 		t.Errorf("default prices %+v", p)
 	}
+	// The source cites the provider's published page and its date, not a
+	// file that only some machines have.
+	if !strings.Contains(p.Source, "Amazon S3 pricing page (https://aws.amazon.com/s3/pricing/)") || !strings.Contains(p.Source, "as published on "+p.Date) || strings.Contains(p.Source, ".md") {
+		t.Errorf("default prices cite %q", p.Source)
+	}
 	for _, tc := range []struct{ doc, err string }{
 		{`{"date": "2026-01-01", "source": "x", "classes": {"STANDARD": {"storage_gb_month": 0.02}}}`, ""},
 		{`date: 2026-01-01
