@@ -147,6 +147,47 @@ func TestEstate(t *testing.T) {
 		}
 	})
 
+	t.Run("sarif points each result at the configuration line of its subject", func(t *testing.T) {
+		t.Chdir(dir)
+		code, out, stderr := runIn(t, "--config.file", "restorable.yml", "findings", "--format", "sarif")
+		if code != exitFindings {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var doc sarifDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		rep := findingsOf(t, func() string {
+			_, o, _ := runIn(t, "--config.file", "restorable.yml", "findings", "--format", "json")
+			return o
+		}())
+		results := doc.Runs[0].Results
+		if len(results) != len(rep.Findings) || len(results) == 0 {
+			t.Fatalf("%d results for %d findings", len(results), len(rep.Findings))
+		}
+		lines := strings.Split(estateConfig, "\n")
+		lineOf := func(text string) int {
+			for i, l := range lines {
+				if strings.Contains(l, text) {
+					return i + 1
+				}
+			}
+			t.Fatalf("no %q in the configuration", text)
+			return 0
+		}
+		for i, f := range rep.Findings {
+			// An environment's policy begins on the line after its name.
+			want := lineOf("  "+f.Env+":") + 1
+			if f.Subject.Source != "" {
+				want = lineOf("{name: " + f.Subject.Source + ",")
+			}
+			loc := results[i].Locations[0].PhysicalLocation
+			if loc == nil || loc.ArtifactLocation.URI != "restorable.yml" || loc.ArtifactLocation.URIBaseID != "%SRCROOT%" || loc.Region == nil || loc.Region.StartLine != want {
+				t.Errorf("%s %s/%s: physical location %+v, want restorable.yml line %d", f.Check, f.Env, f.Subject, loc, want)
+			}
+		}
+	})
+
 	t.Run("findings in the middle of the outage", func(t *testing.T) {
 		at := estateDay(102).Add(12 * hour)
 		code, out, stderr := runIn(t, "--config.file", cfg, "findings", "--format", "json", "--at", at.Format(time.RFC3339), "--env", "prod", "--fail-on", "critical")

@@ -205,7 +205,13 @@ func writeFindings(g *globals, format string, rep *report) error {
 	case "json":
 		return writeJSON(w, rep)
 	case "sarif":
-		return writeJSON(w, sarifLog(rep))
+		// The configuration is read again here, rather than passed down,
+		// to locate each result at the line that defines its subject.
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, sarifLog(rep, cfg))
 	case "csv":
 		return findingsTable(rep, true).writeCSV(w)
 	case "markdown":
