@@ -64,6 +64,13 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("version leaves no field blank in a plain go build", func(t *testing.T) {
+		code, out, stderr := runBin(t, bin, "--version")
+		if code != exitOK || !versionComplete(out+stderr) {
+			t.Errorf("--version: exit %d:\n%s%s", code, out, stderr)
+		}
+	})
+
 	t.Run("help lists every value of every enum flag", func(t *testing.T) {
 		app := kingpin.New("analyze", "")
 		for _, newCmd := range subcommands() {
@@ -258,4 +265,22 @@ func flagHelp(help, name string) string {
 		lines = append(lines, line)
 	}
 	return strings.Join(strings.Fields(strings.Join(lines, " ")), " ")
+}
+
+// versionComplete reports whether --version output names the program and
+// has a value in every field: no "build user:" with nothing after it.
+func versionComplete(out string) bool {
+	if !strings.Contains(out, ", version ") || strings.Contains(out, "branch: ,") || strings.Contains(out, "version  (") {
+		return false
+	}
+	for _, field := range []string{"build user:", "build date:", "go version:", "platform:"} {
+		_, rest, ok := strings.Cut(out, field)
+		if !ok {
+			return false
+		}
+		if value, _, _ := strings.Cut(rest, "\n"); strings.TrimSpace(value) == "" {
+			return false
+		}
+	}
+	return true
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/restorable/restorable/internal/buildinfo"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/duck"
 )
@@ -38,6 +39,7 @@ const (
 const defaultConfigFile = "restorable.yml"
 
 func main() {
+	buildinfo.Fill()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
 	stop()

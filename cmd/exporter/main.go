@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/restorable/restorable/internal/buildinfo"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/server"
 )
@@ -39,6 +40,7 @@ const DefaultPort = ":10060"
 const DefaultGCPercent = 50
 
 func main() {
+	buildinfo.Fill()
 	os.Exit(run(os.Args[1:]))
 }
 
