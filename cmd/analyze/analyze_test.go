@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -213,6 +214,18 @@ func TestEstate(t *testing.T) {
 	})
 
 	t.Run("forecast", func(t *testing.T) { testForecast(t, cfg) })
+	t.Run("forecast needs two weeks of history", func(t *testing.T) { testForecastShortHistory(t, cfg) })
+	t.Run("forecast chart reads in Chromium", func(t *testing.T) {
+		for _, at := range []time.Time{estateEnd(), estateDay(2)} {
+			svg := filepath.Join(t.TempDir(), "f.svg")
+			code, _, stderr := runIn(t, "--config.file", cfg, "forecast", "--at", at.Format(time.RFC3339), "--svg", svg)
+			data, err := os.ReadFile(svg)
+			if code != exitOK || err != nil {
+				t.Fatalf("forecast at %s: exit %d, %v: %s", at, code, err, stderr)
+			}
+			checkChartInChromium(t, string(data))
+		}
+	})
 	t.Run("tiering", func(t *testing.T) { testTiering(t, cfg) })
 
 	t.Run("sql and schema", func(t *testing.T) {
@@ -236,6 +249,46 @@ func TestEstate(t *testing.T) {
 			t.Errorf("schema: exit %d, %v: %+v", code, err, tables)
 		}
 	})
+}
+
+// testForecastShortHistory: with less history than minForecastDays the
+// forecast says so, in every format, instead of extrapolating.
+func testForecastShortHistory(t *testing.T, cfg string) {
+	at := estateDay(2).Format(time.RFC3339)
+	svg := filepath.Join(t.TempDir(), "f.svg")
+	code, out, stderr := runIn(t, "--config.file", cfg, "forecast", "--at", at, "--format", "json", "--svg", svg)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Forecasts []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Forecasts) == 0 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, f := range got.Forecasts {
+		if f["enough_history"] != false || f["days_fitted"].(float64) >= minForecastDays || !strings.Contains(f["note"].(string), "not enough history") {
+			t.Errorf("short history: %v", f)
+		}
+		for _, k := range []string{"r2", "trend_bytes", "trend_low_bytes", "trend_high_bytes", "wave_bytes"} {
+			if v, ok := f[k]; !ok || v != nil {
+				t.Errorf("%s = %v with %v days of history, want null", k, v, f["days_fitted"])
+			}
+		}
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil || !strings.Contains(string(data), "Not enough history for a forecast") || strings.Contains(string(data), "stroke-dasharray=\"6 4\"") || strings.Contains(string(data), "R²") {
+		t.Errorf("chart of a short history: %v\n%s", err, data)
+	}
+	_, out, _ = runIn(t, "--config.file", cfg, "forecast", "--at", at)
+	if !strings.Contains(out, fmt.Sprintf("Not enough history for a forecast (at least %d days fitted): prod STANDARD", minForecastDays)) {
+		t.Errorf("table of a short history:\n%s", out)
+	}
+	// Two weeks of history are enough.
+	code, out, _ = runIn(t, "--config.file", cfg, "forecast", "--env", "prod", "--at", estateDay(minForecastDays).Format(time.RFC3339), "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"enough_history": true`) || strings.Contains(out, `"trend_bytes": null`) {
+		t.Errorf("forecast after %d days:\n%s", minForecastDays, out)
+	}
 }
 
 // testForecast checks the trend and the release wave of prod against
