@@ -79,8 +79,8 @@ type forecast struct {
 	// ReleasesSeen is how many releases first appeared in the fit period,
 	// BytesPerRelease the mean stored bytes added per release, and
 	// ReleasesPlanned how many the wave assumes.
-	ReleasesSeen    int     `json:"releases_seen"`
-	BytesPerRelease float64 `json:"bytes_per_release"`
+	ReleasesSeen    int      `json:"releases_seen"`
+	BytesPerRelease float64  `json:"bytes_per_release"`
 	ReleasesPlanned int      `json:"releases_planned"`
 	WaveBytes       *float64 `json:"wave_bytes"`
 
