@@ -314,6 +314,8 @@ func writeTiering(g *globals, format string, prices *priceTable, at time.Time, m
 	t := &table{
 		header: []string{"ENV", "SOURCE", "DATASET", "BACKUPS", "FROM", "TO", "STORED", "PERIOD", "MONTHLY NET", "ONE-TIME", "NET", "NOTE"},
 		right:  map[int]bool{3: true, 6: true, 7: true, 8: true, 9: true, 10: true},
+		// Notes wrap to narrow the table; csv and json keep them whole.
+		wrap: map[int]bool{11: true},
 	}
 	for _, m := range moves {
 		what := strconv.Itoa(m.Backups)
