@@ -128,13 +128,31 @@ func TestBinary(t *testing.T) {
 		if !strings.Contains(out, "12 findings: 4 critical, 4 warning, 4 info at 2026-05-01T00:00:00Z") {
 			t.Errorf("summary line missing:\n%s", out)
 		}
-		// Columns line up: every row starts its CHECK column where the
-		// header does.
+		// Columns line up: every finding's row starts its CHECK column
+		// where the header does, and the observed and expected lines
+		// beneath it start in that column too.
 		col := strings.Index(lines[0], "CHECK")
-		for _, l := range lines[1:13] {
+		rows := 0
+		for _, l := range lines[1:] {
+			if l == "" {
+				break
+			}
+			if strings.HasPrefix(l, " ") {
+				rest := l[col:]
+				label := strings.HasPrefix(rest, "observed  ") || strings.HasPrefix(rest, "expected  ")
+				wrapped := strings.HasPrefix(rest, strings.Repeat(" ", 10)) && len(rest) > 10 && rest[10] != ' '
+				if strings.TrimSpace(l[:col]) != "" || !label && !wrapped {
+					t.Errorf("misaligned detail %q", l)
+				}
+				continue
+			}
+			rows++
 			if l[col-2:col] != "  " || l[col] == ' ' {
 				t.Errorf("misaligned row %q", l)
 			}
+		}
+		if rows != 12 {
+			t.Errorf("%d rows for 12 findings:\n%s", rows, out)
 		}
 		_, out, _ = runBin(t, bin, "--config.file", cfg, "--color", "always", "findings", at)
 		if !strings.Contains(out, ansiRed+"critical"+ansiReset) {
