@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,6 +104,91 @@ func TestEstate(t *testing.T) {
 		}
 	})
 
+	t.Run("the findings table fits the width and keeps every word", func(t *testing.T) {
+		code, out, _ := runIn(t, "--config.file", cfg, "findings", "--format", "json")
+		rep := findingsOf(t, out)
+		if code != exitFindings || len(rep.Findings) == 0 {
+			t.Fatalf("exit %d, %d findings", code, len(rep.Findings))
+		}
+		for _, tc := range []struct {
+			columns string
+			width   int
+		}{{"", defaultWidth}, {"not a number", defaultWidth}, {"120", 120}, {"60", 60}} {
+			t.Setenv("COLUMNS", tc.columns)
+			code, out, stderr := runIn(t, "--config.file", cfg, "findings")
+			if code != exitFindings {
+				t.Fatalf("COLUMNS=%q: exit %d: %s", tc.columns, code, stderr)
+			}
+			table, _, _ := strings.Cut(out, "\n\n")
+			widest := 0
+			for _, line := range strings.Split(table, "\n") {
+				widest = max(widest, len([]rune(line)))
+			}
+			if widest > tc.width || widest < tc.width-20 {
+				t.Errorf("COLUMNS=%q: widest line %d, want at most %d and close to it:\n%s", tc.columns, widest, tc.width, table)
+			}
+			got := parseFindingsTable(t, table)
+			if len(got) != len(rep.Findings) {
+				t.Fatalf("COLUMNS=%q: %d rows for %d findings:\n%s", tc.columns, len(got), len(rep.Findings), table)
+			}
+			for i, f := range rep.Findings {
+				want := [3]string{f.Subject.String(), f.Observed, f.Expected}
+				for j := range want {
+					if squeeze(got[i][j]) != squeeze(want[j]) {
+						t.Errorf("COLUMNS=%q: finding %d reads %q, want %q:\n%s", tc.columns, i, got[i][j], want[j], table)
+					}
+				}
+			}
+		}
+		code, out, _ = runIn(t, "--config.file", cfg, "findings", "--format", "csv")
+		for _, f := range rep.Findings {
+			if code != exitFindings || !strings.Contains(out, f.Observed) {
+				t.Errorf("csv lacks %q on one line:\n%s", f.Observed, out)
+			}
+		}
+	})
+
+	t.Run("sarif points each result at the configuration line of its subject", func(t *testing.T) {
+		t.Chdir(dir)
+		code, out, stderr := runIn(t, "--config.file", "restorable.yml", "findings", "--format", "sarif")
+		if code != exitFindings {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var doc sarifDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		rep := findingsOf(t, func() string {
+			_, o, _ := runIn(t, "--config.file", "restorable.yml", "findings", "--format", "json")
+			return o
+		}())
+		results := doc.Runs[0].Results
+		if len(results) != len(rep.Findings) || len(results) == 0 {
+			t.Fatalf("%d results for %d findings", len(results), len(rep.Findings))
+		}
+		lines := strings.Split(estateConfig, "\n")
+		lineOf := func(text string) int {
+			for i, l := range lines {
+				if strings.Contains(l, text) {
+					return i + 1
+				}
+			}
+			t.Fatalf("no %q in the configuration", text)
+			return 0
+		}
+		for i, f := range rep.Findings {
+			// An environment's policy begins on the line after its name.
+			want := lineOf("  "+f.Env+":") + 1
+			if f.Subject.Source != "" {
+				want = lineOf("{name: " + f.Subject.Source + ",")
+			}
+			loc := results[i].Locations[0].PhysicalLocation
+			if loc == nil || loc.ArtifactLocation.URI != "restorable.yml" || loc.ArtifactLocation.URIBaseID != "%SRCROOT%" || loc.Region == nil || loc.Region.StartLine != want {
+				t.Errorf("%s %s/%s: physical location %+v, want restorable.yml line %d", f.Check, f.Env, f.Subject, loc, want)
+			}
+		}
+	})
+
 	t.Run("findings in the middle of the outage", func(t *testing.T) {
 		at := estateDay(102).Add(12 * hour)
 		code, out, stderr := runIn(t, "--config.file", cfg, "findings", "--format", "json", "--at", at.Format(time.RFC3339), "--env", "prod", "--fail-on", "critical")
@@ -128,6 +214,18 @@ func TestEstate(t *testing.T) {
 	})
 
 	t.Run("forecast", func(t *testing.T) { testForecast(t, cfg) })
+	t.Run("forecast needs two weeks of history", func(t *testing.T) { testForecastShortHistory(t, cfg) })
+	t.Run("forecast chart reads in Chromium", func(t *testing.T) {
+		for _, at := range []time.Time{estateEnd(), estateDay(2)} {
+			svg := filepath.Join(t.TempDir(), "f.svg")
+			code, _, stderr := runIn(t, "--config.file", cfg, "forecast", "--at", at.Format(time.RFC3339), "--svg", svg)
+			data, err := os.ReadFile(svg)
+			if code != exitOK || err != nil {
+				t.Fatalf("forecast at %s: exit %d, %v: %s", at, code, err, stderr)
+			}
+			checkChartInChromium(t, string(data))
+		}
+	})
 	t.Run("tiering", func(t *testing.T) { testTiering(t, cfg) })
 
 	t.Run("sql and schema", func(t *testing.T) {
@@ -135,9 +233,15 @@ func TestEstate(t *testing.T) {
 		if code != exitOK || out != "env,n\nprod,234\nstaging,60\n" {
 			t.Errorf("sql: exit %d\n%s%s", code, out, stderr)
 		}
-		code, _, stderr = runIn(t, "--config.file", cfg, "sql", "CREATE TABLE copy AS SELECT * FROM backups")
-		if code != exitError || !strings.Contains(stderr, "CREATE: only SELECT") {
-			t.Errorf("sql CREATE: exit %d: %s", code, stderr)
+		for _, q := range []string{
+			"CREATE TABLE copy AS SELECT * FROM backups",
+			"SELECT 1 AS a; SELECT 2 AS b",
+			"CREATE TABLE z AS SELECT 42 AS v; SELECT * FROM z",
+		} {
+			code, out, stderr = runIn(t, "--config.file", cfg, "sql", q)
+			if code != exitError || out != "" || !strings.Contains(stderr, "only one statement that reads is allowed") {
+				t.Errorf("sql %q: exit %d: %s%s", q, code, out, stderr)
+			}
 		}
 		code, out, _ = runIn(t, "--config.file", cfg, "schema", "--format", "json")
 		var tables []schemaTable
@@ -145,6 +249,46 @@ func TestEstate(t *testing.T) {
 			t.Errorf("schema: exit %d, %v: %+v", code, err, tables)
 		}
 	})
+}
+
+// testForecastShortHistory: with less history than minForecastDays the
+// forecast says so, in every format, instead of extrapolating.
+func testForecastShortHistory(t *testing.T, cfg string) {
+	at := estateDay(2).Format(time.RFC3339)
+	svg := filepath.Join(t.TempDir(), "f.svg")
+	code, out, stderr := runIn(t, "--config.file", cfg, "forecast", "--at", at, "--format", "json", "--svg", svg)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Forecasts []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Forecasts) == 0 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, f := range got.Forecasts {
+		if f["enough_history"] != false || f["days_fitted"].(float64) >= minForecastDays || !strings.Contains(f["note"].(string), "not enough history") {
+			t.Errorf("short history: %v", f)
+		}
+		for _, k := range []string{"r2", "trend_bytes", "trend_low_bytes", "trend_high_bytes", "wave_bytes"} {
+			if v, ok := f[k]; !ok || v != nil {
+				t.Errorf("%s = %v with %v days of history, want null", k, v, f["days_fitted"])
+			}
+		}
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil || !strings.Contains(string(data), "Not enough history for a forecast") || strings.Contains(string(data), "stroke-dasharray=\"6 4\"") || strings.Contains(string(data), "R²") {
+		t.Errorf("chart of a short history: %v\n%s", err, data)
+	}
+	_, out, _ = runIn(t, "--config.file", cfg, "forecast", "--at", at)
+	if !strings.Contains(out, fmt.Sprintf("Not enough history for a forecast (at least %d days fitted): prod STANDARD", minForecastDays)) {
+		t.Errorf("table of a short history:\n%s", out)
+	}
+	// Two weeks of history are enough.
+	code, out, _ = runIn(t, "--config.file", cfg, "forecast", "--env", "prod", "--at", estateDay(minForecastDays).Format(time.RFC3339), "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"enough_history": true`) || strings.Contains(out, `"trend_bytes": null`) {
+		t.Errorf("forecast after %d days:\n%s", minForecastDays, out)
+	}
 }
 
 // testForecast checks the trend and the release wave of prod against
@@ -292,6 +436,11 @@ func TestPrices(t *testing.T) {
 	if p.Date == "" || p.Source == "" || p.Classes["DEEP_ARCHIVE"].MinStorageDays != 180 || p.Classes["GLACIER"].OverheadBytes != 32768 {
 		t.Errorf("default prices %+v", p)
 	}
+	// The source cites the provider's published page and its date, not a
+	// file that only some machines have.
+	if !strings.Contains(p.Source, "Amazon S3 pricing page (https://aws.amazon.com/s3/pricing/)") || !strings.Contains(p.Source, "as published on "+p.Date) || strings.Contains(p.Source, ".md") {
+		t.Errorf("default prices cite %q", p.Source)
+	}
 	for _, tc := range []struct{ doc, err string }{
 		{`{"date": "2026-01-01", "source": "x", "classes": {"STANDARD": {"storage_gb_month": 0.02}}}`, ""},
 		{`date: 2026-01-01
@@ -394,3 +543,37 @@ func TestDocsListEveryCheck(t *testing.T) {
 		}
 	}
 }
+
+// parseFindingsTable reads the subject, observed and expected text of
+// each row of a findings table back, joining the lines they wrap over.
+func parseFindingsTable(t *testing.T, table string) [][3]string {
+	t.Helper()
+	lines := strings.Split(table, "\n")
+	subjectAt := strings.Index(lines[0], "SUBJECT")
+	if subjectAt < 0 {
+		t.Fatalf("no SUBJECT column:\n%s", table)
+	}
+	var rows [][3]string
+	field := 0
+	for _, line := range lines[1:] {
+		rest := strings.TrimSpace(line)
+		switch {
+		case !strings.HasPrefix(line, " "):
+			rows = append(rows, [3]string{strings.TrimSpace(line[subjectAt:])})
+			field = 0
+			continue
+		case len(rows) == 0:
+			t.Fatalf("continuation line before any row:\n%s", table)
+		case strings.HasPrefix(rest, "observed "):
+			field, rest = 1, strings.TrimPrefix(rest, "observed ")
+		case strings.HasPrefix(rest, "expected "):
+			field, rest = 2, strings.TrimPrefix(rest, "expected ")
+		}
+		rows[len(rows)-1][field] += " " + rest
+	}
+	return rows
+}
+
+// squeeze drops every blank, so that text compares equal to itself
+// wrapped, even where a word longer than a line was cut.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), "") }

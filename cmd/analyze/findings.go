@@ -30,8 +30,8 @@ func findingsCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("env", "Only findings of this environment.").StringVar(&o.env)
 	c.Flag("at", "Evaluate the state the history records at this time (RFC 3339, date, or a duration before now such as 7d).").Default("now").StringVar(&o.at)
 	c.Flag("since", "Start of the period the historical checks look at (default: --at minus checks.period, 30d).").StringVar(&o.since)
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown", "sarif")
-	c.Flag("fail-on", "Exit 1 when a finding has this severity or a higher one; never exits 0 whatever is found.").Default("warning").EnumVar(&o.failOn, "info", "warning", "critical", "never")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown", "sarif")
+	enumFlag(c.Flag("fail-on", "Exit 1 when a finding has this severity or a higher one; never exits 0 whatever is found.").Default("warning"), &o.failOn, "info", "warning", "critical", "never")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runFindings(ctx, g, o) }}
 }
 
@@ -144,7 +144,13 @@ func writeFindings(g *globals, format string, rep *report) error {
 	case "json":
 		return writeJSON(w, rep)
 	case "sarif":
-		return writeJSON(w, sarifLog(rep))
+		// The configuration is read again here, rather than passed down,
+		// to locate each result at the line that defines its subject.
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, sarifLog(rep, cfg))
 	case "csv":
 		return findingsTable(rep, true).writeCSV(w)
 	case "markdown":
@@ -155,7 +161,7 @@ func writeFindings(g *globals, format string, rep *report) error {
 		_, err := fmt.Fprintf(w, "No findings at %s (history %s, period from %s).\n", rep.At.Format(time.RFC3339), rep.History, rep.Since.Format(time.RFC3339))
 		return err
 	}
-	if err := findingsTable(rep, false).writeText(w, colour); err != nil {
+	if err := findingsTable(rep, false).writeText(w, colour, g.width(w)); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%s at %s (history %s, period from %s).\n", summaryLine(rep), rep.At.Format(time.RFC3339), rep.History, rep.Since.Format(time.RFC3339))
@@ -178,14 +184,22 @@ func pluralWord(n int, one, many string) string {
 // findingsTable lays findings out in columns; full adds the columns that
 // only machine formats have room for.
 func findingsTable(rep *report, full bool) *table {
-	t := &table{header: []string{"SEVERITY", "CHECK", "ENV", "SUBJECT", "OBSERVED", "EXPECTED"}}
+	// What was observed and expected are written beneath each row, wrapped
+	// to the width, so the table fits a terminal; csv and json keep each of
+	// them in a field of its own.
+	t := &table{header: []string{"SEVERITY", "CHECK", "ENV", "SUBJECT"}, wrap: map[int]bool{3: true}}
+	t.details = func(row int) []detail {
+		f := rep.Findings[row]
+		return []detail{{"observed", f.Observed}, {"expected", f.Expected}}
+	}
 	if full {
+		t.details, t.wrap = nil, nil
 		t.header = []string{"severity", "check", "env", "source", "dataset", "release", "repository", "probe", "agent",
 			"observed", "expected", "start", "end", "evidence", "controls"}
 	}
 	for _, f := range rep.Findings {
 		if !full {
-			t.add(f.Severity.String(), f.Check, f.Env, f.Subject.String(), f.Observed, f.Expected)
+			t.add(f.Severity.String(), f.Check, f.Env, f.Subject.String())
 			continue
 		}
 		var ev []string

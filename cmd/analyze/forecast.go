@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -17,6 +18,11 @@ import (
 
 // predictionLevel is the coverage of the prediction interval.
 const predictionLevel = 0.95
+
+// minForecastDays is the least number of days fitted before a trend is
+// projected: two weeks see a weekly backup cycle twice, where a few days
+// would turn one full backup into a slope and extrapolate it for months.
+const minForecastDays = 14
 
 type forecastOptions struct {
 	env      string
@@ -36,7 +42,7 @@ func forecastCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("horizon", "How far ahead to forecast.").Default("180d").StringVar(&o.horizon)
 	c.Flag("fit", "How much history the trend is fitted to.").Default("90d").StringVar(&o.fit)
 	c.Flag("releases", "Releases planned within the horizon (default: the rate observed over the fit period).").Default("-1").IntVar(&o.releases)
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	c.Flag("svg", "Also draw the history and the forecast as an SVG chart into this file.").PlaceHolder("FILE").StringVar(&o.svg)
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runForecast(ctx, g, o) }}
 }
@@ -55,11 +61,15 @@ type forecast struct {
 	// and regr_r2 of stored bytes over days since From.
 	SlopeBytesPerDay float64 `json:"slope_bytes_per_day"`
 	Intercept        float64 `json:"intercept_bytes"`
-	R2               float64 `json:"r2"`
-	HorizonDays      float64 `json:"horizon_days"`
-	TrendBytes       float64 `json:"trend_bytes"`
-	// TrendLow and TrendHigh bound the 95% prediction interval; NaN (null
-	// in JSON) with fewer than three days.
+	// EnoughHistory says whether Days reaches minForecastDays. Without
+	// it R2, TrendBytes, TrendLow, TrendHigh and WaveBytes are null, and
+	// Note says why.
+	EnoughHistory bool     `json:"enough_history"`
+	Note          string   `json:"note,omitempty"`
+	R2            *float64 `json:"r2"`
+	HorizonDays   float64  `json:"horizon_days"`
+	TrendBytes    *float64 `json:"trend_bytes"`
+	// TrendLow and TrendHigh bound the 95% prediction interval.
 	TrendLow  *float64 `json:"trend_low_bytes"`
 	TrendHigh *float64 `json:"trend_high_bytes"`
 
@@ -69,10 +79,10 @@ type forecast struct {
 	// ReleasesSeen is how many releases first appeared in the fit period,
 	// BytesPerRelease the mean stored bytes added per release, and
 	// ReleasesPlanned how many the wave assumes.
-	ReleasesSeen    int     `json:"releases_seen"`
-	BytesPerRelease float64 `json:"bytes_per_release"`
-	ReleasesPlanned int     `json:"releases_planned"`
-	WaveBytes       float64 `json:"wave_bytes"`
+	ReleasesSeen    int      `json:"releases_seen"`
+	BytesPerRelease float64  `json:"bytes_per_release"`
+	ReleasesPlanned int      `json:"releases_planned"`
+	WaveBytes       *float64 `json:"wave_bytes"`
 
 	points []duck.DailyPoint
 	trend  duck.Trend
@@ -168,14 +178,20 @@ func computeForecasts(ctx context.Context, db *duck.DB, env string, at time.Time
 		f := &forecast{
 			Env: t.Env, StorageClass: t.StorageClass, Basis: "repositories", Days: t.N, From: t.First, To: t.Last,
 			StoredBytes: last.StoredBytes, LogicalBytes: last.LogicalBytes,
-			SlopeBytesPerDay: t.Slope, Intercept: t.Intercept, R2: t.R2,
+			SlopeBytesPerDay: t.Slope, Intercept: t.Intercept,
 			points: pts, trend: t,
 		}
 		if last.FromBackups {
 			f.Basis = "backups"
 		}
 		f.HorizonDays = at.Sub(t.Last).Hours()/24 + horizon.Hours()/24
-		f.TrendBytes, f.TrendLow, f.TrendHigh = predict(t, f.HorizonDays)
+		f.EnoughHistory = t.N >= minForecastDays
+		if f.EnoughHistory {
+			trend, lo, hi := predict(t, f.HorizonDays)
+			f.R2, f.TrendBytes, f.TrendLow, f.TrendHigh = &t.R2, &trend, lo, hi
+		} else {
+			f.Note = fmt.Sprintf("not enough history: %d of the %d days a forecast needs", t.N, minForecastDays)
+		}
 		if last.StoredBytes > 0 && last.LogicalBytes > 0 {
 			f.EffectiveRatio = last.LogicalBytes / last.StoredBytes
 		}
@@ -255,7 +271,10 @@ func (f *forecast) releaseWave(releases []duck.ReleaseStart, at time.Time, fit, 
 			f.BytesPerRelease = sumLogical / float64(pairs) / f.EffectiveRatio
 		}
 	}
-	f.WaveBytes = f.StoredBytes + float64(f.ReleasesPlanned)*f.BytesPerRelease
+	if f.EnoughHistory {
+		wave := f.StoredBytes + float64(f.ReleasesPlanned)*f.BytesPerRelease
+		f.WaveBytes = &wave
+	}
 }
 
 func writeForecasts(g *globals, format string, fcs []*forecast, at time.Time, horizon time.Duration) error {
@@ -273,8 +292,19 @@ func writeForecasts(g *globals, format string, fcs []*forecast, at time.Time, ho
 		}
 		return policy.FormatBytes(int64(math.Round(v)))
 	}
+	// orNone writes an optional size; "-" where there is no forecast.
+	orNone := func(v *float64) string {
+		if v == nil {
+			if machine {
+				return ""
+			}
+			return "-"
+		}
+		return size(math.Max(0, *v))
+	}
+	var short []string
 	for _, f := range fcs {
-		interval := "n/a"
+		interval := orNone(nil)
 		if f.TrendLow != nil {
 			interval = size(math.Max(0, *f.TrendLow)) + " – " + size(math.Max(0, *f.TrendHigh))
 			if machine {
@@ -292,13 +322,16 @@ func writeForecasts(g *globals, format string, fcs []*forecast, at time.Time, ho
 		if class == "" && !machine {
 			class = "-"
 		}
-		r2 := fmt.Sprintf("%.3f", f.R2)
-		if f.Days < 3 && !machine {
-			r2 = "n/a"
+		r2 := orNone(nil)
+		if f.R2 != nil {
+			r2 = fmt.Sprintf("%.3f", *f.R2)
+		}
+		if !f.EnoughHistory {
+			short = append(short, fmt.Sprintf("%s %s (%d days)", f.Env, orDash(f.StorageClass), f.Days))
 		}
 		t.add(f.Env, class, f.Basis, strconv.FormatInt(f.Days, 10), size(f.StoredBytes), size(f.SlopeBytesPerDay),
-			r2, size(math.Max(0, f.TrendBytes)), interval,
-			fmt.Sprintf("%d/%d", f.ReleasesSeen, f.ReleasesPlanned), size(f.BytesPerRelease), size(f.WaveBytes), ratio)
+			r2, orNone(f.TrendBytes), interval,
+			fmt.Sprintf("%d/%d", f.ReleasesSeen, f.ReleasesPlanned), size(f.BytesPerRelease), orNone(f.WaveBytes), ratio)
 	}
 	switch format {
 	case "csv":
@@ -307,12 +340,24 @@ func writeForecasts(g *globals, format string, fcs []*forecast, at time.Time, ho
 	case "markdown":
 		return t.writeMarkdown(g.stdout)
 	}
-	if err := t.writeText(g.stdout, g.colour(g.stdout)); err != nil {
+	if err := t.writeText(g.stdout, g.colour(g.stdout), g.width(g.stdout)); err != nil {
 		return err
+	}
+	if len(short) > 0 {
+		if _, err := fmt.Fprintf(g.stdout, "\nNot enough history for a forecast (at least %d days fitted): %s.\n", minForecastDays, strings.Join(short, ", ")); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintf(g.stdout, "\nFrom %s, %s ahead. TREND: least squares over the fit period with its %.0f%% prediction interval. WAVE: stored now plus planned releases (RELEASES seen/planned) times the mean stored bytes each release added. RATIO: deduplication×compression, or logical/stored.\n",
 		at.Format(time.RFC3339), config.Duration(horizon), predictionLevel*100)
 	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func orOne(v float64) float64 {

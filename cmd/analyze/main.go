@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/restorable/restorable/internal/buildinfo"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/duck"
 )
@@ -37,6 +39,7 @@ const (
 const defaultConfigFile = "restorable.yml"
 
 func main() {
+	buildinfo.Fill()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
 	stop()
@@ -120,6 +123,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	return code
 }
 
+// enumFlag makes f accept only values and lists them at the end of its
+// help, so that --help shows every choice.
+func enumFlag(f *kingpin.FlagClause, target *string, values ...string) {
+	f.Help(f.Model().Help+" One of: "+strings.Join(values, ", ")+".").EnumVar(target, values...)
+}
+
 // config loads the configuration file. Without --config.file a missing
 // default file is no error: config returns nil, and the subcommands that
 // need a policy say so.
@@ -178,6 +187,26 @@ func (g *globals) colour(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// defaultWidth is the width of tables written to a pipe or file when
+// COLUMNS does not say otherwise: CI logs and pagers show 80 columns
+// comfortably, and csv or json keep every field whole for machines.
+const defaultWidth = 80
+
+// width returns how many columns a table written to w may take: COLUMNS
+// when it holds a positive number, else the width of the terminal w is,
+// else defaultWidth.
+func (g *globals) width(w io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok {
+		if n := terminalWidth(f); n > 0 {
+			return n
+		}
+	}
+	return defaultWidth
 }
 
 // parseTime reads a moment: "now", RFC 3339, a UTC date or date and time

@@ -3,17 +3,23 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/version"
 
+	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/policy"
 )
 
 // SARIF 2.1.0 (OASIS), the format code-scanning services import. Each check
 // is a rule; each finding a result located logically at
-// env/source/dataset.
+// env/source/dataset and physically at the line of the configuration file
+// that defines its source, probe or environment: code-scanning services
+// show only results with a physical location.
 type sarifDoc struct {
 	Schema  string     `json:"$schema"`
 	Version string     `json:"version"`
@@ -70,7 +76,22 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI       string `json:"uri"`
+	URIBaseID string `json:"uriBaseId,omitempty"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
 }
 
 type sarifLogical struct {
@@ -89,7 +110,9 @@ func sarifLevelOf(s policy.Severity) string {
 	return "note"
 }
 
-func sarifLog(rep *report) sarifDoc {
+// sarifLog writes rep as SARIF; cfg, when not nil, gives each result the
+// configuration line it rests on.
+func sarifLog(rep *report, cfg *config.Config) sarifDoc {
 	checks := policy.Checks()
 	index := map[string]int{}
 	rules := make([]sarifRule, len(checks))
@@ -117,7 +140,7 @@ func sarifLog(rep *report) sarifDoc {
 		results = append(results, sarifResult{
 			RuleID: f.Check, RuleIndex: index[f.Check], Level: sarifLevelOf(f.Severity),
 			Message:             sarifText{where + ": " + f.Observed + " (expected: " + f.Expected + ")"},
-			Locations:           []sarifLocation{{LogicalLocations: []sarifLogical{{FullyQualifiedName: where, Kind: "resource"}}}},
+			Locations:           []sarifLocation{{PhysicalLocation: sarifPhysicalOf(cfg, f), LogicalLocations: []sarifLogical{{FullyQualifiedName: where, Kind: "resource"}}}},
 			PartialFingerprints: map[string]string{"restorableFinding/v1": hex.EncodeToString(sum[:16])},
 			Properties:          props,
 		})
@@ -141,4 +164,50 @@ func ruleName(id string) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// sarifPhysicalOf locates a finding in the configuration file: at the
+// line of its source, else of its probe, else of its (first) environment,
+// else at the file as a whole. A relative path stays relative to the
+// directory analyze runs in, marked %SRCROOT%, which is how code-scanning
+// services expect a file of the repository they scan; run analyze from the
+// repository's root with a relative --config.file for them.
+func sarifPhysicalOf(cfg *config.Config, f policy.Finding) *sarifPhysical {
+	if cfg == nil || cfg.File == "" {
+		return nil
+	}
+	p := &sarifPhysical{ArtifactLocation: sarifArtifactOf(cfg.File)}
+	line := 0
+	for _, s := range cfg.Sources {
+		if f.Subject.Source != "" && s.Name == f.Subject.Source {
+			line = s.Line()
+		}
+	}
+	for _, pr := range cfg.Probes {
+		if line == 0 && f.Subject.Probe != "" && pr.Name == f.Subject.Probe {
+			line = pr.Line()
+		}
+	}
+	if env, _, _ := strings.Cut(f.Env, ","); line == 0 && cfg.Environments[env] != nil {
+		line = cfg.Environments[env].Line()
+	}
+	if line > 0 {
+		p.Region = &sarifRegion{StartLine: line}
+	}
+	return p
+}
+
+// sarifArtifactOf names the configuration file: relative to the working
+// directory when it is inside it, else as an absolute file URI.
+func sarifArtifactOf(file string) sarifArtifact {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return sarifArtifact{URI: filepath.ToSlash(file)}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && filepath.IsLocal(rel) {
+			return sarifArtifact{URI: (&url.URL{Path: filepath.ToSlash(rel)}).String(), URIBaseID: "%SRCROOT%"}
+		}
+	}
+	return sarifArtifact{URI: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()}
 }

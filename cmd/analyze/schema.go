@@ -16,7 +16,7 @@ type schemaOptions struct {
 func schemaCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &schemaOptions{}
 	c := app.Command("schema", "List the views of the history (backups, repositories, probes), their columns and types, and how many rows each holds.")
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runSchema(ctx, g, o) }}
 }
 
@@ -80,7 +80,8 @@ func runSchema(ctx context.Context, g *globals, o *schemaOptions) (int, error) {
 		}
 		return exitOK, nil
 	}
-	t := &table{header: []string{"TABLE", "COLUMN", "TYPE", "DESCRIPTION"}}
+	// Long types (structs) and descriptions wrap so the table fits the width.
+	t := &table{header: []string{"TABLE", "COLUMN", "TYPE", "DESCRIPTION"}, wrap: map[int]bool{2: true, 3: true}}
 	for _, st := range tables {
 		for _, c := range st.Columns {
 			t.add(c.Table, c.Column, c.Type, c.Description)
@@ -92,7 +93,7 @@ func runSchema(ctx context.Context, g *globals, o *schemaOptions) (int, error) {
 	case "markdown":
 		err = t.writeMarkdown(g.stdout)
 	default:
-		if err = t.writeText(g.stdout, g.colour(g.stdout)); err == nil {
+		if err = t.writeText(g.stdout, g.colour(g.stdout), g.width(g.stdout)); err == nil {
 			_, err = fmt.Fprintf(g.stdout, "\nHistory %s: %s.\n", db.Root(), rowCounts(tables))
 		}
 	}

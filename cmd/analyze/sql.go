@@ -19,9 +19,9 @@ type sqlOptions struct {
 
 func sqlCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &sqlOptions{}
-	c := app.Command("sql", "Run one read-only query (SELECT, DESCRIBE, SUMMARIZE, EXPLAIN) against the views backups, repositories and probes.")
+	c := app.Command("sql", "Run one statement that reads (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, or EXPLAIN [ANALYZE] of one of them) against the views backups, repositories and probes; anything else, or several statements, exits 2 before any of it runs.")
 	c.Arg("query", "The query, for example \"SELECT env, count(*) FROM backups GROUP BY ALL\".").Required().StringVar(&o.query)
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runSQL(ctx, g, o) }}
 }
 
@@ -52,7 +52,7 @@ func runSQL(ctx context.Context, g *globals, o *sqlOptions) (int, error) {
 	case "markdown":
 		err = t.writeMarkdown(g.stdout)
 	default:
-		err = t.writeText(g.stdout, g.colour(g.stdout))
+		err = t.writeText(g.stdout, g.colour(g.stdout), g.width(g.stdout))
 	}
 	if err != nil {
 		return exitError, fmt.Errorf("write result: %w", err)

@@ -44,8 +44,8 @@ func tieringCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("min-age", "Only backups at least this old (default: the environment's archive_after, 90d).").StringVar(&o.minAge)
 	c.Flag("horizon", "Period savings are counted over when a backup's expiry is unknown (no retention.max_age).").Default("365d").StringVar(&o.horizon)
 	c.Flag("object-size", "Typical object size on storage in bytes (restic packs, pgBackRest bundles), to count objects for per-object costs.").Default(strconv.Itoa(16 << 20)).Int64Var(&o.objectSize)
-	c.Flag("by", "One row per dataset and transition, or per backup.").Default("dataset").EnumVar(&o.by, "dataset", "backup")
-	c.Flag("format", "Output format.").Default("table").EnumVar(&o.format, "table", "json", "csv", "markdown")
+	enumFlag(c.Flag("by", "One row per dataset and transition, or per backup.").Default("dataset"), &o.by, "dataset", "backup")
+	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runTiering(ctx, g, o) }}
 }
 
@@ -314,6 +314,8 @@ func writeTiering(g *globals, format string, prices *priceTable, at time.Time, m
 	t := &table{
 		header: []string{"ENV", "SOURCE", "DATASET", "BACKUPS", "FROM", "TO", "STORED", "PERIOD", "MONTHLY NET", "ONE-TIME", "NET", "NOTE"},
 		right:  map[int]bool{3: true, 6: true, 7: true, 8: true, 9: true, 10: true},
+		// Notes wrap to narrow the table; csv and json keep them whole.
+		wrap: map[int]bool{11: true},
 	}
 	for _, m := range moves {
 		what := strconv.Itoa(m.Backups)
@@ -350,7 +352,7 @@ func writeTiering(g *globals, format string, prices *priceTable, at time.Time, m
 		_, err := fmt.Fprintf(g.stdout, "No backup would save anything by moving to a colder class at %s (prices of %s, %s).\n", at.Format(time.RFC3339), prices.Date, prices.Currency)
 		return err
 	}
-	if err := t.writeText(g.stdout, g.colour(g.stdout)); err != nil {
+	if err := t.writeText(g.stdout, g.colour(g.stdout), g.width(g.stdout)); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(g.stdout, "\n%d backups, %s: %s %s a month net, %s %s over their remaining life after %s one-time costs (transitions, early deletes).\nPrices of %s in %s: %s\n",

@@ -29,6 +29,7 @@ import (
 
 	"github.com/restorable/restorable/internal/access"
 	"github.com/restorable/restorable/internal/audit"
+	"github.com/restorable/restorable/internal/buildinfo"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
@@ -44,6 +45,7 @@ const DefaultPort = ":10060"
 const DefaultGCPercent = 50
 
 func main() {
+	buildinfo.Fill()
 	os.Exit(run(os.Args[1:]))
 }
 

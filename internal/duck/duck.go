@@ -4,17 +4,19 @@
 // A DB is an in-memory DuckDB database with one view per history table
 // (backups, repositories, probes) over read_parquet with Hive partitioning.
 // It reads the history and never writes to it: file access is limited to
-// the history root, and ad-hoc queries are limited to SELECT.
+// the history root, and an ad-hoc query is one statement that reads.
 package duck
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -166,20 +168,71 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-// ErrNotReadOnly is wrapped by the error UserQuery returns for a statement
-// that is not a query.
-var ErrNotReadOnly = errors.New("only SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE and EXPLAIN are allowed")
+// ErrNotReadOnly is wrapped by the error UserQuery returns for anything
+// but one statement that only reads.
+var ErrNotReadOnly = errors.New("only one statement that reads is allowed: SELECT (or WITH, FROM, VALUES), DESCRIBE, SHOW, SUMMARIZE, or EXPLAIN [ANALYZE] of one of them")
 
-// UserQuery runs one ad-hoc query. Only statements that read are allowed:
-// a COPY or CREATE could otherwise write into the history root.
+// UserQuery runs one ad-hoc query. It accepts exactly one statement that
+// reads and checks this before anything runs: a COPY, CREATE, ATTACH, SET,
+// PRAGMA, CALL, LOAD or EXPORT could otherwise change the session or write
+// into the history root, which DuckDB may write as well as read, and the
+// driver runs every statement of a text but the last on its own, unseen,
+// before it prepares the last.
 func (d *DB) UserQuery(ctx context.Context, query string) (*sql.Rows, error) {
+	if err := d.checkReadOnly(ctx, query); err != nil {
+		return nil, err
+	}
+	return d.conn.QueryContext(ctx, query)
+}
+
+// checkReadOnly returns an error unless query is one statement that only
+// reads. DuckDB's own parser decides, through json_serialize_sql, which
+// parses and never binds or runs: it serializes SELECT statements only
+// (DESCRIBE, SHOW, SUMMARIZE and VALUES parse as SELECT) and lists each
+// statement of the text. EXPLAIN, which it cannot serialize, is accepted
+// when what follows it is such a statement: EXPLAIN ANALYZE runs that
+// statement, so it must be a read too.
+func (d *DB) checkReadOnly(ctx context.Context, query string) error {
+	inner := withoutExplain(query)
+	var serialized string
+	if err := d.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", inner).Scan(&serialized); err != nil {
+		return fmt.Errorf("parse query: %w", err)
+	}
+	var parsed struct {
+		Error        bool              `json:"error"`
+		ErrorType    string            `json:"error_type"`
+		ErrorMessage string            `json:"error_message"`
+		Statements   []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(serialized), &parsed); err != nil {
+		return fmt.Errorf("parse query: read what the parser returned: %w", err)
+	}
+	switch {
+	case parsed.Error && parsed.ErrorType == "parser":
+		return fmt.Errorf("parse query: %s", parsed.ErrorMessage)
+	case parsed.Error:
+		return fmt.Errorf("%s: %w", firstWord(query), ErrNotReadOnly)
+	case len(parsed.Statements) == 0:
+		return fmt.Errorf("empty query: %w", ErrNotReadOnly)
+	case len(parsed.Statements) > 1:
+		return fmt.Errorf("%d statements: %w", len(parsed.Statements), ErrNotReadOnly)
+	}
+	return d.checkStatementType(query)
+}
+
+// checkStatementType prepares query and checks the type DuckDB gives it,
+// so that a parser that one day serializes more than SELECT cannot open
+// the gate alone. It prepares through the driver's Prepare, not
+// PrepareContext: Prepare refuses a text of several statements, where
+// PrepareContext would run all of them but the last.
+func (d *DB) checkStatementType(query string) error {
 	var kind duckdb.StmtType
 	err := d.conn.Raw(func(c any) error {
-		conn, ok := c.(driver.ConnPrepareContext)
+		conn, ok := c.(driver.Conn)
 		if !ok {
 			return errors.New("duckdb connection cannot prepare statements")
 		}
-		stmt, err := conn.PrepareContext(ctx, query)
+		stmt, err := conn.Prepare(query)
 		if err != nil {
 			return err
 		}
@@ -192,14 +245,28 @@ func (d *DB) UserQuery(ctx context.Context, query string) (*sql.Rows, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("prepare query: %w", err)
 	}
 	switch kind {
 	case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-	default:
-		return nil, fmt.Errorf("%s: %w", firstWord(query), ErrNotReadOnly)
+		return nil
 	}
-	return d.conn.QueryContext(ctx, query)
+	return fmt.Errorf("%s: %w", firstWord(query), ErrNotReadOnly)
+}
+
+// withoutExplain returns query without the EXPLAIN or EXPLAIN ANALYZE in
+// front of it. Only blanks may come before EXPLAIN: after a comment the
+// text is left whole, so it fails the check rather than passes it.
+func withoutExplain(query string) string {
+	rest := query
+	for _, word := range []string{"EXPLAIN", "ANALYZE"} {
+		trimmed := strings.TrimLeftFunc(rest, unicode.IsSpace)
+		if len(trimmed) <= len(word) || !strings.EqualFold(trimmed[:len(word)], word) || !unicode.IsSpace(rune(trimmed[len(word)])) {
+			break
+		}
+		rest = trimmed[len(word):]
+	}
+	return rest
 }
 
 func firstWord(q string) string {

@@ -338,7 +338,20 @@ func TestUserQueryOnlyReads(t *testing.T) {
 	rec.collect(t0(), "db", []model.Backup{backup("a", t0(), model.StatusSucceeded)})
 	db := openDB(t, dir)
 	ctx := context.Background()
-	for _, q := range []string{"SELECT count(*) FROM backups", "WITH x AS (SELECT 1) SELECT * FROM x", "DESCRIBE backups", "SHOW TABLES", "SUMMARIZE probes", "EXPLAIN SELECT 1"} {
+	for _, q := range []string{
+		"SELECT count(*) FROM backups",
+		"SELECT count(*) FROM backups;",
+		"-- how many\nSELECT count(*) FROM backups",
+		"SELECT 'a;b' AS semicolon",
+		"WITH x AS (SELECT 1) SELECT * FROM x",
+		"FROM backups",
+		"VALUES (1)",
+		"DESCRIBE backups",
+		"SHOW TABLES",
+		"SUMMARIZE probes",
+		"EXPLAIN SELECT 1",
+		"explain analyze SELECT count(*) FROM backups",
+	} {
 		rows, err := db.UserQuery(ctx, q)
 		if err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -346,26 +359,90 @@ func TestUserQueryOnlyReads(t *testing.T) {
 		}
 		rows.Close()
 	}
+
+	before := listFiles(t, dir)
 	target := filepath.Join(dir, "backups", "dt=2026-03-01", "x.parquet")
+	exportDir := filepath.Join(dir, "export")
+	// Each query would leave a trace the checks below look for, had any
+	// of its statements run.
 	for _, q := range []string{
+		"CREATE TABLE z AS SELECT 42 AS v; SELECT * FROM z",
+		"CREATE TABLE z AS SELECT 42 AS v",
+		"SELECT 1; CREATE TABLE z AS SELECT 42 AS v",
+		"SELECT 1 AS a; SELECT 2 AS b",
 		"COPY (SELECT 1) TO '" + target + "'",
-		"CREATE TABLE t AS SELECT 1",
 		"SELECT 1; COPY (SELECT 1) TO '" + target + "'",
-		"ATTACH '/tmp/x.db'",
+		"EXPORT DATABASE '" + exportDir + "'",
+		"EXPLAIN ANALYZE CREATE TABLE z AS SELECT 42 AS v",
+		"EXPLAIN ANALYZE COPY (SELECT 1) TO '" + target + "'",
+		"/* hidden */ EXPLAIN ANALYZE CREATE TABLE z AS SELECT 42 AS v",
+		"ATTACH ':memory:' AS other",
+		"USE system",
+		"PRAGMA enable_profiling",
+		"SET enable_profiling = 'json'",
+		"CALL pragma_version()",
+		"INSTALL httpfs",
+		"LOAD json",
+		"VACUUM",
+		"CREATE MACRO m() AS 1",
+		"",
+		" ; ",
 	} {
-		if rows, err := db.UserQuery(ctx, q); err == nil {
+		rows, err := db.UserQuery(ctx, q)
+		if err == nil {
 			rows.Close()
-			t.Errorf("%s was allowed", q)
+			t.Errorf("%q was allowed", q)
+			continue
+		}
+		if !errors.Is(err, ErrNotReadOnly) {
+			t.Errorf("%q: error %v does not say only one statement that reads is allowed", q, err)
 		}
 	}
-	if _, err := os.Stat(target); err == nil {
-		t.Error("a query wrote into the history")
+	var tables, databases, macros int
+	var profiling string
+	err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM duckdb_tables()),
+		(SELECT count(*) FROM duckdb_databases() WHERE NOT internal),
+		(SELECT count(*) FROM duckdb_functions() WHERE function_name = 'm'),
+		coalesce(current_setting('enable_profiling')::VARCHAR, '')`).Scan(&tables, &databases, &macros, &profiling)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rows, err := db.UserQuery(ctx, "SELECT * FROM read_text('/etc/hostname')")
-	if err == nil {
+	if tables != 0 || databases != 1 || macros != 0 {
+		t.Errorf("a refused query ran: %d tables, %d databases, %d macros", tables, databases, macros)
+	}
+	if profiling != "" && profiling != "false" {
+		t.Errorf("a refused query turned profiling on: %q", profiling)
+	}
+	if after := listFiles(t, dir); !slices.Equal(before, after) {
+		t.Errorf("a refused query wrote into the history:\nbefore %v\nafter  %v", before, after)
+	}
+
+	if rows, err := db.UserQuery(ctx, "SELEC 1"); err == nil {
 		rows.Close()
-		t.Error("a query read outside the history root")
+		t.Error("a syntax error was allowed")
+	} else if !strings.Contains(err.Error(), "syntax error") || errors.Is(err, ErrNotReadOnly) {
+		t.Errorf("syntax error reported as %v", err)
 	}
+	for _, q := range []string{"SELECT * FROM read_text('/etc/hostname')", "SELECT * FROM glob('/etc/*')"} {
+		if rows, err := db.UserQuery(ctx, q); err == nil {
+			rows.Close()
+			t.Errorf("%s read outside the history root", q)
+		}
+	}
+}
+
+// listFiles lists every file and directory under dir.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+		out = append(out, path)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestEmptyHistory(t *testing.T) {

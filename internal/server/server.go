@@ -120,6 +120,9 @@ func New(o Options) (http.Handler, error) {
 		Description: "Proves every day that backups can be restored to a known release, and what that costs.",
 		Version:     o.Version,
 		Links:       links,
+		// The exporter serves no pprof endpoints, so the page must not
+		// link them (the toolkit links them unless told not to).
+		Profiling: "false",
 	})
 	if err != nil {
 		return nil, err
