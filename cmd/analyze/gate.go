@@ -35,9 +35,9 @@ func gateCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("env", "Environment the release goes to.").Required().StringVar(&o.env)
 	c.Flag("dataset", "Only gate on this dataset.").StringVar(&o.dataset)
 	c.Flag("release", "Release about to be deployed (recorded in the answer).").StringVar(&o.release)
-	c.Flag("exporter", "Ask this exporter (its /api/v1/gate) instead of evaluating the history.").PlaceHolder("URL").StringVar(&o.exporter)
+	c.Flag("exporter", "Ask this exporter (its /api/v1/gate) instead of evaluating the history; an empty URL is an error.").PlaceHolder("URL").SetValue(urlFlag{"exporter", &o.exporter})
 	c.Flag("alertmanager", "Also deny while this Alertmanager has an active, unsilenced alert labelled gate=\"deploy\" for the env (API v2); an empty URL is an error.").PlaceHolder("URL").SetValue(urlFlag{"alertmanager", &o.alertmanager})
-	c.Flag("format", "Output format.").Default("text").EnumVar(&o.format, "text", "json")
+	enumFlag(c.Flag("format", "Output format.").Default("text"), &o.format, "text", "json")
 	c.Flag("timeout", "Longest to wait for the exporter or Alertmanager.").Default("30s").DurationVar(&o.timeout)
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runGate(ctx, g, o) }}
 }

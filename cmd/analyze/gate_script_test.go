@@ -158,3 +158,15 @@ func TestGateRefusesEmptyAlertmanager(t *testing.T) {
 		}
 	}
 }
+
+// An unset variable in `--exporter "$RESTORABLE_URL"` must not turn the
+// gate into an evaluation of whatever history the runner has.
+func TestGateRefusesEmptyExporter(t *testing.T) {
+	for _, args := range [][]string{{"--exporter", ""}, {"--exporter="}, {"--exporter", "exporter:10060"}} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"gate", "--env", "prod"}, args...), &out, &errb, time.Now)
+		if code != exitError || !strings.Contains(errb.String(), "--exporter") {
+			t.Errorf("%q: exit %d: %s", args, code, errb.String())
+		}
+	}
+}
