@@ -132,11 +132,11 @@ func (s *Scheduler) run(e *entry, jitter time.Duration) {
 	if !e.running.TryLock() {
 		if e.stuck.Load() {
 			err := runx.Errorf(runx.KindTimeout, "collect: the previous collection is still stuck %s after its timeout of %s; this turn is skipped", abandonAfter, e.src.Timeout)
-			s.opts.Logger.Error("collection failed", "source", e.src.Name, "type", e.src.Type, "kind", runx.KindTimeout, "err", err)
+			s.opts.Logger.Error("collection failed", "backup_source", e.src.Name, "type", e.src.Type, "kind", runx.KindTimeout, "err", err)
 			s.opts.OnRun(Run{Source: e.src.Name, Type: e.src.Type, Start: s.opts.Now(), Err: err, Kind: runx.KindTimeout})
 			return
 		}
-		s.opts.Logger.Warn("collection still running, skipping this turn", "source", e.src.Name)
+		s.opts.Logger.Warn("collection still running, skipping this turn", "backup_source", e.src.Name)
 		return
 	}
 	unlock := e.running.Unlock
@@ -174,7 +174,7 @@ func (s *Scheduler) run(e *entry, jitter time.Duration) {
 			<-finished
 			e.stuck.Store(false)
 			release()
-			s.opts.Logger.Warn("an abandoned collection returned at last", "source", e.src.Name)
+			s.opts.Logger.Warn("an abandoned collection returned at last", "backup_source", e.src.Name)
 		}()
 	}
 	s.opts.OnRun(r)
@@ -235,14 +235,14 @@ func collect(ctx context.Context, src *config.Source, c Collector, now func() ti
 	if r.Err != nil {
 		r.Catalog = nil
 		r.Kind = runx.KindOf(r.Err)
-		logger.Error("collection failed", "source", src.Name, "type", src.Type, "kind", r.Kind, "duration", r.Duration, "err", r.Err)
+		logger.Error("collection failed", "backup_source", src.Name, "type", src.Type, "kind", r.Kind, "duration", r.Duration, "err", r.Err)
 		return r, done
 	}
 	if r.Catalog == nil {
 		r.Catalog = &model.Catalog{}
 	}
 	normalize(src, r.Catalog, r.Start)
-	logger.Debug("collection finished", "source", src.Name, "type", src.Type, "backups", len(r.Catalog.Backups), "duration", r.Duration)
+	logger.Debug("collection finished", "backup_source", src.Name, "type", src.Type, "backups", len(r.Catalog.Backups), "duration", r.Duration)
 	return r, done
 }
 

@@ -1,13 +1,17 @@
 package collectors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/promslog"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
@@ -234,4 +238,55 @@ func TestSchedulerAbandonsAStuckCollector(t *testing.T) {
 	if r = turn(); r.Err != nil || r.Catalog == nil {
 		t.Errorf("after the collector returned: %v", r.Err)
 	}
+}
+
+// The exporter logs through promslog, which keeps the key "source" for the
+// caller's file and line and renames any other "source" to
+// "logged_source". The name of the backup source a message is about must
+// come out under a key of its own.
+func TestFailureLogNamesTheBackupSource(t *testing.T) {
+	cfg := testConfig(t, "payments-db")
+	var buf syncBuffer
+	level := promslog.NewLevel()
+	if err := level.Set("debug"); err != nil {
+		t.Fatal(err)
+	}
+	logger := promslog.New(&promslog.Config{Level: level, Writer: &buf})
+	cs := map[string]Collector{"payments-db": fakeCollector(func(context.Context) (*model.Catalog, error) {
+		return nil, runx.Errorf(runx.KindExit, "exit status 1")
+	})}
+	runs := make(chan Run, 1)
+	s, err := NewScheduler(cfg, cs, SchedulerOptions{Logger: logger, Now: time.Now, OnRun: func(r Run) { runs <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	select {
+	case <-runs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no collection")
+	}
+	s.Stop()
+	out := buf.String()
+	if !strings.Contains(out, "backup_source=payments-db") || strings.Contains(out, "logged_source") {
+		t.Errorf("failure log does not name the source under backup_source:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -241,7 +241,7 @@ func (a *app) onRun(r collectors.Run) {
 	st, err := a.live.Record(r)
 	if err != nil {
 		a.self.HistoryFailed()
-		a.opts.Logger.Error("append to history failed", "source", r.Source, "err", err)
+		a.opts.Logger.Error("append to history failed", "backup_source", r.Source, "err", err)
 	} else if r.Catalog != nil && a.history != nil {
 		a.self.HistoryWritten("backups", st.Backups+st.Removed)
 		a.self.HistoryWritten("repositories", st.Repositories)

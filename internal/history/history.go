@@ -302,7 +302,7 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		// written, the rows are still complete, and the next catalog
 		// tries again.
 		if err := writeCheckpoint(w.root, source, now, st.retained(source, cat.Backups), st.sums); err != nil {
-			w.logger.Warn("cannot write history checkpoint", "source", source, "err", err)
+			w.logger.Warn("cannot write history checkpoint", "backup_source", source, "err", err)
 		} else {
 			st.checkpointDay = day
 		}
@@ -348,12 +348,12 @@ func (st *sourceState) diffBackups(source string, backups []model.Backup, logger
 		k := backupKey(b.Dataset, b.ID)
 		prev, known := st.backups[k]
 		if known && prev.gen == ch.gen {
-			logger.Warn("catalog lists a backup twice, keeping the first", "source", source, "id", b.ID)
+			logger.Warn("catalog lists a backup twice, keeping the first", "backup_source", source, "id", b.ID)
 			continue
 		}
 		if !known {
 			if _, dup := fresh[k]; dup {
-				logger.Warn("catalog lists a backup twice, keeping the first", "source", source, "id", b.ID)
+				logger.Warn("catalog lists a backup twice, keeping the first", "backup_source", source, "id", b.ID)
 				continue
 			}
 			if fresh == nil {
@@ -378,7 +378,7 @@ func (st *sourceState) diffBackups(source string, backups []model.Backup, logger
 	}
 	slices.SortFunc(ch.removed, func(a, b backupID) int { return cmp.Or(cmp.Compare(a.dataset, b.dataset), cmp.Compare(a.id, b.id)) })
 	if len(backups) == 0 && len(ch.removed) > 0 {
-		logger.Warn("empty catalog removes every known backup", "source", source, "removed", len(ch.removed))
+		logger.Warn("empty catalog removes every known backup", "backup_source", source, "removed", len(ch.removed))
 	}
 	return ch, nil
 }

@@ -238,7 +238,7 @@ func (p *mysqlLogical) dumpOnTheFly(ctx context.Context, r *run, sb *mysqlClient
 		return "", nil, err
 	}
 	dump := filepath.Join(dir, "source.sql")
-	r.log.Info("dumping the source", "source", myEndpoint(src.cfg).server(), "database", src.cfg.DBName)
+	r.log.Info("dumping the source", "source_server", myEndpoint(src.cfg).server(), "database", src.cfg.DBName)
 	sums, err := dumpMySQL(ctx, src, dump, MySQLDumpOptions{BinDir: o.BinDir, Jobs: o.ChecksumJobs})
 	if err != nil {
 		return "", nil, err

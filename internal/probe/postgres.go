@@ -200,7 +200,7 @@ func (p *postgresLogical) dumpOnTheFly(ctx context.Context, r *run, sandbox map[
 		return "", nil, err
 	}
 	dump := filepath.Join(dir, "source.dump")
-	r.log.Info("dumping the source in an exported snapshot", "source", pgEndpoint(src).server(), "database", pgEndpoint(src).database)
+	r.log.Info("dumping the source in an exported snapshot", "source_server", pgEndpoint(src).server(), "database", pgEndpoint(src).database)
 	sums, err := dumpPostgres(ctx, src, dump, PostgresDumpOptions{BinDir: p.opts.BinDir, Jobs: p.opts.ChecksumJobs})
 	if err != nil {
 		return "", nil, err
