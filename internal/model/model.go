@@ -144,6 +144,10 @@ type Repository struct {
 	StatusCode   int    `json:"status_code"`
 	Status       string `json:"status,omitempty"`
 	BackupLocked bool   `json:"backup_locked"`
+	// LocksUnknown is true when the source does not look at the
+	// repository's locks (restic runs with --no-lock and reads none), so
+	// that BackupLocked's false means "unknown" rather than "unlocked".
+	LocksUnknown bool `json:"locks_unknown,omitempty"`
 	// RestoreLocked is true when a restore holds the repository.
 	RestoreLocked bool `json:"restore_locked"`
 }
