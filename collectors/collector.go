@@ -48,7 +48,7 @@ func StateDir(historyRoot string) string {
 	if historyRoot == "" {
 		return ""
 	}
-	return filepath.Join(historyRoot, "collector-state")
+	return filepath.Join(historyRoot, "_collectors")
 }
 
 // Factory builds a collector for one configured source.

@@ -27,8 +27,9 @@ const (
 	// maxContentDirs bounds the level-1 directories listed further.
 	maxContentDirs = 256
 	// maxContents bounds the entries kept per snapshot; the shallower
-	// ones are kept first.
-	maxContents = 1000
+	// ones are kept first. It bounds the state file and the history rows
+	// too: a backup record carries its entries.
+	maxContents = 500
 	// listPerRun bounds the snapshots listed in one collection, newest
 	// first, so that a first collection of a large repository still ends
 	// in time; the others are listed by the next collections.
@@ -220,10 +221,24 @@ func (c *Collector) refreshContents(ctx context.Context, inv *invocation, snaps 
 			}
 			continue
 		}
-		c.contents[s.ID] = entries
+		c.contents[s.ID] = c.intern(entries)
 		c.dirty = true
 	}
 	return nil
+}
+
+// intern makes entries share the strings of equal paths listed before:
+// successive snapshots of one root mostly hold the same top levels, so a
+// repository of many snapshots keeps each path once.
+func (c *Collector) intern(entries []string) []string {
+	for i, e := range entries {
+		if s, ok := c.paths[e]; ok {
+			entries[i] = s
+		} else {
+			c.paths[e] = e
+		}
+	}
+	return entries
 }
 
 // listContents returns the entries below the roots of snapshot s, at most

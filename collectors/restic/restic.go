@@ -13,6 +13,14 @@
 // the set changes or after an hour at most. The figures cover the
 // snapshots the source selects (its host and tags filters).
 //
+// Each snapshot not seen before has the top two levels below its roots
+// listed (`restic ls` with directory filters, contents.go), once: the
+// entries join the roots in the backup's paths for the ephemeral-data
+// check. The figures with their snapshot set and the listed contents are
+// kept in a state file per source (state.go), so that a restart of the
+// exporter costs an unchanged repository no more than any other
+// collection.
+//
 // restic is run read-only: with --no-lock (no lock file is written to the
 // repository, and read-only credentials suffice), with the repository and
 // the password handed over in its environment (RESTIC_REPOSITORY,
@@ -21,6 +29,12 @@
 // the snapshot, index and tree files it has read, so an unchanged
 // repository costs a collection a key, the config and a listing of
 // snapshots/: no pack data is read again after the first collection.
+//
+// The repository record is labelled with a short name (the last element
+// of the location), never the location itself, and with the dataset its
+// snapshots share, or none when they belong to several datasets. restic
+// runs without reading locks, so whether a backup holds the repository is
+// unknown.
 //
 // Snapshot tags follow the restic convention of "key=value": env=prod
 // sets the environment when the source has none, release=v1.2 names the
@@ -88,6 +102,8 @@ type Collector struct {
 	// dirty whether it needs writing.
 	contents      map[string][]string
 	loaded, dirty bool
+	// paths holds one copy of every path in contents.
+	paths map[string]string
 }
 
 // statsRun is one refresh of the whole-repository figures.
@@ -145,6 +161,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time, stateDir
 		location: location(o.Repository),
 		interval: interval,
 		contents: map[string][]string{},
+		paths:    map[string]string{},
 	}
 	if stateDir != "" {
 		c.statePath = statePath(stateDir, src.Name)
@@ -222,7 +239,7 @@ func (c *Collector) load() {
 		c.attempt, c.good = run, run
 	}
 	for id, entries := range st.Contents {
-		c.contents[id] = entries
+		c.contents[id] = c.intern(entries)
 	}
 }
 
@@ -234,10 +251,18 @@ func (c *Collector) save(snaps []snapshot) {
 	for _, s := range snaps {
 		present[s.ID] = true
 	}
+	forgot := false
 	for id := range c.contents {
 		if !present[id] {
 			delete(c.contents, id)
-			c.dirty = true
+			forgot = true
+		}
+	}
+	if forgot {
+		c.dirty = true
+		c.paths = map[string]string{}
+		for _, entries := range c.contents {
+			c.intern(entries)
 		}
 	}
 	if !c.dirty || c.statePath == "" {

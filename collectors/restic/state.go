@@ -1,6 +1,7 @@
 package restic
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,17 +12,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"crypto/sha256"
 )
 
 // stateVersion is the format of the state file; a file of another version
 // is ignored (and rewritten), which costs one rescan.
 const stateVersion = 1
 
-// maxStateSize bounds what is read of a state file: contents of a few
-// thousand snapshots fit in a few megabytes.
-const maxStateSize = 64 << 20
+// maxStateSize bounds what is read of a state file: the contents of a
+// snapshot take at most maxContents paths, some 30 KiB, so this holds
+// several thousand snapshots. A larger file is ignored (one rescan).
+const maxStateSize = 256 << 20
 
 // savedState is what a restic collector keeps across restarts, so that a
 // restart of the exporter costs an unchanged repository no more than a
