@@ -37,11 +37,14 @@ const (
 )
 
 // lsNode is one line of `restic ls --json`: the snapshot itself
-// (struct_type "snapshot") or one node of its tree.
+// (struct_type "snapshot") or one node of its tree. restic 0.17 added
+// message_type with the same values and keeps struct_type as deprecated,
+// so either is read.
 type lsNode struct {
-	StructType string `json:"struct_type"`
-	Type       string `json:"type"`
-	Path       string `json:"path"`
+	StructType  string `json:"struct_type"`
+	MessageType string `json:"message_type"`
+	Type        string `json:"type"`
+	Path        string `json:"path"`
 }
 
 // parseLs reads the nodes of the output of `restic ls --json`.
@@ -57,7 +60,7 @@ func parseLs(data []byte) ([]lsNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not a JSON listing: %w", err)
 		}
-		if n.StructType == "node" {
+		if n.StructType == "node" || n.MessageType == "node" {
 			if n.Path == "" || !strings.HasPrefix(n.Path, "/") {
 				return nil, fmt.Errorf("node %q: not an absolute path", n.Path)
 			}

@@ -192,6 +192,11 @@ func TestTreeRoots(t *testing.T) {
 	if _, err := parseLs([]byte(`{"struct_type":"node","type":"dir","path":"relative"}`)); err == nil {
 		t.Error("a node with a relative path was accepted")
 	}
+	// restic 0.17 and later name the kind of a line in message_type.
+	nodes, err := parseLs([]byte(`{"message_type":"snapshot","id":"x"}` + "\n" + `{"message_type":"node","type":"dir","path":"/srv/app/cache"}` + "\n"))
+	if err != nil || len(nodes) != 1 || nodes[0].Path != "/srv/app/cache" {
+		t.Errorf("listing with message_type: %+v, %v", nodes, err)
+	}
 }
 
 // A state file that is torn, of another repository or unwritable costs a
