@@ -234,6 +234,9 @@ func (c *Collector) load() {
 	if st == nil || st.Version != stateVersion || st.Scope != c.scope() {
 		return
 	}
+	// Only a successful run is saved. A failure after it needs no record
+	// of its own: it was for another snapshot set or after the interval
+	// had passed, so the restarted collector runs the stats again anyway.
 	if s := st.Stats; s != nil && s.Key != "" {
 		run := &statsRun{key: s.Key, at: s.At, raw: s.Raw, logical: s.Logical}
 		c.attempt, c.good = run, run
