@@ -10,6 +10,7 @@ package collectors
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/restorable/restorable/internal/config"
@@ -31,6 +32,23 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
+	// StateDir is where collectors keep what must survive a restart (the
+	// restic collector: figures and snapshot contents that spare an
+	// unchanged repository a rescan), one file per source; "" keeps it in
+	// memory only. It never lies inside the history's Parquet tables.
+	StateDir string
+}
+
+// StateDir returns the directory of collector state next to the history
+// rooted at historyRoot: a directory of its own at the top of the root,
+// beside the table directories and never inside them, so that the history
+// writer, its compaction and its retention never see it, and a backup of
+// the history directory takes the state along.
+func StateDir(historyRoot string) string {
+	if historyRoot == "" {
+		return ""
+	}
+	return filepath.Join(historyRoot, "_collectors")
 }
 
 // Factory builds a collector for one configured source.

@@ -22,7 +22,7 @@ func Factories() map[string]Factory {
 			return pgbackrest.New(src, d.Logger, d.Now)
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
-			return restic.New(src, d.Logger, d.Now)
+			return restic.New(src, d.Logger, d.Now, d.StateDir)
 		},
 	}
 }
@@ -35,7 +35,7 @@ func Build(cfg *config.Config, factories map[string]Factory, d Deps) (map[string
 		if !ok {
 			return nil, runx.Errorf(runx.KindConfig, "source %s: no collector for type %q", src.Name, src.Type)
 		}
-		c, err := f(src, Deps{Logger: d.Logger.With("backup_source", src.Name, "type", src.Type), Now: d.Now})
+		c, err := f(src, Deps{Logger: d.Logger.With("backup_source", src.Name, "type", src.Type), Now: d.Now, StateDir: d.StateDir})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: set up source %s: %w", cfg.File, src.Line(), src.Name, err)
 		}

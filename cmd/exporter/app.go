@@ -109,7 +109,11 @@ func (a *app) compactEvery(ctx context.Context, every time.Duration) {
 // apply builds collectors and a scheduler for cfg and replaces the running
 // ones; on error nothing changes.
 func (a *app) apply(cfg *config.Config) error {
-	cs, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: a.opts.Logger, Now: a.opts.Now})
+	var stateDir string
+	if a.history != nil {
+		stateDir = collectors.StateDir(a.history.Root())
+	}
+	cs, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: a.opts.Logger, Now: a.opts.Now, StateDir: stateDir})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,9 @@ type Record struct {
 	AgentVersion   string            `json:"agent_version"`
 	Classification string            `json:"classification"`
 	Tags           map[string]string `json:"tags"`
-	Paths          []string          `json:"paths"`
+	// Paths are the absolute roots the backup was taken of and, if the
+	// producer knows them, entries below them: see model.Backup.Paths.
+	Paths []string `json:"paths"`
 }
 
 // document is the object form of a .json manifest file.

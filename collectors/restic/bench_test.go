@@ -25,9 +25,12 @@ func benchRepo(b *testing.B) *testRepo {
 
 // BenchmarkUnchangedRepositoryReads measures what a collection reads from
 // a repository that did not change. "unchanged" is every collection after
-// the first: the target is no pack data at all. "first" is a collection
-// with an empty cache, which is what every collection would cost an
-// exporter that runs restic stats each time without a cache.
+// the first: the target is no pack data at all. "restart" is the first
+// collection of a new collector on the state directory and cache an
+// earlier one left (an exporter restart): the target is the same as
+// "unchanged". "first" is a collection with an empty cache and no state,
+// which is what every collection would cost an exporter that runs restic
+// stats each time without a cache.
 //
 // pack-bytes/cycle is the size of the pack files opened under data/ (an
 // upper bound of what was read from them), repo-files/cycle the other
@@ -68,6 +71,18 @@ func BenchmarkUnchangedRepositoryReads(b *testing.B) {
 		c := newTestCollector(b, repo.source(nil), time.Now)
 		collectMetered(b, c) // fills the cache and the stats
 		measure(b, func() *Collector { return c })
+	})
+	b.Run("restart", func(b *testing.B) {
+		src, stateDir := repo.source(nil), b.TempDir()
+		restarted := func() *Collector {
+			c, err := New(src, nil, time.Now, stateDir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		}
+		collectMetered(b, restarted()) // fills the cache and the state
+		measure(b, restarted)
 	})
 	b.Run("first", func(b *testing.B) {
 		measure(b, func() *Collector { return newTestCollector(b, repo.source(nil), time.Now) })

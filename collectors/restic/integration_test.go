@@ -185,8 +185,10 @@ func TestCollectRealRepository(t *testing.T) {
 		if b.Env != w.env || b.Release != w.release || b.Dataset != w.dataset {
 			t.Errorf("backup %d: env %q release %q dataset %q, want %q %q %q", i, b.Env, b.Release, b.Dataset, w.env, w.release, w.dataset)
 		}
-		if len(b.Paths) != 1 || b.Paths[0] != w.paths[0] {
-			t.Errorf("backup %d: paths %v, want %v", i, b.Paths, w.paths)
+		// The root, then what lies below it (see
+		// TestEphemeralDataInsideSnapshots for the depth).
+		if len(b.Paths) < 2 || b.Paths[0] != w.paths[0] || !strings.HasPrefix(b.Paths[1], w.paths[0]+"/") {
+			t.Errorf("backup %d: paths %v, want %v and its files", i, b.Paths, w.paths)
 		}
 		if b.Tags["team"] != "core" || b.Tags["env"] != w.env {
 			t.Errorf("backup %d: tags %v", i, b.Tags)
@@ -211,8 +213,14 @@ func TestCollectRealRepository(t *testing.T) {
 	if r.LogicalBytes != int64(restore.TotalSize) {
 		t.Errorf("logical bytes %d, want restic's restore size %d", r.LogicalBytes, restore.TotalSize)
 	}
-	if !r.Healthy || r.Name != repo.dir || r.Location != repo.dir || r.StorageClass != "STANDARD" || r.Region != "eu-west-1" {
+	if !r.Healthy || r.Location != repo.dir || r.StorageClass != "STANDARD" || r.Region != "eu-west-1" {
 		t.Errorf("repository %+v", r)
+	}
+	// Labels that join (issue #9, item 2): the repository label is the
+	// short name, never the path, and a repository holding two datasets
+	// (payments, web1) has none of its own; restic's locks are not read.
+	if r.Name != "repo" || r.Dataset != "" || !r.LocksUnknown {
+		t.Errorf("repository name %q dataset %q locks unknown %v, want \"repo\", \"\" and true", r.Name, r.Dataset, r.LocksUnknown)
 	}
 	// The same ledger is in three snapshots, so restoring them all writes
 	// more than the repository stores.
@@ -232,6 +240,11 @@ func TestCollectRealRepository(t *testing.T) {
 		if len(cat.Backups) != 1 || cat.Backups[0].Release != "v1.2" || !strings.HasPrefix(cat.Backups[0].ID, short[1]) {
 			t.Errorf("backups %+v, want the one of db1 with release v1.2", cat.Backups)
 		}
+		// One dataset: the repository series joins its backups'
+		// series on(env, source, dataset).
+		if r := cat.Repositories[0]; r.Dataset != cat.Backups[0].Dataset || r.Dataset == "" || r.Env != cat.Backups[0].Env {
+			t.Errorf("repository env %q dataset %q, want the backups' %q %q", r.Env, r.Dataset, cat.Backups[0].Env, cat.Backups[0].Dataset)
+		}
 		// The figures describe the filtered snapshots only.
 		if got := cat.Repositories[0].LogicalBytes; got <= 0 || got >= r.LogicalBytes {
 			t.Errorf("logical bytes of one snapshot %d, want less than the %d of all", got, r.LogicalBytes)
@@ -240,7 +253,7 @@ func TestCollectRealRepository(t *testing.T) {
 	t.Run("unusable cache is reported", func(t *testing.T) {
 		var logs bytes.Buffer
 		src := repo.source(func(s *config.Source) { s.Restic.CacheDir = "/proc/restorable-no-cache-here" })
-		c, err := New(src, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+		c, err := New(src, slog.New(slog.NewTextHandler(&logs, nil)), time.Now, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,9 +278,11 @@ func TestCollectRealRepository(t *testing.T) {
 }
 
 // The cost rule: an unchanged repository is not scanned again. The second
-// collection runs no restic stats and reads no pack file; a new snapshot
-// brings the figures up to date reading only what the new backup wrote;
-// the stats interval refreshes them even while nothing changes.
+// collection runs no restic stats and reads no pack file, and neither does
+// the first collection after a restart (a new collector on the same state
+// directory and cache); a new snapshot brings the figures up to date
+// reading only what the new backup wrote; the stats interval refreshes
+// them even while nothing changes.
 func TestUnchangedRepositoryIsNotScannedAgain(t *testing.T) {
 	t.Parallel()
 	repo := newTestRepo(t)
@@ -278,7 +293,12 @@ func TestUnchangedRepositoryIsNotScannedAgain(t *testing.T) {
 
 	now := time.Now()
 	src := repo.source(nil)
-	c := newTestCollector(t, src, func() time.Time { return now })
+	stateDir := t.TempDir()
+	clock := func() time.Time { return now }
+	c, err := New(src, nil, clock, stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	watch := watchRepo(t, repo.dir)
 
 	// First collection: the cache is cold, so restic reads the snapshots,
@@ -309,6 +329,27 @@ func TestUnchangedRepositoryIsNotScannedAgain(t *testing.T) {
 	}
 	if got := cat.Repositories[0].StoredBytes; got != stored || !cat.Repositories[0].Healthy {
 		t.Errorf("unchanged repository: stored bytes %d (healthy %v), want the cached %d", got, cat.Repositories[0].Healthy, stored)
+	}
+	if calls["restic ls"] != 0 {
+		t.Errorf("unchanged repository: calls %v, want no restic ls", calls)
+	}
+
+	// A restart: a new collector on the same state directory and cache
+	// costs what an unchanged repository costs a running one.
+	c, err = New(src, nil, clock, stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, calls = collectCounting(t, c)
+	restart := watch.read(t)
+	if calls["restic snapshots"] != 1 || calls["restic stats"] != 0 || calls["restic ls"] != 0 {
+		t.Errorf("after a restart: calls %v, want one restic snapshots and neither stats nor ls", calls)
+	}
+	if watchSupported && (len(restart.Packs) != 0 || restart.Opens["snapshots"] != 0 || restart.Opens["index"] != 0) {
+		t.Errorf("after a restart: opened packs %v and files %v", restart.Packs, restart.Opens)
+	}
+	if got := cat.Repositories[0]; got.StoredBytes != stored || got.LogicalBytes <= 0 || got.DedupRatio <= 0 || !got.Healthy {
+		t.Errorf("after a restart: repository %+v, want the saved figures (stored bytes %d)", got, stored)
 	}
 
 	// A new snapshot: stats run again and read at most the packs the new
@@ -351,7 +392,7 @@ func TestUnchangedRepositoryIsNotScannedAgain(t *testing.T) {
 	if watchSupported && len(last.Packs) != 0 {
 		t.Errorf("stats refresh on a warm cache opened packs %v", last.Packs)
 	}
-	for i, r := range []repoReads{first, second, third, last} {
+	for i, r := range []repoReads{first, second, restart, third, last} {
 		if r.LockCreates != 0 {
 			t.Errorf("collection %d created %d lock files in the repository", i+1, r.LockCreates)
 		}

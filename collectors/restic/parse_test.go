@@ -332,6 +332,28 @@ func TestLocationStripsCredentials(t *testing.T) {
 	}
 }
 
+// The repository label is a short name, never a path or a URL (issue #9,
+// item 2): docs/metrics.md keeps paths out of label values.
+func TestShortName(t *testing.T) {
+	for _, tt := range []struct{ loc, want string }{
+		{"/srv/restic/app", "app"},
+		{"/srv/restic/app/", "app"},
+		{"sftp:backup@host:/srv/repo", "repo"},
+		{"s3:https://s3.eu-west-1.amazonaws.com/acme/prod", "prod"},
+		{"s3:s3.amazonaws.com/bucket", "bucket"},
+		{"rest:https://user@backup.example.com:8000/repo", "repo"},
+		{"rest:http://@10.0.0.1:8000", "10.0.0.1"},
+		{"rest:https://user@host/", "host"},
+		{"b2:bucket:path/to/repo", "repo"},
+		{"azure:container:/", "container"},
+		{"/", "restic"},
+	} {
+		if got := shortName(tt.loc); got != tt.want {
+			t.Errorf("shortName(%q) = %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+}
+
 func TestSnapshotSetKey(t *testing.T) {
 	snaps, err := parseSnapshots(fixture(t, "snapshots-0.14.json"))
 	if err != nil {

@@ -13,6 +13,14 @@
 // the set changes or after an hour at most. The figures cover the
 // snapshots the source selects (its host and tags filters).
 //
+// Each snapshot not seen before has the top two levels below its roots
+// listed (`restic ls` with directory filters, contents.go), once: the
+// entries join the roots in the backup's paths for the ephemeral-data
+// check. The figures with their snapshot set and the listed contents are
+// kept in a state file per source (state.go), so that a restart of the
+// exporter costs an unchanged repository no more than any other
+// collection.
+//
 // restic is run read-only: with --no-lock (no lock file is written to the
 // repository, and read-only credentials suffice), with the repository and
 // the password handed over in its environment (RESTIC_REPOSITORY,
@@ -21,6 +29,12 @@
 // the snapshot, index and tree files it has read, so an unchanged
 // repository costs a collection a key, the config and a listing of
 // snapshots/: no pack data is read again after the first collection.
+//
+// The repository record is labelled with a short name (the last element
+// of the location), never the location itself, and with the dataset its
+// snapshots share, or none when they belong to several datasets. restic
+// runs without reading locks, so whether a backup holds the repository is
+// unknown.
 //
 // Snapshot tags follow the restic convention of "key=value": env=prod
 // sets the environment when the source has none, release=v1.2 names the
@@ -78,9 +92,20 @@ type Collector struct {
 	// maxOutput bounds what one restic run may print; tests lower it.
 	maxOutput int64
 
+	// statePath is the file the figures and contents are kept in across
+	// restarts, "" for none.
+	statePath string
+
 	mu sync.Mutex
 	// attempt is the last stats run, good the last successful one.
 	attempt, good *statsRun
+	// contents are the entries below the roots of each snapshot listed so
+	// far, by snapshot id; loaded tells whether the state file was read,
+	// dirty whether it needs writing.
+	contents      map[string][]string
+	loaded, dirty bool
+	// paths holds one copy of every path in contents.
+	paths map[string]string
 }
 
 // statsRun is one refresh of the whole-repository figures.
@@ -93,8 +118,11 @@ type statsRun struct {
 }
 
 // New returns a collector for a restic source. now is the clock of record
-// times and of the stats interval.
-func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collector, error) {
+// times and of the stats interval. stateDir is where the collector keeps
+// what spares an unchanged repository a rescan after a restart (the
+// whole-repository figures and the contents of the snapshots listed); ""
+// keeps them in memory only.
+func New(src *config.Source, logger *slog.Logger, now func() time.Time, stateDir string) (*Collector, error) {
 	o := src.Restic
 	if o == nil || o.Repository == "" {
 		return nil, runx.Errorf(runx.KindConfig, "source %s: restic.repository is required", src.Name)
@@ -125,17 +153,24 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 	if now == nil {
 		now = time.Now
 	}
-	return &Collector{
-		src:       src,
-		opts:      o,
-		logger:    logger,
-		now:       now,
-		binary:    cmp.Or(o.Binary, "restic"),
-		cacheDir:  cacheDir,
-		location:  location(o.Repository),
-		interval:  interval,
+	c := &Collector{
+		src:      src,
+		opts:     o,
+		logger:   logger,
+		now:      now,
+		binary:   cmp.Or(o.Binary, "restic"),
+		cacheDir: cacheDir,
+		location: location(o.Repository),
+		interval: interval,
+		contents: map[string][]string{},
+		paths:    map[string]string{},
+
 		maxOutput: runx.DefaultMaxStdout,
-	}, nil
+	}
+	if stateDir != "" {
+		c.statePath = statePath(stateDir, src.Name)
+	}
+	return c, nil
 }
 
 // Collect lists the repository's snapshots and reports them with the
@@ -143,6 +178,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.load()
 	inv, err := c.invocation()
 	if err != nil {
 		return nil, err
@@ -158,18 +194,96 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	if err != nil {
 		return nil, runx.ParseError(fmt.Errorf("read the output of restic snapshots for %s: %w", c.location, err))
 	}
+	if err := c.refreshStats(ctx, inv, snaps); err != nil {
+		return nil, err
+	}
+	// The contents are listed after the stats: the stats walk puts every
+	// tree into restic's cache, and the listing reads only trees.
+	if err := c.refreshContents(ctx, inv, snaps); err != nil {
+		return nil, err
+	}
 	cat := &model.Catalog{Backups: make([]model.Backup, 0, len(snaps))}
 	for _, s := range snaps {
-		cat.Backups = append(cat.Backups, toBackup(c.src, c.location, s))
+		b := toBackup(c.src, c.location, s)
+		b.Paths = append(b.Paths, c.contents[s.ID]...)
+		cat.Backups = append(cat.Backups, b)
 	}
 	slices.SortStableFunc(cat.Backups, func(a, b model.Backup) int {
 		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ID, b.ID))
 	})
-	if err := c.refreshStats(ctx, inv, snaps); err != nil {
-		return nil, err
-	}
 	cat.Repositories = []model.Repository{c.repository(cat.Backups)}
+	c.save(snaps)
 	return cat, nil
+}
+
+// scope names what the saved figures are of: the repository and the
+// snapshot filters.
+func (c *Collector) scope() string {
+	return c.location + "\x00" + c.opts.Host + "\x00" + strings.Join(c.opts.Tags, ",")
+}
+
+// load reads the state file once, at the first collection. A state that
+// cannot be read or is of another scope is ignored: the collector then
+// rescans once, as on its first start.
+func (c *Collector) load() {
+	if c.loaded || c.statePath == "" {
+		return
+	}
+	c.loaded = true
+	st, err := loadState(c.statePath)
+	if err != nil {
+		c.logger.Warn("collector state ignored", "err", err)
+		return
+	}
+	if st == nil || st.Version != stateVersion || st.Scope != c.scope() {
+		return
+	}
+	// Only a successful run is saved. A failure after it needs no record
+	// of its own: it was for another snapshot set or after the interval
+	// had passed, so the restarted collector runs the stats again anyway.
+	if s := st.Stats; s != nil && s.Key != "" {
+		run := &statsRun{key: s.Key, at: s.At, raw: s.Raw, logical: s.Logical}
+		c.attempt, c.good = run, run
+	}
+	for id, entries := range st.Contents {
+		c.contents[id] = c.intern(entries)
+	}
+}
+
+// save forgets the contents of snapshots that are gone and writes the
+// state file when something changed. A failed write is logged, not
+// returned: the catalog is right, and the next restart merely rescans.
+func (c *Collector) save(snaps []snapshot) {
+	present := make(map[string]bool, len(snaps))
+	for _, s := range snaps {
+		present[s.ID] = true
+	}
+	forgot := false
+	for id := range c.contents {
+		if !present[id] {
+			delete(c.contents, id)
+			forgot = true
+		}
+	}
+	if forgot {
+		c.dirty = true
+		c.paths = map[string]string{}
+		for _, entries := range c.contents {
+			c.intern(entries)
+		}
+	}
+	if !c.dirty || c.statePath == "" {
+		return
+	}
+	st := &savedState{Version: stateVersion, Scope: c.scope(), Contents: c.contents}
+	if g := c.good; g != nil {
+		st.Stats = &savedStats{Key: g.key, At: g.at, Raw: g.raw, Logical: g.logical}
+	}
+	if err := saveState(c.statePath, st); err != nil {
+		c.logger.Warn("save collector state: the next restart rescans the repository", "err", err)
+		return
+	}
+	c.dirty = false
 }
 
 // refreshStats runs restic stats when the snapshot set changed or the
@@ -195,6 +309,7 @@ func (c *Collector) refreshStats(ctx context.Context, inv *invocation, snaps []s
 		return nil
 	}
 	c.good = run
+	c.dirty = true
 	c.logger.Debug("repository stats refreshed", "location", c.location, "snapshots", len(snaps), "stored_bytes", run.raw.TotalSize)
 	return nil
 }
@@ -245,13 +360,16 @@ func (c *Collector) repository(backups []model.Backup) model.Repository {
 	r := model.Repository{
 		Source:       c.src.Name,
 		Env:          cmp.Or(c.src.Env, commonEnv(backups)),
-		Dataset:      c.src.Dataset,
-		Name:         c.location,
+		Dataset:      commonDataset(backups),
+		Name:         shortName(c.location),
 		ObservedAt:   c.now().UTC(),
 		Location:     c.location,
 		StorageClass: c.opts.StorageClass,
 		Region:       c.opts.Region,
 		Healthy:      true,
+		// restic runs with --no-lock and reads no lock: whether a
+		// backup holds the repository is not known.
+		LocksUnknown: true,
 	}
 	if g := c.good; g != nil {
 		r.StoredBytes = clampInt64(g.raw.TotalSize)
@@ -272,6 +390,47 @@ func (c *Collector) repository(backups []model.Backup) model.Repository {
 		r.Status = a.err.Error()
 	}
 	return r
+}
+
+// commonDataset returns the dataset all backups agree on, or "". The
+// repository's figures are of the whole repository: a repository shared by
+// several datasets gets one series with an empty dataset rather than one
+// per dataset, whose sum would count it several times.
+func commonDataset(backups []model.Backup) string {
+	if len(backups) == 0 {
+		return ""
+	}
+	ds := backups[0].Dataset
+	for _, b := range backups[1:] {
+		if b.Dataset != ds {
+			return ""
+		}
+	}
+	return ds
+}
+
+// shortName names a repository in labels: the last element of its
+// location ("/srv/restic/app" is "app", "s3:s3.amazonaws.com/bucket/app"
+// is "app", "sftp:host:/srv/repo" is "repo"), never the path or URL, which
+// docs/metrics.md keeps out of label values. The location has its
+// credentials removed already.
+func shortName(loc string) string {
+	loc = strings.TrimRight(loc, "/:")
+	if i := strings.Index(loc, "://"); i >= 0 {
+		authority, p, _ := strings.Cut(loc[i+3:], "/")
+		if p == "" {
+			// A server's root ("rest:https://host:8000/") is named
+			// by its host.
+			authority = authority[strings.LastIndex(authority, "@")+1:]
+			host, _, _ := strings.Cut(authority, ":")
+			return cmp.Or(host, "restic")
+		}
+		loc = p
+	}
+	if i := strings.LastIndexAny(loc, "/:"); i >= 0 {
+		loc = loc[i+1:]
+	}
+	return cmp.Or(loc, "restic")
 }
 
 // commonEnv returns the environment all backups agree on, or "".

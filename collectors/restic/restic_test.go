@@ -39,7 +39,7 @@ func testSource(t *testing.T, mutate func(*config.Source)) *config.Source {
 
 func newTestCollector(tb testing.TB, src *config.Source, now func() time.Time) *Collector {
 	tb.Helper()
-	c, err := New(src, nil, now)
+	c, err := New(src, nil, now, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(testSource(t, tt.mutate), nil, time.Now)
+			_, err := New(testSource(t, tt.mutate), nil, time.Now, "")
 			if err == nil || runx.KindOf(err) != runx.KindConfig || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want a config error mentioning %q", err, tt.want)
 			}

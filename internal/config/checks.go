@@ -56,7 +56,7 @@ type FailuresCheck struct {
 
 // EphemeralCheck configures the ephemeral data check.
 type EphemeralCheck struct {
-	Patterns []string `yaml:"patterns,omitempty" doc:"Path patterns (Go path.Match syntax) of ephemeral data. A pattern without a slash matches any element of a backed-up path, one with a slash the whole path (default cache, caches, .cache, tmp, temp, log, logs, *.log, session, sessions)."`
+	Patterns []string `yaml:"patterns,omitempty" doc:"Path patterns (Go path.Match syntax) of ephemeral data. A pattern without a slash matches any element of a path below a backup root (never the root's own elements), one with a slash the whole path of such an entry (default cache, caches, .cache, tmp, temp, log, logs, *.log, session, sessions)."`
 	Envs     []string `yaml:"envs,omitempty" doc:"Environments checked (default every environment but prod and production)."`
 }
 

@@ -319,7 +319,9 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 				add(c.d.repoCompression, r.CompressionRatio, rl...)
 			}
 			add(c.d.repoHealthy, b2f(r.Healthy), rl...)
-			add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
+			if !r.LocksUnknown {
+				add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
+			}
 		}
 	}
 	return out
@@ -334,34 +336,51 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 			continue
 		}
 		tl := append(slices.Clip(l), string(t))
-		add(c.d.lastSuccess, ts(b.End), tl...)
+		if !b.End.IsZero() {
+			add(c.d.lastSuccess, ts(b.End), tl...)
+		}
 		if b.LogicalBytes > 0 {
 			add(c.d.lastSize, float64(b.LogicalBytes), tl...)
 		}
 		if b.StoredBytes > 0 {
 			add(c.d.lastStored, float64(b.StoredBytes), tl...)
 		}
-		add(c.d.lastDuration, b.End.Sub(b.Start).Seconds(), tl...)
+		// A catalog that records one time only (restic before 0.17) gives
+		// a start equal to the end: the duration is unknown, not 0.
+		if !b.Start.IsZero() && b.End.After(b.Start) {
+			add(c.d.lastDuration, b.End.Sub(b.Start).Seconds(), tl...)
+		}
 	}
 	for k, n := range s.Counts {
 		add(c.d.backups, float64(n), s.Key.Env, s.Key.Source, s.Key.Dataset, string(k.Type), string(k.Status))
 	}
-	if s.LastAttempt != nil {
+	if s.LastAttempt != nil && !model.AttemptTime(s.LastAttempt).IsZero() {
 		add(c.d.lastAttempt, ts(model.AttemptTime(s.LastAttempt)), l...)
 	}
 	if s.LastFinished != nil {
 		add(c.d.lastAttemptSuccess, b2f(s.LastFinished.Good()), l...)
 	}
 	if s.LastGood != nil {
-		add(c.d.oldest, ts(s.OldestGood.End), l...)
-		add(c.d.releases, float64(len(s.Releases)), l...)
+		if !s.OldestGood.End.IsZero() {
+			add(c.d.oldest, ts(s.OldestGood.End), l...)
+		}
+		// A dataset whose backups carry no release label does not track
+		// releases: its count is unknown, not 0.
+		if len(s.Releases) > 0 {
+			add(c.d.releases, float64(len(s.Releases)), l...)
+		}
 		add(c.d.encrypted, b2f(s.LastGood.Encrypted), l...)
 		add(c.d.immutable, b2f(s.LastGood.Immutable), l...)
-		allowed := true
+		allowed, known := true, true
 		if e := cfg.Environments[s.Key.Env]; e != nil && len(e.Require.KMSKeys) > 0 {
+			// Without the backup's key there is nothing to compare with
+			// the allowlist; the encryption check reports the gap.
+			known = s.LastGood.KeyID != ""
 			allowed = slices.Contains(e.Require.KMSKeys, s.LastGood.KeyID)
 		}
-		add(c.d.keyAllowed, b2f(allowed), l...)
+		if known {
+			add(c.d.keyAllowed, b2f(allowed), l...)
+		}
 	}
 	return out
 }
@@ -400,12 +419,20 @@ func (c *Collector) buildProbes(out []prometheus.Metric, probes []ProbeStatus) [
 		r := &p.Last
 		l := []string{r.Probe, r.Kind, r.Env, r.Dataset}
 		out = append(out, gauge(c.d.probeSuccess, b2f(r.Success), l...))
-		out = append(out, gauge(c.d.probeDuration, r.Duration.Seconds(), l...))
-		out = append(out, gauge(c.d.probeLastRun, ts(r.Start), l...))
+		if r.Duration > 0 {
+			out = append(out, gauge(c.d.probeDuration, r.Duration.Seconds(), l...))
+		}
+		if !r.Start.IsZero() {
+			out = append(out, gauge(c.d.probeLastRun, ts(r.Start), l...))
+		}
 		if !p.LastSuccess.IsZero() {
 			out = append(out, gauge(c.d.probeLastSuccess, ts(p.LastSuccess), l...))
 		}
-		out = append(out, gauge(c.d.probeVerified, float64(r.BytesVerified), l...))
+		// Probes of a kind that counts no bytes (a database comparison)
+		// leave them unknown.
+		if r.BytesVerified > 0 {
+			out = append(out, gauge(c.d.probeVerified, float64(r.BytesVerified), l...))
+		}
 		if rpo := r.AchievedRPO(); rpo > 0 {
 			out = append(out, gauge(c.d.probeRPO, rpo.Seconds(), l...))
 		}

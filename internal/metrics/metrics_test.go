@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
@@ -168,4 +169,134 @@ func BenchmarkScrape(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 	}
 	b.ReportMetric(float64(size)/1e6, "MB/scrape")
+}
+
+// Unknown is absent, never 0: for every metric family that derives from a
+// fact a catalog or a probe may not know, the test first shows the family
+// present when the fact is known, then gives it the unknown value and
+// requires the series to disappear. restorable_backup_last_encrypted and
+// _last_immutable are left out: the model keeps those facts as plain
+// booleans, so "not reported" cannot be told from "no".
+func TestUnknownIsAbsentNeverZero(t *testing.T) {
+	known := func() (*model.Catalog, model.ProbeResult) {
+		cat := &model.Catalog{
+			Backups: []model.Backup{
+				backup("f1", model.BackupFull, model.StatusSucceeded, t0.Add(-48*time.Hour), "v1", "k-good"),
+				backup("f2", model.BackupFull, model.StatusSucceeded, t0.Add(-2*time.Hour), "v2", "k-good"),
+			},
+			Repositories: []model.Repository{{Source: "db", Env: "prod", Dataset: "payments", Name: "payments",
+				StoredBytes: 5000, LogicalBytes: 9000, DedupRatio: 1.8, CompressionRatio: 1.2, Healthy: true}},
+		}
+		probe := model.ProbeResult{Probe: "p", Kind: "artifact", Env: "prod", Dataset: "payments", Start: t0,
+			Duration: 90 * time.Second, Success: true, BytesVerified: 42, RestoredPoint: t0.Add(-2 * time.Hour)}
+		return cat, probe
+	}
+	newest := func(cat *model.Catalog) *model.Backup { return &cat.Backups[1] }
+	tests := []struct {
+		family  string
+		unknown func(cat *model.Catalog, p *model.ProbeResult)
+	}{
+		// restic before 0.17 records one time per snapshot.
+		{"restorable_backup_last_duration_seconds", func(cat *model.Catalog, _ *model.ProbeResult) {
+			cat.Backups[1].Start = cat.Backups[1].End
+		}},
+		{"restorable_backup_last_duration_seconds", func(cat *model.Catalog, _ *model.ProbeResult) { newest(cat).Start = time.Time{} }},
+		{"restorable_backup_last_success_timestamp_seconds", func(cat *model.Catalog, _ *model.ProbeResult) {
+			for i := range cat.Backups {
+				cat.Backups[i].End = time.Time{}
+			}
+		}},
+		{"restorable_backup_last_attempt_timestamp_seconds", func(cat *model.Catalog, _ *model.ProbeResult) {
+			for i := range cat.Backups {
+				cat.Backups[i].Start, cat.Backups[i].End = time.Time{}, time.Time{}
+			}
+		}},
+		{"restorable_backup_oldest_timestamp_seconds", func(cat *model.Catalog, _ *model.ProbeResult) {
+			for i := range cat.Backups {
+				cat.Backups[i].End = time.Time{}
+			}
+		}},
+		{"restorable_backup_last_size_bytes", func(cat *model.Catalog, _ *model.ProbeResult) { newest(cat).LogicalBytes = 0 }},
+		{"restorable_backup_last_stored_bytes", func(cat *model.Catalog, _ *model.ProbeResult) { newest(cat).StoredBytes = 0 }},
+		{"restorable_backup_releases_retained", func(cat *model.Catalog, _ *model.ProbeResult) {
+			for i := range cat.Backups {
+				cat.Backups[i].Release = ""
+			}
+		}},
+		{"restorable_backup_last_key_allowed", func(cat *model.Catalog, _ *model.ProbeResult) { newest(cat).KeyID = "" }},
+		{"restorable_repository_stored_bytes", func(cat *model.Catalog, _ *model.ProbeResult) { cat.Repositories[0].StoredBytes = 0 }},
+		{"restorable_repository_logical_bytes", func(cat *model.Catalog, _ *model.ProbeResult) { cat.Repositories[0].LogicalBytes = 0 }},
+		{"restorable_repository_dedup_ratio", func(cat *model.Catalog, _ *model.ProbeResult) { cat.Repositories[0].DedupRatio = 0 }},
+		{"restorable_repository_compression_ratio", func(cat *model.Catalog, _ *model.ProbeResult) {
+			cat.Repositories[0].CompressionRatio = 0
+		}},
+		// restic reads no locks (--no-lock).
+		{"restorable_repository_backup_locked", func(cat *model.Catalog, _ *model.ProbeResult) { cat.Repositories[0].LocksUnknown = true }},
+		{"restorable_restore_probe_verified_bytes", func(_ *model.Catalog, p *model.ProbeResult) { p.BytesVerified = 0 }},
+		{"restorable_restore_probe_achieved_rpo_seconds", func(_ *model.Catalog, p *model.ProbeResult) { p.RestoredPoint = time.Time{} }},
+		{"restorable_restore_probe_duration_seconds", func(_ *model.Catalog, p *model.ProbeResult) { p.Duration = 0 }},
+		{"restorable_restore_probe_last_run_timestamp_seconds", func(_ *model.Catalog, p *model.ProbeResult) { p.Start = time.Time{} }},
+		{"restorable_restore_probe_last_success_timestamp_seconds", func(_ *model.Catalog, p *model.ProbeResult) { p.Success = false }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.family, func(t *testing.T) {
+			cat, probe := known()
+			if n := seriesOf(t, cat, probe, tc.family); n == 0 {
+				t.Fatalf("%s is absent although its input is known: the test would prove nothing", tc.family)
+			}
+			tc.unknown(cat, &probe)
+			if n := seriesOf(t, cat, probe, tc.family); n != 0 {
+				t.Errorf("%s has %d series for an unknown input, want none", tc.family, n)
+			}
+		})
+	}
+	// The policy targets that are optional in the configuration: dev sets
+	// none of them, prod all.
+	cat, probe := known()
+	for _, family := range []string{"restorable_policy_rto_seconds", "restorable_policy_restore_test_interval_seconds"} {
+		mf := familyOf(t, cat, probe, family)
+		if mf == nil || len(mf.Metric) != 1 || mf.Metric[0].Label[0].GetValue() != "prod" {
+			t.Errorf("%s = %v, want a series for prod only (dev sets no target)", family, mf)
+		}
+	}
+}
+
+// familyOf gathers the metrics of cat and one probe result and returns
+// family, or nil.
+func familyOf(t *testing.T, cat *model.Catalog, probe model.ProbeResult, family string) *dto.MetricFamily {
+	t.Helper()
+	cfg, err := config.Parse("t.yml", []byte(cfgYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := collectors.NewStore()
+	store.Configure(cfg)
+	store.Record(collectors.Run{Source: "db", Type: "manifest", Start: t0, Duration: 2 * time.Second, Catalog: cat})
+	var lastSuccess time.Time
+	if probe.Success {
+		lastSuccess = probe.Start
+	}
+	c := NewCollector(Sources{Store: store, Probes: func() []ProbeStatus {
+		return []ProbeStatus{{Last: probe, LastSuccess: lastSuccess}}
+	}})
+	c.SetConfig(cfg)
+	mfs, err := c.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == family {
+			return mf
+		}
+	}
+	return nil
+}
+
+func seriesOf(t *testing.T, cat *model.Catalog, probe model.ProbeResult, family string) int {
+	t.Helper()
+	mf := familyOf(t, cat, probe, family)
+	if mf == nil {
+		return 0
+	}
+	return len(mf.Metric)
 }

@@ -87,8 +87,14 @@ type Backup struct {
 
 	Classification string            `json:"classification,omitempty"`
 	Tags           map[string]string `json:"tags,omitempty"`
-	// Paths are the top-level paths a file-level backup contains; used to
-	// spot ephemeral data (caches, logs) in backups.
+	// Paths are the absolute paths a file-level backup holds: its roots
+	// (what was backed up, /srv/app) and, where the source can see inside
+	// the backup, entries below them to a bounded depth (/srv/app/cache,
+	// /srv/app/data/tmp). A path with no ancestor among the others is a
+	// root, so the list needs no marker to tell roots from entries and
+	// stays one list in the history. The ephemeral-data check matches only
+	// what lies below a root, never a root's own elements; a backup whose
+	// contents are not known lists its roots only, and so is never flagged.
 	Paths []string `json:"paths,omitempty"`
 
 	// WAL positions of a physical database backup (pgBackRest, WAL-G).
@@ -138,6 +144,10 @@ type Repository struct {
 	StatusCode   int    `json:"status_code"`
 	Status       string `json:"status,omitempty"`
 	BackupLocked bool   `json:"backup_locked"`
+	// LocksUnknown is true when the source does not look at the
+	// repository's locks (restic runs with --no-lock and reads none), so
+	// that BackupLocked's false means "unknown" rather than "unlocked".
+	LocksUnknown bool `json:"locks_unknown,omitempty"`
 	// RestoreLocked is true when a restore holds the repository.
 	RestoreLocked bool `json:"restore_locked"`
 }

@@ -349,11 +349,17 @@ func checkCases() []checkCase {
 
 		{name: "ephemeral_data fires for caches in non-prod backups", check: CheckEphemeral,
 			change: func(in *state) {
-				backupIdx(in, "s2").Paths = []string{"/srv/uploads", "/srv/app/cache", "/var/log/app.log"}
+				backupIdx(in, "s2").Paths = []string{"/srv/uploads", "/var/log", "/srv/uploads/cache", "/srv/uploads/docs", "/var/log/app.log"}
 			},
-			fire: true, subject: "files/uploads", observed: "1 backup contains /srv/app/cache, /var/log/app.log"},
+			fire: true, subject: "files/uploads", observed: "1 backup contains /srv/uploads/cache, /var/log/app.log"},
+		// The false positive of issue #9: only the roots are known, and
+		// a root's own elements (tmp, log) say nothing about its content.
+		{name: "ephemeral_data ignores the elements of the backup roots", check: CheckEphemeral,
+			change: func(in *state) {
+				backupIdx(in, "s2").Paths = []string{"/tmp/build-7", "/var/log/app", "/var/log/app/current", "/srv/cache"}
+			}},
 		{name: "ephemeral_data leaves prod alone", check: CheckEphemeral,
-			change: func(in *state) { backupIdx(in, "b3").Paths = []string{"/srv/app/cache"} }},
+			change: func(in *state) { backupIdx(in, "b3").Paths = []string{"/srv/app", "/srv/app/cache"} }},
 
 		{name: "pitr.gap fires when the archive starts after the oldest backup", check: CheckPITR,
 			change: func(in *state) { in.Repositories[0].WALMin = "000000010000000000000012" },
@@ -530,18 +536,37 @@ func TestCompareWAL(t *testing.T) {
 }
 
 func TestEphemeralMatch(t *testing.T) {
-	patterns := []string{"cache", "*.log", "/var/tmp/*"}
-	for path, want := range map[string]string{
-		"/srv/app/cache":     "cache",
-		"/srv/cache/data":    "cache",
-		"/var/log/app.log":   "*.log",
-		"/var/tmp/upload-1":  "/var/tmp/*",
-		"/srv/app/uploads":   "",
-		"/srv/app/cachedata": "",
+	patterns := []string{"cache", "tmp", "*.log", "/var/tmp/*"}
+	for _, tc := range []struct{ root, path, want string }{
+		{"/srv/app", "/srv/app/cache", "cache"},
+		{"/srv", "/srv/cache/data", "cache"},
+		{"/var/log", "/var/log/app.log", "*.log"},
+		{"/var/tmp", "/var/tmp/upload-1", "/var/tmp/*"},
+		{"/srv/app", "/srv/app/uploads", ""},
+		{"/srv/app", "/srv/app/cachedata", ""},
+		// The root's own elements never match: where a backup was
+		// taken from says nothing about what it holds.
+		{"/tmp/build-1", "/tmp/build-1/src", ""},
+		{"/home/u/.cache-free/cache", "/home/u/.cache-free/cache/x", ""},
+		{"/srv/tmp", "/srv/tmp", ""},
+		// A relative root (restic backup data) is read as from "/".
+		{"data", "data/tmp", "tmp"},
+		{"/", "/tmp", "tmp"},
 	} {
-		if got := EphemeralMatch(patterns, path); got != want {
-			t.Errorf("EphemeralMatch(%s) = %q, want %q", path, got, want)
+		if got := EphemeralMatch(patterns, tc.root, tc.path); got != tc.want {
+			t.Errorf("EphemeralMatch(%s below %s) = %q, want %q", tc.path, tc.root, got, tc.want)
 		}
+	}
+}
+
+func TestBackupRoots(t *testing.T) {
+	paths := []string{"/srv/app", "/var/tmp", "/srv/app/cache", "/srv/app/data", "/srv/app/data/tmp", "/var/tmp/x", "/etc"}
+	want := []string{"", "", "/srv/app", "/srv/app", "/srv/app", "/var/tmp", ""}
+	if got := BackupRoots(paths); !slices.Equal(got, want) {
+		t.Errorf("BackupRoots = %q, want %q", got, want)
+	}
+	if got := BackupRoots([]string{"/", "/tmp"}); !slices.Equal(got, []string{"", "/"}) {
+		t.Errorf("BackupRoots of a backup of / = %q", got)
 	}
 }
 

@@ -53,12 +53,19 @@ func (e *evaluator) checkArchive(k model.SeriesKey, env *config.Environment, mem
 	return []Finding{f}
 }
 
-// EphemeralMatch returns the first configured pattern that path p matches,
-// or "". A pattern without a slash matches any element of p; one with a
-// slash matches p as a whole.
-func EphemeralMatch(patterns []string, p string) string {
-	clean := path.Clean("/" + strings.TrimLeft(p, "/"))
-	elems := strings.Split(strings.Trim(clean, "/"), "/")
+// EphemeralMatch returns the first configured pattern that the entry p
+// below the backup root matches, or "". A pattern without a slash matches
+// an element of p below root, never one of root's own elements: a backup
+// of /tmp/build-1 is not ephemeral because of where it was taken from,
+// only because of what it holds. A pattern with a slash matches p as a
+// whole. p itself being the root matches nothing.
+func EphemeralMatch(patterns []string, root, p string) string {
+	clean, base := cleanPath(p), cleanPath(root)
+	rel, ok := below(base, clean)
+	if !ok {
+		return ""
+	}
+	elems := strings.Split(rel, "/")
 	for _, pat := range patterns {
 		if strings.Contains(pat, "/") {
 			if ok, _ := path.Match(pat, clean); ok {
@@ -75,23 +82,73 @@ func EphemeralMatch(patterns []string, p string) string {
 	return ""
 }
 
+// BackupRoots returns, for each element of a backup's paths, the root it
+// lies below: the shortest other element that is an ancestor of it, which
+// has no ancestor among the paths itself. An element that is itself a root
+// gets "". See model.Backup.Paths for why the roots need no marking of
+// their own. The cost grows with the number of paths times their depth.
+func BackupRoots(paths []string) []string {
+	set := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		set[cleanPath(p)] = true
+	}
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		for dir := cleanPath(p); dir != "/"; {
+			dir = path.Dir(dir)
+			if set[dir] {
+				out[i] = dir
+			}
+		}
+	}
+	return out
+}
+
+// cleanPath makes p absolute and clean, with "/" as the only separator.
+func cleanPath(p string) string { return path.Clean("/" + strings.TrimLeft(p, "/")) }
+
+// below returns the path of p relative to the ancestor dir, and whether
+// dir is a proper ancestor of p. Both must be clean.
+func below(dir, p string) (string, bool) {
+	if dir == p {
+		return "", false
+	}
+	if dir == "/" {
+		return p[1:], true
+	}
+	rel, ok := strings.CutPrefix(p, dir+"/")
+	return rel, ok
+}
+
+// ephemeralPaths returns the entries of paths that hold ephemeral data
+// below their backup root.
+func ephemeralPaths(patterns, paths []string) []string {
+	var out []string
+	for i, root := range BackupRoots(paths) {
+		if root != "" && EphemeralMatch(patterns, root, paths[i]) != "" {
+			out = append(out, paths[i])
+		}
+	}
+	return out
+}
+
 func (e *evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) []Finding {
 	if !slices.Contains(e.cfg.Checks.Ephemeral.Envs, k.Env) {
 		return nil
 	}
 	var o offenders
 	matched := map[string]bool{}
+	hits := map[*model.Backup][]string{}
 	for _, b := range members {
-		hit := false
-		for _, p := range b.Paths {
-			if EphemeralMatch(e.cfg.Checks.Ephemeral.Patterns, p) != "" {
-				matched[p] = true
-				hit = true
-			}
+		found := ephemeralPaths(e.cfg.Checks.Ephemeral.Patterns, b.Paths)
+		if len(found) == 0 || !holdsData(b) {
+			continue
 		}
-		if hit && holdsData(b) {
-			o.add(b)
+		for _, p := range found {
+			matched[p] = true
 		}
+		hits[b] = found
+		o.add(b)
 	}
 	if len(o.list) == 0 {
 		return nil
@@ -99,15 +156,7 @@ func (e *evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) [
 	f := e.newFinding(CheckEphemeral, k.Env, seriesSubject(k))
 	f.Expected = "no caches, logs, temporary files or sessions in backups"
 	f.Observed = fmt.Sprintf("%d %s %s", len(o.list), plural(len(o.list), "backup contains", "backups contain"), strings.Join(sortedKeys(matched), ", "))
-	f.Evidence = o.evidence(func(b *model.Backup) string {
-		var hits []string
-		for _, p := range b.Paths {
-			if matched[p] {
-				hits = append(hits, p)
-			}
-		}
-		return strings.Join(hits, ", ")
-	})
+	f.Evidence = o.evidence(func(b *model.Backup) string { return strings.Join(hits[b], ", ") })
 	return []Finding{f}
 }
 
