@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,28 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	c, err := New(src, discard(), observed)
 	if err != nil || c.binary != "pgbackrest" {
 		t.Errorf("no options: %v, binary %q", err, c.binary)
+	}
+}
+
+// The operations the collector declares are the ones a collection counts,
+// so the exporter's zero-initialised call counters are the series that
+// later increase, not look-alikes beside them.
+func TestOperationsAreTheCountedCalls(t *testing.T) {
+	bin, _ := fakePgBackRest(t, `cat '`+fixturePath(t, "healthy.json")+`'`)
+	for _, stanzas := range [][]string{nil, {"demo"}} {
+		c := newCollector(t, &config.PgBackRestOptions{Binary: bin, Stanzas: stanzas})
+		var meter runx.Meter
+		if _, err := c.Collect(runx.WithMeter(context.Background(), &meter)); err != nil {
+			t.Fatal(err)
+		}
+		declared := c.Operations()
+		for op := range meter.Calls() {
+			if !slices.Contains(declared, op) {
+				t.Errorf("stanzas %v: the collection counted operation %q, the collector declares %q", stanzas, op, declared)
+			}
+		}
+		if len(meter.Calls()) == 0 {
+			t.Errorf("stanzas %v: no call counted", stanzas)
+		}
 	}
 }

@@ -122,6 +122,12 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	return cat, nil
 }
 
+// Operations returns the external calls a collection can make: info runs
+// of the configured program (collectors.OperationDeclarer).
+func (c *Collector) Operations() []string {
+	return []string{filepath.Base(c.binary) + " info"}
+}
+
 // info runs `pgbackrest info --output=json` for one stanza, or for all of
 // them when name is empty.
 func (c *Collector) info(ctx context.Context, name string) ([]stanza, error) {
