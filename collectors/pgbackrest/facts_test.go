@@ -138,6 +138,7 @@ func TestDatabasesAreReadOncePerBackupAndBounded(t *testing.T) {
 	// A set read answers with the set's databases; label ...03F fails.
 	bin, callLog := fakePgBackRest(t, `case "$*" in
 *--set=20261125-201403F*) echo 'ERROR: [075]: no backup' >&2; exit 75 ;;
+*--set=20261125-201402F*) cat '`+info+`' ;;
 *--set=*) set=$(echo "$*" | sed 's/.*--set=\([^ ]*\).*/\1/'); sed "s/\"label\":\"20261125-201400F\"/\"label\":\"$set\"/; s/\"annotation\"/\"database-ref\":[{\"name\":\"postgres\",\"oid\":5},{\"name\":\"shop\",\"oid\":16384}],\"annotation\"/" '`+info+`' ;;
 *) cat '`+info+`' ;;
 esac`)
@@ -177,8 +178,15 @@ esac`)
 		t.Errorf("second collection read sets %v, want the failed one again and the older ones, none read twice", got)
 	}
 	for _, b := range cat.Backups {
-		if b.ID != "20261125-201403F" && !slices.Equal(b.Databases, []string{"postgres", "shop"}) {
+		if b.ID != "20261125-201403F" && b.ID != "20261125-201402F" && !slices.Equal(b.Databases, []string{"postgres", "shop"}) {
 			t.Errorf("%s: databases %v after two collections", b.ID, b.Databases)
 		}
+	}
+	// An answer without database-ref (201402F) is not asked again; a run
+	// that failed (201403F) is.
+	_ = os.Remove(callLog)
+	collect()
+	if got := setReads(); !slices.Equal(got, []string{"20261125-201403F"}) {
+		t.Errorf("third collection read sets %v, want only the one whose run failed", got)
 	}
 }

@@ -172,8 +172,9 @@ func (c *Collector) info(ctx context.Context, name string) ([]stanza, error) {
 
 // readDatabases returns the databases of every backup of stanzas that are
 // known, reading those of at most SetReadsPerCollection backups not read
-// before, newest first. A failed read is logged and leaves that backup
-// without databases: the catalog is still right without them.
+// before, newest first. A failed run is logged and leaves that backup
+// without databases until a later collection reads them: the catalog is
+// still right without them. An answer without databases is remembered.
 func (c *Collector) readDatabases(ctx context.Context, stanzas []stanza) map[string][]string {
 	type set struct {
 		stanza, label string
@@ -201,12 +202,15 @@ func (c *Collector) readDatabases(ctx context.Context, stanzas []stanza) map[str
 			c.logger.Warn("cannot read the databases of a backup", "stanza", s.stanza, "set", s.label, "err", err)
 			continue
 		}
+		k := setKey(s.stanza, s.label)
 		dbs, err := parseSetDatabases(res.Stdout, s.stanza, s.label)
 		if err != nil {
+			// An answer without the databases will not have them next
+			// time either: remember that, so that a pgBackRest that does
+			// not print them costs no call per backup per collection.
 			c.logger.Warn("cannot read the databases of a backup", "stanza", s.stanza, "set", s.label, "err", err)
-			continue
+			dbs = nil
 		}
-		k := setKey(s.stanza, s.label)
 		known[k] = dbs
 		c.mu.Lock()
 		c.databases[k] = dbs
