@@ -48,7 +48,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 
 // Collect reads every manifest file below the directory.
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
-	p := &parser{src: c.src}
+	p := &parser{src: c.src, observedAt: c.now().UTC()}
 	if c.src.Manifest.RelativeTo == "now" {
 		if c.anchor.IsZero() {
 			c.anchor = c.now().UTC().Truncate(time.Second)
@@ -94,8 +94,9 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		}
 		lines += n
 	}
-	cat := &model.Catalog{Backups: make([]model.Backup, 0, lines)}
+	cat := &model.Catalog{Backups: make([]model.Backup, 0, lines), Repositories: []model.Repository{}}
 	seen := make(map[string]string, lines)
+	seenRepo := map[string]string{}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -105,9 +106,15 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			return nil, runx.Errorf(runx.KindIO, "read manifest: %w", err)
 		}
 		rel, _ := filepath.Rel(c.dir, f)
-		first := len(cat.Backups)
-		if cat.Backups, err = parseFile(rel, data, p, cat.Backups); err != nil {
+		first, firstRepo := len(cat.Backups), len(cat.Repositories)
+		if err := parseFile(rel, data, p, cat); err != nil {
 			return nil, runx.ParseError(fmt.Errorf("parse manifest %w", err))
+		}
+		for _, r := range cat.Repositories[firstRepo:] {
+			if prev, dup := seenRepo[r.Name]; dup {
+				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: repository %q already appears in %s", rel, r.Name, prev))
+			}
+			seenRepo[r.Name] = rel
 		}
 		for _, b := range cat.Backups[first:] {
 			if prev, dup := seen[b.Key()]; dup {
