@@ -182,16 +182,9 @@ probes:
 	if err := Validate(context.Background(), cfg); err != nil {
 		t.Fatalf("the configuration check refused the drill: %v", err)
 	}
-	src := cfg.Source("db")
-	srcOpts := *src.PgBackRest
-	if c.User != "" {
-		// The collector's own run_as default is not this item: give it
-		// the cluster's user so that it can read the repository.
-		srcOpts.RunAs = c.User
-	}
-	collSrc := *src
-	collSrc.PgBackRest = &srcOpts
-	coll, err := pgbackrest.New(&collSrc, slog.New(slog.DiscardHandler), time.Now)
+	// The collector reads the catalog with the same defaults (as root,
+	// pgbackrest info reads a repository of another user).
+	coll, err := pgbackrest.New(cfg.Source("db"), slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +211,7 @@ probes:
 	if !r.Success {
 		t.Fatalf("the drill failed on a default source: %s\n%s", r.Error, r.Details)
 	}
+	t.Logf("drill of %s: %s in %s", r.BackupID, r.Details, r.Duration)
 	if r.BackupID != latest.ID || !r.RestoredPoint.Equal(latest.End) || r.BytesVerified <= 0 {
 		t.Errorf("restored %s at %s (%d bytes); want the catalog's latest %s at %s", r.BackupID, r.RestoredPoint, r.BytesVerified, latest.ID, latest.End)
 	}
