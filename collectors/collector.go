@@ -27,6 +27,16 @@ type Collector interface {
 	Collect(ctx context.Context) (*model.Catalog, error)
 }
 
+// OperationDeclarer is implemented by collectors that make external calls.
+// Operations returns every operation label (runx.Count's operation: the
+// program's base name and its subcommand, such as "pgbackrest info") a
+// Collect of this source can count, so that the exporter can expose each
+// call counter at 0 before the first call. A collector that makes no
+// external call need not implement it.
+type OperationDeclarer interface {
+	Operations() []string
+}
+
 // Deps are what the exporter hands every collector.
 type Deps struct {
 	Logger *slog.Logger

@@ -11,14 +11,23 @@ import (
 // Storage shows what the backups occupy, how fast that grows and how well
 // deduplication and compression work.
 //
-// The exporter labels repositories by env, source and dataset, not by
-// storage class; the cost per class lives in the history, where billing
-// lines carry it.
+// Its first row needs backups only, so that every source type fills it
+// (a manifest of backups alone included); the repository rows need
+// repository facts, which restic, pgBackRest and manifests with
+// repository records give (docs/metrics.md lists which source gives
+// which metric). The exporter labels repositories by env, source and
+// dataset, not by storage class; the cost per class lives in the history,
+// where billing lines carry it.
 func Storage() *dashboard.DashboardBuilder {
 	return newDashboard("restorable-storage", "Restorable / Storage",
-		"Bytes stored by the backup repositories, their growth and their deduplication and compression.").
+		"Bytes stored by the backups and their repositories, their growth and their deduplication and compression.").
 		WithVariable(envVariable()).
-		WithRow(dashboard.NewRowBuilder("Stored bytes")).
+		WithRow(dashboard.NewRowBuilder("From the backups (every source type)")).
+		WithPanel(newestBackupsStoredByDataset()).
+		WithPanel(newestBackupSizeByDataset()).
+		WithPanel(retainedBackupsByDataset()).
+		WithPanel(newestBackupRestoreBytes()).
+		WithRow(dashboard.NewRowBuilder("Stored bytes of the repositories")).
 		WithPanel(storedBytesByEnv()).
 		WithPanel(storedBytesByDataset()).
 		WithPanel(logicalVsStoredBytes()).
@@ -30,7 +39,49 @@ func Storage() *dashboard.DashboardBuilder {
 		WithPanel(dedupRatio()).
 		WithPanel(compressionRatio()).
 		WithPanel(unhealthyRepositories()).
-		WithPanel(lockedRepositories())
+		WithPanel(lockedRepositories()).
+		WithPanel(runningBackupProgress())
+}
+
+func newestBackupsStoredByDataset() *timeseries.PanelBuilder {
+	return defaultTimeseries("Stored bytes of the newest backups by dataset",
+		"Bytes the newest successful backup of each type added to storage, summed per dataset: from the backups alone, so every source type shows here.",
+		units.BytesIEC).
+		Min(0).
+		Targets(targets(promQuery(`sum by (env, source, dataset) (restorable_backup_last_stored_bytes{env=~"$env"})`, "{{env}} / {{source}} / {{dataset}}")))
+}
+
+func newestBackupSizeByDataset() *timeseries.PanelBuilder {
+	return defaultTimeseries("Size of the data backed up by dataset",
+		"Logical size of the newest successful backup of each dataset (the largest over its types): how much data there is to protect and to restore.",
+		units.BytesIEC).
+		Min(0).
+		Targets(targets(promQuery(`max by (env, source, dataset) (restorable_backup_last_size_bytes{env=~"$env"})`, "{{env}} / {{source}} / {{dataset}}")))
+}
+
+func retainedBackupsByDataset() *timeseries.PanelBuilder {
+	return defaultTimeseries("Backups retained by dataset",
+		"Successful backups in each dataset's catalog: what retention keeps and storage pays for.",
+		units.Short).
+		Min(0).
+		Targets(targets(promQuery(`sum by (env, source, dataset) (restorable_backups{env=~"$env", status="succeeded"})`, "{{env}} / {{source}} / {{dataset}}")))
+}
+
+func newestBackupRestoreBytes() *timeseries.PanelBuilder {
+	return defaultTimeseries("Bytes a restore of the newest backup reads",
+		"What a restore of the newest backup of each type reads from its repository, the backups it references included (pgBackRest); against its stored bytes, the cost of a long incremental chain.",
+		units.BytesIEC).
+		Min(0).
+		Targets(targets(promQuery(`max by (env, dataset, backup_type) (restorable_backup_last_restore_bytes{env=~"$env"})`, "{{env}} / {{dataset}} {{backup_type}}")))
+}
+
+func runningBackupProgress() *stat.PanelBuilder {
+	return defaultStat("Running backups",
+		"Completed fraction of each backup running now, where the source reports it (pgBackRest); empty while none runs.",
+		units.PercentUnit).
+		Span(12).
+		ColorMode(common.BigValueColorModeNone).
+		Targets(targets(instantQuery(`restorable_repository_backup_progress_ratio{env=~"$env"}`, "{{env}} / {{repository}}")))
 }
 
 func storedBytesByEnv() *timeseries.PanelBuilder {

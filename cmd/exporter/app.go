@@ -142,6 +142,7 @@ func (a *app) apply(cfg *config.Config) error {
 		seed = probeResults(oldProbes)
 	}
 	probes.Seed(seed)
+	a.self.Declare(cfg, cs)
 	a.mu.Lock()
 	a.cfg = cfg
 	a.store.Configure(cfg)

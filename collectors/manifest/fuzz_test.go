@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
 )
 
 // The manifest parser never panics, and every record it accepts is within
@@ -20,11 +21,16 @@ func FuzzParseFile(f *testing.F) {
 			name = "a.ndjson"
 		}
 		p := &parser{src: src, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-		out, err := parseFile(name, data, p, nil)
-		if err != nil {
+		cat := &model.Catalog{}
+		if err := parseFile(name, data, p, cat); err != nil {
 			return
 		}
-		for _, b := range out {
+		for _, r := range cat.Repositories {
+			if r.Name == "" || len(r.Name) > MaxFieldBytes || r.Env == "" {
+				t.Fatalf("accepted a repository beyond its bounds: %+v", r)
+			}
+		}
+		for _, b := range cat.Backups {
 			if b.ID == "" || b.Env == "" || b.Dataset == "" || !b.Type.Valid() || !b.Status.Valid() {
 				t.Fatalf("accepted an incomplete backup: %+v", b)
 			}

@@ -57,7 +57,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 
 // Collect reads every manifest file below the directory.
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
-	p := &parser{src: c.src}
+	p := &parser{src: c.src, observedAt: c.now().UTC()}
 	if c.src.Manifest.RelativeTo == "now" {
 		if c.anchor.IsZero() {
 			c.anchor = c.now().UTC().Truncate(time.Second)
@@ -104,8 +104,9 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		}
 		lines += n
 	}
-	cat := &model.Catalog{Backups: make([]model.Backup, 0, lines)}
+	cat := &model.Catalog{Backups: make([]model.Backup, 0, lines), Repositories: []model.Repository{}}
 	seen := make(map[string]string, lines)
+	seenRepo := map[string]string{}
 	for _, path := range files {
 		var data []byte
 		_, err := c.withFile(path, func(f *os.File, rel string) (n int, err error) {
@@ -116,13 +117,19 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			return nil, err
 		}
 		rel, _ := filepath.Rel(c.dir, path)
-		first := len(cat.Backups)
-		if cat.Backups, err = parseFile(rel, data, p, cat.Backups); err != nil {
+		first, firstRepo := len(cat.Backups), len(cat.Repositories)
+		if err := parseFile(rel, data, p, cat); err != nil {
 			err = fmt.Errorf("parse manifest %w", err)
 			if runx.KindOf(err) == runx.KindLimit {
 				return nil, err
 			}
 			return nil, runx.ParseError(err)
+		}
+		for _, r := range cat.Repositories[firstRepo:] {
+			if prev, dup := seenRepo[r.Name]; dup {
+				return nil, runx.ParseError(fmt.Errorf("parse manifest %s: repository %q already appears in %s", rel, r.Name, prev))
+			}
+			seenRepo[r.Name] = rel
 		}
 		for _, b := range cat.Backups[first:] {
 			if prev, dup := seen[b.Key()]; dup {

@@ -153,6 +153,7 @@ func TestDemoManifestsParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	envs := map[string]int{}
+	repos, unhealthy := map[string]int{}, 0
 	for _, src := range cfg.Sources {
 		c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
 		if err != nil {
@@ -163,11 +164,25 @@ func TestDemoManifestsParse(t *testing.T) {
 			t.Fatalf("%s: %v", src.Name, err)
 		}
 		envs[src.Env] += len(cat.Backups)
+		for _, r := range cat.Repositories {
+			repos[r.Env]++
+			if !r.Healthy {
+				unhealthy++
+			}
+		}
 	}
 	for _, env := range []string{"dev", "staging", "prod"} {
 		if envs[env] == 0 {
 			t.Errorf("demo has no backups in %s", env)
 		}
+		// The Storage dashboard and the repository alert need
+		// repository records in the demo.
+		if repos[env] == 0 {
+			t.Errorf("demo has no repository in %s", env)
+		}
+	}
+	if unhealthy == 0 {
+		t.Error("demo has no unhealthy repository: RestorableRepositoryUnhealthy would never fire in it")
 	}
 }
 

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +16,29 @@ import (
 	"github.com/restorable/restorable/internal/runx"
 )
 
-// Record is one backup as a manifest file describes it. The field names are
-// the documented format (docs/manifest.md, docs/manifest.schema.json).
+// Record kinds: a record describes a backup unless its kind says it
+// describes the repository backups are stored in.
+const (
+	KindBackup     = "backup"
+	KindRepository = "repository"
+)
+
+// Record is one backup, or one repository, as a manifest file describes
+// it. The field names are the documented format (docs/manifest.md,
+// docs/manifest.schema.json).
 type Record struct {
+	// Kind is "backup" (the default, so that manifests written before
+	// repository records existed keep their meaning) or "repository".
+	Kind string `json:"kind"`
+	// Name, ObservedAt, DedupRatio, CompressionRatio, Healthy and
+	// BackupLocked belong to repository records.
+	Name             string  `json:"name"`
+	ObservedAt       string  `json:"observed_at"`
+	DedupRatio       float64 `json:"dedup_ratio"`
+	CompressionRatio float64 `json:"compression_ratio"`
+	Healthy          *bool   `json:"healthy"`
+	BackupLocked     bool    `json:"backup_locked"`
+
 	Env            string            `json:"env"`
 	Dataset        string            `json:"dataset"`
 	ID             string            `json:"id"`
@@ -56,17 +77,17 @@ type document struct {
 // ChecksumAlgorithms are the checksum algorithms a manifest may name.
 var ChecksumAlgorithms = []string{"sha256", "sha512", "sha1", "md5"}
 
-// parseFile decodes one manifest file and appends its backups to out: a
+// parseFile decodes one manifest file and appends its records to cat: a
 // .json file holds one record, an array of records or {"backups": [...]};
 // any other file is NDJSON, one record per line. Errors name the line of
 // the offending record.
-func parseFile(name string, data []byte, p *parser, out []model.Backup) ([]model.Backup, error) {
+func parseFile(name string, data []byte, p *parser, cat *model.Catalog) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return out, nil
+		return nil
 	}
 	if strings.HasSuffix(name, ".json") {
-		return parseJSON(name, trimmed, p, out)
+		return parseJSON(name, trimmed, p, cat)
 	}
 	// One decoder for the whole file: a decoder per line would allocate
 	// its buffers a hundred thousand times for a large catalog.
@@ -78,20 +99,40 @@ func parseFile(name string, data []byte, p *parser, out []model.Backup) ([]model
 		var r Record
 		err := dec.Decode(&r)
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, jsonErr(data[start:], err))
+			return fmt.Errorf("%s:%d: %w", name, line, jsonErr(data[start:], err))
 		}
 		if end := int(dec.InputOffset()); bytes.Contains(data[start:end], []byte("\n")) {
-			return nil, fmt.Errorf("%s:%d: a record spans several lines: NDJSON has one record per line", name, line)
+			return fmt.Errorf("%s:%d: a record spans several lines: NDJSON has one record per line", name, line)
 		}
-		b, err := p.backup(&r)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		if err := p.add(&r, cat); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		out = append(out, b)
 	}
+}
+
+// add checks a decoded record and appends it to cat as a backup or a
+// repository.
+func (p *parser) add(r *Record, cat *model.Catalog) error {
+	switch r.Kind {
+	case "", KindBackup:
+		b, err := p.backup(r)
+		if err != nil {
+			return err
+		}
+		cat.Backups = append(cat.Backups, b)
+	case KindRepository:
+		repo, err := p.repository(r)
+		if err != nil {
+			return err
+		}
+		cat.Repositories = append(cat.Repositories, repo)
+	default:
+		return fmt.Errorf("kind: %q is not one of backup, repository", r.Kind)
+	}
+	return nil
 }
 
 func skipSpace(data []byte, i int) int {
@@ -101,42 +142,44 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-func parseJSON(name string, data []byte, p *parser, out []model.Backup) ([]model.Backup, error) {
+func parseJSON(name string, data []byte, p *parser, cat *model.Catalog) error {
 	var recs []Record
 	switch data[0] {
 	case '[':
 		if err := strictUnmarshal(data, &recs); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	case '{':
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(data, &probe); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, jsonErr(data, err))
+			return fmt.Errorf("%s: %w", name, jsonErr(data, err))
 		}
 		if _, ok := probe["backups"]; ok {
 			var doc document
 			if err := strictUnmarshal(data, &doc); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			recs = doc.Backups
 		} else {
 			var r Record
 			if err := strictUnmarshal(data, &r); err != nil {
-				return nil, fmt.Errorf("%s: backup 0: %w", name, err)
+				return fmt.Errorf("%s: backup 0: %w", name, err)
 			}
 			recs = []Record{r}
 		}
 	default:
-		return nil, fmt.Errorf("%s: expected a JSON object or array, found %q", name, data[:1])
+		return fmt.Errorf("%s: expected a JSON object or array, found %q", name, data[:1])
 	}
 	for i := range recs {
-		b, err := p.backup(&recs[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s: backup %d: %w", name, i, err)
+		if err := p.add(&recs[i], cat); err != nil {
+			what := "backup"
+			if recs[i].Kind == KindRepository {
+				what = "repository record"
+			}
+			return fmt.Errorf("%s: %s %d: %w", name, what, i, err)
 		}
-		out = append(out, b)
 	}
-	return out, nil
+	return nil
 }
 
 // jsonErr adds the line of a syntax error, which encoding/json reports as a
@@ -170,6 +213,9 @@ type parser struct {
 	src *config.Source
 	// now, when set, makes "now" and "now-26h" valid times (the demo).
 	now time.Time
+	// observedAt is the time of a repository record that names none:
+	// the collection's.
+	observedAt time.Time
 }
 
 // record decodes and checks one record, for tests of single records.
@@ -255,10 +301,76 @@ func cutError(s string) string {
 	return s[:cut] + fmt.Sprintf(truncationMarker, len(s))
 }
 
+// repository checks a decoded repository record and turns it into a
+// model repository. Fields that only describe a backup are refused, so
+// that a backup written with "kind": "repository" by mistake is not
+// silently half-read.
+func (p *parser) repository(r *Record) (model.Repository, error) {
+	if len(r.Name) > MaxFieldBytes || len(r.ObservedAt) > MaxFieldBytes {
+		return model.Repository{}, fieldLimit("name or observed_at", max(len(r.Name), len(r.ObservedAt)), MaxFieldBytes)
+	}
+	if err := checkLimits(r); err != nil {
+		return model.Repository{}, err
+	}
+	repo := model.Repository{
+		Source: p.src.Name, Env: cmp.Or(r.Env, p.src.Env), Dataset: cmp.Or(r.Dataset, p.src.Dataset), Name: r.Name,
+		Location: r.Location, StorageClass: r.StorageClass, Region: r.Region,
+		StoredBytes: r.StoredBytes, LogicalBytes: r.LogicalBytes, DedupRatio: r.DedupRatio, CompressionRatio: r.CompressionRatio,
+		Status: r.Error, BackupLocked: r.BackupLocked,
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"id", r.ID != ""}, {"type", r.Type != ""}, {"release", r.Release != ""}, {"parent", r.Parent != ""},
+		{"start", r.Start != ""}, {"end", r.End != ""}, {"status", r.Status != ""}, {"file_count", r.FileCount != 0},
+		{"encrypted", r.Encrypted}, {"key_id", r.KeyID != ""}, {"immutable", r.Immutable}, {"retain_until", r.RetainUntil != ""},
+		{"checksum", r.Checksum != ""}, {"agent", r.Agent != ""}, {"agent_version", r.AgentVersion != ""},
+		{"classification", r.Classification != ""}, {"tags", r.Tags != nil}, {"paths", r.Paths != nil},
+	} {
+		if f.set {
+			return repo, fmt.Errorf("%s: describes a backup, not a repository record", f.name)
+		}
+	}
+	switch {
+	case repo.Name == "":
+		return repo, errors.New("name: required for a repository record")
+	case r.Healthy == nil:
+		return repo, errors.New("healthy: required for a repository record (true, or false with the problem in error)")
+	case repo.Env == "":
+		return repo, errors.New("env: required (or set env on the source)")
+	case repo.StoredBytes < 0 || repo.LogicalBytes < 0 || repo.DedupRatio < 0 || repo.CompressionRatio < 0:
+		return repo, errors.New("sizes and ratios must not be negative")
+	}
+	repo.Healthy = *r.Healthy
+	if !repo.Healthy {
+		repo.StatusCode = 1
+	}
+	var err error
+	if repo.ObservedAt, err = p.time("observed_at", r.ObservedAt, true); err != nil {
+		return repo, err
+	}
+	if repo.ObservedAt.IsZero() {
+		repo.ObservedAt = p.observedAt
+	}
+	return repo, nil
+}
+
 // backup checks a decoded record and turns it into a model backup.
 func (p *parser) backup(r *Record) (model.Backup, error) {
 	if err := checkLimits(r); err != nil {
 		return model.Backup{}, err
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", r.Name != ""}, {"observed_at", r.ObservedAt != ""}, {"dedup_ratio", r.DedupRatio != 0},
+		{"compression_ratio", r.CompressionRatio != 0}, {"healthy", r.Healthy != nil}, {"backup_locked", r.BackupLocked},
+	} {
+		if f.set {
+			return model.Backup{}, fmt.Errorf(`%s: describes a repository: add "kind": "repository"`, f.name)
+		}
 	}
 	b := model.Backup{
 		Source: p.src.Name, Env: r.Env, Dataset: r.Dataset, ID: r.ID,

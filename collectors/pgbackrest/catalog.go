@@ -27,7 +27,16 @@ type mapper struct {
 	// to the second, so two stanzas read by one source can share one.
 	qualify    bool
 	observedAt time.Time
+	// databases holds the databases of backups by setKey, as far as they
+	// were read (`info --set` is one call per backup).
+	databases map[string][]string
+	// textProgress holds, by stanza, the progress of a running backup read
+	// from the text output, for versions whose JSON has no sizes.
+	textProgress map[string]float64
 }
+
+// setKey names a backup set across the stanzas of a source.
+func setKey(stanza, label string) string { return stanza + "/" + label }
 
 func (m *mapper) catalog(stanzas []stanza) *model.Catalog {
 	cat := &model.Catalog{Backups: []model.Backup{}, Repositories: []model.Repository{}}
@@ -78,6 +87,8 @@ func (m *mapper) backups(st *stanza) []model.Backup {
 			Status:         model.StatusSucceeded,
 			LogicalBytes:   b.Info.Size,
 			StoredBytes:    b.Info.Repository.Delta,
+			DeltaBytes:     b.Info.Delta,
+			Databases:      m.databases[setKey(st.Name, b.Label)],
 			Location:       repoName(key),
 			StorageClass:   m.opts.StorageClass,
 			Region:         m.opts.Region,
@@ -92,6 +103,9 @@ func (m *mapper) backups(st *stanza) []model.Backup {
 			LSNStop:        b.LSN.Stop,
 			WALStart:       b.Archive.Start,
 			WALStop:        b.Archive.Stop,
+		}
+		if s := b.Info.Repository.Size; s != nil {
+			mb.RestoreBytes = *s
 		}
 		if mb.Env == "" {
 			mb.Env = b.Annotation[EnvAnnotation]
@@ -116,19 +130,31 @@ func (m *mapper) repositories(st *stanza) []model.Repository {
 			name += "/" + repoName(r.Key)
 		}
 		mr := model.Repository{
-			Source:        m.src.Name,
-			Env:           m.src.Env,
-			Dataset:       m.dataset(st, nil),
-			Name:          name,
-			ObservedAt:    m.observedAt,
-			Location:      repoName(r.Key),
-			StorageClass:  m.opts.StorageClass,
-			Region:        m.opts.Region,
-			Healthy:       r.Status.Code == 0,
-			StatusCode:    r.Status.Code,
-			Status:        r.Status.Message,
-			BackupLocked:  st.Status.Lock.Backup.Held,
-			RestoreLocked: st.Status.Lock.Restore.Held,
+			Source:          m.src.Name,
+			Env:             m.src.Env,
+			Dataset:         m.dataset(st, nil),
+			Name:            name,
+			ObservedAt:      m.observedAt,
+			Location:        repoName(r.Key),
+			StorageClass:    m.opts.StorageClass,
+			Region:          m.opts.Region,
+			Healthy:         r.Status.Code == 0,
+			StatusCode:      r.Status.Code,
+			Status:          r.Status.Message,
+			BackupLocked:    st.Status.Lock.Backup.Held,
+			DatabaseVersion: dbVersion(st, r.Key),
+		}
+		if l := st.Status.Lock.Restore; l != nil {
+			mr.RestoreLocked, mr.RestoreLockKnown = l.Held, true
+		}
+		if bl := st.Status.Lock.Backup; bl.Held {
+			if bl.Size != nil && bl.SizeDone != nil && *bl.Size > 0 {
+				mr.BackupProgressKnown = true
+				mr.BackupBytesTotal, mr.BackupBytesDone = *bl.Size, *bl.SizeDone
+				mr.BackupProgress = min(1, float64(*bl.SizeDone)/float64(*bl.Size))
+			} else if p, ok := m.textProgress[st.Name]; ok {
+				mr.BackupProgressKnown, mr.BackupProgress = true, p
+			}
 		}
 		mr.WALMin, mr.WALMax = walRange(st, r.Key)
 		var latest *backup
@@ -220,6 +246,18 @@ func walRange(st *stanza, key int) (walMin, walMax string) {
 		}
 	}
 	return "", ""
+}
+
+// dbVersion returns the PostgreSQL version of the current database (the
+// newest history entry) of repository key.
+func dbVersion(st *stanza, key int) string {
+	current := dbRef{}
+	for _, d := range st.DB {
+		if d.repoKey() == key && d.ID >= current.ID {
+			current = d
+		}
+	}
+	return current.Version
 }
 
 func repoName(key int) string { return "repo" + strconv.Itoa(max(key, 1)) }

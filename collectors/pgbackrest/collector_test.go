@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,13 @@ func calls(t *testing.T, callLog string) []string {
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
 }
 
+// catalogCalls are the calls that read the catalog, without the reads of
+// one backup set's databases (`info --set`), which have tests of their own.
+func catalogCalls(t *testing.T, callLog string) []string {
+	t.Helper()
+	return slices.DeleteFunc(calls(t, callLog), func(c string) bool { return strings.Contains(c, "--set=") })
+}
+
 func fixturePath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("testdata", name))
@@ -69,7 +77,7 @@ esac`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := calls(t, callLog)
+	got := catalogCalls(t, callLog)
 	want := []string{
 		"--config=/etc/pgbackrest/pgbackrest.conf --stanza=demo --log-level-console=off --log-level-stderr=warn --log-level-file=off --output=json info",
 		"--config=/etc/pgbackrest/pgbackrest.conf --stanza=nosuch --log-level-console=off --log-level-stderr=warn --log-level-file=off --output=json info",
@@ -91,7 +99,7 @@ func TestCollectAllStanzasInOneCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := calls(t, callLog); len(got) != 1 || strings.Contains(got[0], "--stanza") || strings.Contains(got[0], "--config") {
+	if got := catalogCalls(t, callLog); len(got) != 1 || strings.Contains(got[0], "--stanza") || strings.Contains(got[0], "--config") {
 		t.Errorf("calls %q, want one info without --stanza and --config", got)
 	}
 	if len(cat.Backups) != 5 || len(cat.Repositories) != 2 {
@@ -180,5 +188,28 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	c, err := New(src, discard(), observed)
 	if err != nil || c.binary != "pgbackrest" {
 		t.Errorf("no options: %v, binary %q", err, c.binary)
+	}
+}
+
+// The operations the collector declares are the ones a collection counts,
+// so the exporter's zero-initialised call counters are the series that
+// later increase, not look-alikes beside them.
+func TestOperationsAreTheCountedCalls(t *testing.T) {
+	bin, _ := fakePgBackRest(t, `cat '`+fixturePath(t, "healthy.json")+`'`)
+	for _, stanzas := range [][]string{nil, {"demo"}} {
+		c := newCollector(t, &config.PgBackRestOptions{Binary: bin, Stanzas: stanzas})
+		var meter runx.Meter
+		if _, err := c.Collect(runx.WithMeter(context.Background(), &meter)); err != nil {
+			t.Fatal(err)
+		}
+		declared := c.Operations()
+		for op := range meter.Calls() {
+			if !slices.Contains(declared, op) {
+				t.Errorf("stanzas %v: the collection counted operation %q, the collector declares %q", stanzas, op, declared)
+			}
+		}
+		if len(meter.Calls()) == 0 {
+			t.Errorf("stanzas %v: no call counted", stanzas)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package pgbackrest
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/runx"
 	"github.com/restorable/restorable/internal/testutil/pgcluster"
 )
 
@@ -18,6 +20,7 @@ import (
 func TestCollectRealCluster(t *testing.T) {
 	const stanza = "payments"
 	pg := pgcluster.Start(t, pgcluster.Options{PgBackRest: true, Stanza: stanza})
+	pg.SQL(t, "postgres", "CREATE DATABASE shop")
 	pg.SQL(t, "postgres", "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
 	pg.Backup(t, "full", "--annotation=release=v1.4")
 	pg.SQL(t, "postgres", "INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(5001, 10000) g")
@@ -69,10 +72,36 @@ func TestCollectRealCluster(t *testing.T) {
 		t.Errorf("incr stored %d bytes, the full %d: an incr adds only what changed", incr.StoredBytes, full.StoredBytes)
 	}
 
+	// The facts of pgbackrest_exporter: what each backup copied, what a
+	// restore of it reads, the databases it holds, the stanza's version.
+	for _, b := range cat.Backups {
+		if !slices.Equal(b.Databases, []string{"postgres", "shop"}) {
+			t.Errorf("%s: databases %v, want postgres and shop", b.ID, b.Databases)
+		}
+	}
+	if full.DeltaBytes != full.LogicalBytes || incr.DeltaBytes <= 0 || incr.DeltaBytes >= full.DeltaBytes {
+		t.Errorf("delta bytes: full %d (size %d), incr %d", full.DeltaBytes, full.LogicalBytes, incr.DeltaBytes)
+	}
+	if full.RestoreBytes != full.StoredBytes || incr.RestoreBytes <= full.RestoreBytes {
+		t.Errorf("restore bytes: full %d (stored %d), incr %d; an incr restores its full too", full.RestoreBytes, full.StoredBytes, incr.RestoreBytes)
+	}
+	// The databases of a finished backup are read once: the next
+	// collection makes one info call only.
+	var meter runx.Meter
+	if _, err := c.Collect(runx.WithMeter(ctx, &meter)); err != nil {
+		t.Fatal(err)
+	}
+	if calls := meter.Calls(); calls["pgbackrest info"] != 1 {
+		t.Errorf("second collection made %v calls, want one info", calls)
+	}
+
 	if len(cat.Repositories) != 1 {
 		t.Fatalf("got %d repositories, want 1", len(cat.Repositories))
 	}
 	r := cat.Repositories[0]
+	if r.DatabaseVersion != "15" {
+		t.Errorf("database version %q, want 15", r.DatabaseVersion)
+	}
 	if r.Name != stanza || !r.Healthy || r.StatusCode != 0 || r.Status != "ok" || r.BackupLocked {
 		t.Errorf("repository %+v", r)
 	}

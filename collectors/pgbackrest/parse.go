@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // stanza is one element of `pgbackrest info --output=json`. Only the fields
@@ -33,9 +34,9 @@ type status struct {
 type stanzaStatus struct {
 	status
 	Lock struct {
-		Backup lock `json:"backup"`
+		Backup backupLock `json:"backup"`
 		// Restore is reported from pgBackRest 2.48 on.
-		Restore lock `json:"restore"`
+		Restore *lock `json:"restore"`
 	} `json:"lock"`
 }
 
@@ -43,11 +44,22 @@ type lock struct {
 	Held bool `json:"held"`
 }
 
+// backupLock is the backup lock of a stanza. The sizes of the running
+// backup are reported from pgBackRest 2.48 on; 2.45 shows only a
+// percentage, in its text output.
+type backupLock struct {
+	Held     bool   `json:"held"`
+	Size     *int64 `json:"size"`
+	SizeDone *int64 `json:"size-cplt"`
+}
+
 // dbRef names a database (cluster) history entry of a repository. RepoKey
 // is 0 in output of pgBackRest before 2.33, which means repository 1.
 type dbRef struct {
 	ID      int `json:"id"`
 	RepoKey int `json:"repo-key"`
+	// Version is the PostgreSQL major version, in the db list only.
+	Version string `json:"version"`
 }
 
 // repoKey returns the repository the entry belongs to.
@@ -84,7 +96,12 @@ type backup struct {
 		Version string `json:"version"`
 	} `json:"backrest"`
 	Database dbRef `json:"database"`
-	Info     struct {
+	// DatabaseRef lists the databases of the backup; pgBackRest prints it
+	// only for `info --set=LABEL`.
+	DatabaseRef []struct {
+		Name string `json:"name"`
+	} `json:"database-ref"`
+	Info struct {
 		// Size is the size of the database at backup time, Delta what
 		// this backup copied of it.
 		Size       int64 `json:"size"`
@@ -175,4 +192,54 @@ func prefix(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// parseTextProgress returns the completed fraction of the running backup
+// that the text output of `pgbackrest info --stanza=S` shows
+// ("status: ok (backup/expire running - 34.12% complete)"), and false when
+// it shows none (no backup running, or one that has not reported yet).
+func parseTextProgress(out []byte) (float64, bool) {
+	const marker = "(backup/expire running - "
+	_, rest, ok := bytes.Cut(out, []byte(marker))
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := bytes.Cut(rest, []byte("% complete)"))
+	if !ok {
+		return 0, false
+	}
+	pct, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || pct < 0 || pct > 100 {
+		return 0, false
+	}
+	return pct / 100, true
+}
+
+// parseSetDatabases returns the databases of backup label in the output of
+// `pgbackrest info --stanza=S --set=LABEL --output=json`.
+func parseSetDatabases(data []byte, stanza, label string) ([]string, error) {
+	stanzas, err := parseInfo(data)
+	if err != nil {
+		return nil, err
+	}
+	for i := range stanzas {
+		if stanzas[i].Name != stanza {
+			continue
+		}
+		for j := range stanzas[i].Backup {
+			b := &stanzas[i].Backup[j]
+			if b.Label != label {
+				continue
+			}
+			if b.DatabaseRef == nil {
+				return nil, fmt.Errorf("backup %s has no database-ref", label)
+			}
+			out := make([]string, 0, len(b.DatabaseRef))
+			for _, d := range b.DatabaseRef {
+				out = append(out, d.Name)
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("no backup %s in stanza %s", label, stanza)
 }

@@ -295,10 +295,21 @@ func readFileGroups[T any](path string, skip skipGroup, fn func([]T) error) (err
 	}()
 	// A GenericReader converts a file whose schema differs from T's, and
 	// that conversion turns every boolean to false in parquet-go v0.27
-	// (issue 468): refuse rather than merge or report wrong rows.
+	// (issue 468): read an earlier schema with its own struct, and refuse
+	// any other rather than merge or report wrong rows.
 	if !parquet.EqualNodes(parquet.SchemaOf(new(T)), pf.Schema()) {
-		return fmt.Errorf("read %s: its schema is not the one this version writes", path)
+		ok, err := readLegacy(pf, path, skip, fn)
+		if !ok && err == nil {
+			err = fmt.Errorf("read %s: its schema is not the one this version writes", path)
+		}
+		return err
 	}
+	return readGroups(pf, path, skip, fn)
+}
+
+// readGroups reads the row groups of pf that skip does not skip as rows of
+// T, whose schema must be the file's.
+func readGroups[T any](pf *parquet.File, path string, skip skipGroup, fn func([]T) error) error {
 	if skip == nil {
 		return readBatches(parquet.NewGenericReader[T](pf), path, fn)
 	}

@@ -87,6 +87,9 @@ func backup(source, dataset, id string, start time.Time) model.Backup {
 		LSNStop:        "0/2000100",
 		WALStart:       "000000010000000000000002",
 		WALStop:        "000000010000000000000002",
+		DeltaBytes:     2 << 30,
+		RestoreBytes:   6 << 30,
+		Databases:      []string{"payments", "postgres"},
 	}
 }
 

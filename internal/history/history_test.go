@@ -113,7 +113,7 @@ func TestRoundTripAcrossDays(t *testing.T) {
 	last := rows[len(rows)-1]
 	if want := (BackupRow{
 		Source: "restic", Env: "prod", Dataset: "files", ID: "b3", Type: "incr", StartTime: b3.Start, EndTime: b3.End,
-		Status: "succeeded", Paths: []string{}, Removed: true, CollectedAt: day0().Add(49 * time.Hour),
+		Status: "succeeded", Paths: []string{}, Databases: []string{}, Removed: true, CollectedAt: day0().Add(49 * time.Hour),
 	}); last.ContentHash == 0 || !reflect.DeepEqual(last, withHash(want, last.ContentHash)) {
 		t.Errorf("removal row after restart = %+v, want %+v", last, want)
 	}

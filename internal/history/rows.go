@@ -47,6 +47,12 @@ type BackupRow struct {
 	LSNStop  string   `parquet:"lsn_stop,optional"`
 	WALStart string   `parquet:"wal_start,optional"`
 	WALStop  string   `parquet:"wal_stop,optional"`
+	// DeltaBytes, RestoreBytes and Databases were added after the first
+	// release: files written before have no such columns, and readers
+	// take them as NULL (DuckDB's union_by_name, readLegacy here).
+	DeltaBytes   int64    `parquet:"delta_bytes,optional"`
+	RestoreBytes int64    `parquet:"restore_bytes,optional"`
+	Databases    []string `parquet:"databases,list"`
 	// Removed marks the row that records the backup leaving its source's
 	// catalog (pruned or expired).
 	Removed bool `parquet:"removed"`
@@ -94,6 +100,9 @@ func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
 		LSNStop:        b.LSNStop,
 		WALStart:       b.WALStart,
 		WALStop:        b.WALStop,
+		DeltaBytes:     b.DeltaBytes,
+		RestoreBytes:   b.RestoreBytes,
+		Databases:      b.Databases,
 		CollectedAt:    micros(collectedAt),
 		ContentHash:    backupHash(b.Source, b),
 	}
@@ -108,9 +117,12 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 			return model.Backup{}, fmt.Errorf("decode tags of backup %s of %s: %w", r.ID, r.Source, err)
 		}
 	}
-	var paths []string
+	var paths, databases []string
 	if len(r.Paths) > 0 {
 		paths = r.Paths
+	}
+	if len(r.Databases) > 0 {
+		databases = r.Databases
 	}
 	return model.Backup{
 		Source:         r.Source,
@@ -144,6 +156,9 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 		LSNStop:        r.LSNStop,
 		WALStart:       r.WALStart,
 		WALStop:        r.WALStop,
+		DeltaBytes:     r.DeltaBytes,
+		RestoreBytes:   r.RestoreBytes,
+		Databases:      databases,
 	}, nil
 }
 
@@ -183,6 +198,17 @@ func backupHash(source string, b *model.Backup) int64 {
 	h.u64(uint64(len(b.Paths)))
 	for _, p := range b.Paths {
 		h.str(p)
+	}
+	// Columns added later are hashed only when set, so that the stored
+	// hashes of backups without them stay what they were and an upgrade
+	// does not write a new version of every backup.
+	if b.DeltaBytes != 0 || b.RestoreBytes != 0 || len(b.Databases) > 0 {
+		h.u64(uint64(b.DeltaBytes))
+		h.u64(uint64(b.RestoreBytes))
+		h.u64(uint64(len(b.Databases)))
+		for _, d := range b.Databases {
+			h.str(d)
+		}
 	}
 	return int64(h.sum())
 }

@@ -47,6 +47,10 @@ type descs struct {
 
 	repoStored, repoLogical, repoDedup, repoCompression, repoHealthy, repoLocked *prometheus.Desc
 
+	// Facts of pgBackRest (and of any source that reports them).
+	lastDelta, lastRestore                                                  *prometheus.Desc
+	repoDatabase, repoRestoreLocked, repoProgress, repoRunDone, repoRunSize *prometheus.Desc
+
 	rpo, rto, releasesRequired, encRequired, immRequired, restoreEvery, archiveAfter *prometheus.Desc
 
 	probeSuccess, probeDuration, probeLastRun, probeLastSuccess, probeVerified, probeRPO *prometheus.Desc
@@ -80,6 +84,14 @@ func newDescs() *descs {
 		repoCompression: d("repository", "compression_ratio", "Compression ratio of the repository (uncompressed / compressed), as the source reports it.", repoLabels),
 		repoHealthy:     d("repository", "healthy", "1 if the source reports the repository as healthy.", repoLabels),
 		repoLocked:      d("repository", "backup_locked", "1 while a backup holds the repository's lock.", repoLabels),
+
+		lastDelta:         d("backup", "last_delta_bytes", "Bytes the newest successful backup of this type copied before compression: all of its data for a full, what changed for a diff or incr (pgBackRest info.delta).", typedLabels),
+		lastRestore:       d("backup", "last_restore_bytes", "Bytes a restore of the newest successful backup of this type reads from its repository: the backup and every backup it references (pgBackRest info.repository.size).", typedLabels),
+		repoDatabase:      d("repository", "database_info", "Version of the database the repository backs up now (PostgreSQL major version for pgBackRest); always 1.", append(slices.Clip(repoLabels), "database_version")),
+		repoRestoreLocked: d("repository", "restore_locked", "1 while a restore holds the repository's lock; only for sources that report restore locks (pgBackRest 2.48 and later).", repoLabels),
+		repoProgress:      d("repository", "backup_progress_ratio", "Completed fraction (0 to 1) of the backup running now; present only while one runs and the source reports its progress.", repoLabels),
+		repoRunDone:       d("repository", "running_backup_copied_bytes", "Bytes the backup running now has copied; present only while one runs and the source reports it (pgBackRest 2.48 and later).", repoLabels),
+		repoRunSize:       d("repository", "running_backup_size_bytes", "Bytes the backup running now will copy in all; present only while one runs and the source reports it (pgBackRest 2.48 and later).", repoLabels),
 
 		rpo:              d("policy", "rpo_seconds", "Recovery point objective: the largest acceptable age of the last good backup.", envLabels),
 		rto:              d("policy", "rto_seconds", "Recovery time objective: the longest a restore may take.", envLabels),
@@ -322,6 +334,7 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 			if !r.LocksUnknown {
 				add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
 			}
+			out = c.appendRepositoryFacts(out, r, rl)
 		}
 	}
 	return out
@@ -349,6 +362,12 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 		// a start equal to the end: the duration is unknown, not 0.
 		if !b.Start.IsZero() && b.End.After(b.Start) {
 			add(c.d.lastDuration, b.End.Sub(b.Start).Seconds(), tl...)
+		}
+		if b.DeltaBytes > 0 {
+			add(c.d.lastDelta, float64(b.DeltaBytes), tl...)
+		}
+		if b.RestoreBytes > 0 {
+			add(c.d.lastRestore, float64(b.RestoreBytes), tl...)
 		}
 	}
 	for k, n := range s.Counts {
@@ -380,6 +399,26 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 		}
 		if known {
 			add(c.d.keyAllowed, b2f(allowed), l...)
+		}
+	}
+	return out
+}
+
+// appendRepositoryFacts adds what a source reports of a repository beyond
+// its size and health, each only when the source reports it, so that a
+// missing fact is an absent series and never a false 0.
+func (c *Collector) appendRepositoryFacts(out []prometheus.Metric, r *model.Repository, rl []string) []prometheus.Metric {
+	if r.DatabaseVersion != "" {
+		out = append(out, gauge(c.d.repoDatabase, 1, append(slices.Clip(rl), r.DatabaseVersion)...))
+	}
+	if r.RestoreLockKnown {
+		out = append(out, gauge(c.d.repoRestoreLocked, b2f(r.RestoreLocked), rl...))
+	}
+	if r.BackupLocked && r.BackupProgressKnown {
+		out = append(out, gauge(c.d.repoProgress, r.BackupProgress, rl...))
+		if r.BackupBytesTotal > 0 {
+			out = append(out, gauge(c.d.repoRunDone, float64(r.BackupBytesDone), rl...))
+			out = append(out, gauge(c.d.repoRunSize, float64(r.BackupBytesTotal), rl...))
 		}
 	}
 	return out

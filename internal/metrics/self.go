@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/restorable/restorable/collectors"
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/runx"
 )
 
 // Self holds the exporter's own counters: what collections, history writes
@@ -51,6 +53,29 @@ func NewSelf(reg prometheus.Registerer) *Self {
 		s.historyRows.WithLabelValues(t)
 	}
 	return s
+}
+
+// Declare creates every counter of the configured sources at 0: runs, read
+// bytes, errors of every failure kind (runx.Kinds), and external calls of
+// every operation the source's collector declares
+// (collectors.OperationDeclarer). A counter that appears only with its
+// first increment makes increase() and rate() miss that increment, so an
+// alert or panel on the first error of a source would never see it.
+// Counters of sources removed by a reload are kept: they are still true
+// totals since the start.
+func (s *Self) Declare(cfg *config.Config, cs map[string]collectors.Collector) {
+	for _, src := range cfg.Sources {
+		s.runs.WithLabelValues(src.Name, src.Type)
+		s.readBytes.WithLabelValues(src.Name, src.Type)
+		for _, k := range runx.Kinds {
+			s.errors.WithLabelValues(src.Name, src.Type, string(k))
+		}
+		if d, ok := cs[src.Name].(collectors.OperationDeclarer); ok {
+			for _, op := range d.Operations() {
+				s.calls.WithLabelValues(src.Name, src.Type, op)
+			}
+		}
+	}
 }
 
 // ObserveRun counts one collection.

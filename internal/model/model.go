@@ -69,6 +69,17 @@ type Backup struct {
 	LogicalBytes int64 `json:"logical_bytes,omitempty"`
 	StoredBytes  int64 `json:"stored_bytes,omitempty"`
 	FileCount    int64 `json:"file_count,omitempty"`
+	// DeltaBytes is what the backup copied of its data before compression
+	// (pgBackRest info.delta): all of LogicalBytes for a full, what
+	// changed for a diff or incr.
+	DeltaBytes int64 `json:"delta_bytes,omitempty"`
+	// RestoreBytes is what a restore of the backup reads from its
+	// repository: the backup and every backup it references (pgBackRest
+	// info.repository.size).
+	RestoreBytes int64 `json:"restore_bytes,omitempty"`
+	// Databases are the databases a backup of a whole database cluster
+	// holds, when the source reports them (pgBackRest database-ref).
+	Databases []string `json:"databases,omitempty"`
 
 	Location     string `json:"location,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`
@@ -148,8 +159,23 @@ type Repository struct {
 	// repository's locks (restic runs with --no-lock and reads none), so
 	// that BackupLocked's false means "unknown" rather than "unlocked".
 	LocksUnknown bool `json:"locks_unknown,omitempty"`
-	// RestoreLocked is true when a restore holds the repository.
-	RestoreLocked bool `json:"restore_locked"`
+	// RestoreLocked is true when a restore holds the repository;
+	// RestoreLockKnown says whether the source reports restore locks at
+	// all (pgBackRest from 2.48 on).
+	RestoreLocked    bool `json:"restore_locked"`
+	RestoreLockKnown bool `json:"restore_lock_known,omitempty"`
+
+	// DatabaseVersion is the major version of the database the repository
+	// backs up now (PostgreSQL "15" for a pgBackRest stanza).
+	DatabaseVersion string `json:"database_version,omitempty"`
+	// BackupProgress is the completed fraction (0 to 1) of the backup
+	// running now, when BackupProgressKnown; BackupBytesDone and
+	// BackupBytesTotal are its bytes copied so far and in all, when the
+	// source reports them (pgBackRest from 2.48 on).
+	BackupProgressKnown bool    `json:"backup_progress_known,omitempty"`
+	BackupProgress      float64 `json:"backup_progress,omitempty"`
+	BackupBytesDone     int64   `json:"backup_bytes_done,omitempty"`
+	BackupBytesTotal    int64   `json:"backup_bytes_total,omitempty"`
 }
 
 // Key identifies a repository across collections.

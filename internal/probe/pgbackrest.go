@@ -74,10 +74,23 @@ func newPgBackRest(b *builder) (Prober, error) {
 			o.Stanza = s.PgBackRest.Stanzas[0]
 		}
 	}
-	o.Stanza = cmp.Or(o.Stanza, b.probe.Dataset)
 	o.Binary = cmp.Or(o.Binary, "pgbackrest")
-	if o.Stanza == "" {
-		return nil, b.errorf("stanza: required (or a pgbackrest source with one stanza, or the probe's dataset)")
+	// A pgbackrest source that reads all its repository's stanzas (the
+	// default) names the stanza of each backup in its id
+	// ("STANZA/LABEL"), so the stanza is decided at run time from the
+	// backup the catalog picks. Without such a source, the probe's
+	// dataset is the stanza.
+	if o.Stanza == "" && !p.stanzaFromCatalog(b) {
+		if b.probe.Dataset == "" {
+			return nil, b.errorf("stanza: required (or a pgbackrest source, or the probe's dataset)")
+		}
+		o.Stanza = b.probe.Dataset
+	}
+	if o.Stanza != "" && !validStanza(o.Stanza) {
+		return nil, b.errorf("stanza: %q is not a stanza name", o.Stanza)
+	}
+	if stanza, _, ok := strings.Cut(o.Set, "/"); ok && o.Stanza != "" && stanza != o.Stanza {
+		return nil, b.errorf("set: %q is in stanza %s, the probe reads stanza %s", o.Set, stanza, o.Stanza)
 	}
 	if o.Config != "" && !filepath.IsAbs(o.Config) {
 		return nil, b.errorf("config: %q must be an absolute path (pgBackRest resolves it from its own working directory)", o.Config)
@@ -95,25 +108,126 @@ func newPgBackRest(b *builder) (Prober, error) {
 	return p, nil
 }
 
-func (p *pgbackrestProbe) cmd(args ...string) runx.Cmd {
-	base := []string{"--stanza=" + p.opts.Stanza, "--log-level-console=warn", "--log-level-file=off"}
-	if p.opts.Config != "" {
-		base = append([]string{"--config=" + p.opts.Config}, base...)
+// stanzaFromCatalog reports whether the probe's stanza can be decided at
+// run time without the stanza option: from a set that names it
+// ("STANZA/LABEL"), or from the catalog of a pgbackrest source.
+func (p *pgbackrestProbe) stanzaFromCatalog(b *builder) bool {
+	if stanza, _ := splitSetID(p.opts.Set); stanza != "" {
+		return true
 	}
-	return runx.Cmd{Path: p.opts.Binary, Args: append(base, args...), RunAs: p.opts.RunAs, StderrTail: 2048}
+	s := b.source()
+	return s != nil && s.Type == "pgbackrest"
+}
+
+// validStanza reports whether s can be passed as --stanza.
+func validStanza(s string) bool {
+	return s != "" && !strings.HasPrefix(s, "-") && !strings.ContainsAny(s, " \t\n/")
+}
+
+// splitSetID splits a backup id of a pgbackrest catalog into its stanza and
+// its label: the collector writes "STANZA/LABEL" when its source can read
+// several stanzas and "LABEL" when it lists exactly one. A label never
+// holds a slash.
+func splitSetID(id string) (stanza, label string) {
+	if s, l, ok := strings.Cut(id, "/"); ok {
+		return s, l
+	}
+	return "", id
+}
+
+// DefaultRunAs is the OS user pgBackRest and the restored cluster run as
+// when the exporter runs as root and run_as is not set: PostgreSQL refuses
+// to start as root, and "postgres" is the user that Debian, Red Hat and the
+// official images create for it and that owns the repository by default.
+const DefaultRunAs = "postgres"
+
+// target decides the stanza and the backup label of one run: the
+// configured ones, else those of the latest good backup in the source's
+// catalog. The label is empty when pgBackRest's own latest set is wanted.
+func (p *pgbackrestProbe) target(r *run) (stanza, label string, err error) {
+	o := &p.opts
+	stanza, label = splitSetID(o.Set)
+	stanza = cmp.Or(stanza, o.Stanza)
+	needLabel := label == "" && o.Restore
+	if r.probe.Source != "" && (needLabel || stanza == "") {
+		// With a stanza known, only that stanza's backups qualify: a
+		// source reading several stanzas qualifies every id with its
+		// stanza.
+		b, err := r.pickBackup(func(b *model.Backup) bool {
+			s, _ := splitSetID(b.ID)
+			return b.Type != model.BackupWAL && (stanza == "" || s == "" || s == stanza)
+		})
+		if err != nil {
+			return "", "", runx.Errorf(runx.KindConfig, "choose a backup set: %w", err)
+		}
+		s, l := splitSetID(b.ID)
+		if s == "" && stanza == "" {
+			return "", "", runx.Errorf(runx.KindConfig, "backup %s of source %s names no stanza: set stanza", b.ID, r.probe.Source)
+		}
+		stanza = cmp.Or(stanza, s)
+		if needLabel {
+			label = l
+		} else {
+			// The backup only named the stanza: a verify checks the
+			// whole repository, not this one backup.
+			r.result.BackupID, r.result.Release, r.result.RestoredPoint = "", "", time.Time{}
+		}
+	}
+	if !validStanza(stanza) {
+		return "", "", runx.Errorf(runx.KindConfig, "stanza %q is not a stanza name", stanza)
+	}
+	return stanza, label, nil
+}
+
+// invocation is how one run calls pgBackRest: the stanza decided for the
+// run and the OS user to run as.
+type invocation struct {
+	p      *pgbackrestProbe
+	stanza string
+	runAs  string
+}
+
+func (in *invocation) cmd(args ...string) runx.Cmd {
+	base := []string{"--stanza=" + in.stanza, "--log-level-console=warn", "--log-level-file=off"}
+	if in.p.opts.Config != "" {
+		base = append([]string{"--config=" + in.p.opts.Config}, base...)
+	}
+	return runx.Cmd{Path: in.p.opts.Binary, Args: append(base, args...), RunAs: in.runAs, StderrTail: 2048}
+}
+
+// runAs returns the OS user of the run: run_as, or DefaultRunAs when the
+// exporter runs as root (which PostgreSQL refuses).
+func (p *pgbackrestProbe) runAs(r *run) (string, error) {
+	if p.opts.RunAs != "" || os.Geteuid() != 0 {
+		return p.opts.RunAs, nil
+	}
+	if _, err := user.Lookup(DefaultRunAs); err != nil {
+		return "", runx.Errorf(runx.KindConfig, "the exporter runs as root and run_as is not set, but there is no %s user to run pgBackRest and PostgreSQL as (%v): set run_as", DefaultRunAs, err)
+	}
+	r.log.Info("running pgbackrest as "+DefaultRunAs+": the exporter runs as root and run_as is not set", "run_as", DefaultRunAs)
+	return DefaultRunAs, nil
 }
 
 func (p *pgbackrestProbe) Run(ctx context.Context, r *run) error {
 	o := &p.opts
+	stanza, label, err := p.target(r)
+	if err != nil {
+		return err
+	}
+	runAs, err := p.runAs(r)
+	if err != nil {
+		return err
+	}
+	in := &invocation{p: p, stanza: stanza, runAs: runAs}
 	var details []string
 	if *o.Verify {
-		r.log.Info("verifying the repository", "stanza", o.Stanza)
-		res, err := runx.Run(ctx, p.cmd("verify", "--output=text", "--verbose"))
+		r.log.Info("verifying the repository", "stanza", stanza)
+		res, err := runx.Run(ctx, in.cmd("verify", "--output=text", "--verbose"))
 		if res != nil {
 			r.log.Info("pgbackrest verify", "output", runx.Tail(string(res.Stdout)+string(res.Stderr), 4096))
 		}
 		if err != nil {
-			return fmt.Errorf("pgbackrest verify of stanza %s: %w", o.Stanza, err)
+			return fmt.Errorf("pgbackrest verify of stanza %s: %w", stanza, err)
 		}
 		// verify exits 0 whatever it finds (2.45): its report says.
 		problems, err := parsePgbrVerify(res.Stdout)
@@ -122,7 +236,7 @@ func (p *pgbackrestProbe) Run(ctx context.Context, r *run) error {
 		}
 		if len(problems) > 0 {
 			r.result.Details = strings.Join(problems, "\n")
-			return fmt.Errorf("pgbackrest verify found problems in stanza %s: %s", o.Stanza, strings.Join(problems, "; "))
+			return fmt.Errorf("pgbackrest verify found problems in stanza %s: %s", stanza, strings.Join(problems, "; "))
 		}
 		details = append(details, "pgbackrest verify: ok")
 	}
@@ -130,18 +244,15 @@ func (p *pgbackrestProbe) Run(ctx context.Context, r *run) error {
 		r.result.Details = strings.Join(details, "\n")
 		return nil
 	}
-	if os.Geteuid() == 0 && o.RunAs == "" {
-		return runx.Errorf(runx.KindConfig, "set run_as: a cluster restored as root cannot start")
-	}
-	res, err := runx.Run(ctx, p.cmd("info", "--output=json"))
+	res, err := runx.Run(ctx, in.cmd("info", "--output=json"))
 	if err != nil {
-		return fmt.Errorf("read backup sets: %w", err)
+		return fmt.Errorf("read backup sets of stanza %s: %w", stanza, err)
 	}
-	sets, err := parsePgbrInfo(res.Stdout, o.Stanza)
+	sets, err := parsePgbrInfo(res.Stdout, stanza)
 	if err != nil {
 		return err
 	}
-	set, err := p.chooseSet(r, sets)
+	set, err := chooseSet(r, sets, stanza, label)
 	if err != nil {
 		return err
 	}
@@ -150,18 +261,18 @@ func (p *pgbackrestProbe) Run(ctx context.Context, r *run) error {
 	if _, err := os.Stat(pgctl); err != nil {
 		return runx.Errorf(runx.KindNotFound, "pg_ctl of PostgreSQL %s: %w (set bin_dir)", set.version, err)
 	}
-	dir, err := r.makeSandboxDir(ctx, o.WorkDir, "-pgdata", sandboxCluster, o.RunAs, pgctl)
+	dir, err := r.makeSandboxDir(ctx, o.WorkDir, "-pgdata", sandboxCluster, runAs, pgctl)
 	if err != nil {
 		return err
 	}
 	data := filepath.Join(dir, clusterDataDir)
 	r.log.Info("restoring backup set", "set", set.label, "into", data)
 	began := time.Now()
-	if _, err := runx.Run(ctx, p.cmd("restore", "--pg1-path="+data, "--set="+set.label, "--type=immediate", "--target-action=promote",
+	if _, err := runx.Run(ctx, in.cmd("restore", "--pg1-path="+data, "--set="+set.label, "--type=immediate", "--target-action=promote",
 		"--archive-mode=off", "--tablespace-map-all="+filepath.Join(dir, "tablespaces"), "--lock-path="+filepath.Join(dir, "lock"))); err != nil {
 		return fmt.Errorf("restore backup set %s: %w", set.label, err)
 	}
-	if err := p.startCluster(ctx, r, dir, pgctl); err != nil {
+	if err := startCluster(ctx, r, dir, pgctl, runAs); err != nil {
 		return err
 	}
 	out, size, err := p.prove(ctx, dir)
@@ -221,32 +332,34 @@ func parsePgbrInfo(data []byte, stanza string) ([]pgbrSet, error) {
 	return nil, runx.Errorf(runx.KindConfig, "stanza %s is not in the repository", stanza)
 }
 
-// chooseSet picks the set to restore: the configured one, the latest good
-// one the catalog names, or the latest good one in the repository.
-func (p *pgbackrestProbe) chooseSet(r *run, sets []pgbrSet) (pgbrSet, error) {
-	want := p.opts.Set
-	if want == "" && r.probe.Source != "" {
-		b, err := r.pickBackup(func(b *model.Backup) bool { return b.Type != model.BackupWAL })
-		if err != nil {
-			return pgbrSet{}, runx.Errorf(runx.KindConfig, "choose a backup set: %w", err)
-		}
-		want = b.ID
-	}
+// chooseSet picks the set to restore: the one named by label (the
+// configured set, or the latest good one the catalog names), or else the
+// latest good one in the repository. It records on the result the catalog
+// id of the set when the catalog named it, so that a probe result names the
+// same backup as the catalog and the history.
+func chooseSet(r *run, sets []pgbrSet, stanza, label string) (pgbrSet, error) {
 	for i := len(sets) - 1; i >= 0; i-- {
 		s := sets[i]
-		if s.failed || (want != "" && s.label != want) {
+		if s.failed || (label != "" && s.label != label) {
 			continue
 		}
-		r.result.BackupID = s.label
+		if r.result.BackupID == "" || splitLabel(r.result.BackupID) != s.label {
+			r.result.BackupID = s.label
+		}
 		if r.result.RestoredPoint.IsZero() {
 			r.result.RestoredPoint = s.stop
 		}
 		return s, nil
 	}
-	if want != "" {
-		return pgbrSet{}, fmt.Errorf("backup set %s is not in stanza %s", want, p.opts.Stanza)
+	if label != "" {
+		return pgbrSet{}, fmt.Errorf("backup set %s is not in stanza %s", label, stanza)
 	}
-	return pgbrSet{}, fmt.Errorf("stanza %s has no good backup set", p.opts.Stanza)
+	return pgbrSet{}, fmt.Errorf("stanza %s has no good backup set", stanza)
+}
+
+func splitLabel(id string) string {
+	_, l := splitSetID(id)
+	return l
 }
 
 // startCluster starts the restored cluster on a Unix socket in its sandbox
@@ -254,7 +367,7 @@ func (p *pgbackrestProbe) chooseSet(r *run, sets []pgbrSet) (pgbrSet, error) {
 // never push WAL into the repository it came from, and with a
 // configuration of its own so that the source's settings (its memory, its
 // preload libraries, its authentication) do not apply.
-func (p *pgbackrestProbe) startCluster(ctx context.Context, r *run, dir, pgctl string) error {
+func startCluster(ctx context.Context, r *run, dir, pgctl, runAs string) error {
 	conf := filepath.Join(dir, "postgresql.conf")
 	hba := filepath.Join(dir, "pg_hba.conf")
 	if err := os.WriteFile(conf, []byte("# written by the restorable probe\n"), 0o644); err != nil {
@@ -264,8 +377,8 @@ func (p *pgbackrestProbe) startCluster(ctx context.Context, r *run, dir, pgctl s
 		return runx.Errorf(runx.KindIO, "write sandbox configuration: %w", err)
 	}
 	for _, f := range []string{conf, hba} {
-		if p.opts.RunAs != "" {
-			if err := chownTo(f, p.opts.RunAs); err != nil {
+		if runAs != "" {
+			if err := chownTo(f, runAs); err != nil {
 				return err
 			}
 		}
@@ -290,7 +403,7 @@ func (p *pgbackrestProbe) startCluster(ctx context.Context, r *run, dir, pgctl s
 		wait = max(1, int(time.Until(dl).Seconds()))
 	}
 	r.log.Info("starting the restored cluster", "port", port)
-	_, err := runx.Run(ctx, runx.Cmd{Path: pgctl, Args: []string{"-D", filepath.Join(dir, clusterDataDir), "-l", filepath.Join(dir, "postgres.log"), "-o", strings.Join(settings, " "), "-w", "-t", strconv.Itoa(wait), "start"}, RunAs: p.opts.RunAs, StderrTail: 2048})
+	_, err := runx.Run(ctx, runx.Cmd{Path: pgctl, Args: []string{"-D", filepath.Join(dir, clusterDataDir), "-l", filepath.Join(dir, "postgres.log"), "-o", strings.Join(settings, " "), "-w", "-t", strconv.Itoa(wait), "start"}, RunAs: runAs, StderrTail: 2048})
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 		r.log.Error("restored cluster did not start", "server_log", runx.Tail(string(log), 4096))

@@ -1,0 +1,135 @@
+package history
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Files written by earlier versions have fewer columns than the rows this
+// version writes. parquet-go could convert them, but its conversion turns
+// every boolean to false (issue 468), so each earlier schema is kept here
+// as a struct of its own: such a file is read with exactly its schema and
+// every row upgraded, the new columns left at their zero value (NULL).
+// Adding a column to a table means adding the previous schema here.
+
+// backupRowV1 is BackupRow before delta_bytes, restore_bytes and
+// databases.
+type backupRowV1 struct {
+	Source         string    `parquet:"source,dict"`
+	Env            string    `parquet:"env,dict"`
+	Dataset        string    `parquet:"dataset,dict"`
+	ID             string    `parquet:"id"`
+	Type           string    `parquet:"type,dict"`
+	Release        string    `parquet:"release,optional,dict"`
+	Parent         string    `parquet:"parent,optional"`
+	StartTime      time.Time `parquet:"start_time,optional,timestamp(microsecond:utc)"`
+	EndTime        time.Time `parquet:"end_time,optional,timestamp(microsecond:utc)"`
+	Status         string    `parquet:"status,dict"`
+	Error          string    `parquet:"error,optional"`
+	LogicalBytes   int64     `parquet:"logical_bytes,optional"`
+	StoredBytes    int64     `parquet:"stored_bytes,optional"`
+	FileCount      int64     `parquet:"file_count,optional"`
+	Location       string    `parquet:"location,optional,dict"`
+	StorageClass   string    `parquet:"storage_class,optional,dict"`
+	Region         string    `parquet:"region,optional,dict"`
+	Encrypted      bool      `parquet:"encrypted"`
+	KeyID          string    `parquet:"key_id,optional,dict"`
+	Immutable      bool      `parquet:"immutable"`
+	RetainUntil    time.Time `parquet:"retain_until,optional,timestamp(microsecond:utc)"`
+	Checksum       string    `parquet:"checksum,optional"`
+	Agent          string    `parquet:"agent,optional,dict"`
+	AgentVersion   string    `parquet:"agent_version,optional,dict"`
+	Classification string    `parquet:"classification,optional,dict"`
+	Tags           string    `parquet:"tags,optional"`
+	Paths          []string  `parquet:"paths,list"`
+	LSNStart       string    `parquet:"lsn_start,optional"`
+	LSNStop        string    `parquet:"lsn_stop,optional"`
+	WALStart       string    `parquet:"wal_start,optional"`
+	WALStop        string    `parquet:"wal_stop,optional"`
+	Removed        bool      `parquet:"removed"`
+	CollectedAt    time.Time `parquet:"collected_at,timestamp(microsecond:utc)"`
+	ContentHash    int64     `parquet:"content_hash"`
+}
+
+func (r *backupRowV1) upgrade() BackupRow {
+	return BackupRow{
+		Source:         r.Source,
+		Env:            r.Env,
+		Dataset:        r.Dataset,
+		ID:             r.ID,
+		Type:           r.Type,
+		Release:        r.Release,
+		Parent:         r.Parent,
+		StartTime:      r.StartTime,
+		EndTime:        r.EndTime,
+		Status:         r.Status,
+		Error:          r.Error,
+		LogicalBytes:   r.LogicalBytes,
+		StoredBytes:    r.StoredBytes,
+		FileCount:      r.FileCount,
+		Location:       r.Location,
+		StorageClass:   r.StorageClass,
+		Region:         r.Region,
+		Encrypted:      r.Encrypted,
+		KeyID:          r.KeyID,
+		Immutable:      r.Immutable,
+		RetainUntil:    r.RetainUntil,
+		Checksum:       r.Checksum,
+		Agent:          r.Agent,
+		AgentVersion:   r.AgentVersion,
+		Classification: r.Classification,
+		Tags:           r.Tags,
+		Paths:          r.Paths,
+		LSNStart:       r.LSNStart,
+		LSNStop:        r.LSNStop,
+		WALStart:       r.WALStart,
+		WALStop:        r.WALStop,
+		Removed:        r.Removed,
+		CollectedAt:    r.CollectedAt,
+		ContentHash:    r.ContentHash,
+	}
+}
+
+// backupCheckpointRowV1 is BackupCheckpointRow over backupRowV1.
+type backupCheckpointRowV1 struct {
+	backupRowV1
+	CheckpointAt time.Time `parquet:"checkpoint_at,timestamp(microsecond:utc)"`
+}
+
+func (r *backupCheckpointRowV1) upgrade() BackupCheckpointRow {
+	return BackupCheckpointRow{BackupRow: r.backupRowV1.upgrade(), CheckpointAt: r.CheckpointAt}
+}
+
+// readLegacy reads a file whose schema is an earlier one of T's table into
+// rows of T. It reports false when the schema is none it knows.
+func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]T) error) (bool, error) {
+	switch f := any(fn).(type) {
+	case func([]BackupRow) error:
+		return readUpgraded(pf, path, skip, (*backupRowV1).upgrade, f)
+	case func([]BackupCheckpointRow) error:
+		return readUpgraded(pf, path, skip, (*backupCheckpointRowV1).upgrade, f)
+	}
+	return false, nil
+}
+
+// readUpgraded reads a file of schema Old, if it has that schema, and
+// hands its rows upgraded to fn.
+func readUpgraded[Old, New any](pf *parquet.File, path string, skip skipGroup, upgrade func(*Old) New, fn func([]New) error) (bool, error) {
+	if !parquet.EqualNodes(parquet.SchemaOf(new(Old)), pf.Schema()) {
+		return false, nil
+	}
+	var out []New
+	err := readGroups(pf, path, skip, func(rows []Old) error {
+		out = out[:0]
+		for i := range rows {
+			out = append(out, upgrade(&rows[i]))
+		}
+		return fn(out)
+	})
+	if err != nil {
+		return true, fmt.Errorf("read %s (an earlier schema): %w", path, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,174 @@
+package history
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/model"
+)
+
+// downgrade is the row an earlier version wrote for the same backup: the
+// same columns but delta_bytes, restore_bytes and databases.
+func downgrade[Old any](t *testing.T, row any) Old {
+	t.Helper()
+	data, err := json.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old Old
+	if err := json.Unmarshal(data, &old); err != nil {
+		t.Fatal(err)
+	}
+	return old
+}
+
+// writeV1 writes b as an earlier version did, into the backups table of
+// root, collected at at.
+func writeV1(t *testing.T, root string, at time.Time, bs ...model.Backup) {
+	t.Helper()
+	var rows []backupRowV1
+	for i := range bs {
+		rows = append(rows, downgrade[backupRowV1](t, BackupRowOf(&bs[i], at)))
+	}
+	dir := filepath.Join(root, TableBackups, partitionPrefix+at.Format("2006-01-02"))
+	if _, err := writeFile(dir, at, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A history written before delta_bytes, restore_bytes and databases
+// existed still reads back: every old row with its booleans intact (the
+// schema conversion of parquet-go would turn them false) and the new
+// columns empty; the writer appends new versions next to the old files,
+// and compaction merges old and new files into the new schema.
+func TestHistoryWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
+	root := t.TempDir()
+	old := backup("pg", "payments", "20250310-080000F", day0().Add(-2*time.Hour))
+	// An earlier version knew none of the new facts.
+	old.DeltaBytes, old.RestoreBytes, old.Databases = 0, 0, nil
+	writeV1(t, root, day0().Add(-time.Hour), old)
+
+	c := newClock(day0())
+	w := openTest(t, root, c, 2)
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatalf("read a history of the earlier schema: %v", err)
+	}
+	got := snap.Backups["pg"]
+	if len(got) != 1 || !got[0].Encrypted || !got[0].Immutable || got[0].StoredBytes != old.StoredBytes || got[0].DeltaBytes != 0 || got[0].Databases != nil {
+		t.Fatalf("old backup read back as %+v", got)
+	}
+
+	// The same backup, now with the new facts, is a new version; an
+	// unchanged one is not.
+	withFacts := old
+	withFacts.DeltaBytes, withFacts.RestoreBytes, withFacts.Databases = 4<<30, 9<<30, []string{"payments", "postgres"}
+	other := backup("pg", "payments", "20250310-083000F", day0().Add(-time.Hour))
+	if st := mustAppend(t, w, "pg", &model.Catalog{Backups: []model.Backup{old, other}}); st.Backups != 1 {
+		t.Errorf("re-reading the unchanged backup wrote %d rows, want only the new backup", st.Backups)
+	}
+	c.Advance(time.Minute)
+	if st := mustAppend(t, w, "pg", &model.Catalog{Backups: []model.Backup{withFacts, other}}); st.Backups != 1 {
+		t.Errorf("the backup with its new facts wrote %d rows, want 1", st.Backups)
+	}
+	c.Advance(time.Minute)
+	if err := w.Compact(); err != nil {
+		t.Fatalf("compact old and new files: %v", err)
+	}
+	rows := readRows[BackupRow](t, root, TableBackups)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows after compaction, want 3 (old, new backup, new version)", len(rows))
+	}
+	for _, r := range rows {
+		if !r.Encrypted || !r.Immutable {
+			t.Errorf("%s collected %s lost its booleans", r.ID, r.CollectedAt)
+		}
+	}
+	// A restarted writer reads the compacted history back.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w3, err := Open(root, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w3.Close() //nolint:errcheck // test
+	snap, err = w3.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range snap.Backups["pg"] {
+		if b.ID == old.ID && (b.DeltaBytes != 4<<30 || b.RestoreBytes != 9<<30 || !slices.Equal(b.Databases, withFacts.Databases) || !b.Encrypted) {
+			t.Errorf("latest version of %s: %+v", b.ID, b)
+		}
+	}
+}
+
+// Checkpoint files of the earlier schema read back too.
+func TestCheckpointWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
+	dir := t.TempDir()
+	b := backup("pg", "payments", "20250310-080000F", day0())
+	row := BackupCheckpointRow{BackupRow: BackupRowOf(&b, day0()), CheckpointAt: day0()}
+	v1 := backupCheckpointRowV1{backupRowV1: downgrade[backupRowV1](t, row.BackupRow), CheckpointAt: day0()}
+	name, err := writeFile(dir, day0(), []backupCheckpointRowV1{v1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, filepath.Base(name))
+	var got []BackupCheckpointRow
+	if err := scanFile(path, nil, func(r *BackupCheckpointRow) error { got = append(got, *r); return nil }); err != nil {
+		t.Fatalf("read a checkpoint of the earlier schema: %v", err)
+	}
+	if len(got) != 1 || !got[0].Encrypted || !got[0].CheckpointAt.Equal(day0()) || got[0].ID != b.ID {
+		t.Errorf("checkpoint read back as %+v", got)
+	}
+}
+
+// DuckDB reads a table whose older files lack the new columns with
+// union_by_name, the way the analyzer does: NULL for the old rows, the
+// values for the new ones, booleans intact in both.
+func TestDuckDBReadsOldAndNewFilesTogether(t *testing.T) {
+	root := t.TempDir()
+	old := backup("pg", "payments", "old", day0().Add(-2*time.Hour))
+	old.DeltaBytes, old.RestoreBytes, old.Databases = 0, 0, nil
+	writeV1(t, root, day0().Add(-time.Hour), old)
+	w := openTest(t, root, newClock(day0()), 0)
+	mustAppend(t, w, "pg", &model.Catalog{Backups: []model.Backup{old, backup("pg", "payments", "new", day0().Add(-time.Hour))}})
+
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() //nolint:errcheck // test
+	rows, err := db.Query("SELECT id, encrypted, delta_bytes, restore_bytes, array_to_string(databases, ',') FROM " + from(root, TableBackups) + " ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close() //nolint:errcheck // test
+	var got []string
+	for rows.Next() {
+		var id string
+		var enc bool
+		var delta, restore sql.NullInt64
+		var dbs sql.NullString
+		if err := rows.Scan(&id, &enc, &delta, &restore, &dbs); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %v %v/%d %v/%d %v/%s", id, enc, delta.Valid, delta.Int64, restore.Valid, restore.Int64, dbs.Valid, dbs.String))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("new true true/%d true/%d true/payments,postgres", int64(2<<30), int64(6<<30)),
+		"old true false/0 false/0 false/",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("DuckDB read\n%q\nwant\n%q", got, want)
+	}
+}
