@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -21,8 +20,10 @@ import (
 // metricsRoute serves /metrics like promhttp.HandlerFor (same content
 // negotiation, compression, headers and error answers), but keeps the
 // encoded body of the derived metrics per state version and format. Only
-// the exporter's own registry is encoded at every scrape; it is written
-// first, and the cached derived body after it. Concurrent scrapes of an
+// the exporter's own registry is gathered and encoded for every scrape
+// (concurrent scrapes share a gather that started after they arrived, see
+// freshGatherer); it is written first, and the cached derived body after
+// it. Concurrent scrapes of an
 // unchanged state share one encoding: the first encodes, the others wait
 // for its bytes.
 //
@@ -37,16 +38,19 @@ type metricsRoute struct {
 	fallback http.Handler
 	log      *slog.Logger
 	cache    bodyCache
+	own      *freshGatherer
 	// gzips are writers for the own part, reused between scrapes.
 	gzips sync.Pool
 }
 
 func newMetricsRoute(exp metrics.Exposition, fallback http.Handler, log *slog.Logger) *metricsRoute {
-	return &metricsRoute{exp: exp, fallback: fallback, log: log, gzips: sync.Pool{New: func() any {
+	m := &metricsRoute{exp: exp, fallback: fallback, log: log, gzips: sync.Pool{New: func() any {
 		// The own part is a few kilobytes: speed matters more than size.
 		w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 		return w
 	}}}
+	m.own = &freshGatherer{g: exp.Own}
+	return m
 }
 
 func (m *metricsRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,12 +65,12 @@ func (m *metricsRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.gatherError(w, fmt.Errorf("gather derived metrics: %w", err))
 		return
 	}
-	own, err := m.exp.Own.Gather()
-	if err != nil {
-		m.gatherError(w, fmt.Errorf("gather the exporter's own metrics: %w", err))
+	round := m.own.get()
+	if round.err != nil {
+		m.gatherError(w, fmt.Errorf("gather the exporter's own metrics: %w", round.err))
 		return
 	}
-	if sharesFamily(own, derived) {
+	if sharesFamily(round.mfs, derived) {
 		// Both parts would hold a piece of one family, which must not be
 		// split: let promhttp merge them (or report the clash).
 		m.fallback.ServeHTTP(w, r)
@@ -74,40 +78,26 @@ func (m *metricsRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-	w.Header().Add("Vary", "Accept")
-	w.Header().Add("Vary", "Accept-Encoding")
-	w.Header().Set("Content-Type", string(format))
 	gz := negotiateGzip(r.Header)
 	body, err := m.cache.get(r.Context(), bodyKey{ver: ver, format: format, gzip: gz}, derived)
 	if err != nil {
 		m.gatherError(w, fmt.Errorf("encode derived metrics as %s: %w", format, err))
 		return
 	}
-
-	out := io.Writer(w)
-	var zw *gzip.Writer
+	own, err := round.body(format, gz, &m.gzips)
+	if err != nil {
+		m.gatherError(w, fmt.Errorf("encode the exporter's own metrics as %s: %w", format, err))
+		return
+	}
+	w.Header().Add("Vary", "Accept")
+	w.Header().Add("Vary", "Accept-Encoding")
+	w.Header().Set("Content-Type", string(format))
 	if gz {
 		w.Header().Set("Content-Encoding", "gzip")
-		zw = m.gzips.Get().(*gzip.Writer)
-		defer m.gzips.Put(zw)
-		zw.Reset(w)
-		out = zw
 	}
-	enc := expfmt.NewEncoder(out, format)
-	for _, mf := range own {
-		if err := enc.Encode(mf); err != nil {
-			// Part of the body may be sent already: stop, as promhttp does.
-			m.log.Error("encode the exporter's own metrics", "err", err)
-			return
-		}
-	}
-	// The encoder is not closed: the OpenMetrics "# EOF" ends the derived
-	// body.
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			m.log.Error("compress the exporter's own metrics", "err", err)
-			return
-		}
+	if _, err := w.Write(own); err != nil {
+		m.log.Debug("send own metrics", "err", err)
+		return
 	}
 	if _, err := w.Write(body); err != nil {
 		m.log.Debug("send derived metrics", "err", err)
