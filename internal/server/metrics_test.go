@@ -524,16 +524,20 @@ func TestPrometheusScrapesCachedBody(t *testing.T) {
 	}
 }
 
-// BenchmarkScrapeCached is one gzip scrape of an unchanged state of 1k
-// datasets, with the go_ and process_ collectors the exporter registers.
+// BenchmarkScrapeCached is gzip scrapes of an unchanged state of 1k
+// datasets by 50 concurrent scrapers, with the go_ and process_ collectors
+// the exporter registers.
 func BenchmarkScrapeCached(b *testing.B) {
 	f := newScrapeFixture(b)
 	f.record(1000)
 	f.own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("Accept-Encoding", "gzip")
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, req)
-	}
+	b.SetParallelism(25)
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+		}
+	})
 }
