@@ -208,9 +208,10 @@ func (a *app) probeStatus() []metrics.ProbeStatus {
 	return out
 }
 
-// Gatherer serves the exporter's own metrics and those derived from state.
+// Gatherer serves the exporter's own metrics and those derived from state;
+// the /metrics route caches the encoding of the derived part.
 func (a *app) Gatherer() prometheus.Gatherer {
-	return prometheus.Gatherers{a.opts.Registry, a.metrics}
+	return metrics.Exposition{Own: a.opts.Registry, Derived: a.metrics}
 }
 
 // Reload re-reads the configuration file and keeps the old configuration

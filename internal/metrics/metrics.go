@@ -5,7 +5,9 @@
 // every source (collected in the background, never during a scrape), probe
 // metrics from the latest probe results and policy metrics from the
 // configuration. The derived metrics are cached per state version, so a
-// scrape only sends what was built when the state last changed.
+// scrape only sends what was built when the state last changed; GatherVersion
+// names that version, so that the /metrics route can also keep their
+// encoded body.
 package metrics
 
 import (
@@ -152,11 +154,34 @@ type Collector struct {
 	// evalFor and evalCached cache the metrics of the newest evaluation.
 	evalFor    *policy.Result
 	evalCached []*dto.MetricFamily
+	// probesSeen are the probe results of the last gather; probesVersion
+	// counts how often they differed from those before.
+	probesSeen    []probeKey
+	probesVersion uint64
 }
 
 type cacheKey struct {
 	store uint64
 	cfg   *config.Config
+}
+
+// Version names the state derived metrics were built from: the store's
+// version, the configuration, the policy evaluation and the probe results.
+// Two gathers that return equal versions return equal metric families, so
+// an encoding of the one serves for the other.
+type Version struct {
+	cacheKey
+	eval   *policy.Result
+	probes uint64
+}
+
+// probeKey is everything a probe's metrics are built from, so that equal
+// keys mean equal probe metrics.
+type probeKey struct {
+	probe, kind, env, dataset string
+	success                   bool
+	values                    [5]float64
+	hasLastSuccess, hasRPO    bool
 }
 
 var _ prometheus.Gatherer = (*Collector)(nil)
@@ -172,9 +197,17 @@ func (c *Collector) SetConfig(cfg *config.Config) { c.cfg.Store(cfg) }
 
 // Gather returns the derived metric families.
 func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
+	_, mfs, err := c.GatherVersion()
+	return mfs, err
+}
+
+// GatherVersion returns the derived metric families and the version of the
+// state they were built from, read at the same moment as the families: a
+// version equal to an earlier one means the families are equal too.
+func (c *Collector) GatherVersion() (Version, []*dto.MetricFamily, error) {
 	cfg := c.cfg.Load()
 	if cfg == nil {
-		return nil, nil
+		return Version{}, nil, nil
 	}
 	view := c.src.Store.View()
 	c.mu.Lock()
@@ -183,12 +216,13 @@ func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 		mfs, err := gatherMetrics(c.buildState(cfg, view))
 		if err != nil {
 			c.mu.Unlock()
-			return nil, err
+			return Version{}, nil, err
 		}
 		c.cached, c.cachedFor = mfs, key
 	}
 	out := slices.Clone(c.cached)
 	c.mu.Unlock()
+	ver := Version{cacheKey: key}
 
 	if c.src.Evaluation != nil {
 		ecfg, res := c.src.Evaluation()
@@ -197,28 +231,38 @@ func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 			mfs, err := gatherMetrics(c.buildEvaluation(ecfg, res))
 			if err != nil {
 				c.mu.Unlock()
-				return nil, err
+				return Version{}, nil, err
 			}
 			c.evalFor, c.evalCached = res, mfs
 		}
 		out = append(out, c.evalCached...)
 		c.mu.Unlock()
+		ver.eval = res
 	}
 
 	// Probe results change independently of catalogs and are small: build
-	// them on each scrape.
+	// them on each scrape, and count a new probe version whenever they
+	// differ from the previous gather's.
 	var live []prometheus.Metric
+	var keys []probeKey
 	if c.src.Probes != nil {
-		live = c.buildProbes(live, c.src.Probes())
+		live, keys = c.buildProbes(live, c.src.Probes())
 	}
+	c.mu.Lock()
+	if !slices.Equal(keys, c.probesSeen) {
+		c.probesSeen = keys
+		c.probesVersion++
+	}
+	ver.probes = c.probesVersion
+	c.mu.Unlock()
 	if len(live) > 0 {
 		mfs, err := gatherMetrics(live)
 		if err != nil {
-			return nil, err
+			return Version{}, nil, err
 		}
 		out = append(out, mfs...)
 	}
-	return out, nil
+	return ver, out, nil
 }
 
 // metricList turns ready metrics into a collector for a throwaway registry,
@@ -453,28 +497,35 @@ func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result) []pr
 	return out
 }
 
-func (c *Collector) buildProbes(out []prometheus.Metric, probes []ProbeStatus) []prometheus.Metric {
+func (c *Collector) buildProbes(out []prometheus.Metric, probes []ProbeStatus) ([]prometheus.Metric, []probeKey) {
+	keys := make([]probeKey, 0, len(probes))
 	for _, p := range probes {
 		r := &p.Last
+		k := probeKey{probe: r.Probe, kind: r.Kind, env: r.Env, dataset: r.Dataset, success: r.Success,
+			values:         [5]float64{r.Duration.Seconds(), ts(r.Start), ts(p.LastSuccess), float64(r.BytesVerified), r.AchievedRPO().Seconds()},
+			hasLastSuccess: !p.LastSuccess.IsZero(), hasRPO: r.AchievedRPO() > 0}
+		keys = append(keys, k)
 		l := []string{r.Probe, r.Kind, r.Env, r.Dataset}
-		out = append(out, gauge(c.d.probeSuccess, b2f(r.Success), l...))
-		if r.Duration > 0 {
-			out = append(out, gauge(c.d.probeDuration, r.Duration.Seconds(), l...))
+		out = append(out, gauge(c.d.probeSuccess, b2f(k.success), l...))
+		// Unknown is absent: a run without a measured duration or start,
+		// and a kind that counts no bytes (a database comparison), leave
+		// those series out. The key holds the values, so a change of
+		// presence is a change of key.
+		if k.values[0] > 0 {
+			out = append(out, gauge(c.d.probeDuration, k.values[0], l...))
 		}
 		if !r.Start.IsZero() {
-			out = append(out, gauge(c.d.probeLastRun, ts(r.Start), l...))
+			out = append(out, gauge(c.d.probeLastRun, k.values[1], l...))
 		}
-		if !p.LastSuccess.IsZero() {
-			out = append(out, gauge(c.d.probeLastSuccess, ts(p.LastSuccess), l...))
+		if k.hasLastSuccess {
+			out = append(out, gauge(c.d.probeLastSuccess, k.values[2], l...))
 		}
-		// Probes of a kind that counts no bytes (a database comparison)
-		// leave them unknown.
-		if r.BytesVerified > 0 {
-			out = append(out, gauge(c.d.probeVerified, float64(r.BytesVerified), l...))
+		if k.values[3] > 0 {
+			out = append(out, gauge(c.d.probeVerified, k.values[3], l...))
 		}
-		if rpo := r.AchievedRPO(); rpo > 0 {
-			out = append(out, gauge(c.d.probeRPO, rpo.Seconds(), l...))
+		if k.hasRPO {
+			out = append(out, gauge(c.d.probeRPO, k.values[4], l...))
 		}
 	}
-	return out
+	return out, keys
 }

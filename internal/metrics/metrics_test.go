@@ -300,3 +300,49 @@ func seriesOf(t *testing.T, cat *model.Catalog, probe model.ProbeResult, family 
 	}
 	return len(mf.Metric)
 }
+
+// TestGatherVersion: the version stays while nothing changes and moves with
+// a collection, a reload and a probe result, the three things the derived
+// metrics come from.
+func TestGatherVersion(t *testing.T) {
+	cfg, err := config.Parse("t.yml", []byte(cfgYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := collectors.NewStore()
+	store.Configure(cfg)
+	verified := int64(1)
+	c := NewCollector(Sources{Store: store, Probes: func() []ProbeStatus {
+		return []ProbeStatus{{Last: model.ProbeResult{Probe: "p", Kind: "artifact", Env: "prod", Dataset: "payments", Start: t0, Success: true, BytesVerified: verified}}}
+	}})
+	c.SetConfig(cfg)
+	version := func() Version {
+		v, _, err := c.GatherVersion()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v0 := version()
+	if version() != v0 {
+		t.Fatal("version moved without a change")
+	}
+	store.Record(collectors.Run{Source: "db", Type: "manifest", Start: t0, Catalog: &model.Catalog{Backups: []model.Backup{backup("f1", model.BackupFull, model.StatusSucceeded, t0, "v1", "k-good")}}})
+	v1 := version()
+	if v1 == v0 {
+		t.Error("version did not move with a collection")
+	}
+	verified++
+	v2 := version()
+	if v2 == v1 {
+		t.Error("version did not move with a probe result")
+	}
+	reloaded, err := config.Parse("t.yml", []byte(cfgYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetConfig(reloaded)
+	if version() == v2 {
+		t.Error("version did not move with a reload")
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/restorable/restorable/internal/access"
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/metrics"
 )
 
 // ProbeAPI is the restore-probe part of the HTTP API.
@@ -26,7 +27,10 @@ type ProbeAPI interface {
 
 // Options wire the routes to the exporter.
 type Options struct {
-	Logger        *slog.Logger
+	Logger *slog.Logger
+	// Gatherer provides what /metrics serves. A metrics.Exposition has the
+	// encoded body of its derived part cached per state version; any other
+	// gatherer is encoded at every scrape.
 	Gatherer      prometheus.Gatherer
 	TelemetryPath string
 	Version       string
@@ -76,10 +80,14 @@ func New(o Options) (http.Handler, error) {
 	}
 	probeName := func(r *http.Request) string { return r.PathValue("name") }
 	mux := http.NewServeMux()
-	mux.Handle("GET "+o.TelemetryPath, guarded(route{perm: config.PermMetricsRead}, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+	var scrape http.Handler = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
-	})))
+	})
+	if exp, ok := o.Gatherer.(metrics.Exposition); ok {
+		scrape = newMetricsRoute(exp, scrape, o.Logger)
+	}
+	mux.Handle("GET "+o.TelemetryPath, guarded(route{perm: config.PermMetricsRead}, scrape))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "Healthy.\n")
 	})
