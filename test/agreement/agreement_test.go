@@ -31,7 +31,7 @@ import (
 )
 
 var (
-	seeds    = flag.Int("agreement.seeds", 12, "number of simulated estates")
+	seeds    = flag.Int("agreement.seeds", 8, "number of simulated estates")
 	seedBase = flag.Uint64("agreement.seed", 1, "first seed")
 )
 
