@@ -66,7 +66,7 @@ func newScrapeFixture(t testing.TB) *scrapeFixture {
 	}})
 	f.derived.SetConfig(cfg)
 	f.scrapes = prometheus.NewCounter(prometheus.CounterOpts{Name: "restorable_test_events_total", Help: "Events."})
-	f.own.MustRegister(f.scrapes, prometheus.NewBuildInfoCollector())
+	f.own.MustRegister(f.scrapes, collectors.NewBuildInfoCollector())
 	exp := metrics.Exposition{Own: f.own, Derived: f.derived}
 	var err error
 	f.h, err = New(Options{Logger: slog.New(slog.DiscardHandler), Gatherer: exp, TelemetryPath: "/metrics", Ready: func() bool { return true }})
