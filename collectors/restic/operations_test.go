@@ -10,7 +10,7 @@ import (
 )
 
 // The operations the collector declares are the ones a real collection
-// counts (snapshots and both stats runs), so the exporter's call counters
+// counts (snapshots, both stats runs and the listing of a new snapshot), so the exporter's call counters
 // created at 0 are the series that later increase.
 func TestOperationsAreTheCountedCalls(t *testing.T) {
 	r := newTestRepo(t)
