@@ -64,7 +64,9 @@ func runGate(ctx context.Context, g *globals, o *gateOptions) (int, error) {
 			return exitError, err
 		}
 		ans.Reasons = append(ans.Reasons, reasons...)
-		ans.Allow = ans.Allow && len(reasons) == 0
+		// A break-glass override overrules the alerts as it overrules the
+		// findings they fire on: they are listed, and the gate stays open.
+		ans.Allow = ans.Allow && (len(reasons) == 0 || ans.Override != nil)
 	}
 	if err := writeGate(g.stdout, o.format, &ans); err != nil {
 		return exitError, err
@@ -232,6 +234,15 @@ func writeGate(w io.Writer, format string, a *policy.GateAnswer) error {
 			subject = " " + subject
 		}
 		if _, err := fmt.Fprintf(w, "  - %s [%s]%s: %s\n", r.Check, r.Severity, subject, r.Detail); err != nil {
+			return err
+		}
+	}
+	if o := a.Override; o != nil {
+		scope := ""
+		if o.Dataset != "" {
+			scope = " (dataset " + o.Dataset + ")"
+		}
+		if _, err := fmt.Fprintf(w, "OVERRIDDEN%s by %s since %s until %s: %s\n", scope, o.By, o.Since.UTC().Format(time.RFC3339), o.ExpiresAt.UTC().Format(time.RFC3339), o.Reason); err != nil {
 			return err
 		}
 	}

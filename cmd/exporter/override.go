@@ -218,6 +218,12 @@ func (a *app) HandleOverrideSet(w http.ResponseWriter, r *http.Request) {
 			badOverride(w, "expires_in: "+err.Error())
 			return
 		}
+		// The bounds are checked here too, so that the error names the
+		// field the client sent.
+		if d <= 0 || d > policy.MaxOverrideDuration {
+			badOverride(w, fmt.Sprintf("expires_in: %s is not in (0, %s]", d, policy.MaxOverrideDuration))
+			return
+		}
 		o.ExpiresAt = now.Add(d)
 	case req.ExpiresAt != nil:
 		o.ExpiresAt = req.ExpiresAt.UTC()
