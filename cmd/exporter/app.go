@@ -43,6 +43,8 @@ type app struct {
 	live    *live.State
 	// overrides are the break-glass overrides of the deploy gate.
 	overrides *overrideStore
+	// audits copies audit entries to the history; nil until exportAudit.
+	audits *auditExport
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -275,6 +277,9 @@ func (a *app) Close() {
 		a.probes.Stop()
 	}
 	a.mu.Unlock()
+	if a.audits != nil {
+		a.audits.Close()
+	}
 	if a.history != nil {
 		if err := a.history.Close(); err != nil {
 			a.opts.Logger.Error("close history", "err", err)

@@ -203,6 +203,16 @@ func TestGoldenMetrics(t *testing.T) {
 	}
 	e := startExporter(t, bin, cfg, filepath.Join(dir, "history"), "--web.telemetry-path=/metrics")
 	e.runProbe("bundle-verify")
+	// The run's two audit entries reach the history within a second
+	// (auditFlushEvery); wait for them so that the output does not depend
+	// on the moment of the scrape.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.get("/metrics"), `restorable_history_rows_written_total{table="audit"} 2`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe run's audit entries did not reach the history within 10s; logs:\n%s", e.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	raw := e.get("/metrics")
 	got := normalize(raw)
 	golden := "testdata/e2e-output.txt"

@@ -168,6 +168,7 @@ func run(args []string) int {
 		return 1
 	}
 	defer a.Close()
+	a.exportAudit(auditLog)
 
 	reload := func() error { return reloadAll(a, &policy, *configFile, *webConfig.WebConfigFile) }
 	handler, err := server.New(server.Options{

@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/restorable/restorable/internal/access"
 	"github.com/restorable/restorable/internal/audit"
+	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/server"
 )
@@ -120,6 +122,7 @@ func (e *overrideEnv) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.exportAudit(l)
 	a.mu.Lock()
 	pol, err := access.New(a.cfg.Access, "")
 	a.mu.Unlock()
@@ -403,4 +406,82 @@ func TestGateOverrideSurvivesARestartAndIsWithdrawn(t *testing.T) {
 	if strings.Contains(string(log), rmToken) {
 		t.Error("a bearer token reached the audit log")
 	}
+}
+
+// auditRows reads the audit table of the history under dir.
+func auditRows(t *testing.T, dir string) []history.AuditRow {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "history", history.TableAudit, "dt=*", "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []history.AuditRow
+	for _, f := range files {
+		rows, err := parquet.ReadFile[history.AuditRow](f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+// Every audit entry reaches the history's audit table (batched, flushed at
+// the latest when the exporter stops); a history that cannot be written
+// fails no request and is counted.
+func TestAuditEntriesCopiedToHistory(t *testing.T) {
+	e := newOverrideEnv(t)
+	if code, body := e.do("POST", "/api/v1/gate/override", rmToken, `{"env":"prod","reason":"INC-42 hotfix","expires_in":"1h"}`); code != http.StatusOK {
+		t.Fatalf("override: %d %s", code, body)
+	}
+	if code, _ := e.do("POST", "/api/v1/gate/override", onCallToken, `{"env":"prod","reason":"x","expires_in":"1h"}`); code != http.StatusForbidden {
+		t.Fatalf("on-call override: %d", code)
+	}
+	entries := e.audit.Entries()
+	e.stop()
+	rows := auditRows(t, e.dir)
+	if int64(len(rows)) != entries {
+		t.Fatalf("%d audit rows in history, %d entries in the log", len(rows), entries)
+	}
+	var sawOverride, sawDenied bool
+	for _, r := range rows {
+		if r.Action == "gate.override" && r.Outcome == audit.OutcomeOK && r.Principal == "rm" && r.Status == 200 && strings.Contains(r.Detail, `reason="INC-42 hotfix"`) {
+			sawOverride = true
+		}
+		if r.Outcome == audit.OutcomeDenied && r.Principal == "oncall" && r.Status == 403 {
+			sawDenied = true
+		}
+	}
+	if !sawOverride || !sawDenied {
+		t.Errorf("audit rows lack the override (%v) or the refusal (%v): %+v", sawOverride, sawDenied, rows)
+	}
+
+	e.start()
+	before := historyErrors(t, e.app)
+	if err := e.app.history.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.do("DELETE", "/api/v1/gate/override?env=prod", rmToken, ""); code != http.StatusOK {
+		t.Fatalf("withdraw with the history closed: %d %s, want the request to succeed", code, body)
+	}
+	e.app.audits.Close()
+	e.app.audits = nil
+	if after := historyErrors(t, e.app); after <= before {
+		t.Errorf("restorable_history_write_errors_total %v before, %v after a failed copy", before, after)
+	}
+}
+
+func historyErrors(t *testing.T, a *app) float64 {
+	t.Helper()
+	mfs, err := a.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "restorable_history_write_errors_total" {
+			return mf.Metric[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no restorable_history_write_errors_total")
+	return 0
 }
