@@ -122,6 +122,13 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	if err != nil {
 		return ans, err
 	}
+	// Overrides set through the exporter are in the audit table; the one in
+	// force now overrules the answer as the exporter's does.
+	overrides, err := db.Overrides(ctx, at)
+	if err != nil {
+		return ans, err
+	}
+	ans = policy.ApplyOverrides(ans, overrides, at)
 	// The evaluation reads the columns the checks need; the checksum of the
 	// one backup the answer names is looked up.
 	if b := ans.LatestGoodBackup; b != nil && b.Checksum == "" {

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/restorable/restorable/internal/audit"
+	"github.com/restorable/restorable/internal/history"
+	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 )
 
@@ -48,5 +55,67 @@ func TestGateFromExporterShowsTheOverride(t *testing.T) {
 				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
 			}
 		}
+	}
+}
+
+// Without --exporter, analyze gate reads the overrides from the history's
+// audit table: the newest override in force overrules the answer as the
+// exporter's does, a withdrawn one does not, and an expired one no longer.
+func TestGateFromHistoryHonoursOverrides(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "history")
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cfg := filepath.Join(dir, "restorable.yml")
+	if err := os.WriteFile(cfg, []byte("environments:\n  prod: {rpo: 1h}\n  dev: {rpo: 1h}\nsources:\n  - {name: ci, type: manifest, env: prod, manifest: {dir: m}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := history.Open(root, history.Options{Now: func() time.Time { return at.Add(-time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both environments' only backups are 5h old: both gates are closed.
+	var backups []model.Backup
+	for _, env := range []string{"prod", "dev"} {
+		backups = append(backups, model.Backup{Source: "ci", Env: env, Dataset: "orders", ID: env + "1", Type: model.BackupFull, Status: model.StatusSucceeded,
+			Release: "v1", Start: at.Add(-6 * time.Hour), End: at.Add(-5 * time.Hour)})
+	}
+	if _, err := w.AppendCatalog("ci", &model.Catalog{Backups: backups}); err != nil {
+		t.Fatal(err)
+	}
+	dev := policy.Override{Env: "dev", By: "alice", Reason: "INC-7 <hotfix> & rollback", Since: at.Add(-30 * time.Minute), ExpiresAt: at.Add(time.Hour)}
+	prod := policy.Override{Env: "prod", By: "alice", Reason: "mistake", Since: at.Add(-20 * time.Minute), ExpiresAt: at.Add(time.Hour)}
+	entry := func(seq int64, t time.Time, action string, o policy.Override) audit.Entry {
+		return audit.Entry{Seq: seq, Time: t, Principal: "alice", Auth: "token", Action: action, Target: "/api/v1/gate/override", Outcome: audit.OutcomeOK, Status: 200, Detail: policy.OverrideAuditDetail(o)}
+	}
+	if err := w.AppendAudit(
+		entry(1, dev.Since, "gate.override", dev),
+		entry(2, prod.Since, "gate.override", prod),
+		entry(3, prod.Since.Add(time.Minute), "gate.override.withdraw", prod),
+		// A refused attempt changes nothing.
+		audit.Entry{Seq: 4, Time: prod.Since.Add(2 * time.Minute), Principal: "bob", Action: "gate.override", Outcome: audit.OutcomeDenied, Status: 403, Detail: "forbidden"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gate := func(env string, now time.Time) (int, policy.GateAnswer) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"--config.file", cfg, "--history", root, "gate", "--env", env, "--format", "json"}, &out, &errb, func() time.Time { return now })
+		var a policy.GateAnswer
+		if err := json.Unmarshal(out.Bytes(), &a); err != nil {
+			t.Fatalf("gate output is not JSON: %v\n%s%s", err, out.String(), errb.String())
+		}
+		return code, a
+	}
+	code, a := gate("dev", at)
+	if code != exitAllow || !a.Allow || a.Override == nil || a.Override.Reason != dev.Reason || a.Override.By != "alice" || len(a.Reasons) == 0 {
+		t.Errorf("dev under an override: exit %d, %+v", code, a)
+	}
+	if code, a := gate("prod", at); code != exitDeny || a.Override != nil {
+		t.Errorf("prod after its override was withdrawn: exit %d, %+v", code, a)
+	}
+	if code, a := gate("dev", at.Add(time.Hour)); code != exitDeny || a.Override != nil {
+		t.Errorf("dev once its override expired: exit %d, %+v", code, a)
 	}
 }

@@ -247,7 +247,7 @@ func (a *app) HandleOverrideSet(w http.ResponseWriter, r *http.Request) {
 		server.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "the override could not be kept, so none is in force: " + err.Error()})
 		return
 	}
-	server.SetAuditDetail(r, fmt.Sprintf("env=%s dataset=%s expires_at=%s reason=%q", o.Env, o.Dataset, o.ExpiresAt.Format(time.RFC3339), o.Reason))
+	server.SetAuditDetail(r, policy.OverrideAuditDetail(o))
 	a.opts.Logger.Warn("deploy gate overridden", "env", o.Env, "dataset", o.Dataset, "by", o.By, "expires_at", o.ExpiresAt, "reason", o.Reason)
 	a.answerGate(w, policy.GateRequest{Env: o.Env, Dataset: o.Dataset})
 }
@@ -272,7 +272,7 @@ func (a *app) HandleOverrideWithdraw(w http.ResponseWriter, r *http.Request) {
 		server.WriteJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no override of env %q dataset %q is in force", env, dataset)})
 		return
 	}
-	server.SetAuditDetail(r, fmt.Sprintf("env=%s dataset=%s withdrew the override by %s (reason %q) due to expire at %s", env, dataset, gone.By, gone.Reason, gone.ExpiresAt.Format(time.RFC3339)))
+	server.SetAuditDetail(r, policy.OverrideAuditDetail(*gone))
 	a.opts.Logger.Warn("deploy gate override withdrawn", "env", env, "dataset", dataset)
 	a.answerGate(w, policy.GateRequest{Env: env, Dataset: dataset})
 }

@@ -395,8 +395,9 @@ func TestGateOverrideSurvivesARestartAndIsWithdrawn(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"principal":"rm","auth":"token","remote":"127.0.0.1","action":"gate.override","target":"/api/v1/gate/override","outcome":"allowed"`,
-		`"principal":"rm","auth":"token","remote":"127.0.0.1","action":"gate.override","target":"/api/v1/gate/override","outcome":"ok","status":200,"detail":"env=prod dataset= expires_at=` + e.clock.Now().Add(-30*time.Minute).Add(time.Hour).UTC().Format(time.RFC3339) + ` reason=\"INC-42 hotfix\""`,
-		`"action":"gate.override.withdraw","target":"env=prod","outcome":"ok","status":200,"detail":"env=prod dataset= withdrew the override by rm (reason \"INC-42 hotfix\")`,
+		`"principal":"rm","auth":"token","remote":"127.0.0.1","action":"gate.override","target":"/api/v1/gate/override","outcome":"ok","status":200,"detail":"{\"env\":\"prod\",\"by\":\"rm\",\"reason\":\"INC-42 hotfix\",\"since\":`,
+		`\"expires_at\":\"` + e.clock.Now().Add(-30*time.Minute).Add(time.Hour).UTC().Format(time.RFC3339) + `\"}"`,
+		`"action":"gate.override.withdraw","target":"env=prod","outcome":"ok","status":200,"detail":"{\"env\":\"prod\",\"by\":\"rm\",\"reason\":\"INC-42 hotfix\"`,
 		`"action":"gate.override.withdraw","target":"env=prod","outcome":"failed","status":404`,
 	} {
 		if !strings.Contains(string(log), want) {
@@ -445,7 +446,7 @@ func TestAuditEntriesCopiedToHistory(t *testing.T) {
 	}
 	var sawOverride, sawDenied bool
 	for _, r := range rows {
-		if r.Action == "gate.override" && r.Outcome == audit.OutcomeOK && r.Principal == "rm" && r.Status == 200 && strings.Contains(r.Detail, `reason="INC-42 hotfix"`) {
+		if r.Action == "gate.override" && r.Outcome == audit.OutcomeOK && r.Principal == "rm" && r.Status == 200 && strings.Contains(r.Detail, `"reason":"INC-42 hotfix"`) {
 			sawOverride = true
 		}
 		if r.Outcome == audit.OutcomeDenied && r.Principal == "oncall" && r.Status == 403 {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -119,6 +120,60 @@ func GateOpenWith(cfg *config.Config, res *Result, overrides []Override, at time
 	for env := range out {
 		if OverrideFor(overrides, env, "", at) != nil {
 			out[env] = true
+		}
+	}
+	return out
+}
+
+// OverrideAuditDetail is the detail of the audit entry that sets or
+// withdraws o: the override as JSON, so that the history's audit table
+// can be read back into overrides (ReplayOverrides) as well as by people.
+func OverrideAuditDetail(o Override) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	// A reason with < or & reads as written.
+	enc.SetEscapeHTML(false)
+	// An Override always encodes.
+	_ = enc.Encode(o)
+	return strings.TrimSpace(b.String())
+}
+
+// OverrideEvent is an audited change of the overrides: Set (the
+// gate.override action) or a withdrawal (gate.override.withdraw), with
+// the entry's detail.
+type OverrideEvent struct {
+	Set    bool
+	Detail string
+}
+
+// ReplayOverrides rebuilds the overrides from their audited changes,
+// oldest first, and returns those in force at at. A detail that does not
+// decode (an entry written before details were JSON) is skipped.
+func ReplayOverrides(events []OverrideEvent, at time.Time) []Override {
+	type key struct{ env, dataset string }
+	kept := map[key]Override{}
+	seen := map[key]bool{}
+	var order []key
+	for _, ev := range events {
+		var o Override
+		if err := json.Unmarshal([]byte(ev.Detail), &o); err != nil || o.Env == "" {
+			continue
+		}
+		k := key{o.Env, o.Dataset}
+		if !ev.Set {
+			delete(kept, k)
+			continue
+		}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, k)
+		}
+		kept[k] = o
+	}
+	var out []Override
+	for _, k := range order {
+		if o, ok := kept[k]; ok && o.Active(at) {
+			out = append(out, o)
 		}
 	}
 	return out

@@ -90,3 +90,29 @@ func TestOverrideValidate(t *testing.T) {
 		t.Errorf("a reason of exactly %d characters: %v", MaxOverrideReasonLength, err)
 	}
 }
+
+func TestReplayOverrides(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	prod := Override{Env: "prod", By: "a", Reason: "first <&> \"quoted\"", Since: t0, ExpiresAt: t0.Add(time.Hour)}
+	prod2 := prod
+	prod2.Reason, prod2.Since, prod2.ExpiresAt = "second", t0.Add(10*time.Minute), t0.Add(3*time.Hour)
+	dev := Override{Env: "dev", Dataset: "orders", By: "b", Reason: "dev", Since: t0, ExpiresAt: t0.Add(time.Hour)}
+	set := func(o Override) OverrideEvent { return OverrideEvent{Set: true, Detail: OverrideAuditDetail(o)} }
+	withdraw := func(o Override) OverrideEvent { return OverrideEvent{Detail: OverrideAuditDetail(o)} }
+	events := []OverrideEvent{set(prod), set(dev), withdraw(dev), {Set: true, Detail: "env=prod reason=old format"}, withdraw(prod), set(prod2)}
+	got := ReplayOverrides(events, t0.Add(30*time.Minute))
+	if len(got) != 1 || got[0].Reason != "second" || !got[0].ExpiresAt.Equal(prod2.ExpiresAt) {
+		t.Errorf("replayed %+v, want only the second prod override", got)
+	}
+	if got := ReplayOverrides(events[:2], t0.Add(30*time.Minute)); len(got) != 2 || got[0].Reason != prod.Reason || got[1].Dataset != "orders" {
+		t.Errorf("replayed %+v, want prod (its reason intact) and dev/orders", got)
+	}
+	if got := ReplayOverrides(events, t0.Add(3*time.Hour)); len(got) != 0 {
+		t.Errorf("at the expiry: %+v, want none", got)
+	}
+	long := prod
+	long.Reason = strings.Repeat("<\u0001", MaxOverrideReasonLength/2)
+	if d := OverrideAuditDetail(long); len(d) > 4096 {
+		t.Errorf("the audit detail of a reason of the longest length is %d bytes, more than the audit entry keeps (4096)", len(d))
+	}
+}

@@ -165,7 +165,7 @@ func PrincipalOf(r *http.Request) (access.Principal, bool) {
 // an audited route it does nothing.
 func SetAuditDetail(r *http.Request, detail string) {
 	if a, ok := r.Context().Value(auditKey{}).(*audited); ok {
-		a.note.detail = truncate(detail, 1000)
+		a.note.detail = truncate(detail, 4096)
 	}
 }
 
