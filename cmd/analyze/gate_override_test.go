@@ -118,4 +118,10 @@ func TestGateFromHistoryHonoursOverrides(t *testing.T) {
 	if code, a := gate("dev", at.Add(time.Hour)); code != exitDeny || a.Override != nil {
 		t.Errorf("dev once its override expired: exit %d, %+v", code, a)
 	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), []string{"--history", root, "sql", "--format", "csv", "SELECT seq, principal, action, outcome FROM audit ORDER BY seq"}, &out, &errb, func() time.Time { return at })
+	want := "seq,principal,action,outcome\n1,alice,gate.override,ok\n2,alice,gate.override,ok\n3,alice,gate.override.withdraw,ok\n4,bob,gate.override,denied\n"
+	if code != 0 || out.String() != want {
+		t.Errorf("analyze sql over the audit view: exit %d\n%s%s\nwant\n%s", code, out.String(), errb.String(), want)
+	}
 }
