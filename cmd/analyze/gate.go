@@ -64,7 +64,9 @@ func runGate(ctx context.Context, g *globals, o *gateOptions) (int, error) {
 			return exitError, err
 		}
 		ans.Reasons = append(ans.Reasons, reasons...)
-		ans.Allow = ans.Allow && len(reasons) == 0
+		// A break-glass override overrules the alerts as it overrules the
+		// findings they fire on: they are listed, and the gate stays open.
+		ans.Allow = ans.Allow && (len(reasons) == 0 || ans.Override != nil)
 	}
 	if err := writeGate(g.stdout, o.format, &ans); err != nil {
 		return exitError, err
@@ -120,6 +122,13 @@ func gateFromHistory(ctx context.Context, g *globals, req policy.GateRequest) (p
 	if err != nil {
 		return ans, err
 	}
+	// Overrides set through the exporter are in the audit table; the one in
+	// force now overrules the answer as the exporter's does.
+	overrides, err := db.Overrides(ctx, at)
+	if err != nil {
+		return ans, err
+	}
+	ans = policy.ApplyOverrides(ans, overrides, at)
 	// The evaluation reads the columns the checks need; the checksum of the
 	// one backup the answer names is looked up.
 	if b := ans.LatestGoodBackup; b != nil && b.Checksum == "" {
@@ -232,6 +241,15 @@ func writeGate(w io.Writer, format string, a *policy.GateAnswer) error {
 			subject = " " + subject
 		}
 		if _, err := fmt.Fprintf(w, "  - %s [%s]%s: %s\n", r.Check, r.Severity, subject, r.Detail); err != nil {
+			return err
+		}
+	}
+	if o := a.Override; o != nil {
+		scope := ""
+		if o.Dataset != "" {
+			scope = " (dataset " + o.Dataset + ")"
+		}
+		if _, err := fmt.Fprintf(w, "OVERRIDDEN%s by %s since %s until %s: %s\n", scope, o.By, o.Since.UTC().Format(time.RFC3339), o.ExpiresAt.UTC().Format(time.RFC3339), o.Reason); err != nil {
 			return err
 		}
 	}

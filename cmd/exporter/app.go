@@ -26,6 +26,9 @@ type appOptions struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 	Registry    *prometheus.Registry
+	// OverridesFile keeps the break-glass gate overrides across restarts;
+	// empty keeps them in memory only.
+	OverridesFile string
 }
 
 // app wires the configuration, the collectors' scheduler, the state store,
@@ -38,6 +41,10 @@ type app struct {
 	self    *metrics.Self
 	history *history.Writer
 	live    *live.State
+	// overrides are the break-glass overrides of the deploy gate.
+	overrides *overrideStore
+	// audits copies audit entries to the history; nil until exportAudit.
+	audits *auditExport
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -58,6 +65,9 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 		return nil, err
 	}
 	a := &app{opts: o, ctx: ctx, store: collectors.NewStore()}
+	if a.overrides, err = loadOverrides(o.OverridesFile, o.Now()); err != nil {
+		return nil, err
+	}
 	a.self = metrics.NewSelf(o.Registry)
 	a.metrics = metrics.NewCollector(metrics.Sources{Store: a.store, Evaluation: a.result, Probes: a.probeStatus})
 	a.store.Configure(cfg)
@@ -273,6 +283,9 @@ func (a *app) Close() {
 		a.probes.Stop()
 	}
 	a.mu.Unlock()
+	if a.audits != nil {
+		a.audits.Close()
+	}
 	if a.history != nil {
 		if err := a.history.Close(); err != nil {
 			a.opts.Logger.Error("close history", "err", err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/testutil"
 )
 
@@ -34,6 +35,7 @@ var volatile = []string{
 	"restorable_restore_probe_last_run_timestamp_seconds",
 	"restorable_restore_probe_last_success_timestamp_seconds",
 	"restorable_restore_probe_achieved_rpo_seconds",
+	"restorable_deploy_gate_override_expiry_timestamp_seconds",
 }
 
 // buildExporter builds the exporter binary once per test run, CGO-free as
@@ -191,8 +193,26 @@ func TestGoldenMetrics(t *testing.T) {
 	dir := t.TempDir()
 	abs, _ := filepath.Abs("testdata/e2e/manifests")
 	cfg, _ := fixtureConfig(t, dir, abs)
+	// An override of one dataset, kept from an earlier run: the binary
+	// reads it back at start and shows its expiry, and the gauge of the
+	// environment stays closed.
+	now := time.Now().UTC().Truncate(time.Second)
+	kept := overridesFile{Overrides: []policy.Override{{Env: "prod", Dataset: "payments", By: "e2e", Reason: "golden fixture", Since: now, ExpiresAt: now.Add(time.Hour)}}}
+	if err := writeFileAtomic(filepath.Join(dir, "history", "audit", OverridesFileName), kept); err != nil {
+		t.Fatal(err)
+	}
 	e := startExporter(t, bin, cfg, filepath.Join(dir, "history"), "--web.telemetry-path=/metrics")
 	e.runProbe("bundle-verify")
+	// The run's two audit entries reach the history within a second
+	// (auditFlushEvery); wait for them so that the output does not depend
+	// on the moment of the scrape.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.get("/metrics"), `restorable_history_rows_written_total{table="audit"} 2`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe run's audit entries did not reach the history within 10s; logs:\n%s", e.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	raw := e.get("/metrics")
 	got := normalize(raw)
 	golden := "testdata/e2e-output.txt"

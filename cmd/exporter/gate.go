@@ -19,6 +19,9 @@ type evaluation struct {
 	cfg    *config.Config
 	key    stateKey
 	result *policy.Result
+	// overrides are the break-glass overrides not expired when the
+	// evaluation was made; the gate answers and the gauge apply them.
+	overrides []policy.Override
 }
 
 // stateKey identifies the state an evaluation judged: the configuration,
@@ -27,6 +30,8 @@ type stateKey struct {
 	cfg    *config.Config
 	store  uint64
 	probes uint64
+	// overrides is the version of the overrides in force.
+	overrides uint64
 }
 
 // evaluations keeps the newest evaluation; mu serialises evaluating, so
@@ -45,7 +50,7 @@ const (
 	gateAPIMaxAge = time.Second
 )
 
-func (a *app) stateKey() stateKey {
+func (a *app) stateKey() (stateKey, []policy.Override) {
 	a.mu.Lock()
 	cfg, m := a.cfg, a.probes
 	a.mu.Unlock()
@@ -53,7 +58,9 @@ func (a *app) stateKey() stateKey {
 	if m != nil {
 		k.probes = m.Version()
 	}
-	return k
+	var overrides []policy.Override
+	k.overrides, overrides = a.overrides.snapshot(a.opts.Now())
+	return k, overrides
 }
 
 // current returns the newest evaluation when it judged the current state
@@ -63,13 +70,13 @@ func (a *app) stateKey() stateKey {
 func (a *app) current(maxAge time.Duration) *evaluation {
 	a.evals.mu.Lock()
 	defer a.evals.mu.Unlock()
-	key := a.stateKey()
+	key, overrides := a.stateKey()
 	if last := a.evals.last; last != nil && last.key == key {
 		if age := a.opts.Now().Sub(last.result.At); age >= 0 && age <= maxAge {
 			return last
 		}
 	}
-	ev := &evaluation{cfg: key.cfg, key: key, result: policy.Evaluate(key.cfg, a.live.Input(key.cfg, a.opts.Now(), a.probeStates()))}
+	ev := &evaluation{cfg: key.cfg, key: key, result: policy.Evaluate(key.cfg, a.live.Input(key.cfg, a.opts.Now(), a.probeStates())), overrides: overrides}
 	a.evals.last = ev
 	return ev
 }
@@ -90,9 +97,9 @@ func (a *app) evaluateLoop(ctx context.Context) {
 
 // result is what the metrics read: the newest evaluation, renewed when the
 // state changed since.
-func (a *app) result() (*config.Config, *policy.Result) {
+func (a *app) result() (*config.Config, *policy.Result, []policy.Override) {
 	ev := a.current(evaluateEvery)
-	return ev.cfg, ev.result
+	return ev.cfg, ev.result, ev.overrides
 }
 
 // handleGate serves GET /api/v1/gate?env=E[&dataset=D][&release=R].
@@ -103,13 +110,19 @@ func (a *app) handleGate(w http.ResponseWriter, r *http.Request) {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "the env parameter is required"})
 		return
 	}
+	a.answerGate(w, req)
+}
+
+// answerGate answers req from the newest evaluation, overruled by the
+// break-glass override in force, if any.
+func (a *app) answerGate(w http.ResponseWriter, req policy.GateRequest) {
 	ev := a.current(gateAPIMaxAge)
 	ans, err := policy.Gate(ev.cfg, ev.result, req)
 	if err != nil {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	server.WriteJSON(w, http.StatusOK, ans)
+	server.WriteJSON(w, http.StatusOK, policy.ApplyOverrides(ans, ev.overrides, ev.result.At))
 }
 
 // probeStates are the probe runs the policy sees: the newest run and the

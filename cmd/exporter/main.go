@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -150,18 +151,24 @@ func run(args []string) int {
 		}, func() float64 { return float64(auditLog.Entries()) }))
 	}
 
+	overridesFile := ""
+	if auditLog != nil {
+		overridesFile = filepath.Join(filepath.Dir(auditLog.Path()), OverridesFileName)
+	}
 	a, err := newApp(ctx, appOptions{
-		ConfigFile:  *configFile,
-		HistoryRoot: *historyRoot,
-		Logger:      logger,
-		Now:         time.Now,
-		Registry:    reg,
+		ConfigFile:    *configFile,
+		HistoryRoot:   *historyRoot,
+		Logger:        logger,
+		Now:           time.Now,
+		Registry:      reg,
+		OverridesFile: overridesFile,
 	})
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return 1
 	}
 	defer a.Close()
+	a.exportAudit(auditLog)
 
 	reload := func() error { return reloadAll(a, &policy, *configFile, *webConfig.WebConfigFile) }
 	handler, err := server.New(server.Options{
@@ -173,6 +180,7 @@ func run(args []string) int {
 		Reload:        reload,
 		Probes:        a,
 		Gate:          a.handleGate,
+		GateOverride:  a,
 		Access:        policy.Load,
 		Audit:         auditor,
 		MaxBodyBytes:  maxBodyBytes,

@@ -89,7 +89,18 @@ type Log struct {
 	mu   sync.Mutex
 	f    *os.File
 	head Head
+
+	// onAppend receives every entry once it is on disk; set before the
+	// log is shared, by OnAppend.
+	onAppend func(Entry)
 }
+
+// OnAppend makes fn receive a copy of every entry appended from now on,
+// complete with its Seq, Time and Prev, after the entry and the head are
+// on disk and without the log's lock held, so that fn (a copy to the
+// history) never delays other appends nor decides whether an append
+// succeeded. It must be called before the log is used concurrently.
+func (l *Log) OnAppend(fn func(Entry)) { l.onAppend = fn }
 
 // Open opens (creating it and its directory when missing) the log at path
 // and continues its chain. When the log does not continue its head file,
@@ -153,12 +164,25 @@ func (l *Log) Entries() int64 {
 
 // Append writes e as the next line, fsyncs it and then replaces the head
 // file; it returns only when both are on disk. Seq, Prev and a zero Time
-// are filled in.
+// are filled in. The entry as written then goes to the OnAppend function,
+// if any.
 func (l *Log) Append(e Entry) error {
+	written, err := l.append(e)
+	if err != nil {
+		return err
+	}
+	if l.onAppend != nil {
+		l.onAppend(written)
+	}
+	return nil
+}
+
+// append writes e under the lock and returns it as written.
+func (l *Log) append(e Entry) (Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
-		return errors.New("append to audit log: closed")
+		return Entry{}, errors.New("append to audit log: closed")
 	}
 	e.Seq = l.head.Seq + 1
 	e.Prev = l.head.Hash
@@ -168,20 +192,20 @@ func (l *Log) Append(e Entry) error {
 	e.Time = e.Time.UTC()
 	line, hash, err := encode(e)
 	if err != nil {
-		return err
+		return Entry{}, err
 	}
 	if _, err := l.f.Write(line); err != nil {
-		return fmt.Errorf("write audit entry %d to %s: %w", e.Seq, l.path, err)
+		return Entry{}, fmt.Errorf("write audit entry %d to %s: %w", e.Seq, l.path, err)
 	}
 	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("sync audit log %s: %w", l.path, err)
+		return Entry{}, fmt.Errorf("sync audit log %s: %w", l.path, err)
 	}
 	next := Head{Seq: e.Seq, Hash: hash}
 	if err := writeHead(l.path+HeadSuffix, next); err != nil {
-		return err
+		return Entry{}, err
 	}
 	l.head = next
-	return nil
+	return e, nil
 }
 
 // Close closes the log file.

@@ -10,10 +10,12 @@ const (
 	TableBackups      = "backups"
 	TableRepositories = "repositories"
 	TableProbes       = "probes"
+	// TableAudit is the exporter's audit log, one row per entry.
+	TableAudit = "audit"
 )
 
 // Tables lists the views in the order schema prints them.
-func Tables() []string { return []string{TableBackups, TableRepositories, TableProbes} }
+func Tables() []string { return []string{TableBackups, TableRepositories, TableProbes, TableAudit} }
 
 // Column is one column of a history table.
 type Column struct {
@@ -117,6 +119,20 @@ func Columns(table string) []Column {
 			{"rto_target_seconds", "DOUBLE", "The environment's RTO at the time of the run."},
 			{"achieved_rpo_seconds", "DOUBLE", "Age of the restored data when the run started."},
 			{"dt", "DATE", "Partition: UTC day of start_time."},
+		}
+	case TableAudit:
+		return []Column{
+			{"seq", "BIGINT", "Sequence number of the entry in the audit log."},
+			{"time", ts, "When the entry was written."},
+			{"principal", "VARCHAR", "Who asked: a configured principal, anonymous, signal or exporter."},
+			{"auth", "VARCHAR", "How the principal was recognised: token, client-cert, basic-auth, none or signal."},
+			{"remote", "VARCHAR", "Client address."},
+			{"action", "VARCHAR", "What was asked (probe.run, config.reload, gate.override, ...)."},
+			{"target", "VARCHAR", "What the action applies to."},
+			{"outcome", "VARCHAR", "allowed, ok, failed or denied."},
+			{"status", "BIGINT", "HTTP status answered."},
+			{"detail", "VARCHAR", "Why it was denied or failed, or what was decided (an override's reason and expiry)."},
+			{"dt", "DATE", "Partition: UTC day of time."},
 		}
 	}
 	return nil

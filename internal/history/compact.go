@@ -74,6 +74,8 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[RepositoryRow](dir, l.ours, now)
 		case TableProbes:
 			err = compactPartition[ProbeRow](dir, l.ours, now)
+		case TableAudit:
+			err = compactPartition[AuditRow](dir, l.ours, now)
 		case TableBackupCheckpoints:
 			err = compactPartition[BackupCheckpointRow](dir, l.ours, now)
 		case TableSeriesCheckpoints:

@@ -42,7 +42,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableBackupCheckpoints, TableSeriesCheckpoints}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -175,7 +175,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 	if w.maxFiles <= 0 {
 		w.maxFiles = DefaultMaxFilesPerPartition
 	}
-	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, stateDir} {
+	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, stateDir} {
 		if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
 			return nil, fmt.Errorf("open history: create %s: %w", filepath.Join(w.root, dir), err)
 		}

@@ -59,7 +59,7 @@ type descs struct {
 
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
-	gateOpen, finding, findings *prometheus.Desc
+	gateOpen, gateOverride, finding, findings *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -117,9 +117,10 @@ func newDescs() *descs {
 		colInterval:    d("collector", "interval_seconds", "Expected time between two collections of the source.", sourceLabels),
 		colFromHistory: d("collector", "catalog_from_history", "1 while the source's catalog is the one read back from history after a restart.", sourceLabels),
 
-		gateOpen: d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release, 0 when it denies; from the same policy evaluation as restorable_policy_finding and /api/v1/gate (renewed when the state changes and at least every 15s).", envLabels),
-		finding:  d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
-		findings: d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
+		gateOpen:     d("deploy", "gate_open", "1 when the deploy gate of the environment allows a release, 0 when it denies; from the same policy evaluation as restorable_policy_finding and /api/v1/gate (renewed when the state changes and at least every 15s). Reads 1 while a break-glass override of the whole environment is in force.", envLabels),
+		gateOverride: d("deploy", "gate_override_expiry_timestamp_seconds", "When the break-glass override of the deploy gate in force expires (dataset empty: the whole environment). Absent while none is in force.", []string{"env", "dataset"}),
+		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
+		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
 	}
 }
 
@@ -134,10 +135,12 @@ type Sources struct {
 	Store *collectors.Store
 	// Probes returns the status of every probe that ran; may be nil.
 	Probes func() []ProbeStatus
-	// Evaluation returns the newest policy evaluation and the
-	// configuration it judged by; may be nil. The finding metrics and the
-	// gate gauge come from it.
-	Evaluation func() (*config.Config, *policy.Result)
+	// Evaluation returns the newest policy evaluation, the configuration
+	// it judged by and the break-glass gate overrides it was made with;
+	// may be nil. The finding metrics, the gate gauge and the override
+	// metric come from it, cached per evaluation, so a change of the
+	// overrides must come with a new evaluation.
+	Evaluation func() (*config.Config, *policy.Result, []policy.Override)
 }
 
 // Collector is the prometheus.Gatherer of everything derived from state.
@@ -225,10 +228,10 @@ func (c *Collector) GatherVersion() (Version, []*dto.MetricFamily, error) {
 	ver := Version{cacheKey: key}
 
 	if c.src.Evaluation != nil {
-		ecfg, res := c.src.Evaluation()
+		ecfg, res, overrides := c.src.Evaluation()
 		c.mu.Lock()
 		if c.evalFor != res {
-			mfs, err := gatherMetrics(c.buildEvaluation(ecfg, res))
+			mfs, err := gatherMetrics(c.buildEvaluation(ecfg, res, overrides))
 			if err != nil {
 				c.mu.Unlock()
 				return Version{}, nil, err
@@ -470,7 +473,7 @@ func (c *Collector) appendRepositoryFacts(out []prometheus.Metric, r *model.Repo
 
 // buildEvaluation turns one policy evaluation into the finding metrics and
 // the gate gauge, so that they always describe the same evaluation.
-func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result) []prometheus.Metric {
+func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result, overrides []policy.Override) []prometheus.Metric {
 	var out []prometheus.Metric
 	type key struct{ check, severity, env, source, dataset string }
 	counts := map[key]int{}
@@ -491,8 +494,14 @@ func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result) []pr
 	for k, n := range perEnv {
 		out = append(out, gauge(c.d.findings, float64(n), k[0], k[1]))
 	}
-	for env, open := range policy.GateOpen(cfg, res) {
+	for env, open := range policy.GateOpenWith(cfg, res, overrides, res.At) {
 		out = append(out, gauge(c.d.gateOpen, b2f(open), env))
+	}
+	for i := range overrides {
+		o := &overrides[i]
+		if _, known := cfg.Environments[o.Env]; known && o.Active(res.At) {
+			out = append(out, gauge(c.d.gateOverride, float64(o.ExpiresAt.Unix()), o.Env, o.Dataset))
+		}
 	}
 	return out
 }

@@ -62,6 +62,10 @@ type GateAnswer struct {
 	// LatestGoodBackup is the newest successful backup of the environment
 	// (or dataset); nil when there is none, which denies the deploy.
 	LatestGoodBackup *GateBackup `json:"latest_good_backup"`
+	// Override is the break-glass override that made the answer allow
+	// although Reasons would deny; nil when none is in force
+	// (ApplyOverrides sets it).
+	Override *GateOverride `json:"override,omitempty"`
 }
 
 // Gate answers req from one evaluation: it denies for every gating finding

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -111,10 +112,12 @@ func (g *guard) runAudited(w http.ResponseWriter, r *http.Request, who access.Pr
 		return
 	}
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
-	g.h.ServeHTTP(rec, r)
+	note := &auditNote{}
+	g.h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), auditKey{}, &audited{who: who, note: note})))
 	entry = g.entry(r, who)
 	entry.Status = rec.code
 	entry.Outcome = audit.OutcomeOK
+	entry.Detail = note.detail
 	if rec.code >= 400 {
 		entry.Outcome = audit.OutcomeFailed
 		entry.Detail = truncate(strings.TrimSpace(rec.body.String()), 500)
@@ -129,6 +132,41 @@ func (g *guard) runAudited(w http.ResponseWriter, r *http.Request, who access.Pr
 	}
 	w.WriteHeader(rec.code)
 	_, _ = w.Write(rec.body.Bytes())
+}
+
+// auditKey is the context key of an audited request's audited.
+type auditKey struct{}
+
+// audited is what an audited handler learns of its request through the
+// context: who asked, and where to leave what the outcome entry should say.
+type audited struct {
+	who  access.Principal
+	note *auditNote
+}
+
+// auditNote is the detail a handler gives its outcome entry. The handler
+// runs synchronously inside runAudited, so it needs no lock.
+type auditNote struct{ detail string }
+
+// PrincipalOf returns who made an audited request, as the access policy
+// recognised them; ok is false outside an audited route.
+func PrincipalOf(r *http.Request) (access.Principal, bool) {
+	a, ok := r.Context().Value(auditKey{}).(*audited)
+	if !ok {
+		return access.Principal{}, false
+	}
+	return a.who, true
+}
+
+// SetAuditDetail makes detail the Detail of the audit entry written with
+// the request's outcome, so that the log records what was decided (such as
+// an override's reason and expiry) and not only that it succeeded. A
+// failed request's entry keeps its answer as the detail instead. Outside
+// an audited route it does nothing.
+func SetAuditDetail(r *http.Request, detail string) {
+	if a, ok := r.Context().Value(auditKey{}).(*audited); ok {
+		a.note.detail = truncate(detail, 4096)
+	}
 }
 
 // deny answers code with msg and audits the refusal.

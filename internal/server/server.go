@@ -25,6 +25,14 @@ type ProbeAPI interface {
 	HandleLog(w http.ResponseWriter, r *http.Request)
 }
 
+// GateOverrideAPI is the break-glass override part of the HTTP API. Its
+// handlers run audited: PrincipalOf names who asked, and SetAuditDetail
+// records what was set.
+type GateOverrideAPI interface {
+	HandleOverrideSet(w http.ResponseWriter, r *http.Request)
+	HandleOverrideWithdraw(w http.ResponseWriter, r *http.Request)
+}
+
 // Options wire the routes to the exporter.
 type Options struct {
 	Logger *slog.Logger
@@ -43,6 +51,9 @@ type Options struct {
 	Probes ProbeAPI
 	// Gate answers GET /api/v1/gate when not nil.
 	Gate http.HandlerFunc
+	// GateOverride serves POST and DELETE /api/v1/gate/override (the
+	// break-glass override, permission gate:override) when not nil.
+	GateOverride GateOverrideAPI
 	// Access returns the access policy in use (a reload replaces it). Nil
 	// means the default: anonymous reads, and no principal, so every route
 	// that changes state or runs work is refused.
@@ -113,6 +124,18 @@ func New(o Options) (http.Handler, error) {
 	if o.Gate != nil {
 		mux.Handle("GET /api/v1/gate", guarded(route{perm: config.PermGateRead}, o.Gate))
 	}
+	if o.GateOverride != nil {
+		overrideTarget := func(r *http.Request) string {
+			// The body is the handler's to read; the environment is named
+			// in the outcome entry's detail, and in the query of a DELETE.
+			if env := r.URL.Query().Get("env"); env != "" {
+				return "env=" + env + datasetSuffix(r.URL.Query().Get("dataset"))
+			}
+			return r.URL.Path
+		}
+		mux.Handle("POST /api/v1/gate/override", guarded(route{perm: config.PermGateOverride, action: ActionGateOverride, target: overrideTarget}, http.HandlerFunc(o.GateOverride.HandleOverrideSet)))
+		mux.Handle("DELETE /api/v1/gate/override", guarded(route{perm: config.PermGateOverride, action: ActionGateOverrideWithdraw, target: overrideTarget}, http.HandlerFunc(o.GateOverride.HandleOverrideWithdraw)))
+	}
 	links := []web.LandingLinks{
 		{Address: o.TelemetryPath, Text: "Metrics"},
 		{Address: "-/ready", Text: "Readiness"},
@@ -143,6 +166,10 @@ func New(o Options) (http.Handler, error) {
 const (
 	ActionReload   = "config.reload"
 	ActionProbeRun = "probe.run"
+	// ActionGateOverride sets a break-glass override of the deploy gate;
+	// ActionGateOverrideWithdraw ends one early.
+	ActionGateOverride         = "gate.override"
+	ActionGateOverrideWithdraw = "gate.override.withdraw"
 	// ActionReloadSignal is a reload by SIGHUP, which the process's owner
 	// sends.
 	ActionReloadSignal = "config.reload.signal"
@@ -161,4 +188,11 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+func datasetSuffix(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " dataset=" + d
 }
