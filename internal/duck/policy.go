@@ -67,9 +67,29 @@ func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Ti
 		in.Repositories = append(in.Repositories, policy.RepositoryState{Repository: r.Repository, WALSince: r.WALSince})
 	}
 	step("repositories")
-	runs, err := d.Probes(ctx, at)
+	// Each configured probe's newest run and newest success, from the
+	// whole history: read from the window first, and only for the probes
+	// without a success in it from every partition.
+	runs, err := d.ProbesSince(ctx, recent, at)
 	if err != nil {
 		return nil, nil, err
+	}
+	succeeded := map[string]bool{}
+	for _, st := range policy.ProbeStates(runs) {
+		succeeded[st.Newest.Probe] = st.NewestSuccess != nil
+	}
+	var older []string
+	for _, p := range cfg.Probes {
+		if !succeeded[p.Name] {
+			older = append(older, p.Name)
+		}
+	}
+	if len(older) > 0 {
+		more, err := d.probesSince(ctx, time.Time{}, at, older)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, more...)
 	}
 	in.Probes = policy.ProbeStates(runs)
 	step("probes")

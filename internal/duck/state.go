@@ -521,6 +521,12 @@ func (d *DB) Probes(ctx context.Context, at time.Time) ([]model.ProbeResult, err
 // newest successful and newest failed run in that window; a zero from
 // means the whole history. It reads the window's partitions only.
 func (d *DB) ProbesSince(ctx context.Context, from, at time.Time) ([]model.ProbeResult, error) {
+	return d.probesSince(ctx, from, at, nil)
+}
+
+// probesSince is ProbesSince, for the named probes only when names is not
+// nil.
+func (d *DB) probesSince(ctx context.Context, from, at time.Time, names []string) ([]model.ProbeResult, error) {
 	src, ok, err := d.window(ctx, TableProbes, "start_time", from, at)
 	if err != nil {
 		return nil, fmt.Errorf("read probe runs: %w", err)
@@ -528,11 +534,15 @@ func (d *DB) ProbesSince(ctx context.Context, from, at time.Time) ([]model.Probe
 	if !ok {
 		return nil, nil
 	}
+	only := ""
+	if names != nil {
+		only = " AND probe IN " + inList(names)
+	}
 	q := `SELECT run_id, probe, coalesce(kind, ''), coalesce(env, ''), coalesce(dataset, ''), coalesce(source, ''),
 	coalesce(backup_id, ''), coalesce(release, ''), restored_point, start_time, coalesce(duration_seconds, 0), success,
 	coalesce(error, ''), coalesce(tables_compared, 0), tables_mismatched, coalesce(files_verified, 0),
 	coalesce(bytes_verified, 0), coalesce(details, ''), coalesce(rto_target_seconds, 0)
-FROM ` + src + ` WHERE start_time <= $1
+FROM ` + src + ` WHERE start_time <= $1` + only + `
 QUALIFY row_number() OVER (PARTITION BY probe, success ORDER BY start_time DESC, run_id DESC) = 1
 ORDER BY probe, start_time`
 	rows, err := d.Query(ctx, q, at.UTC())
