@@ -98,10 +98,25 @@ func (h *harness) start(t testing.TB) {
 // run starts the named probe now and waits for its result.
 func (h *harness) run(t testing.TB, name string) model.ProbeResult {
 	t.Helper()
-	if _, err := h.m.RunNow(name); err != nil {
+	id, err := h.m.RunNow(name)
+	if err != nil {
 		t.Fatalf("run %s: %v", name, err)
 	}
-	return h.wait(t)
+	r := h.wait(t)
+	// The result reaches the sink before the manager marks the run
+	// finished; a test that runs the probe again right away must wait for
+	// that, or the manager rightly refuses a second run while one is
+	// active. The bound only keeps a broken test from hanging.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if ri, ok := runOf(h.m, id); ok && ri.State == StateFinished {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s of %s never showed as finished", id, name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // wait returns the next result. The bound only keeps a broken test from
