@@ -16,6 +16,7 @@ import (
 	"github.com/restorable/restorable/internal/live"
 	"github.com/restorable/restorable/internal/metrics"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/probe"
 	"github.com/restorable/restorable/internal/server"
 )
@@ -149,7 +150,7 @@ func (a *app) apply(cfg *config.Config) error {
 	seed := a.seededProbes
 	if oldProbes != nil {
 		oldProbes.StopFor(probe.ReasonReload)
-		seed = probeResults(oldProbes)
+		seed = policy.Runs(oldProbes.States())
 	}
 	probes.Seed(seed)
 	a.self.Declare(cfg, cs)
@@ -165,19 +166,6 @@ func (a *app) apply(cfg *config.Config) error {
 	}
 	a.current(evaluateEvery)
 	return nil
-}
-
-// probeResults are the results a probe manager holds: the newest run and
-// the newest success of every probe.
-func probeResults(m *probe.Manager) []model.ProbeResult {
-	var out []model.ProbeResult
-	for _, st := range m.States() {
-		out = append(out, *st.Newest)
-		if st.NewestSuccess != nil && st.NewestSuccess.RunID != st.Newest.RunID {
-			out = append(out, *st.NewestSuccess)
-		}
-	}
-	return out
 }
 
 // onProbe records a finished probe run in history. An error makes the

@@ -67,16 +67,15 @@ func (s *State) Seed(cfg *config.Config) ([]model.ProbeResult, error) {
 		})
 	}
 	s.Memory.Seed(series, failed, snap.Backups, snap.WALSince, snap.Repositories)
-	var probes []model.ProbeResult
-	for _, r := range snap.ProbeSuccesses {
-		probes = append(probes, r)
-	}
-	for _, r := range snap.Probes {
-		if ok, dup := snap.ProbeSuccesses[r.Probe]; !dup || ok.RunID != r.RunID {
-			probes = append(probes, r)
+	var states []policy.ProbeState
+	for name, r := range snap.Probes {
+		st := policy.ProbeState{Newest: &r}
+		if ok, found := snap.ProbeSuccesses[name]; found {
+			st.NewestSuccess = &ok
 		}
+		states = append(states, st)
 	}
-	return probes, nil
+	return policy.Runs(states), nil
 }
 
 // Record takes one finished collection: a catalog is appended to history

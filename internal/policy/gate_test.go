@@ -98,3 +98,21 @@ func TestGateOpen(t *testing.T) {
 		t.Errorf("gate open = %v, want prod open and dev (no backups) closed", open)
 	}
 }
+
+// Runs and ProbeStates are each other's inverse: a probe manager seeded
+// with the runs of states holds those states again.
+func TestRunsRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ok := model.ProbeResult{RunID: "a", Probe: "p", Start: at.Add(-2 * time.Hour), Success: true}
+	failed := model.ProbeResult{RunID: "b", Probe: "p", Start: at.Add(-time.Hour)}
+	only := model.ProbeResult{RunID: "c", Probe: "q", Start: at, Success: true}
+	states := ProbeStates([]model.ProbeResult{failed, ok, only})
+	runs := Runs(states)
+	if len(runs) != 3 {
+		t.Fatalf("runs = %+v, want the failed newest, the older success and q's one run", runs)
+	}
+	back := ProbeStates(runs)
+	if len(back) != 2 || back[0].Newest.RunID != "b" || back[0].NewestSuccess.RunID != "a" || back[1].Newest.RunID != "c" || back[1].NewestSuccess.RunID != "c" {
+		t.Errorf("round trip = %+v", back)
+	}
+}

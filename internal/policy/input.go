@@ -110,6 +110,22 @@ func ProbeStates(runs []model.ProbeResult) []ProbeState {
 	return out
 }
 
+// Runs flattens probe states into the runs they hold: each probe's newest
+// run and, when it is another run, its newest success. ProbeStates of the
+// result gives the states back.
+func Runs(states []ProbeState) []model.ProbeResult {
+	var out []model.ProbeResult
+	for _, st := range states {
+		if st.Newest != nil {
+			out = append(out, *st.Newest)
+		}
+		if st.NewestSuccess != nil && (st.Newest == nil || st.NewestSuccess.RunID != st.Newest.RunID) {
+			out = append(out, *st.NewestSuccess)
+		}
+	}
+	return out
+}
+
 // NewerRun reports whether probe run a is newer than b (start time, then
 // run id); any run is newer than nil.
 func NewerRun(a, b *model.ProbeResult) bool {

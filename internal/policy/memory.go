@@ -193,13 +193,7 @@ func (m *Memory) Fill(in *Input, window time.Duration) {
 	for k, t := range m.seen {
 		in.Seen[k] = t
 	}
-	in.Sightings = make([]ReleaseSighting, 0, len(m.releases))
-	for _, r := range m.releases {
-		in.Sightings = append(in.Sightings, *r)
-	}
-	slices.SortFunc(in.Sightings, func(a, b ReleaseSighting) int {
-		return cmp.Or(compareSeries(a.Series, b.Series), cmp.Compare(a.Release, b.Release))
-	})
+	in.Sightings = m.sightings()
 	in.Attempts = []model.Backup{}
 	for k, b := range m.failed {
 		t := model.AttemptTime(&b)
@@ -216,4 +210,17 @@ func (m *Memory) Fill(in *Input, window time.Duration) {
 			r.WALSince = w.since
 		}
 	}
+}
+
+// sightings returns the release sightings, ordered by series and release.
+// m.mu is held or m is not shared.
+func (m *Memory) sightings() []ReleaseSighting {
+	out := make([]ReleaseSighting, 0, len(m.releases))
+	for _, r := range m.releases {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b ReleaseSighting) int {
+		return cmp.Or(compareSeries(a.Series, b.Series), cmp.Compare(a.Release, b.Release))
+	})
+	return out
 }

@@ -26,39 +26,14 @@ type ReleaseSighting struct {
 }
 
 // Sightings derives the release sightings of backups, as the release check
-// reads them when no history is at hand.
+// reads them when the producer gives none: folded as Memory folds every
+// catalog it observes, so there is one definition of a sighting.
 func Sightings(backups []*model.Backup) []ReleaseSighting {
-	type key struct {
-		series  model.SeriesKey
-		release string
-	}
-	idx := map[key]*ReleaseSighting{}
-	var order []key
+	m := NewMemory()
 	for _, b := range backups {
-		if b.Release == "" {
-			continue
-		}
-		k := key{b.Series(), b.Release}
-		s := idx[k]
-		if s == nil {
-			s = &ReleaseSighting{Series: k.series, Release: b.Release}
-			idx[k] = s
-			order = append(order, k)
-		}
-		if s.First.ID == "" || b.Start.Before(s.FirstSeen) {
-			s.FirstSeen = b.Start.UTC()
-			s.First = Evidence{Kind: "backup", Source: b.Source, ID: b.ID, Release: b.Release, Time: s.FirstSeen, Note: "first backup labelled " + b.Release}
-		}
-		if b.Good() && (s.FirstGood.Time.IsZero() || b.End.Before(s.FirstGood.Time)) {
-			s.FirstGood = backupEvidence(b, "first successful backup of "+b.Release)
-			s.FirstGood.Release = b.Release
-		}
+		m.observeBackup(b)
 	}
-	out := make([]ReleaseSighting, 0, len(order))
-	for _, k := range order {
-		out = append(out, *idx[k])
-	}
-	return out
+	return m.sightings()
 }
 
 // checkReleases orders each series' releases by first sighting and wants,
