@@ -154,15 +154,10 @@ func (c *Config) validateAccess() error {
 	users := map[string]string{}
 	certs := map[string]string{}
 	for i, p := range a.Principals {
-		where := fmt.Sprintf("access.principals[%d]", i)
-		if p.Name == "" {
-			return errAt(p.line, "%s.name: required", where)
+		where, err := namedEntry("access.principals", "principal", i, p.Name, p.line, names)
+		if err != nil {
+			return err
 		}
-		where = fmt.Sprintf("access.principals[%d] (%s)", i, p.Name)
-		if prev, dup := names[p.Name]; dup {
-			return errAt(p.line, "%s.name: duplicate of the principal on line %d", where, prev)
-		}
-		names[p.Name] = p.line
 		if len(p.Roles) == 0 {
 			return errAt(p.line, "%s.roles: at least one role is required", where)
 		}

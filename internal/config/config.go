@@ -457,15 +457,10 @@ func (c *Config) validate() error {
 	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
-		where := fmt.Sprintf("sources[%d]", i)
-		if s.Name == "" {
-			return errAt(s.line, "%s.name: required", where)
+		where, err := namedEntry("sources", "source", i, s.Name, s.line, seen)
+		if err != nil {
+			return err
 		}
-		where = fmt.Sprintf("sources[%d] (%s)", i, s.Name)
-		if prev, dup := seen[s.Name]; dup {
-			return errAt(s.line, "%s.name: duplicate of the source on line %d", where, prev)
-		}
-		seen[s.Name] = s.line
 		if !slices.Contains(SourceTypes, s.Type) {
 			return errAt(s.line, "%s.type: %q is not one of %s", where, s.Type, strings.Join(SourceTypes, ", "))
 		}
@@ -494,15 +489,10 @@ func (c *Config) validate() error {
 	}
 	probes := map[string]int{}
 	for i, p := range c.Probes {
-		where := fmt.Sprintf("probes[%d]", i)
-		if p.Name == "" {
-			return errAt(p.line, "%s.name: required", where)
+		where, err := namedEntry("probes", "probe", i, p.Name, p.line, probes)
+		if err != nil {
+			return err
 		}
-		where = fmt.Sprintf("probes[%d] (%s)", i, p.Name)
-		if prev, dup := probes[p.Name]; dup {
-			return errAt(p.line, "%s.name: duplicate of the probe on line %d", where, prev)
-		}
-		probes[p.Name] = p.line
 		if p.Kind == "" {
 			return errAt(p.line, "%s.kind: required", where)
 		}
@@ -688,4 +678,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// namedEntry checks the name of entry i of a list whose entries are named
+// (sources, probes, principals): it is required and unique. seen maps the
+// names so far to their lines and gains this one. It returns how messages
+// name the entry, "list[i] (name)".
+func namedEntry(list, what string, i int, name string, line int, seen map[string]int) (string, error) {
+	where := fmt.Sprintf("%s[%d]", list, i)
+	if name == "" {
+		return where, errAt(line, "%s.name: required", where)
+	}
+	where = fmt.Sprintf("%s[%d] (%s)", list, i, name)
+	if prev, dup := seen[name]; dup {
+		return where, errAt(line, "%s.name: duplicate of the %s on line %d", where, what, prev)
+	}
+	seen[name] = line
+	return where, nil
 }
