@@ -36,7 +36,7 @@ func TestConfigCheckRunsTheStartValidation(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "restorable.yml")
 	for _, tc := range []struct{ name, extra, want string }{
-		{"valid", "", "restorable.yml: valid (1 environments, 1 sources, 0 probes)"},
+		{"valid", "", "restorable.yml: valid (1 environment, 1 source, 0 probes)"},
 		{"probe kind misspelt", "probes:\n  - {name: p, kind: artefact, source: releases}\n",
 			`:9: probes[0] (p).kind: "artefact" is not one of artifact, command, mysql-logical, pgbackrest, postgres-logical, restic`},
 		{"probe option misspelt", "probes:\n  - {name: p, kind: artifact, source: releases, options: {base_dirr: x}}\n",

@@ -103,7 +103,7 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		fmt.Printf("%s: valid (%d environments, %d sources, %d probes)\n", *configFile, len(cfg.Environments), len(cfg.Sources), len(cfg.Probes))
+		fmt.Printf("%s: valid (%s, %s, %s)\n", *configFile, count(len(cfg.Environments), "environment"), count(len(cfg.Sources), "source"), count(len(cfg.Probes), "probe"))
 		return 0
 	}
 
@@ -279,4 +279,12 @@ func auditSignalReload(auditor server.Auditor, reloadErr error, logger *slog.Log
 	if err := auditor.Append(e); err != nil {
 		logger.Error("write audit entry of a SIGHUP reload", "err", err)
 	}
+}
+
+// count writes "1 source", "2 sources".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
