@@ -116,3 +116,20 @@ func TestRunsRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %+v", back)
 	}
 }
+
+// Only what the configuration names counts: backups, attempts and
+// sightings of a source that is not configured, and runs of a probe that
+// is not, are judged by neither producer.
+func TestUnconfiguredSourcesAndProbesAreNotJudged(t *testing.T) {
+	cfg := gateConfig(t)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	stale := model.Backup{Source: "gone", Env: "prod", Dataset: "db", ID: "x", Type: model.BackupFull, Status: model.StatusFailed,
+		Start: at.Add(-50 * time.Hour), End: at.Add(-49 * time.Hour)}
+	failed := model.ProbeResult{RunID: "r", Probe: "removed", Env: "prod", Dataset: "db", Start: at.Add(-time.Hour)}
+	res := Evaluate(cfg, Input{At: at, Backups: Backups([]model.Backup{stale}), Attempts: []model.Backup{stale},
+		Seen:   map[model.SeriesKey]time.Time{stale.Series(): at.Add(-time.Hour)},
+		Probes: ProbeStates([]model.ProbeResult{failed})})
+	if len(res.Findings) != 0 || len(res.LatestGood) != 0 {
+		t.Errorf("unconfigured source and probe judged: %+v", res.Findings)
+	}
+}
