@@ -176,6 +176,37 @@ type Repository struct {
 	BackupProgress      float64 `json:"backup_progress,omitempty"`
 	BackupBytesDone     int64   `json:"backup_bytes_done,omitempty"`
 	BackupBytesTotal    int64   `json:"backup_bytes_total,omitempty"`
+
+	// Protection holds the store's own protection facts (a bucket's
+	// versioning, Object Lock, default encryption and lifecycle; a backup
+	// vault's lock), nil when the source does not read them.
+	Protection *Protection `json:"protection,omitempty"`
+}
+
+// Protection is what a store (an S3 bucket, an AWS Backup vault) says about
+// how it protects what it holds. An empty string or a false *Known field is
+// "unknown" (the store did not say, or answered NotImplemented), never
+// "disabled": disabled is said with the explicit values below.
+type Protection struct {
+	// Versioning is enabled, suspended or disabled.
+	Versioning string `json:"versioning,omitempty"`
+	// LockMode is COMPLIANCE, GOVERNANCE or none (Object Lock, Vault Lock).
+	LockMode string `json:"lock_mode,omitempty"`
+	// LockRetention is the default (or minimum) retention of the lock.
+	LockRetention time.Duration `json:"lock_retention,omitempty"`
+	// Encryption is the default encryption: aws:kms, aws:kms:dsse, AES256
+	// or none; KMSKey the key when it is a KMS key.
+	Encryption string `json:"encryption,omitempty"`
+	KMSKey     string `json:"kms_key,omitempty"`
+	// LifecycleKnown is true when the store's lifecycle rules were read
+	// (an empty rule set then means "never transitions, never expires").
+	LifecycleKnown bool `json:"lifecycle_known,omitempty"`
+	// TransitionAfter is the earliest age at which a lifecycle rule
+	// moves backups to TransitionClass; ExpireAfter the earliest age at
+	// which one deletes them; zero when no rule does.
+	TransitionAfter time.Duration `json:"transition_after,omitempty"`
+	TransitionClass string        `json:"transition_class,omitempty"`
+	ExpireAfter     time.Duration `json:"expire_after,omitempty"`
 }
 
 // Key identifies a repository across collections.
@@ -185,6 +216,10 @@ func (r *Repository) Key() string { return r.Source + "\x00" + r.Name }
 type Catalog struct {
 	Backups      []Backup     `json:"backups"`
 	Repositories []Repository `json:"repositories"`
+	// CostLines and Requests are what a billing source (or a store's
+	// request metrics) reported; backup sources leave them empty.
+	CostLines []CostLine     `json:"cost_lines,omitempty"`
+	Requests  []RequestCount `json:"requests,omitempty"`
 }
 
 // SeriesKey names the bounded label set metrics are kept under.
