@@ -15,10 +15,11 @@ LDFLAGS       := -X github.com/prometheus/common/version.Version=$(VERSION) \
 
 all: build
 
-## build: build bin/exporter and bin/dump (CGO-free) and bin/analyze (links DuckDB through cgo)
+## build: build bin/exporter, bin/dump and bin/restorable (CGO-free) and bin/analyze (links DuckDB through cgo)
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/exporter ./cmd/exporter
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/dump ./cmd/dump
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/restorable ./cmd/restorable
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/analyze ./cmd/analyze
 
 ## run: start the exporter on the bundled demo (history goes to ./var/history)
