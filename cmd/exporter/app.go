@@ -14,6 +14,7 @@ import (
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/live"
+	"github.com/restorable/restorable/internal/lockwatch"
 	"github.com/restorable/restorable/internal/metrics"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
@@ -54,6 +55,10 @@ type app struct {
 	// seededProbes are probe results read back from history, handed to
 	// every new probe manager until it has results of its own.
 	seededProbes []model.ProbeResult
+	// locks watches the backup/migration locks (locks:); nil when none
+	// are configured. stopLocks ends its loop.
+	locks     *lockwatch.Watcher
+	stopLocks context.CancelFunc
 
 	evals evaluations
 	// reloadMu serialises reloads.
@@ -154,12 +159,29 @@ func (a *app) apply(cfg *config.Config) error {
 	}
 	probes.Seed(seed)
 	a.self.Declare(cfg, cs)
+	// The lock watcher of the new configuration starts unknown and reads
+	// at once; the old one stops.
+	var locks *lockwatch.Watcher
+	stopLocks := context.CancelFunc(func() {})
+	lctx := a.ctx
+	if cfg.Locks != nil {
+		locks = lockwatch.New(cfg.Locks, lockwatch.Options{Logger: a.opts.Logger, Now: a.opts.Now, OnChange: func() { a.current(evaluateEvery) }})
+		lctx, stopLocks = context.WithCancel(a.ctx)
+	}
 	a.mu.Lock()
 	a.cfg = cfg
 	a.store.Configure(cfg)
 	a.metrics.SetConfig(cfg)
 	a.sched, a.probes = sched, probes
+	oldStopLocks := a.stopLocks
+	a.locks, a.stopLocks = locks, stopLocks
 	a.mu.Unlock()
+	if oldStopLocks != nil {
+		oldStopLocks()
+	}
+	if locks != nil {
+		go locks.Run(lctx)
+	}
 	sched.Start(a.ctx)
 	if err := probes.Start(a.ctx); err != nil {
 		return fmt.Errorf("start probes: %w", err)
@@ -269,6 +291,9 @@ func (a *app) Close() {
 	}
 	if a.probes != nil {
 		a.probes.Stop()
+	}
+	if a.stopLocks != nil {
+		a.stopLocks()
 	}
 	a.mu.Unlock()
 	if a.audits != nil {

@@ -338,6 +338,12 @@ func TestMetricsReference(t *testing.T) {
 		}
 	}
 	for name := range documented {
+		// The lock families need a live coordination database, which the
+		// golden fixtures do not have: TestGateDeniesMigrationWhileBackupHoldsLock
+		// compares them with this page against the real server.
+		if strings.HasPrefix(name, "restorable_lock_") {
+			continue
+		}
 		if _, ok := exposed[name]; !ok {
 			t.Errorf("%s is documented but the golden output does not show it: extend the fixtures", name)
 		}

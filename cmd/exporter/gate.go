@@ -32,6 +32,8 @@ type stateKey struct {
 	probes uint64
 	// overrides is the version of the overrides in force.
 	overrides uint64
+	// locks is the version of the lock watcher's state.
+	locks uint64
 }
 
 // evaluations keeps the newest evaluation; mu serialises evaluating, so
@@ -50,9 +52,9 @@ const (
 	gateAPIMaxAge = time.Second
 )
 
-func (a *app) stateKey() (stateKey, []policy.Override) {
+func (a *app) stateKey() (stateKey, []policy.Override, *policy.LockState) {
 	a.mu.Lock()
-	cfg, m := a.cfg, a.probes
+	cfg, m, w := a.cfg, a.probes, a.locks
 	a.mu.Unlock()
 	k := stateKey{cfg: cfg, store: a.store.View().Version}
 	if m != nil {
@@ -60,7 +62,12 @@ func (a *app) stateKey() (stateKey, []policy.Override) {
 	}
 	var overrides []policy.Override
 	k.overrides, overrides = a.overrides.snapshot(a.opts.Now())
-	return k, overrides
+	var locks *policy.LockState
+	if w != nil {
+		st, v := w.State()
+		k.locks, locks = v, &st
+	}
+	return k, overrides, locks
 }
 
 // current returns the newest evaluation when it judged the current state
@@ -70,13 +77,15 @@ func (a *app) stateKey() (stateKey, []policy.Override) {
 func (a *app) current(maxAge time.Duration) *evaluation {
 	a.evals.mu.Lock()
 	defer a.evals.mu.Unlock()
-	key, overrides := a.stateKey()
+	key, overrides, locks := a.stateKey()
 	if last := a.evals.last; last != nil && last.key == key {
 		if age := a.opts.Now().Sub(last.result.At); age >= 0 && age <= maxAge {
 			return last
 		}
 	}
-	ev := &evaluation{cfg: key.cfg, key: key, result: policy.Evaluate(key.cfg, a.live.Input(key.cfg, a.opts.Now(), a.probeStates())), overrides: overrides}
+	in := a.live.Input(key.cfg, a.opts.Now(), a.probeStates())
+	in.Locks = locks
+	ev := &evaluation{cfg: key.cfg, key: key, result: policy.Evaluate(key.cfg, in), overrides: overrides}
 	a.evals.last = ev
 	return ev
 }
@@ -102,10 +111,10 @@ func (a *app) result() (*config.Config, *policy.Result, []policy.Override) {
 	return ev.cfg, ev.result, ev.overrides
 }
 
-// handleGate serves GET /api/v1/gate?env=E[&dataset=D][&release=R].
+// handleGate serves GET /api/v1/gate?env=E[&dataset=D][&release=R][&purpose=deploy|migration].
 func (a *app) handleGate(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := policy.GateRequest{Env: q.Get("env"), Dataset: q.Get("dataset"), Release: q.Get("release")}
+	req := policy.GateRequest{Env: q.Get("env"), Dataset: q.Get("dataset"), Release: q.Get("release"), Purpose: q.Get("purpose")}
 	if req.Env == "" {
 		server.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "the env parameter is required"})
 		return

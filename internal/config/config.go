@@ -61,6 +61,7 @@ type Config struct {
 	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 	Access          Access                     `yaml:"access,omitempty" doc:"Who may use which route of the HTTP API, and where the audit log goes (docs/security.md)."`
+	Locks           *Locks                     `yaml:"locks,omitempty" doc:"The backup/migration locks of restorable lock to watch, on their coordination database (docs/lock.md)."`
 
 	// File is the absolute path of the file the configuration was read
 	// from; relative paths in the file are resolved against its directory.
@@ -337,6 +338,9 @@ func (c *Config) lineOf(path ...any) int {
 func (c *Config) resolvePaths() {
 	c.History.Root = c.Path(c.History.Root)
 	c.Probing.StateDir = c.Path(c.Probing.StateDir)
+	if c.Locks != nil {
+		c.Locks.DSNFile = c.Path(c.Locks.DSNFile)
+	}
 	for _, s := range c.Sources {
 		if s.Manifest != nil {
 			s.Manifest.Dir = c.Path(s.Manifest.Dir)
@@ -519,6 +523,9 @@ func (c *Config) validate() error {
 		return errAt(c.lineOf("collection", "concurrency"), "collection.concurrency: must be at least 1")
 	}
 	if err := c.validateChecks(); err != nil {
+		return err
+	}
+	if err := c.validateLocks(); err != nil {
 		return err
 	}
 	if c.Probing.Concurrency < 1 {

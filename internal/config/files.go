@@ -41,6 +41,11 @@ func (c *Config) CheckFiles() error {
 			}
 		}
 	}
+	if l := c.Locks; l != nil {
+		if err := (fileCheck{path: l.DSNFile}).check(); err != nil {
+			return prefixFile(c.File, errAt(c.lineOf("locks", "dsn_file"), "locks.dsn_file: %v", err))
+		}
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/lockwatch"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 )
@@ -60,6 +61,8 @@ type descs struct {
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
+
+	lockHeld, lockSince, lockWatchSuccess, lockWatchLast *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -121,6 +124,11 @@ func newDescs() *descs {
 		gateOverride: d("deploy", "gate_override_expiry_timestamp_seconds", "When the break-glass override of the deploy gate in force expires (dataset empty: the whole environment). Absent while none is in force.", []string{"env", "dataset"}),
 		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
 		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
+
+		lockHeld:         d("lock", "held", "1 while a restorable lock session holds the backup/migration lock of the key for the purpose, 0 while it does not; read from the coordination database every locks.interval. Absent while the holders cannot be read.", []string{"key", "purpose"}),
+		lockSince:        d("lock", "held_since_timestamp_seconds", "When the session holding the backup/migration lock of the key was granted it. Absent while nobody holds it, the holders cannot be read, or the coordination database hides the holder's query_start from the exporter's role.", []string{"key", "purpose"}),
+		lockWatchSuccess: d("lock", "watch_success", "1 if the last read of the backup/migration lock holders from the coordination database succeeded, 0 if it failed (the restorable_lock_held series are then absent).", nil),
+		lockWatchLast:    d("lock", "watch_last_success_timestamp_seconds", "Time of the last successful read of the backup/migration lock holders.", nil),
 	}
 }
 
@@ -501,6 +509,42 @@ func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result, over
 		o := &overrides[i]
 		if _, known := cfg.Environments[o.Env]; known && o.Active(res.At) {
 			out = append(out, gauge(c.d.gateOverride, float64(o.ExpiresAt.Unix()), o.Env, o.Dataset))
+		}
+	}
+	return c.buildLocks(out, cfg, res.Locks)
+}
+
+// buildLocks derives the lock metrics from the lock state the evaluation
+// judged, so that they and a migration's gate answer agree. Unknown is
+// absent: while the holders cannot be read, only the watch metrics are.
+func (c *Collector) buildLocks(out []prometheus.Metric, cfg *config.Config, locks *policy.LockState) []prometheus.Metric {
+	if cfg.Locks == nil || locks == nil {
+		return out
+	}
+	out = append(out, gauge(c.d.lockWatchSuccess, b2f(locks.Known)))
+	if !locks.ObservedAt.IsZero() {
+		out = append(out, gauge(c.d.lockWatchLast, ts(locks.ObservedAt)))
+	}
+	if !locks.Known {
+		return out
+	}
+	type key struct{ key, purpose string }
+	since := map[key]time.Time{}
+	held := map[key]bool{}
+	for _, h := range locks.Holders {
+		k := key{h.Key, h.Purpose}
+		held[k] = true
+		if s, ok := since[k]; !h.Since.IsZero() && (!ok || h.Since.Before(s)) {
+			since[k] = h.Since
+		}
+	}
+	for _, lk := range cfg.Locks.Keys {
+		for _, p := range lockwatch.Purposes {
+			k := key{lk.Name, p}
+			out = append(out, gauge(c.d.lockHeld, b2f(held[k]), lk.Name, p))
+			if s, ok := since[k]; ok {
+				out = append(out, gauge(c.d.lockSince, ts(s), lk.Name, p))
+			}
 		}
 	}
 	return out

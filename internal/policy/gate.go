@@ -31,6 +31,10 @@ type GateRequest struct {
 	// Release is the release about to be deployed; it is echoed so that a
 	// pipeline can record the answer with it.
 	Release string `json:"release,omitempty"`
+	// Purpose is what the pipeline is about to do: "deploy" (empty means
+	// deploy) or "migration", which is also denied while a backup holds a
+	// lock guarding the environment (or dataset).
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // GateReason is one reason a deploy is denied.
@@ -70,12 +74,17 @@ type GateAnswer struct {
 
 // Gate answers req from one evaluation: it denies for every gating finding
 // of the environment (and dataset), and when no successful backup of it is
-// retained at all. It decides nothing else, so the exporter's
+// retained at all; a migration is also denied while a backup holds a lock
+// guarding it, or while the locks cannot be read. It decides nothing
+// else, so the exporter's
 // /api/v1/gate, its restorable_deploy_gate_open gauge, its finding metrics
 // and `analyze gate` give one answer from the same Result.
 func Gate(cfg *config.Config, res *Result, req GateRequest) (GateAnswer, error) {
 	if _, ok := cfg.Environments[req.Env]; !ok {
 		return GateAnswer{}, fmt.Errorf("unknown environment %q", req.Env)
+	}
+	if req.Purpose != "" && req.Purpose != PurposeDeploy && req.Purpose != PurposeMigration {
+		return GateAnswer{}, fmt.Errorf("unknown purpose %q: deploy or migration", req.Purpose)
 	}
 	a := GateAnswer{GateRequest: req, EvaluatedAt: res.At.UTC(), Reasons: []GateReason{}}
 	for i := range res.Findings {
@@ -112,6 +121,9 @@ func Gate(cfg *config.Config, res *Result, req GateRequest) (GateAnswer, error) 
 			Env: latest.Env, Source: latest.Source, Dataset: latest.Dataset, ID: latest.ID,
 			Release: latest.Release, Time: latest.End.UTC(), Checksum: latest.Checksum,
 		}
+	}
+	if req.Purpose == PurposeMigration {
+		a.Reasons = append(a.Reasons, lockReasons(cfg, res.Locks, req)...)
 	}
 	a.Allow = len(a.Reasons) == 0
 	return a, nil

@@ -49,6 +49,11 @@ type Input struct {
 	// Probes are, per probe, its newest run and its newest successful run
 	// started at or before At.
 	Probes []ProbeState
+	// Locks are the holders of the backup/migration locks the
+	// configuration watches (locks:), as last read; nil when the producer
+	// does not know them (the analyzer), which a migration gate request
+	// treats as unknown.
+	Locks *LockState
 }
 
 // RepositoryState is the latest observation of a repository and since when
@@ -140,6 +145,9 @@ type Result struct {
 	// LatestGood is the newest successful backup of every series that
 	// retains one, ordered by env, source and dataset.
 	LatestGood []model.Backup
+	// Locks are the holders of the configured backup/migration locks;
+	// nil when the configuration watches none.
+	Locks *LockState
 }
 
 // Evaluate runs every check that judges the state at in.At and returns the
@@ -181,5 +189,5 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 			}
 		}
 	}
-	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood()}
+	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood(), Locks: locksOf(cfg, in.Locks)}
 }
