@@ -18,7 +18,9 @@ import (
 // authentication ignores the password, which must never show.
 const coordDSN = "postgres://postgres:s3cret-watch@127.0.0.1:5432/postgres?sslmode=disable"
 
-func needServer(t *testing.T) {
+func needServer(t *testing.T) { needServerB(t) }
+
+func needServerB(t testing.TB) {
 	t.Helper()
 	if !testutil.TCPReachable("127.0.0.1:5432") {
 		testutil.Unavailable(t, "no PostgreSQL on 127.0.0.1:5432")
