@@ -39,6 +39,9 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypePgBackRest)
 	s.PgBackRest = &config.PgBackRestOptions{Binary: "/nonexistent/pgbackrest"}
 	m[config.TypePgBackRest] = brokenSource{s, runx.KindNotFound}
+	s = src(config.TypeWALG)
+	s.WALG = &config.WALGOptions{Binary: "/nonexistent/wal-g", WALVerify: true}
+	m[config.TypeWALG] = brokenSource{s, runx.KindNotFound}
 	return m
 }
 

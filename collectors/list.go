@@ -6,6 +6,7 @@ import (
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/walg"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
 )
@@ -23,6 +24,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)
+		},
+		config.TypeWALG: func(src *config.Source, d Deps) (Collector, error) {
+			return walg.New(src, d.Logger, d.Now)
 		},
 	}
 }
