@@ -111,6 +111,8 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-interval-fraction.yml":          "whole seconds in a schedule",
 		"invalid-schedule-never-fires.yml":       "cron field ranges and calendars",
 		"invalid-dataset-from-restic-stanza.yml": "dataset_from values that depend on the type",
+		"invalid-dataset-from-walg.yml":          "dataset_from values that depend on the type",
+		"invalid-walg-env-value.yml":             "names of environment variables",
 		"invalid-second-document.yml":            "editors check each document alone",
 		"invalid-yaml-syntax.yml":                "not YAML at all",
 	}

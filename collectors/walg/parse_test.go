@@ -86,9 +86,9 @@ func TestSegmentOf(t *testing.T) {
 
 func TestSplitName(t *testing.T) {
 	for name, want := range map[string][2]string{
-		"base_000000010000000100000040":                          {"000000010000000100000040", ""},
+		"base_000000010000000100000040":                            {"000000010000000100000040", ""},
 		"base_000000010000000100000046_D_000000010000000100000040": {"000000010000000100000046", "000000010000000100000040"},
-		"stream_20261201T020000Z":                                {"", ""},
+		"stream_20261201T020000Z":                                  {"", ""},
 	} {
 		seg, from := splitName(name)
 		if seg != want[0] || from != want[1] {
@@ -144,7 +144,7 @@ func TestParseWALVerify(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		`{}`: "neither an integrity nor a timeline check",
-		`[wal-verify] integrity check status: OK`: "invalid character",
+		`[wal-verify] integrity check status: OK`:                                           "invalid character",
 		`{"integrity":{"status":"OK","details":[{"start_segment":"1","end_segment":"2"}]}}`: "are not WAL segment names",
 	} {
 		_, err := parseWALVerify([]byte(in))
