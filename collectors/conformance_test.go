@@ -42,6 +42,9 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypeWALG)
 	s.WALG = &config.WALGOptions{Binary: "/nonexistent/wal-g", WALVerify: true}
 	m[config.TypeWALG] = brokenSource{s, runx.KindNotFound}
+	s = src(config.TypeVelero)
+	s.Velero = &config.VeleroOptions{File: filepath.Join(dir, "no-such-file.json"), Namespace: "velero", PageSize: 500}
+	m[config.TypeVelero] = brokenSource{s, runx.KindIO}
 	return m
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/velero"
 	"github.com/restorable/restorable/collectors/walg"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
@@ -27,6 +28,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeWALG: func(src *config.Source, d Deps) (Collector, error) {
 			return walg.New(src, d.Logger, d.Now)
+		},
+		config.TypeVelero: func(src *config.Source, d Deps) (Collector, error) {
+			return velero.New(src, d.Logger, d.Now)
 		},
 	}
 }

@@ -113,6 +113,7 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-dataset-from-restic-stanza.yml": "dataset_from values that depend on the type",
 		"invalid-dataset-from-walg.yml":          "dataset_from values that depend on the type",
 		"invalid-walg-env-value.yml":             "names of environment variables",
+		"invalid-velero-file-and-binary.yml":     "one of two keys",
 		"invalid-second-document.yml":            "editors check each document alone",
 		"invalid-yaml-syntax.yml":                "not YAML at all",
 	}

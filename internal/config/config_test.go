@@ -57,7 +57,7 @@ func invalidFiles() map[string]string {
 		"invalid-bad-duration.yml":           `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
 		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml:1: environments: at least one environment is required`,
 		"invalid-rpo-missing.yml":            `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
-		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, walg`,
+		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, walg, velero`,
 		"invalid-duplicate-source.yml":       `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
 		"invalid-unknown-env.yml":            `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
 		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:6: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
@@ -95,6 +95,8 @@ func invalidFiles() map[string]string {
 		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
 		"invalid-walg-env-value.yml":             `testdata/invalid-walg-env-value.yml:4: sources[0] (pg).walg.env: "AWS_SECRET_ACCESS_KEY=abc" is not the name of an environment variable (values are never written here; name the variable)`,
 		"invalid-dataset-from-walg.yml":          `testdata/invalid-dataset-from-walg.yml:4: sources[0] (pg).dataset_from: stanza does not apply to a walg source; use tag:KEY (a key of the backup's user_data)`,
+		"invalid-velero-file-and-binary.yml":     `testdata/invalid-velero-file-and-binary.yml:4: sources[0] (k8s).velero: set file or binary, not both`,
+		"invalid-velero-page-size.yml":           `testdata/invalid-velero-page-size.yml:4: sources[0] (k8s).velero.page_size: must be at least 1`,
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
