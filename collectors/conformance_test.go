@@ -45,6 +45,9 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypeVelero)
 	s.Velero = &config.VeleroOptions{File: filepath.Join(dir, "no-such-file.json"), Namespace: "velero", PageSize: 500}
 	m[config.TypeVelero] = brokenSource{s, runx.KindIO}
+	s = src(config.TypeAWSBackup)
+	s.AWSBackup = &config.AWSBackupOptions{Region: "eu-west-1", Profile: "restorable-no-such-profile", Endpoint: "http://127.0.0.1:1", MaxAttempts: 1}
+	m[config.TypeAWSBackup] = brokenSource{s, runx.KindConfig}
 	return m
 }
 

@@ -3,6 +3,7 @@ package collectors
 import (
 	"fmt"
 
+	"github.com/restorable/restorable/collectors/awsbackup"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
@@ -31,6 +32,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeVelero: func(src *config.Source, d Deps) (Collector, error) {
 			return velero.New(src, d.Logger, d.Now)
+		},
+		config.TypeAWSBackup: func(src *config.Source, d Deps) (Collector, error) {
+			return awsbackup.New(src, d.Logger, d.Now)
 		},
 	}
 }

@@ -98,6 +98,10 @@ func (v *AWSBackupVault) Regexp() (*regexp.Regexp, error) {
 	if v.NameRegex == "" {
 		return nil, nil
 	}
+	// The expression as written first, so that an error quotes it.
+	if _, err := regexp.Compile(v.NameRegex); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + v.NameRegex + `)$`)
 }
 

@@ -51,7 +51,7 @@ const (
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeWALG, TypeVelero}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeWALG, TypeVelero, TypeAWSBackup}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -145,7 +145,7 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,walg,velero"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,walg,velero,awsbackup"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`

@@ -57,7 +57,7 @@ func invalidFiles() map[string]string {
 		"invalid-bad-duration.yml":           `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
 		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml:1: environments: at least one environment is required`,
 		"invalid-rpo-missing.yml":            `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
-		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, walg, velero`,
+		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, walg, velero, awsbackup`,
 		"invalid-duplicate-source.yml":       `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
 		"invalid-unknown-env.yml":            `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
 		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:6: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
@@ -97,6 +97,9 @@ func invalidFiles() map[string]string {
 		"invalid-dataset-from-walg.yml":          `testdata/invalid-dataset-from-walg.yml:4: sources[0] (pg).dataset_from: stanza does not apply to a walg source; use tag:KEY (a key of the backup's user_data)`,
 		"invalid-velero-file-and-binary.yml":     `testdata/invalid-velero-file-and-binary.yml:4: sources[0] (k8s).velero: set file or binary, not both`,
 		"invalid-velero-page-size.yml":           `testdata/invalid-velero-page-size.yml:4: sources[0] (k8s).velero.page_size: must be at least 1`,
+		"invalid-awsbackup-vault-group.yml":      `testdata/invalid-awsbackup-vault-group.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: named group "environment" is neither env nor dataset`,
+		"invalid-awsbackup-vault-both.yml":       `testdata/invalid-awsbackup-vault-both.yml:4: sources[0] (aws).awsbackup.vaults[0]: set name or name_regex (one of them)`,
+		"invalid-awsbackup-regex.yml":            "testdata/invalid-awsbackup-regex.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: error parsing regexp: missing closing ): `prod-(payments`",
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
