@@ -285,7 +285,7 @@ func TestCollect(t *testing.T) {
 		"prod-airgapped": {model.Protection{LockMode: LockCompliance, Encryption: "aws:kms", KMSKey: key}, "prod", 0},
 	} {
 		r := repos[name]
-		if r.Protection == nil || *r.Protection != w.protection || r.Env != w.env || r.StoredBytes != w.stored || !r.Healthy || r.Region != "eu-west-1" {
+		if r.Protection == nil || *r.Protection != w.protection || !r.LocksUnknown || r.Env != w.env || r.StoredBytes != w.stored || !r.Healthy || r.Region != "eu-west-1" {
 			t.Errorf("vault %s: %+v protection %+v", name, r, r.Protection)
 		}
 	}

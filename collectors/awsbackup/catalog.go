@@ -288,6 +288,9 @@ func (m *mapper) repository(v *vault, stored int64) model.Repository {
 		Region:      v.region,
 		StoredBytes: stored,
 		Protection:  protection(&v.v, m.observedAt),
+		// AWS Backup reports no locks of a vault but its Vault Lock,
+		// which is a protection fact, not a running backup's lock.
+		LocksUnknown: true,
 	}
 	if m.src.Dataset != "" {
 		r.Dataset = m.src.Dataset

@@ -218,6 +218,8 @@ func (m *mapper) repository(l *storageLocation) model.Repository {
 		ObservedAt: m.observedAt,
 		Region:     m.opts.Region,
 		Status:     l.Status.Phase,
+		// Velero reports no locks of a storage location.
+		LocksUnknown: true,
 	}
 	if reg := l.Spec.Config["region"]; reg != "" {
 		r.Region = reg

@@ -280,6 +280,10 @@ func TestCollectFromAPI(t *testing.T) {
 	repos := map[string]model.Repository{}
 	for _, r := range cat.Repositories {
 		repos[r.Name] = r
+		// Velero says nothing of locks: unknown, so never exposed as 0.
+		if !r.LocksUnknown {
+			t.Errorf("location %s reads as unlocked", r.Name)
+		}
 	}
 	if r := repos["default"]; !r.Healthy || r.StatusCode != StatusAvailable || r.Location != "aws:acme-velero/prod" || r.Region != "eu-west-1" || r.Status != "Available" || !r.ObservedAt.Equal(now) {
 		t.Errorf("default location %+v", r)

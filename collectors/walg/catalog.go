@@ -210,6 +210,8 @@ func (m *mapper) repository(list []backupDetail, v *walVerify, verifyErr error) 
 		ObservedAt:   m.observedAt,
 		StorageClass: m.opts.StorageClass,
 		Region:       m.opts.Region,
+		// wal-g reports no locks of its archive.
+		LocksUnknown: true,
 	}
 	if m.src.Dataset != "" || m.src.DatasetFrom == "" {
 		r.Dataset = m.dataset(nil)

@@ -117,7 +117,7 @@ func TestCollectMapsBackups(t *testing.T) {
 	}
 	r := cat.Repositories[0]
 	if r.WALMin != "000000010000000100000040" || r.WALMax != "000000010000000100000070" || !r.Healthy || r.StatusCode != StatusOK ||
-		r.DatabaseVersion != "15" || r.Dataset != "pg" || r.Status != "integrity OK; timeline OK (cluster 1, storage 1)" {
+		r.DatabaseVersion != "15" || r.Dataset != "pg" || !r.LocksUnknown || r.Status != "integrity OK; timeline OK (cluster 1, storage 1)" {
 		t.Errorf("repository %+v", r)
 	}
 	if got := m.Calls(); got["wal-g backup-list"] != 1 || got["wal-g wal-verify"] != 1 || len(got) != 2 {
