@@ -69,6 +69,9 @@ type Collector struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	// tagReads bounds the recovery points whose tags one collection reads
+	// (TagReadsPerCollection).
+	tagReads int
 	// mu guards rpTags, which outlives one collection: the tags of each
 	// recovery point read so far.
 	mu     sync.Mutex
@@ -81,7 +84,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 	if opts == nil {
 		opts = &config.AWSBackupOptions{JobsWindow: config.DefaultAWSBackupJobs, MaxAttempts: 5}
 	}
-	c := &Collector{src: src, opts: opts, logger: logger, now: now, rpTags: map[string]map[string]string{}}
+	c := &Collector{src: src, opts: opts, logger: logger, now: now, rpTags: map[string]map[string]string{}, tagReads: TagReadsPerCollection}
 	for i, v := range opts.Vaults {
 		re, err := v.Regexp()
 		if err != nil {
@@ -318,7 +321,7 @@ func (c *Collector) tagsOf(ctx context.Context, client *backup.Client, points []
 	slices.SortFunc(todo, func(a, b *types.RecoveryPointByBackupVault) int {
 		return utc(b.CreationDate).Compare(utc(a.CreationDate))
 	})
-	for _, rp := range todo[:min(len(todo), TagReadsPerCollection)] {
+	for _, rp := range todo[:min(len(todo), c.tagReads)] {
 		arn := aws.ToString(rp.RecoveryPointArn)
 		t, err := c.listTags(ctx, client, arn)
 		if err != nil {

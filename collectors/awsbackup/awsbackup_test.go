@@ -51,7 +51,7 @@ type server struct {
 	tags      map[string]map[string]string
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	s := &server{requests: map[string]int{}}
 	data, err := os.ReadFile("testdata/ListTags.json")
@@ -141,7 +141,7 @@ func (s *server) count(op string) int {
 	return s.requests[op]
 }
 
-func collector(t *testing.T, s *server, src *config.Source) *Collector {
+func collector(t testing.TB, s *server, src *config.Source) *Collector {
 	t.Helper()
 	if src.AWSBackup == nil {
 		src.AWSBackup = &config.AWSBackupOptions{}
@@ -354,6 +354,37 @@ func TestDatasetFromRecoveryPointTags(t *testing.T) {
 	}
 	if n := s.count(OpListTags); n != 4 {
 		t.Errorf("%d ListTags after a second collection, want still 4", n)
+	}
+}
+
+// A first collection of a large vault reads the tags of a bounded number
+// of recovery points, newest first; later collections read the rest.
+func TestTagReadsAreBounded(t *testing.T) {
+	s := newServer(t)
+	c := collector(t, s, &config.Source{Env: "prod", DatasetFrom: "tag:app", AWSBackup: &config.AWSBackupOptions{Vaults: []config.AWSBackupVault{{Name: "prod-payments"}}}})
+	c.tagReads = 2
+	cat, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(OpListTags); n != 2 {
+		t.Fatalf("%d ListTags, want the bound (2)", n)
+	}
+	got := backups(cat)
+	// The two newest (a3 of 1 December, a1 of 30 November) were read; a2
+	// (29 November) waits and meanwhile has its resource's name.
+	if got[rpA1].Dataset != "payments" || got[rpA2].Dataset != "vol-0abc" {
+		t.Errorf("datasets a1 %q a2 %q", got[rpA1].Dataset, got[rpA2].Dataset)
+	}
+	cat, err = c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(OpListTags); n != 4 {
+		t.Errorf("%d ListTags after two collections, want 4", n)
+	}
+	if got := backups(cat); got[rpA2].Dataset != "payments-files" {
+		t.Errorf("a2 dataset %q after its tags were read", got[rpA2].Dataset)
 	}
 }
 

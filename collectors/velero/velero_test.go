@@ -39,9 +39,17 @@ type apiServer struct {
 	expireOnce bool
 	// status, when set, is the answer to every request.
 	status int
+	items  map[string][]json.RawMessage
 }
 
-func newAPIServer(t *testing.T) *apiServer {
+// setItems replaces the objects of a resource.
+func (s *apiServer) setItems(resource string, items []json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items[resource] = items
+}
+
+func newAPIServer(t testing.TB) *apiServer {
 	t.Helper()
 	items := map[string][]json.RawMessage{}
 	for res, file := range map[string]string{ResourceBackups: "backup-get-list.json", ResourceSchedules: "schedules.json", ResourceLocations: "backupstoragelocations.json"} {
@@ -57,7 +65,7 @@ func newAPIServer(t *testing.T) *apiServer {
 		}
 		items[res] = l.Items
 	}
-	s := &apiServer{}
+	s := &apiServer{items: items}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.URL.RequestURI())
@@ -66,6 +74,7 @@ func newAPIServer(t *testing.T) *apiServer {
 			s.expireOnce = false
 		}
 		status := s.status
+		all, known := s.items[strings.TrimPrefix(r.URL.Path, "/apis/velero.io/v1/namespaces/velero/")]
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(code int, reason, msg string) {
@@ -84,11 +93,10 @@ func newAPIServer(t *testing.T) *apiServer {
 			return
 		}
 		res, ok := strings.CutPrefix(r.URL.Path, "/apis/velero.io/v1/namespaces/velero/")
-		if !ok || items[res] == nil {
+		if !ok || !known {
 			fail(http.StatusNotFound, "NotFound", "the server could not find the requested resource")
 			return
 		}
-		all := items[res]
 		from, _ := strconv.Atoi(r.URL.Query().Get("continue"))
 		limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
 		if err != nil || limit <= 0 {
@@ -125,7 +133,7 @@ func (s *apiServer) count(resource string) int {
 
 // writeKubeconfig writes a kubeconfig whose current context reaches s
 // with user.
-func writeKubeconfig(t *testing.T, s *apiServer, user string) string {
+func writeKubeconfig(t testing.TB, s *apiServer, user string) string {
 	t.Helper()
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -153,7 +161,7 @@ users:
 	return p
 }
 
-func newCollector(t *testing.T, opts *config.VeleroOptions) *Collector {
+func newCollector(t testing.TB, opts *config.VeleroOptions) *Collector {
 	t.Helper()
 	if opts.Namespace == "" {
 		opts.Namespace = config.DefaultVeleroNamespace

@@ -61,20 +61,19 @@ type backupDetail struct {
 // with some versions; an empty output or that message is an empty list.
 func parseBackupList(data []byte) ([]backupDetail, error) {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || bytes.EqualFold(trimmed, []byte("null")) || bytes.HasPrefix(bytes.ToLower(trimmed), []byte("no backups found")) {
+	if len(trimmed) == 0 || bytes.EqualFold(trimmed, []byte("null")) || bytes.EqualFold(trimmed[:min(len(trimmed), 16)], []byte("no backups found")) {
 		return nil, nil
 	}
 	var out []backupDetail
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(&out); err != nil {
+	if err := json.Unmarshal(trimmed, &out); err != nil {
 		return nil, fmt.Errorf("backup-list output: %w", err)
 	}
 	for i := range out {
 		if out[i].BackupName == "" {
 			return nil, fmt.Errorf("backup-list output: entry %d has no backup_name", i)
 		}
-		if out[i].StartTime.IsZero() && out[i].FinishTime.IsZero() && out[i].Time.IsZero() {
-			return nil, fmt.Errorf("backup-list output: backup %s has no time (run with --detail)", out[i].BackupName)
+		if out[i].FinishTime.IsZero() && out[i].Time.IsZero() {
+			return nil, fmt.Errorf("backup-list output: backup %s has no finish time (run with --detail)", out[i].BackupName)
 		}
 	}
 	return out, nil

@@ -121,7 +121,7 @@ func TestParseBackupList(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"backup_name": "x"}`:                               "cannot unmarshal object",
 		`[{"time": "2026-01-01T00:00:00Z"}]`:                 "entry 0 has no backup_name",
-		`[{"backup_name": "base_000000010000000100000040"}]`: "has no time",
+		`[{"backup_name": "base_000000010000000100000040"}]`: "has no finish time",
 		`[{"backup_name": "b", "start_lsn": 1.5}]`:           "not an unsigned 64-bit integer",
 		`[{"backup_name": "b", "time": "yesterday"}]`:        "cannot parse",
 	} {
