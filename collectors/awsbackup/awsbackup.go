@@ -40,6 +40,7 @@ const (
 	OpListVaults         = "ListBackupVaults"
 	OpListRecoveryPoints = "ListRecoveryPointsByBackupVault"
 	OpListBackupJobs     = "ListBackupJobs"
+	OpListRestoreJobs    = "ListRestoreJobs"
 	OpListTags           = "ListTags"
 )
 
@@ -100,7 +101,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 func (c *Collector) Operations() []string {
 	ops := []string{OpListVaults, OpListRecoveryPoints}
 	if c.opts.JobsWindow > 0 {
-		ops = append(ops, OpListBackupJobs)
+		ops = append(ops, OpListBackupJobs, OpListRestoreJobs)
 	}
 	ops = append(ops, OpListTags)
 	out := make([]string, len(ops))
@@ -149,6 +150,11 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		cat.Repositories = append(cat.Repositories, m.repository(v, stored))
 	}
 	if c.opts.JobsWindow > 0 && len(vaults) > 0 {
+		restores, err := c.restoreJobs(ctx, client, observedAt.Add(-c.opts.JobsWindow.D()))
+		if err != nil {
+			return nil, c.apiError(ctx, cfg, "list restore jobs", err)
+		}
+		addRestoreFacts(cat.Backups, restores)
 		jobs, err := c.backupJobs(ctx, client, observedAt.Add(-c.opts.JobsWindow.D()))
 		if err != nil {
 			return nil, c.apiError(ctx, cfg, "list backup jobs", err)
@@ -274,6 +280,19 @@ func (c *Collector) backupJobs(ctx context.Context, client *backup.Client, after
 			return nil, err
 		}
 		out = append(out, page.BackupJobs...)
+	}
+	return out, nil
+}
+
+func (c *Collector) restoreJobs(ctx context.Context, client *backup.Client, after time.Time) ([]types.RestoreJobsListMember, error) {
+	var out []types.RestoreJobsListMember
+	p := backup.NewListRestoreJobsPaginator(client, &backup.ListRestoreJobsInput{ByCreatedAfter: aws.Time(after), MaxResults: aws.Int32(pageSize)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.RestoreJobs...)
 	}
 	return out, nil
 }

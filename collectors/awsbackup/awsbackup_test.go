@@ -89,6 +89,8 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 		op, file = OpListRecoveryPoints, "ListRecoveryPointsByBackupVault."+name+"."+page+".json"
 	case path == "/backup-jobs":
 		op, file = OpListBackupJobs, "ListBackupJobs."+page+".json"
+	case path == "/restore-jobs":
+		op, file = OpListRestoreJobs, "ListRestoreJobs."+page+".json"
 	case strings.HasPrefix(path, "/tags/"):
 		op = OpListTags
 	default:
@@ -177,7 +179,7 @@ func TestCollect(t *testing.T) {
 	}
 	// Pagination: 2 pages of vaults, 2 + 1 + 1 of recovery points, 2 of
 	// jobs; env and dataset come from the rule, so no ListTags.
-	want := map[string]int{OpListVaults: 2, OpListRecoveryPoints: 4, OpListBackupJobs: 2}
+	want := map[string]int{OpListVaults: 2, OpListRecoveryPoints: 4, OpListBackupJobs: 2, OpListRestoreJobs: 2}
 	for op, n := range want {
 		if got := s.count(op); got != n {
 			t.Errorf("%s: %d requests, want %d", op, got, n)
@@ -217,6 +219,20 @@ func TestCollect(t *testing.T) {
 	}
 	if a0 := got[rpA0]; a0.StorageClass != StorageCold {
 		t.Errorf("a point past its move to cold storage is in %s", a0.StorageClass)
+	}
+	// The newest restore job of a point is kept in its tags, with the
+	// validation a restore testing plan gave it.
+	for id, w := range map[string]map[string]string{
+		rpA1: {TagRestoreStart: "2026-11-30T04:00:00Z", TagRestoreStatus: "COMPLETED", TagRestoreDuration: "12m30s", TagRestoreValidation: "SUCCESSFUL", TagRestoreTestPlan: "weekly_payments-a1b2c3"},
+		rpA0: {TagRestoreStatus: "COMPLETED", TagRestoreDuration: "20m", TagRestoreValidation: "FAILED", TagRestoreMessage: "Validation script exited 1: table payments.ledger is empty"},
+		rpB1: {TagRestoreStatus: "RUNNING", TagRestoreDuration: "", TagRestoreValidation: "", TagRestoreTestPlan: ""},
+		rpA2: {TagRestoreStatus: ""},
+	} {
+		for k, v := range w {
+			if got[id].Tags[k] != v {
+				t.Errorf("%s: tag %s = %q, want %q", id, k, got[id].Tags[k], v)
+			}
+		}
 	}
 	if a2 := got[rpA2]; a2.Status != model.StatusPartial || !strings.Contains(a2.Error, "1 of 2 volumes failed") || a2.Dataset != "payments" {
 		t.Errorf("partial point %+v", a2)

@@ -1,6 +1,7 @@
 package awsbackup
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -32,6 +33,15 @@ const (
 	TagPlan         = "aws_backup.plan"
 	TagRule         = "aws_backup.rule"
 	TagStatus       = "aws_backup.status"
+	// The newest restore job of a recovery point within the jobs window:
+	// when it started, its status, how long it took (when finished), the
+	// validation status a restore testing plan gave it, and the plan.
+	TagRestoreStart      = "aws_backup.restore_start"
+	TagRestoreStatus     = "aws_backup.restore_status"
+	TagRestoreDuration   = "aws_backup.restore_duration"
+	TagRestoreValidation = "aws_backup.restore_validation"
+	TagRestoreTestPlan   = "aws_backup.restore_testing_plan"
+	TagRestoreMessage    = "aws_backup.restore_message"
 )
 
 // Storage classes of a recovery point: AWS Backup keeps it in warm storage
@@ -326,4 +336,40 @@ func utc(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// addRestoreFacts tags each backup with the newest restore job of its
+// recovery point. Restore jobs are facts about a backup, kept in the
+// history with it; they are not restore probes, which only Restorable's
+// own probes produce, so the restore-test checks do not count them.
+func addRestoreFacts(bs []model.Backup, jobs []types.RestoreJobsListMember) {
+	newest := map[string]*types.RestoreJobsListMember{}
+	for i := range jobs {
+		j := &jobs[i]
+		arn := aws.ToString(j.RecoveryPointArn)
+		if p := newest[arn]; p == nil || utc(j.CreationDate).After(utc(p.CreationDate)) {
+			newest[arn] = j
+		}
+	}
+	for i := range bs {
+		j := newest[bs[i].ID]
+		if j == nil {
+			continue
+		}
+		t := bs[i].Tags
+		t[TagRestoreStart] = utc(j.CreationDate).Format(time.RFC3339)
+		t[TagRestoreStatus] = string(j.Status)
+		if j.CompletionDate != nil && j.CreationDate != nil {
+			t[TagRestoreDuration] = config.Duration(j.CompletionDate.Sub(*j.CreationDate).Round(time.Second)).String()
+		}
+		if j.ValidationStatus != "" {
+			t[TagRestoreValidation] = string(j.ValidationStatus)
+		}
+		if j.CreatedBy != nil && aws.ToString(j.CreatedBy.RestoreTestingPlanArn) != "" {
+			t[TagRestoreTestPlan] = resourceID(aws.ToString(j.CreatedBy.RestoreTestingPlanArn))
+		}
+		if msg := cmp.Or(aws.ToString(j.ValidationStatusMessage), aws.ToString(j.StatusMessage)); msg != "" {
+			t[TagRestoreMessage] = msg
+		}
+	}
 }

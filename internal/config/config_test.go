@@ -287,7 +287,15 @@ func TestCheckFilesReportsMissingFiles(t *testing.T) {
 			cfgFile + ":4: sources[0] (m).manifest.dir: " + filepath.Join(dir, "pass") + " is not a directory"},
 		{"restic binary", "{name: r, type: restic, restic: {repository: /srv/r, password_file: pass, binary: bin/restic}}",
 			cfgFile + ":4: sources[0] (r).restic.binary: " + filepath.Join(dir, "bin/restic") + " does not exist"},
-		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}", ""},
+		{"walg config", "{name: w, type: walg, walg: {config: walg.json}}",
+			cfgFile + ":4: sources[0] (w).walg.config: " + filepath.Join(dir, "walg.json") + " does not exist"},
+		{"velero kubeconfig", "{name: v, type: velero, velero: {kubeconfig: kube.yml}}",
+			cfgFile + ":4: sources[0] (v).velero.kubeconfig: " + filepath.Join(dir, "kube.yml") + " does not exist"},
+		{"walg binary", "{name: w, type: walg, walg: {binary: bin/wal-g}}",
+			cfgFile + ":4: sources[0] (w).walg.binary: " + filepath.Join(dir, "bin/wal-g") + " does not exist"},
+		{"velero file", "{name: v, type: velero, velero: {file: manifests}}",
+			cfgFile + ":4: sources[0] (v).velero.file: " + filepath.Join(dir, "manifests") + " is a directory"},
+		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}\n  - {name: v, type: velero, velero: {file: pass}}\n  - {name: w, type: walg, walg: {config: pass}}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := "environments:\n  prod: {rpo: 1h}\nsources:\n  - " + tc.source + "\n"
