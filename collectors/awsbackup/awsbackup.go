@@ -367,8 +367,10 @@ func (c *Collector) apiError(ctx context.Context, cfg aws.Config, what string, e
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "InvalidSignatureException",
-			"InvalidClientTokenId", "AccessDeniedException", "AccessDenied", "SignatureDoesNotMatch":
+			"InvalidClientTokenId", "SignatureDoesNotMatch":
 			return runx.Errorf(runx.KindConfig, "%s: AWS Backup rejects the credentials from %s (%s): %s", what, credentialSource(ctx, cfg), ae.ErrorCode(), ae.ErrorMessage())
+		case "AccessDeniedException", "AccessDenied":
+			return runx.Errorf(runx.KindConfig, "%s: the credentials from %s may not make this call (%s): %s", what, credentialSource(ctx, cfg), ae.ErrorCode(), ae.ErrorMessage())
 		case "ResourceNotFoundException":
 			return runx.Errorf(runx.KindConfig, "%s: %s: %s", what, ae.ErrorCode(), ae.ErrorMessage())
 		}

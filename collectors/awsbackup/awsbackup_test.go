@@ -450,6 +450,11 @@ func TestExpiredCredentials(t *testing.T) {
 	if n := s.count(OpListVaults); n != 1 {
 		t.Errorf("%d requests for rejected credentials, want 1 (not retried)", n)
 	}
+	s.errorType = "AccessDeniedException"
+	_, err = c.Collect(context.Background())
+	if runx.KindOf(err) != runx.KindConfig || !strings.Contains(err.Error(), "the credentials from EnvConfigCredentials may not make this call (AccessDeniedException)") {
+		t.Errorf("access denied: %v", err)
+	}
 }
 
 func TestLockMode(t *testing.T) {

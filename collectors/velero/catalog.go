@@ -67,15 +67,21 @@ type mapper struct {
 	intervals map[string]time.Duration
 }
 
-func newMapper(src *config.Source, opts *config.VeleroOptions, observedAt time.Time, locs []storageLocation, scheds []schedule) *mapper {
+// newMapper prepares the mapping of one collection; warn is told of each
+// schedule whose spec cannot be read (it then gives its backups no
+// interval).
+func newMapper(src *config.Source, opts *config.VeleroOptions, observedAt time.Time, locs []storageLocation, scheds []schedule, warn func(schedule string, err error)) *mapper {
 	m := &mapper{src: src, opts: opts, observedAt: observedAt, locations: map[string]*storageLocation{}, intervals: map[string]time.Duration{}}
 	for i := range locs {
 		m.locations[locs[i].Metadata.Name] = &locs[i]
 	}
 	for _, s := range scheds {
-		if d, err := ScheduleInterval(s.Spec.Schedule, observedAt); err == nil {
-			m.intervals[s.Metadata.Name] = d
+		d, err := ScheduleInterval(s.Spec.Schedule, observedAt)
+		if err != nil {
+			warn(s.Metadata.Name, err)
+			continue
 		}
+		m.intervals[s.Metadata.Name] = d
 	}
 	return m
 }

@@ -25,7 +25,7 @@ func FuzzParseBackupGet(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cat := newMapper(src, src.Velero, time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC), nil, nil).catalog(bs, nil)
+		cat := newMapper(src, src.Velero, time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC), nil, nil, nil).catalog(bs, nil)
 		for _, b := range cat.Backups {
 			if b.ID == "" || !b.Status.Valid() {
 				t.Fatalf("accepted backup without id or with status %q: %+v", b.Status, b)

@@ -102,13 +102,9 @@ func (c *Collector) fromAPI(ctx context.Context, observedAt time.Time) (*model.C
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range scheds {
-		if _, err := ScheduleInterval(s.Spec.Schedule, observedAt); err != nil {
-			c.logger.Warn("cannot read a velero schedule", "schedule", s.Metadata.Name, "err", err)
-		}
-	}
 	c.logger.Debug("read velero objects", "backups", len(backups), "schedules", len(scheds), "locations", len(locs))
-	return newMapper(c.src, c.opts, observedAt, locs, scheds).catalog(backups, locs), nil
+	warn := func(name string, err error) { c.logger.Warn("cannot read a velero schedule", "schedule", name, "err", err) }
+	return newMapper(c.src, c.opts, observedAt, locs, scheds, warn).catalog(backups, locs), nil
 }
 
 func (c *Collector) fromFile(ctx context.Context, observedAt time.Time) (*model.Catalog, error) {
@@ -130,7 +126,7 @@ func (c *Collector) fromFile(ctx context.Context, observedAt time.Time) (*model.
 	if err != nil {
 		return nil, runx.ParseError(fmt.Errorf("parse velero backups in %s: %w", c.opts.File, err))
 	}
-	return newMapper(c.src, c.opts, observedAt, nil, nil).catalog(bs, nil), nil
+	return newMapper(c.src, c.opts, observedAt, nil, nil, nil).catalog(bs, nil), nil
 }
 
 func (c *Collector) fromProgram(ctx context.Context, observedAt time.Time) (*model.Catalog, error) {
@@ -148,5 +144,5 @@ func (c *Collector) fromProgram(ctx context.Context, observedAt time.Time) (*mod
 	if err != nil {
 		return nil, runx.ParseError(fmt.Errorf("parse velero backup get: %w", err))
 	}
-	return newMapper(c.src, c.opts, observedAt, nil, nil).catalog(bs, nil), nil
+	return newMapper(c.src, c.opts, observedAt, nil, nil, nil).catalog(bs, nil), nil
 }

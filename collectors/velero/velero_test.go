@@ -453,3 +453,26 @@ func TestScheduleInterval(t *testing.T) {
 		}
 	}
 }
+
+// A schedule whose spec cannot be read is reported, and its backups get no
+// interval rather than a wrong one.
+func TestUnreadableSchedule(t *testing.T) {
+	var sched schedule
+	sched.Metadata.Name = "nightly"
+	sched.Spec.Schedule = "every night"
+	var warned []string
+	m := newMapper(&config.Source{Name: "k8s"}, &config.VeleroOptions{}, now, nil, []schedule{sched}, func(name string, err error) {
+		warned = append(warned, name+": "+err.Error())
+	})
+	var b backup
+	b.Metadata.Name = "nightly-1"
+	b.Metadata.Labels = map[string]string{LabelSchedule: "nightly"}
+	b.Status.Phase = "Completed"
+	got, ok := m.backup(&b)
+	if !ok || got.Dataset != "nightly" {
+		t.Fatalf("backup %+v", got)
+	}
+	if _, has := got.Tags[TagScheduleInterval]; has || len(warned) != 1 || !strings.HasPrefix(warned[0], `nightly: schedule "every night"`) {
+		t.Errorf("interval tag %q, warnings %v", got.Tags[TagScheduleInterval], warned)
+	}
+}
