@@ -103,7 +103,9 @@ func (c *Collector) fromAPI(ctx context.Context, observedAt time.Time) (*model.C
 		return nil, err
 	}
 	c.logger.Debug("read velero objects", "backups", len(backups), "schedules", len(scheds), "locations", len(locs))
-	warn := func(name string, err error) { c.logger.Warn("cannot read a velero schedule", "schedule", name, "err", err) }
+	warn := func(name string, err error) {
+		c.logger.Warn("cannot read a velero schedule", "schedule", name, "err", err)
+	}
 	return newMapper(c.src, c.opts, observedAt, locs, scheds, warn).catalog(backups, locs), nil
 }
 
