@@ -18,6 +18,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -508,4 +509,57 @@ func (f vaultFacts) member() types.BackupVaultListMember {
 		v.VaultType = types.VaultTypeLogicallyAirGappedBackupVault
 	}
 	return v
+}
+
+// The records feed the one policy evaluation: the KMS key allowlist, the
+// failures of backup jobs and residency judge recovery points like any
+// other backup.
+func TestRecordsFeedThePolicy(t *testing.T) {
+	s := newServer(t)
+	cfg, err := config.Parse("restorable.yml", []byte(`
+environments:
+  prod:
+    rpo: 30h
+    require: {encryption: kms, kms_keys: ["`+key+`"], immutable: true}
+    regions: [eu-central-1]
+  staging:
+    rpo: 48h
+    require: {encryption: kms, kms_keys: ["`+key+`"]}
+checks:
+  failures: {window: 7d}
+sources:
+  - name: aws-prod
+    type: awsbackup
+    awsbackup:
+      vaults: [{name_regex: "`+vaultRe+`"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := cfg.Sources[0]
+	src.AWSBackup.MaxAttempts = 3
+	c := collector(t, s, src)
+	cat, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := policy.Evaluate(cfg, policy.Input{At: now, Backups: policy.Backups(cat.Backups)})
+	got := map[string]bool{}
+	for _, f := range res.Findings {
+		got[f.Check+" "+f.Env+"/"+f.Subject.Dataset] = true
+	}
+	for _, want := range []string{
+		policy.CheckKMSKey + " staging/orders",   // an AWS owned key is not in the allowlist
+		policy.CheckResidency + " prod/payments", // eu-west-1 vaults, prod allows eu-central-1 only
+		policy.CheckFailures + " prod/payments",  // the failed and expired backup jobs, the partial point
+	} {
+		if !got[want] {
+			t.Errorf("no finding %s among %v", want, got)
+		}
+	}
+	for _, unwanted := range []string{policy.CheckImmutable + " prod/payments", policy.CheckKMSKey + " prod/payments", policy.CheckRPO + " prod/payments"} {
+		if got[unwanted] {
+			t.Errorf("finding %s for a locked vault with the allowed key and a fresh backup", unwanted)
+		}
+	}
 }
