@@ -39,6 +39,15 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypePgBackRest)
 	s.PgBackRest = &config.PgBackRestOptions{Binary: "/nonexistent/pgbackrest"}
 	m[config.TypePgBackRest] = brokenSource{s, runx.KindNotFound}
+	s = src(config.TypeWALG)
+	s.WALG = &config.WALGOptions{Binary: "/nonexistent/wal-g", WALVerify: true}
+	m[config.TypeWALG] = brokenSource{s, runx.KindNotFound}
+	s = src(config.TypeVelero)
+	s.Velero = &config.VeleroOptions{File: filepath.Join(dir, "no-such-file.json"), Namespace: "velero", PageSize: 500}
+	m[config.TypeVelero] = brokenSource{s, runx.KindIO}
+	s = src(config.TypeAWSBackup)
+	s.AWSBackup = &config.AWSBackupOptions{Region: "eu-west-1", Profile: "restorable-no-such-profile", Endpoint: "http://127.0.0.1:1", MaxAttempts: 1}
+	m[config.TypeAWSBackup] = brokenSource{s, runx.KindConfig}
 	return m
 }
 

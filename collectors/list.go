@@ -3,9 +3,12 @@ package collectors
 import (
 	"fmt"
 
+	"github.com/restorable/restorable/collectors/awsbackup"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/velero"
+	"github.com/restorable/restorable/collectors/walg"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
 )
@@ -23,6 +26,15 @@ func Factories() map[string]Factory {
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)
+		},
+		config.TypeWALG: func(src *config.Source, d Deps) (Collector, error) {
+			return walg.New(src, d.Logger, d.Now)
+		},
+		config.TypeVelero: func(src *config.Source, d Deps) (Collector, error) {
+			return velero.New(src, d.Logger, d.Now)
+		},
+		config.TypeAWSBackup: func(src *config.Source, d Deps) (Collector, error) {
+			return awsbackup.New(src, d.Logger, d.Now)
 		},
 	}
 }

@@ -111,6 +111,12 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-interval-fraction.yml":          "whole seconds in a schedule",
 		"invalid-schedule-never-fires.yml":       "cron field ranges and calendars",
 		"invalid-dataset-from-restic-stanza.yml": "dataset_from values that depend on the type",
+		"invalid-dataset-from-walg.yml":          "dataset_from values that depend on the type",
+		"invalid-walg-env-value.yml":             "names of environment variables",
+		"invalid-velero-file-and-binary.yml":     "one of two keys",
+		"invalid-awsbackup-vault-group.yml":      "the groups of a regular expression",
+		"invalid-awsbackup-vault-both.yml":       "one of two keys",
+		"invalid-awsbackup-regex.yml":            "the syntax of a regular expression",
 		"invalid-second-document.yml":            "editors check each document alone",
 		"invalid-yaml-syntax.yml":                "not YAML at all",
 	}

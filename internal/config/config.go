@@ -45,10 +45,13 @@ const (
 	TypeManifest   = "manifest"
 	TypeRestic     = "restic"
 	TypePgBackRest = "pgbackrest"
+	TypeWALG       = "walg"
+	TypeVelero     = "velero"
+	TypeAWSBackup  = "awsbackup"
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeWALG, TypeVelero, TypeAWSBackup}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -143,11 +146,11 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,walg,velero,awsbackup"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
-	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, path or tag:KEY (restic), stanza or tag:KEY (pgbackrest)." pattern:"^(host|path|stanza|tag:.+)$"`
+	DatasetFrom    string            `yaml:"dataset_from,omitempty" doc:"Where a collector reads the dataset: host, path or tag:KEY (restic), stanza or tag:KEY (pgbackrest), tag:KEY (walg: a user_data key), schedule or tag:KEY (velero: a label), vault or tag:KEY (awsbackup: a recovery point tag)." pattern:"^(host|path|stanza|schedule|vault|tag:.+)$"`
 	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m); at least 1s apart." schedule:"true"`
 	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m; must be greater than 0)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
@@ -155,6 +158,9 @@ type Source struct {
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
 	Restic     *ResticOptions     `yaml:"restic,omitempty" doc:"Options of a restic source."`
 	PgBackRest *PgBackRestOptions `yaml:"pgbackrest,omitempty" doc:"Options of a pgbackrest source."`
+	WALG       *WALGOptions       `yaml:"walg,omitempty" doc:"Options of a walg source."`
+	Velero     *VeleroOptions     `yaml:"velero,omitempty" doc:"Options of a velero source."`
+	AWSBackup  *AWSBackupOptions  `yaml:"awsbackup,omitempty" doc:"Options of an awsbackup source."`
 
 	line int
 }
@@ -360,6 +366,7 @@ func (c *Config) resolvePaths() {
 		if s.PgBackRest != nil && strings.Contains(s.PgBackRest.Binary, "/") {
 			s.PgBackRest.Binary = c.Path(s.PgBackRest.Binary)
 		}
+		c.resolveCloudPaths(s)
 	}
 }
 
@@ -538,7 +545,8 @@ func (c *Config) validate() error {
 }
 
 func (s *Source) validateOptions(where string) error {
-	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil}
+	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil,
+		TypeWALG: s.WALG != nil, TypeVelero: s.Velero != nil, TypeAWSBackup: s.AWSBackup != nil}
 	for t, ok := range set {
 		if ok && t != s.Type {
 			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
@@ -560,10 +568,14 @@ func (s *Source) validateOptions(where string) error {
 		if s.PgBackRest == nil {
 			s.PgBackRest = &PgBackRestOptions{}
 		}
+	case TypeWALG, TypeVelero, TypeAWSBackup:
+		if err := s.validateCloud(where); err != nil {
+			return err
+		}
 	}
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
-			return errAt(s.line, "%s.dataset_from: %q is not host, path, stanza or tag:KEY", where, s.DatasetFrom)
+			return errAt(s.line, "%s.dataset_from: %q is not host, path, stanza, schedule, vault or tag:KEY", where, s.DatasetFrom)
 		}
 		// Each collector reads the dataset from what its catalog has: a
 		// value another type understands would fail the start.
@@ -574,6 +586,11 @@ func (s *Source) validateOptions(where string) error {
 			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
 		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):
 			return errAt(s.line, "%s.dataset_from: %s does not apply to a pgbackrest source; use stanza or tag:KEY (a backup annotation)", where, s.DatasetFrom)
+		case (s.Type == TypeRestic || s.Type == TypePgBackRest) && (s.DatasetFrom == "schedule" || s.DatasetFrom == "vault"):
+			return errAt(s.line, "%s.dataset_from: %s does not apply to a %s source", where, s.DatasetFrom, s.Type)
+		}
+		if err := s.validateCloudDatasetFrom(where); err != nil {
+			return err
 		}
 		if s.Dataset != "" {
 			return errAt(s.line, "%s: set dataset or dataset_from, not both", where)
@@ -584,7 +601,7 @@ func (s *Source) validateOptions(where string) error {
 
 func validDatasetFrom(v string) bool {
 	switch v {
-	case "host", "path", "stanza":
+	case "host", "path", "stanza", "schedule", "vault":
 		return true
 	}
 	k, ok := strings.CutPrefix(v, "tag:")

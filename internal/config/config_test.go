@@ -57,7 +57,7 @@ func invalidFiles() map[string]string {
 		"invalid-bad-duration.yml":           `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
 		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml:1: environments: at least one environment is required`,
 		"invalid-rpo-missing.yml":            `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
-		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest`,
+		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, walg, velero, awsbackup`,
 		"invalid-duplicate-source.yml":       `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
 		"invalid-unknown-env.yml":            `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
 		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:6: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
@@ -70,7 +70,7 @@ func invalidFiles() map[string]string {
 		"invalid-min-over-max.yml":           `testdata/invalid-min-over-max.yml:3: environments.prod.retention: min_age 400d is larger than max_age 5w`,
 		"invalid-classification.yml":         `testdata/invalid-classification.yml:4: sources[0] (a).classification: unknown classification "phi"`,
 		"invalid-probe-source.yml":           `testdata/invalid-probe-source.yml:4: probes[0] (p).source: unknown source "nope"`,
-		"invalid-dataset-from.yml":           `testdata/invalid-dataset-from.yml:4: sources[0] (a).dataset_from: "hostname" is not host, path, stanza or tag:KEY`,
+		"invalid-dataset-from.yml":           `testdata/invalid-dataset-from.yml:4: sources[0] (a).dataset_from: "hostname" is not host, path, stanza, schedule, vault or tag:KEY`,
 		"invalid-yaml-syntax.yml":            `testdata/invalid-yaml-syntax.yml:1: did not find expected ',' or '}'`,
 		"invalid-list-expected.yml":          `testdata/invalid-list-expected.yml:2: environments.prod.regions: expected a list`,
 		// Null entries (issue #10.2): each used to panic.
@@ -93,6 +93,13 @@ func invalidFiles() map[string]string {
 		"invalid-second-document.yml":            `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
 		"invalid-checks-env.yml":                 `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
 		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
+		"invalid-walg-env-value.yml":             `testdata/invalid-walg-env-value.yml:4: sources[0] (pg).walg.env: "AWS_SECRET_ACCESS_KEY=abc" is not the name of an environment variable (values are never written here; name the variable)`,
+		"invalid-dataset-from-walg.yml":          `testdata/invalid-dataset-from-walg.yml:4: sources[0] (pg).dataset_from: stanza does not apply to a walg source; use tag:KEY (a key of the backup's user_data)`,
+		"invalid-velero-file-and-binary.yml":     `testdata/invalid-velero-file-and-binary.yml:4: sources[0] (k8s).velero: set file or binary, not both`,
+		"invalid-velero-page-size.yml":           `testdata/invalid-velero-page-size.yml:4: sources[0] (k8s).velero.page_size: must be at least 1`,
+		"invalid-awsbackup-vault-group.yml":      `testdata/invalid-awsbackup-vault-group.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: named group "environment" is neither env nor dataset`,
+		"invalid-awsbackup-vault-both.yml":       `testdata/invalid-awsbackup-vault-both.yml:4: sources[0] (aws).awsbackup.vaults[0]: set name or name_regex (one of them)`,
+		"invalid-awsbackup-regex.yml":            "testdata/invalid-awsbackup-regex.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: error parsing regexp: missing closing ): `prod-(payments`",
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
@@ -280,7 +287,15 @@ func TestCheckFilesReportsMissingFiles(t *testing.T) {
 			cfgFile + ":4: sources[0] (m).manifest.dir: " + filepath.Join(dir, "pass") + " is not a directory"},
 		{"restic binary", "{name: r, type: restic, restic: {repository: /srv/r, password_file: pass, binary: bin/restic}}",
 			cfgFile + ":4: sources[0] (r).restic.binary: " + filepath.Join(dir, "bin/restic") + " does not exist"},
-		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}", ""},
+		{"walg config", "{name: w, type: walg, walg: {config: walg.json}}",
+			cfgFile + ":4: sources[0] (w).walg.config: " + filepath.Join(dir, "walg.json") + " does not exist"},
+		{"velero kubeconfig", "{name: v, type: velero, velero: {kubeconfig: kube.yml}}",
+			cfgFile + ":4: sources[0] (v).velero.kubeconfig: " + filepath.Join(dir, "kube.yml") + " does not exist"},
+		{"walg binary", "{name: w, type: walg, walg: {binary: bin/wal-g}}",
+			cfgFile + ":4: sources[0] (w).walg.binary: " + filepath.Join(dir, "bin/wal-g") + " does not exist"},
+		{"velero file", "{name: v, type: velero, velero: {file: manifests}}",
+			cfgFile + ":4: sources[0] (v).velero.file: " + filepath.Join(dir, "manifests") + " is a directory"},
+		{"all there", "{name: p, type: pgbackrest, pgbackrest: {config: " + pgConf + "}}\n  - {name: m, type: manifest, manifest: {dir: manifests}}\n  - {name: r, type: restic, restic: {repository: /srv/r, password_file: pass}}\n  - {name: v, type: velero, velero: {file: pass}}\n  - {name: w, type: walg, walg: {config: pass}}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			yml := "environments:\n  prod: {rpo: 1h}\nsources:\n  - " + tc.source + "\n"

@@ -31,6 +31,18 @@ func (c *Config) CheckFiles() error {
 				checks = append(checks, fileCheck{[]any{"pgbackrest", "binary"}, o.Binary, false})
 			}
 		}
+		if o := s.WALG; o != nil {
+			checks = append(checks, fileCheck{[]any{"walg", "config"}, o.Config, false})
+			if strings.Contains(o.Binary, "/") {
+				checks = append(checks, fileCheck{[]any{"walg", "binary"}, o.Binary, false})
+			}
+		}
+		if o := s.Velero; o != nil {
+			checks = append(checks, fileCheck{[]any{"velero", "kubeconfig"}, o.Kubeconfig, false}, fileCheck{[]any{"velero", "file"}, o.File, false})
+			if strings.Contains(o.Binary, "/") {
+				checks = append(checks, fileCheck{[]any{"velero", "binary"}, o.Binary, false})
+			}
+		}
 		if o := s.Manifest; o != nil {
 			checks = append(checks, fileCheck{[]any{"manifest", "dir"}, o.Dir, true})
 		}
