@@ -61,6 +61,7 @@ type Config struct {
 	Checks          Checks                     `yaml:"checks,omitempty" doc:"Parameters of policy checks that are not part of an environment's policy."`
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 	Access          Access                     `yaml:"access,omitempty" doc:"Who may use which route of the HTTP API, and where the audit log goes (docs/security.md)."`
+	Events          *Events                    `yaml:"events,omitempty" doc:"The release-events API: generic events and native webhooks, kept in a durable journal (docs/events.md)."`
 
 	// File is the absolute path of the file the configuration was read
 	// from; relative paths in the file are resolved against its directory.
@@ -411,6 +412,7 @@ func (c *Config) applyDefaults() {
 		c.History.Root = DefaultHistoryRoot
 	}
 	c.applyCheckDefaults()
+	c.applyEventDefaults()
 	if c.Probing.StateDir == "" {
 		c.Probing.StateDir = DefaultProbeStateDir
 	}
@@ -526,6 +528,9 @@ func (c *Config) validate() error {
 	}
 	if c.Probing.KeepResults < 1 {
 		return errAt(c.lineOf("probing", "keep_results"), "probing.keep_results: must be at least 1")
+	}
+	if err := c.validateEvents(); err != nil {
+		return err
 	}
 	return c.validateAccess()
 }
