@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/restorable/restorable/internal/model"
@@ -63,9 +62,7 @@ func argoRollback(revision string, history []string) bool {
 // parseArgoCD reads the body of our Argo CD notification template.
 func parseArgoCD(d *Delivery, m *Mapping) (Parsed, error) {
 	var p argoNotification
-	dec := json.NewDecoder(bytes.NewReader(d.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := json.Unmarshal(d.Body, &p); err != nil {
 		return Parsed{}, jsonFieldError(err)
 	}
 	if p.App == "" {
