@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,7 +45,9 @@ type rig struct {
 	events []model.Event
 }
 
-func newConfig(t *testing.T, dir, extra string) *config.Config {
+func newConfigB(t testing.TB, dir string) *config.Config { return newConfig(t, dir, "") }
+
+func newConfig(t testing.TB, dir, extra string) *config.Config {
 	t.Helper()
 	for name, secret := range map[string]string{"gl": gitlabSecret, "gh": githubSecret, "argo": argoSecret, "jenkins": jenkinsSecret} {
 		if err := os.WriteFile(filepath.Join(dir, name+".secret"), []byte(secret+"\n"), 0o600); err != nil {
@@ -345,9 +348,9 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// With the writer held inside a slow fsync and the queue full, a request is
-// answered 429 with Retry-After at once; nothing acknowledged is lost and
-// memory stays bounded by the queue.
+// With the writer held behind a slow fsync and the queue full, a request
+// is answered 429 with Retry-After at once; nothing acknowledged is lost
+// and memory stays bounded by the queue.
 func TestQueueFullAnswers429(t *testing.T) {
 	entered := make(chan struct{}, 16)
 	release := make(chan struct{})
@@ -356,25 +359,45 @@ func TestQueueFullAnswers429(t *testing.T) {
 		<-release
 		return f.Sync()
 	}
-	r := newRig(t, t.TempDir(), Options{QueueSize: 1, Sync: slow})
-	results := make(chan answer, 2)
-	go func() { b, h := genericEvent("a"); results <- r.post("/api/v1/events", b, h...) }()
-	<-entered // the writer holds "a" inside fsync
-	go func() { b, h := genericEvent("b"); results <- r.post("/api/v1/events", b, h...) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(r.in.queue) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("b never reached the queue")
-		}
-		time.Sleep(time.Millisecond)
+	// One fsync at a time and one waiting request: "a" is in its fsync,
+	// "b" is held by the writer (waiting for the fsync slot), "c" waits in
+	// the queue, and "d" finds it full.
+	r := newRig(t, t.TempDir(), Options{QueueSize: 1, SyncsInFlight: 1, Sync: slow})
+	results := make(chan answer, 8)
+	post := func(key string) {
+		b, h := genericEvent(key)
+		results <- r.post("/api/v1/events", b, h...)
 	}
-	b, h := genericEvent("c")
-	a := r.post("/api/v1/events", b, h...)
-	if a.code != 429 || a.hdr.Get("Retry-After") != RetryAfter {
-		t.Errorf("full queue: %d Retry-After %q %v, want 429 with Retry-After", a.code, a.hdr.Get("Retry-After"), a.body)
+	go post("a")
+	<-entered
+	var throttled *answer
+	var pending []string
+	for _, key := range []string{"b", "c", "d", "e", "f"} {
+		go post(key)
+		select {
+		case a := <-results:
+			if a.code != 429 {
+				t.Fatalf("%s answered %d %v while the journal was held", key, a.code, a.body)
+			}
+			throttled = &a
+		case <-time.After(200 * time.Millisecond):
+			pending = append(pending, key) // waiting, as it should until the fsync returns
+		}
+		if throttled != nil {
+			break
+		}
+	}
+	if throttled == nil {
+		t.Fatalf("no 429 with the queue full; waiting: %v", pending)
+	}
+	if len(pending) > 2 {
+		t.Errorf("%d requests waited (%v); the writer and a queue of 1 hold 2", len(pending), pending)
+	}
+	if got := throttled.hdr.Get("Retry-After"); got != RetryAfter {
+		t.Errorf("429 Retry-After %q, want %q", got, RetryAfter)
 	}
 	close(release)
-	for range 2 {
+	for range 1 + len(pending) {
 		if a := <-results; a.code != 202 {
 			t.Errorf("queued request: %d %v", a.code, a.body)
 		}
@@ -382,12 +405,8 @@ func TestQueueFullAnswers429(t *testing.T) {
 	if got := r.counter("refused", "generic", RefusedThrottled); got != 1 {
 		t.Errorf("throttled = %v, want 1", got)
 	}
-	// The throttled delivery is not recorded; its retry is accepted.
-	if a := r.post("/api/v1/events", b, h...); a.code != 202 {
-		t.Errorf("retry after 429: %d %v", a.code, a.body)
-	}
-	if ids := ids(r.committed()); ids != "a,b,c" {
-		t.Errorf("committed %s, want a,b,c", ids)
+	if got, want := ids(r.committed()), strings.Join(append([]string{"a"}, pending...), ","); got != want {
+		t.Errorf("committed %s, want %s", got, want)
 	}
 }
 
@@ -455,4 +474,48 @@ func TestSubmitContext(t *testing.T) {
 		t.Error("Submit acknowledged while the fsync had not returned")
 	}
 	close(release)
+}
+
+// When the fsync of one group fails while the next group's fsync has
+// already succeeded, both are refused (the later one was written behind
+// the failed one and is cut with it): nothing unacknowledged is replayed,
+// and the retries are new events.
+func TestFailedSyncCutsLaterGroups(t *testing.T) {
+	dir := t.TempDir()
+	var calls atomic.Int64
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	sync := func(f *os.File) error {
+		if calls.Add(1) == 1 {
+			entered <- struct{}{}
+			<-release
+			return fmt.Errorf("injected: I/O error")
+		}
+		return f.Sync()
+	}
+	r := newRig(t, dir, Options{SyncsInFlight: 2, Sync: sync})
+	results := make(chan answer, 2)
+	go func() { b, h := genericEvent("a"); results <- r.post("/api/v1/events", b, h...) }()
+	<-entered
+	go func() { b, h := genericEvent("b"); results <- r.post("/api/v1/events", b, h...) }()
+	for calls.Load() < 2 {
+		time.Sleep(time.Millisecond) // b's fsync has run (and succeeded)
+	}
+	close(release)
+	for range 2 {
+		if a := <-results; a.code != 503 {
+			t.Errorf("a group behind a failed fsync: %d %v, want 503", a.code, a.body)
+		}
+	}
+	for _, key := range []string{"b", "a"} {
+		b, h := genericEvent(key)
+		if a := r.post("/api/v1/events", b, h...); a.code != 202 {
+			t.Errorf("retry of %s: %d %v, want 202", key, a.code, a.body)
+		}
+	}
+	r.close()
+	evs, torn := replay(t, filepath.Join(dir, "journal"))
+	if got := ids(evs); got != "b,a" || torn != nil {
+		t.Errorf("journal holds %s (torn %+v), want b,a", got, torn)
+	}
 }

@@ -35,6 +35,9 @@ type Options struct {
 	// MaxBatch bounds the events written by one group commit (default
 	// DefaultMaxBatch).
 	MaxBatch int
+	// SyncsInFlight bounds the fsyncs that may run at once (default
+	// DefaultSyncsInFlight).
+	SyncsInFlight int
 	// Sync makes a write durable (default (*os.File).Sync); tests slow it
 	// down.
 	Sync func(*os.File) error
@@ -68,22 +71,55 @@ type result struct {
 	err error
 }
 
-// Ingester owns the journal: requests queue for its single writer, which
-// writes everything waiting with one write and one fsync (group commit),
-// then hands the batch to OnCommit and answers every request of it.
-type Ingester struct {
-	o       Options
-	journal *Journal
-	queue   chan *pending
-	m       *ingestMetrics
+// DefaultSyncsInFlight bounds the fsyncs of the journal that may run at
+// once.
+const DefaultSyncsInFlight = 4
 
-	// seen holds every id in the journal; only the writer touches it.
-	seen map[string]struct{}
+// Ingester owns the journal: requests queue for its single writer, which
+// writes everything waiting with one write (a group commit) and starts an
+// fsync for it; while that fsync runs the next group is written and
+// synced (up to Options.SyncsInFlight at once, since the device serves
+// overlapping fsyncs faster than consecutive ones). A completer takes the
+// groups in journal order, waits for each one's fsync, hands its events to
+// OnCommit and answers its requests. No request is answered before its
+// events and every event before them are durable.
+type Ingester struct {
+	o        Options
+	journal  *Journal
+	queue    chan *pending
+	inflight chan *flight
+	slots    chan struct{}
+	m        *ingestMetrics
+	buf      []byte
+
+	// fileMu serialises journal writes and cuts, and guards gen and
+	// unacked.
+	fileMu sync.Mutex
+	// gen counts cuts: a group written before a cut is gone.
+	gen uint64
+	// unacked are the groups written and not yet answered, in order.
+	unacked []*flight
+
+	// seen holds every id in the journal, and those of groups written and
+	// not yet answered.
+	seenMu sync.Mutex
+	seen   map[string]struct{}
 
 	mu     sync.Mutex
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+}
+
+// flight is one group commit on its way to the disk.
+type flight struct {
+	batch     []*pending
+	outs      []Outcome
+	errs      []error
+	committed []model.Event
+	gen       uint64
+	end       int64
+	done      chan error
 }
 
 // Open opens the journal in o.Dir, replays it through o.OnCommit and
@@ -98,6 +134,9 @@ func Open(o Options) (*Ingester, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SyncsInFlight < 1 {
+		o.SyncsInFlight = DefaultSyncsInFlight
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -115,6 +154,7 @@ func Open(o Options) (*Ingester, error) {
 	}
 	in := &Ingester{
 		o: o, journal: j, queue: make(chan *pending, o.QueueSize),
+		inflight: make(chan *flight, o.SyncsInFlight), slots: make(chan struct{}, o.SyncsInFlight),
 		seen: make(map[string]struct{}, len(evs)),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -127,6 +167,7 @@ func Open(o Options) (*Ingester, error) {
 	}
 	o.Logger.Info("event journal replayed", "path", j.Path(), "events", len(evs))
 	go in.write()
+	go in.complete(j.size)
 	return in, nil
 }
 
@@ -158,11 +199,8 @@ func (in *Ingester) Submit(ctx context.Context, evs []model.Event) (Outcome, err
 
 // write is the journal's single writer.
 func (in *Ingester) write() {
-	defer close(in.done)
-	var (
-		batch []*pending
-		buf   []byte
-	)
+	defer close(in.inflight)
+	var batch []*pending
 	for {
 		batch = batch[:0]
 		select {
@@ -176,7 +214,7 @@ func (in *Ingester) write() {
 					batch = append(batch, p)
 				default:
 					if len(batch) > 0 {
-						buf = in.commit(batch, buf)
+						in.dispatch(batch)
 					}
 					return
 				}
@@ -193,60 +231,114 @@ func (in *Ingester) write() {
 				break drain
 			}
 		}
-		buf = in.commit(batch, buf)
+		in.dispatch(batch)
 	}
 }
 
-// commit writes one group of requests with one fsync and answers them.
-func (in *Ingester) commit(batch []*pending, buf []byte) []byte {
+// dispatch writes one group and starts its fsync. A free fsync slot is
+// taken first, so that at most Options.SyncsInFlight groups are unsynced
+// and the queue, not memory, absorbs a slow disk.
+func (in *Ingester) dispatch(batch []*pending) {
+	f := &flight{batch: append([]*pending(nil), batch...), outs: make([]Outcome, len(batch)), errs: make([]error, len(batch)), done: make(chan error, 1)}
+	in.slots <- struct{}{}
 	now := in.o.Now().UTC()
-	buf = buf[:0]
-	var committed []model.Event
-	outs := make([]Outcome, len(batch))
-	errs := make([]error, len(batch))
-	inBatch := map[string]struct{}{}
-	for i, p := range batch {
+	in.fileMu.Lock()
+	f.gen = in.gen
+	in.unacked = append(in.unacked, f)
+	buf := in.buf[:0]
+	in.seenMu.Lock()
+	for i, p := range f.batch {
 		for _, ev := range p.evs {
 			if _, dup := in.seen[ev.ID]; dup {
-				outs[i].Duplicates = append(outs[i].Duplicates, ev.ID)
-				continue
-			}
-			if _, dup := inBatch[ev.ID]; dup {
-				outs[i].Duplicates = append(outs[i].Duplicates, ev.ID)
+				f.outs[i].Duplicates = append(f.outs[i].Duplicates, ev.ID)
 				continue
 			}
 			ev.Received = now
 			var err error
 			if buf, err = encode(buf, &ev); err != nil {
-				errs[i] = err
+				f.errs[i] = err
 				continue
 			}
-			inBatch[ev.ID] = struct{}{}
-			committed = append(committed, ev)
-			outs[i].Accepted = append(outs[i].Accepted, ev.ID)
+			in.seen[ev.ID] = struct{}{}
+			f.committed = append(f.committed, ev)
+			f.outs[i].Accepted = append(f.outs[i].Accepted, ev.ID)
 		}
 	}
-	if len(committed) > 0 {
-		start := time.Now()
-		err := in.journal.Append(buf, len(committed))
-		in.m.fsync.Observe(time.Since(start).Seconds())
+	in.seenMu.Unlock()
+	var err error
+	if len(f.committed) > 0 {
+		f.end, err = in.journal.write(buf)
+	}
+	in.buf = buf
+	in.fileMu.Unlock()
+	if err != nil || len(f.committed) == 0 {
+		<-in.slots
+		f.done <- err
+	} else {
+		go func() {
+			start := time.Now()
+			err := in.journal.syncNow()
+			in.m.fsync.Observe(time.Since(start).Seconds())
+			<-in.slots
+			f.done <- err
+		}()
+	}
+	in.inflight <- f
+}
+
+// complete answers the groups in journal order once each is durable.
+// synced is the offset up to which the journal is acknowledged.
+func (in *Ingester) complete(synced int64) {
+	defer close(in.done)
+	for f := range in.inflight {
+		err := <-f.done
+		in.fileMu.Lock()
+		if err == nil && f.gen != in.gen {
+			err = errors.New("an earlier group of events could not be made durable, and this one was cut with it")
+		}
 		if err != nil {
-			in.o.Logger.Error("write the event journal; the batch is refused and the senders will retry", "events", len(committed), "err", err)
-			for i := range batch {
-				in.reply(batch[i], Outcome{}, err)
+			if f.gen == in.gen {
+				in.cutUnacked(synced)
 			}
-			return buf
+		} else {
+			in.unacked = in.unacked[1:]
+			if f.end > 0 {
+				synced = f.end
+			}
 		}
-		in.m.batch.Observe(float64(len(committed)))
-		for id := range inBatch {
-			in.seen[id] = struct{}{}
+		in.fileMu.Unlock()
+		if err != nil {
+			in.o.Logger.Error("write the event journal; the requests are refused and their senders will retry", "events", len(f.committed), "err", err)
+			for _, p := range f.batch {
+				in.reply(p, Outcome{}, err)
+			}
+			continue
 		}
-		in.o.OnCommit(committed)
+		if len(f.committed) > 0 {
+			in.m.batch.Observe(float64(len(f.committed)))
+			in.o.OnCommit(f.committed)
+		}
+		for i, p := range f.batch {
+			in.reply(p, f.outs[i], f.errs[i])
+		}
 	}
-	for i, p := range batch {
-		in.reply(p, outs[i], errs[i])
+}
+
+// cutUnacked drops every group written after synced (the failed one and
+// those behind it, which are answered as failed when their turn comes):
+// their ids are forgotten, so that the senders' retries are new events,
+// and their records are cut from the journal. fileMu is held.
+func (in *Ingester) cutUnacked(synced int64) {
+	in.seenMu.Lock()
+	for _, f := range in.unacked {
+		for _, ev := range f.committed {
+			delete(in.seen, ev.ID)
+		}
 	}
-	return buf
+	in.seenMu.Unlock()
+	in.unacked = nil
+	in.gen++
+	in.journal.cut(synced)
 }
 
 func (in *Ingester) reply(p *pending, out Outcome, err error) {

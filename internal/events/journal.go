@@ -30,14 +30,13 @@ const maxRecord = 1 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Journal is the append-only file of accepted events. Append writes a batch
-// with one write and one fsync; it is not safe for concurrent use (the
-// ingester's single writer owns it).
+// Journal is the append-only file of accepted events. The ingester writes
+// each batch with one write and makes it durable with one fsync; writes and
+// cuts are serialised by the ingester, fsyncs may overlap them.
 type Journal struct {
 	f    *os.File
 	path string
 	size int64
-	n    int
 	sync func(*os.File) error
 }
 
@@ -102,7 +101,7 @@ func OpenJournal(dir string, sync func(*os.File) error) (*Journal, []model.Event
 		_ = f.Close()
 		return nil, nil, nil, err
 	}
-	return &Journal{f: f, path: path, size: good, n: len(evs), sync: sync}, evs, torn, nil
+	return &Journal{f: f, path: path, size: good, sync: sync}, evs, torn, nil
 }
 
 // readRecords reads records from the start of f until the end or the first
@@ -174,32 +173,35 @@ func encode(buf []byte, ev *model.Event) ([]byte, error) {
 	return append(buf, payload...), nil
 }
 
-// Append writes the framed records in buf (built by encode) with one
-// write, then fsyncs. When the write or the fsync fails, the journal is cut
-// back to where it was, so that a failed batch (answered with an error) is
-// not replayed later as if it had been acknowledged.
-func (j *Journal) Append(buf []byte, records int) error {
+// write appends the framed records in buf (built by encode) with one
+// write, without syncing, and returns the offset where they end. On error
+// the journal is cut back to where it was.
+func (j *Journal) write(buf []byte) (int64, error) {
 	if _, err := j.f.Write(buf); err != nil {
-		j.rollback()
-		return fmt.Errorf("write event journal: %w", err)
-	}
-	if err := j.sync(j.f); err != nil {
-		j.rollback()
-		return fmt.Errorf("sync event journal: %w", err)
+		j.cut(j.size)
+		return 0, fmt.Errorf("write event journal: %w", err)
 	}
 	j.size += int64(len(buf))
-	j.n += records
+	return j.size, nil
+}
+
+// syncNow makes everything written so far durable; it may run while write
+// appends more (an fsync covers at least what was written before it
+// started).
+func (j *Journal) syncNow() error {
+	if err := j.sync(j.f); err != nil {
+		return fmt.Errorf("sync event journal: %w", err)
+	}
 	return nil
 }
 
-func (j *Journal) rollback() {
-	_ = j.f.Truncate(j.size)
-	_, _ = j.f.Seek(j.size, io.SeekStart)
+// cut truncates the journal to off, dropping records that were written
+// but never acknowledged, so that they are not replayed later.
+func (j *Journal) cut(off int64) {
+	_ = j.f.Truncate(off)
+	_, _ = j.f.Seek(off, io.SeekStart)
+	j.size = off
 }
-
-// Size is the journal's length in bytes; Records the number of records.
-func (j *Journal) Size() int64  { return j.size }
-func (j *Journal) Records() int { return j.n }
 
 // Path is the journal file's path.
 func (j *Journal) Path() string { return j.path }
