@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Defaults of the events section.
@@ -40,6 +42,18 @@ type Events struct {
 	GitHub  *EventSender `yaml:"github,omitempty" doc:"GitHub deployment_status webhooks at POST /api/v1/events/github."`
 	ArgoCD  *EventSender `yaml:"argocd,omitempty" doc:"Argo CD notifications (examples/argocd) at POST /api/v1/events/argocd."`
 	Jenkins *EventSender `yaml:"jenkins,omitempty" doc:"Jenkins Notification plugin at POST /api/v1/events/jenkins."`
+}
+
+// UnmarshalYAML sets the defaults of the section before decoding it, so
+// that a value written explicitly (queue_size: 0) is validated, not
+// replaced.
+func (e *Events) UnmarshalYAML(n *yaml.Node) error {
+	type plain Events
+	*e = Events{QueueSize: DefaultEventsQueueSize, MaxBodyBytes: DefaultEventsMaxBodyBytes}
+	if err := n.Decode((*plain)(e)); err != nil {
+		return yamlError(err)
+	}
+	return nil
 }
 
 // EventSender is one native webhook sender: its secret and how its names
@@ -88,12 +102,6 @@ func (c *Config) applyEventDefaults() {
 	e := c.Events
 	if e == nil {
 		return
-	}
-	if e.QueueSize == 0 {
-		e.QueueSize = DefaultEventsQueueSize
-	}
-	if e.MaxBodyBytes == 0 {
-		e.MaxBodyBytes = DefaultEventsMaxBodyBytes
 	}
 	for _, name := range EventSenders {
 		if s := e.Sender(name); s != nil && s.RollbackJobs == "" {
