@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,10 @@ const pipelineToken = "pipeline-token-5d1e"
 func eventsConfig(t *testing.T, dir string) string {
 	t.Helper()
 	writeTokenHash(t, filepath.Join(dir, "pipeline.sha256"), pipelineToken)
+	writeTokenHash(t, filepath.Join(dir, "oncall.sha256"), e2eToken)
+	if err := os.WriteFile(filepath.Join(dir, "github.secret"), []byte(e2eGitHubSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "restorable.yml")
 	yml := `environments:
   prod: {rpo: 1h}
@@ -34,8 +39,10 @@ sources: []
 access:
   principals:
     - {name: ci, roles: [pipeline], token_sha256_file: pipeline.sha256}
+    - {name: oncall, roles: [on-call], token_sha256_file: oncall.sha256}
 events:
   queue_size: 4096
+  github: {secret_file: github.secret, envs: {production: prod}}
 `
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
@@ -172,5 +179,97 @@ func TestEventsSurviveKill9(t *testing.T) {
 	}
 	if !bytes.Contains(e2.logs.Bytes(), []byte("event journal replayed")) {
 		t.Error("no replay logged")
+	}
+}
+
+// e2eGitHubSecret is the GitHub webhook secret of the e2e configuration.
+const e2eGitHubSecret = "e2e-github-webhook-secret"
+
+// postGitHubDeployment delivers the documented deployment_status payload
+// twice: signed with the configured secret (accepted) and with another one
+// (refused), so that the golden output shows both counters.
+func (e *exporter) postGitHubDeployment() {
+	e.t.Helper()
+	body, err := os.ReadFile("../../internal/events/testdata/github-deployment_status.json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, c := range []struct {
+		secret string
+		code   int
+	}{{e2eGitHubSecret, http.StatusAccepted}, {"not-the-secret", http.StatusUnauthorized}} {
+		req, err := http.NewRequest(http.MethodPost, "http://"+e.addr+"/api/v1/events/github", bytes.NewReader(body))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "deployment_status")
+		req.Header.Set("X-GitHub-Delivery", "golden-1")
+		req.Header.Set("X-Hub-Signature-256", events.SignGitHub([]byte(c.secret), body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != c.code {
+			e.t.Fatalf("GitHub delivery: %s %s, want %d", resp.Status, answer, c.code)
+		}
+	}
+}
+
+// The generic route needs a principal with events:write; a webhook route
+// needs no principal, only its sender's secret, and takes GitHub's
+// form-encoded deliveries, which carry no header a browser could not send.
+func TestEventsRoutesAccess(t *testing.T) {
+	bin := buildExporter(t)
+	dir := t.TempDir()
+	e := startExporter(t, bin, eventsConfig(t, dir), filepath.Join(dir, "history"))
+	body := `{"kind":"deploy","env":"prod","dataset":"payments","release":"v1.4.0"}`
+	for _, c := range []struct {
+		name, token string
+		code        int
+	}{{"anonymous", "", 401}, {"on-call", e2eToken, 403}, {"pipeline", pipelineToken, 202}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+e.addr+"/api/v1/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("%s: %s, want %d", c.name, resp.Status, c.code)
+		}
+	}
+	payload, err := os.ReadFile("../../internal/events/testdata/github-deployment_status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := "payload=" + url.QueryEscape(string(payload))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+e.addr+"/api/v1/events/github", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-GitHub-Event", "deployment_status")
+	req.Header.Set("X-GitHub-Delivery", "form-1")
+	req.Header.Set("X-Hub-Signature-256", events.SignGitHub([]byte(e2eGitHubSecret), []byte(form)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("form-encoded GitHub delivery without a principal: %s %s", resp.Status, answer)
+	}
+	metrics := e.get("/metrics")
+	for _, want := range []string{
+		`restorable_events_received_total{kind="deploy",outcome="accepted",sender="generic"} 1`,
+		`restorable_events_received_total{kind="deploy",outcome="accepted",sender="github"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

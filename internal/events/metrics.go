@@ -37,7 +37,7 @@ func newIngestMetrics(reg prometheus.Registerer, in *Ingester) *ingestMetrics {
 		}, []string{"sender", "reason"}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "restorable_events_journal_fsync_duration_seconds",
-			Help:    "Time to write and fsync one group commit of the event journal.",
+			Help:    "Time of one fsync of the event journal (one group commit; several may overlap).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
