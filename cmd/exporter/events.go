@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/events"
@@ -47,6 +48,10 @@ func (a *app) openEvents(cfg *config.Config) error {
 		_ = in.Close()
 		return err
 	}
+	h.SetPrincipalOf(func(r *http.Request) (string, bool) {
+		who, ok := server.PrincipalOf(r)
+		return who.Name, ok
+	})
 	a.events = &appEvents{in: in, handler: h}
 	return nil
 }

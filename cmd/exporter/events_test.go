@@ -272,4 +272,18 @@ func TestEventsRoutesAccess(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The journal records who delivered each event: the principal of the
+	// generic route, the sender of a webhook.
+	e.stop()
+	_, evs, _, err := events.OpenJournal(filepath.Join(dir, "history", "events"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who []string
+	for _, ev := range evs {
+		who = append(who, ev.Sender+"="+ev.Principal)
+	}
+	if got := strings.Join(who, ","); got != "generic=ci,github=sender:github" {
+		t.Errorf("journal principals %s, want generic=ci,github=sender:github", got)
+	}
 }

@@ -70,6 +70,27 @@ func TestGitLabDeploymentHook(t *testing.T) {
 	if ev := p.Events[0]; ev.Env != "stage" || ev.Dataset != "payments" {
 		t.Errorf("mapped env/dataset = %s/%s, want stage/payments", ev.Env, ev.Dataset)
 	}
+	// An Idempotency-Key header wins over the payload's id.
+	p, err = parseGitLab(delivery(fixture(t, "gitlab-deployment.json"), "X-Gitlab-Event", "Deployment Hook", "Idempotency-Key", "proxy-1"), m)
+	if err != nil || p.Events[0].ID != "proxy-1" {
+		t.Errorf("Idempotency-Key: %+v, %v", p, err)
+	}
+	for status, res := range map[string]model.EventResult{"running": model.ResultRunning, "failed": model.ResultFailed, "canceled": model.ResultCanceled, "created": ""} {
+		body := bytes.Replace(fixture(t, "gitlab-deployment.json"), []byte(`"status": "success"`), []byte(`"status": "`+status+`"`), 1)
+		p, err := parseGitLab(delivery(body, "X-Gitlab-Event", "Deployment Hook"), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res == "" {
+			if len(p.Events) != 0 {
+				t.Errorf("status %s: %+v, want ignored", status, p)
+			}
+			continue
+		}
+		if p.Events[0].Result != res {
+			t.Errorf("status %s: result %s, want %s", status, p.Events[0].Result, res)
+		}
+	}
 }
 
 func TestGitLabPipelineHook(t *testing.T) {
@@ -181,6 +202,13 @@ func TestJenkinsNotification(t *testing.T) {
 		}
 		assertEvents(t, p.Events, []model.Event{*c.want})
 	}
+	for status, res := range map[string]model.EventResult{"FAILURE": model.ResultFailed, "UNSTABLE": model.ResultFailed, "ABORTED": model.ResultCanceled, "NOT_BUILT": model.ResultCanceled} {
+		body := bytes.Replace(fixture(t, "jenkins-finalized.json"), []byte(`"status": "SUCCESS"`), []byte(`"status": "`+status+`"`), 1)
+		p, err := parseJenkins(delivery(body), m)
+		if err != nil || p.Events[0].Result != res {
+			t.Errorf("status %s: %+v %v, want %s", status, p, err, res)
+		}
+	}
 	// A build without RESTORABLE_ENV deploys nothing Restorable watches.
 	body := bytes.Replace(fixture(t, "jenkins-finalized.json"), []byte(`"RESTORABLE_ENV"`), []byte(`"OTHER"`), 1)
 	if p, err := parseJenkins(delivery(body), m); err != nil || len(p.Events) != 0 {
@@ -268,6 +296,11 @@ func TestArgoCDTemplate(t *testing.T) {
 		if p.Events[0].Kind != model.EventDeploy {
 			t.Errorf("sync to %s: kind %s, want deploy", rev, p.Events[0].Kind)
 		}
+	}
+	// An automated sync has no user: its actor is "automated".
+	op["operation"].(map[string]any)["initiatedBy"] = map[string]any{"automated": true}
+	if p, err := parseArgoCD(delivery(renderArgo(t, tmpl, app)), mapping(nil)); err != nil || p.Events[0].Actor != "automated" {
+		t.Errorf("automated sync: %+v, %v", p, err)
 	}
 	// An application without the env label renders, and is refused by
 	// name.

@@ -27,7 +27,13 @@ type Handler struct {
 	logger *slog.Logger
 	now    func() time.Time
 	set    atomic.Pointer[settings]
+	// principal names who posted a generic event (server.PrincipalOf).
+	principal func(*http.Request) (string, bool)
 }
+
+// SetPrincipalOf tells the handler how to learn who posted a generic event
+// (the access guard's principal), which the journal then records.
+func (h *Handler) SetPrincipalOf(f func(*http.Request) (string, bool)) { h.principal = f }
 
 type settings struct {
 	maxBody int64
@@ -98,6 +104,11 @@ func (h *Handler) HandleGeneric(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, SenderGeneric, RefusedInvalid, http.StatusBadRequest, err.Error())
 		return
 	}
+	if h.principal != nil {
+		if who, ok := h.principal(r); ok {
+			ev.Principal = who
+		}
+	}
 	h.submit(w, r, SenderGeneric, []model.Event{ev})
 }
 
@@ -128,6 +139,7 @@ func (h *Handler) HandleSender(w http.ResponseWriter, r *http.Request) {
 	var keep []model.Event
 	var skipped []string
 	for _, ev := range p.Events {
+		ev.Principal = "sender:" + name
 		if err := Validate(&ev); err != nil {
 			h.refuse(w, name, RefusedInvalid, http.StatusBadRequest, err.Error())
 			return

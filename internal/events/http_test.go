@@ -1,10 +1,12 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,6 +43,7 @@ type rig struct {
 	h      *Handler
 	srv    *httptest.Server
 	reg    *prometheus.Registry
+	logs   syncBuffer
 	mu     sync.Mutex
 	events []model.Event
 }
@@ -90,7 +93,7 @@ func newRig(t *testing.T, dir string, o Options) *rig {
 	if r.in, err = Open(o); err != nil {
 		t.Fatal(err)
 	}
-	if r.h, err = NewHandler(r.in, r.cfg, nil); err != nil {
+	if r.h, err = NewHandler(r.in, r.cfg, slog.New(slog.NewTextHandler(&r.logs, nil))); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -208,15 +211,40 @@ func TestSignatures(t *testing.T) {
 	}
 }
 
-// A secret is never part of an answer, whichever way it is wrong.
+// syncBuffer is a log destination that handlers may write concurrently.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A secret is never part of an answer or of the log, whichever way it is
+// wrong.
 func TestSecretsNeverEchoed(t *testing.T) {
 	r := newRig(t, t.TempDir(), Options{})
 	for _, path := range []string{"/api/v1/events/gitlab", "/api/v1/events/github", "/api/v1/events/argocd", "/api/v1/events/jenkins"} {
 		a := r.post(path, `{}`, "X-Gitlab-Token", "x", "X-Hub-Signature-256", "sha256=00", TokenHeader, "x")
+		if a.code != 401 {
+			t.Errorf("%s: %d, want 401", path, a.code)
+		}
 		msg := fmt.Sprint(a.body)
 		for _, s := range []string{gitlabSecret, githubSecret, argoSecret, jenkinsSecret} {
 			if strings.Contains(msg, s) {
 				t.Errorf("%s answer %q contains a secret", path, msg)
+			}
+			if strings.Contains(r.logs.String(), s) {
+				t.Errorf("the log contains a secret:\n%s", r.logs.String())
 			}
 		}
 	}
@@ -517,5 +545,47 @@ func TestFailedSyncCutsLaterGroups(t *testing.T) {
 	evs, torn := replay(t, filepath.Join(dir, "journal"))
 	if got := ids(evs); got != "b,a" || torn != nil {
 		t.Errorf("journal holds %s (torn %+v), want b,a", got, torn)
+	}
+}
+
+// A reload reads the secrets again: the new secret works at once, the old
+// one no longer does; a secret that cannot be read fails the reload and
+// changes nothing.
+func TestConfigureReadsSecretsAgain(t *testing.T) {
+	dir := t.TempDir()
+	r := newRig(t, dir, Options{})
+	gl := string(fixture(t, "gitlab-deployment.json"))
+	post := func(token string) int {
+		return r.post("/api/v1/events/gitlab", gl, "X-Gitlab-Event", "Deployment Hook", "X-Gitlab-Token", token, "Idempotency-Key", "k-"+token).code
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gl.secret"), []byte("rotated\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "restorable.yml"), []byte(`environments:
+  prod: {rpo: 1h}
+  staging: {rpo: 24h}
+events:
+  gitlab: {secret_file: gl.secret}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.Configure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := post(gitlabSecret); got != 401 {
+		t.Errorf("old secret after the reload: %d, want 401", got)
+	}
+	if got := post("rotated"); got != 202 {
+		t.Errorf("new secret after the reload: %d, want 202", got)
+	}
+	if err := os.Remove(filepath.Join(dir, "gl.secret")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.Configure(cfg); err == nil {
+		t.Error("a reload with a missing secret file succeeded")
+	}
+	if got := post("rotated"); got != 200 { // same Idempotency-Key: a duplicate, still authenticated
+		t.Errorf("secret after a failed reload: %d, want the previous one to work", got)
 	}
 }
