@@ -93,7 +93,11 @@ type Ingester struct {
 	buf      []byte
 
 	// fileMu serialises journal writes and cuts, and guards gen and
-	// unacked.
+	// unacked. It is held across the write of a group to the local
+	// journal file (never across an fsync or a channel operation): a cut
+	// must not interleave with a write, and a group's generation must be
+	// the one its records were written under. The only other holder is the
+	// completer, which waits at most for one write.
 	fileMu sync.Mutex
 	// gen counts cuts: a group written before a cut is gone.
 	gen uint64
