@@ -11,7 +11,7 @@ LDFLAGS       := -X github.com/prometheus/common/version.Version=$(VERSION) \
                  -X github.com/prometheus/common/version.BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) \
                  -X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test bench fuzz lint dashboards golden fmt clean
+.PHONY: all build run test bench bench-events fuzz lint dashboards golden fmt clean
 
 all: build
 
@@ -35,6 +35,10 @@ test:
 ## bench: the performance targets, measured (figures go into closing notes)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./...
+
+## bench-events: load run of POST /api/v1/events with wrk on loopback (sustained events/s with fsync group commit, then a kill -9 mid-run and a check that no acknowledged event was lost); docs/events.md has the figures
+bench-events:
+	test/bench/events.sh
 
 ## fuzz: run every fuzz target (any func FuzzXxx in a _test.go file) for FUZZTIME each; go test -fuzz takes one target per run
 FUZZTIME      ?= 10s

@@ -47,6 +47,8 @@ type app struct {
 	overrides *overrideStore
 	// audits copies audit entries to the history; nil until exportAudit.
 	audits *auditExport
+	// events is the release-events ingest; nil without an events section.
+	events *appEvents
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -95,6 +97,9 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 		o.Logger.Warn("cannot read the last state back from history", "err", err)
 	}
 	if err := a.apply(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.openEvents(cfg); err != nil {
 		return nil, err
 	}
 	a.self.Reloaded(true, o.Now())
@@ -249,7 +254,9 @@ func (a *app) Reload() error {
 		if old.History.Root != cfg.History.Root {
 			a.opts.Logger.Warn("history.root changed; the new root is used after a restart", "in_use", old.History.Root)
 		}
-		err = a.apply(cfg)
+		if err = a.reconfigureEvents(cfg); err == nil {
+			err = a.apply(cfg)
+		}
 	}
 	a.self.Reloaded(err == nil, a.opts.Now())
 	if err != nil {
@@ -296,6 +303,7 @@ func (a *app) Close() {
 		a.stopLocks()
 	}
 	a.mu.Unlock()
+	a.closeEvents()
 	if a.audits != nil {
 		a.audits.Close()
 	}

@@ -36,6 +36,7 @@ var volatile = []string{
 	"restorable_restore_probe_last_success_timestamp_seconds",
 	"restorable_restore_probe_achieved_rpo_seconds",
 	"restorable_deploy_gate_override_expiry_timestamp_seconds",
+	"restorable_events_journal_fsync_duration_seconds_(?:bucket|sum)",
 }
 
 // buildExporter builds the exporter binary once per test run, CGO-free as
@@ -213,6 +214,7 @@ func TestGoldenMetrics(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	e.postGitHubDeployment()
 	raw := e.get("/metrics")
 	got := normalize(raw)
 	golden := "testdata/e2e-output.txt"
@@ -430,6 +432,9 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
 	writeE2ETokenHash(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "github-webhook.secret"), []byte(e2eGitHubSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "restorable.yml")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		t.Fatal(err)

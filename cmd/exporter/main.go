@@ -181,6 +181,7 @@ func run(args []string) int {
 		Probes:        a,
 		Gate:          a.handleGate,
 		GateOverride:  a,
+		Events:        a.eventsAPI(),
 		Access:        policy.Load,
 		Audit:         auditor,
 		MaxBodyBytes:  maxBodyBytes,

@@ -119,6 +119,11 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-awsbackup-regex.yml":            "the syntax of a regular expression",
 		"invalid-second-document.yml":            "editors check each document alone",
 		"invalid-yaml-syntax.yml":                "not YAML at all",
+		"invalid-events-both-secrets.yml":        "one of two keys",
+		"invalid-events-no-secret.yml":           "one of two keys",
+		"invalid-events-no-journal.yml":          "a key that needs another",
+		"invalid-events-rollback-regexp.yml":     "a regular expression's syntax",
+		"invalid-events-unknown-env.yml":         "reference to an environment",
 	}
 	invalid, _ := filepath.Glob("../../internal/config/testdata/invalid-*.yml")
 	if len(invalid) < 30 {

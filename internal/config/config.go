@@ -65,6 +65,7 @@ type Config struct {
 	Probing         Probing                    `yaml:"probing,omitempty" doc:"Settings shared by every restore probe."`
 	Access          Access                     `yaml:"access,omitempty" doc:"Who may use which route of the HTTP API, and where the audit log goes (docs/security.md)."`
 	Locks           *Locks                     `yaml:"locks,omitempty" doc:"The backup/migration locks of restorable lock to watch, on their coordination database (docs/lock.md)."`
+	Events          *Events                    `yaml:"events,omitempty" doc:"The release-events API: generic events and native webhooks, kept in a durable journal (docs/events.md)."`
 
 	// File is the absolute path of the file the configuration was read
 	// from; relative paths in the file are resolved against its directory.
@@ -422,6 +423,7 @@ func (c *Config) applyDefaults() {
 		c.History.Root = DefaultHistoryRoot
 	}
 	c.applyCheckDefaults()
+	c.applyEventDefaults()
 	if c.Probing.StateDir == "" {
 		c.Probing.StateDir = DefaultProbeStateDir
 	}
@@ -540,6 +542,9 @@ func (c *Config) validate() error {
 	}
 	if c.Probing.KeepResults < 1 {
 		return errAt(c.lineOf("probing", "keep_results"), "probing.keep_results: must be at least 1")
+	}
+	if err := c.validateEvents(); err != nil {
+		return err
 	}
 	return c.validateAccess()
 }

@@ -101,6 +101,13 @@ func invalidFiles() map[string]string {
 		"invalid-awsbackup-vault-both.yml":       `testdata/invalid-awsbackup-vault-both.yml:4: sources[0] (aws).awsbackup.vaults[0]: set name or name_regex (one of them)`,
 		"invalid-awsbackup-regex.yml":            "testdata/invalid-awsbackup-regex.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: error parsing regexp: missing closing ): `prod-(payments`",
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
+		"invalid-events-no-secret.yml":           `testdata/invalid-events-no-secret.yml:4: events.gitlab: set secret_file or secret_env (a secret is never accepted inline, and a sender route without one would let anybody post events)`,
+		"invalid-events-both-secrets.yml":        `testdata/invalid-events-both-secrets.yml:4: events.github: set secret_file or secret_env, not both`,
+		"invalid-events-unknown-env.yml":         `testdata/invalid-events-unknown-env.yml:7: events.jenkins.envs.production: unknown environment "prd"`,
+		"invalid-events-unknown-sender.yml":      `testdata/invalid-events-unknown-sender.yml:4: events: unknown field "bitbucket"`,
+		"invalid-events-queue-zero.yml":          `testdata/invalid-events-queue-zero.yml:4: events.queue_size: must be at least 1`,
+		"invalid-events-rollback-regexp.yml":     `testdata/invalid-events-rollback-regexp.yml:4: events.gitlab.rollback_jobs: error parsing regexp: missing closing ): ` + "`roll(back`",
+		"invalid-events-no-journal.yml":          `testdata/invalid-events-no-journal.yml:4: events.journal_dir: required when history is disabled`,
 	}
 }
 

@@ -58,6 +58,15 @@ func (c *Config) CheckFiles() error {
 			return prefixFile(c.File, errAt(c.lineOf("locks", "dsn_file"), "locks.dsn_file: %v", err))
 		}
 	}
+	if c.Events != nil {
+		for _, name := range EventSenders {
+			if s := c.Events.Sender(name); s != nil {
+				if err := (fileCheck{path: s.SecretFile}).check(); err != nil {
+					return prefixFile(c.File, errAt(c.lineOf("events", name, "secret_file"), "events.%s.secret_file: %v", name, err))
+				}
+			}
+		}
+	}
 	return nil
 }
 

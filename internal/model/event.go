@@ -82,4 +82,9 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// URL links to the pipeline, job or application that sent it.
 	URL string `json:"url,omitempty"`
+	// Principal is who delivered the event: the access principal that
+	// posted a generic event, or "sender:<name>" for a webhook, which its
+	// sender's secret authenticated. The journal keeps it as the record of
+	// that use of the events:write permission.
+	Principal string `json:"principal,omitempty"`
 }

@@ -74,7 +74,9 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.rt.action == "" {
-		g.h.ServeHTTP(w, r)
+		// A route without an action keeps its own record of what was done
+		// (the event journal names the principal); PrincipalOf tells it who.
+		g.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), auditKey{}, &audited{who: who, note: &auditNote{}})))
 		return
 	}
 	g.runAudited(w, r, who)
@@ -148,8 +150,10 @@ type audited struct {
 // runs synchronously inside runAudited, so it needs no lock.
 type auditNote struct{ detail string }
 
-// PrincipalOf returns who made an audited request, as the access policy
-// recognised them; ok is false outside an audited route.
+// PrincipalOf returns who made a request that the guard let through
+// (an audited request, or one to a route that needs a permission and keeps
+// its own record), as the access policy recognised them; ok is false
+// outside such a route.
 func PrincipalOf(r *http.Request) (access.Principal, bool) {
 	a, ok := r.Context().Value(auditKey{}).(*audited)
 	if !ok {

@@ -33,6 +33,17 @@ type GateOverrideAPI interface {
 	HandleOverrideWithdraw(w http.ResponseWriter, r *http.Request)
 }
 
+// EventsAPI is the release-events part of the HTTP API (internal/events).
+type EventsAPI interface {
+	// HandleGeneric serves POST /api/v1/events, behind the events:write
+	// permission.
+	HandleGeneric(w http.ResponseWriter, r *http.Request)
+	// HandleSender serves POST /api/v1/events/{sender}: native webhooks,
+	// which cannot send a bearer token and authenticate by their sender's
+	// secret (a GitLab token, a GitHub HMAC signature, ...) instead.
+	HandleSender(w http.ResponseWriter, r *http.Request)
+}
+
 // Options wire the routes to the exporter.
 type Options struct {
 	Logger *slog.Logger
@@ -54,6 +65,8 @@ type Options struct {
 	// GateOverride serves POST and DELETE /api/v1/gate/override (the
 	// break-glass override, permission gate:override) when not nil.
 	GateOverride GateOverrideAPI
+	// Events serves the release-events routes when not nil.
+	Events EventsAPI
 	// Access returns the access policy in use (a reload replaces it). Nil
 	// means the default: anonymous reads, and no principal, so every route
 	// that changes state or runs work is refused.
@@ -135,6 +148,14 @@ func New(o Options) (http.Handler, error) {
 		}
 		mux.Handle("POST /api/v1/gate/override", guarded(route{perm: config.PermGateOverride, action: ActionGateOverride, target: overrideTarget}, http.HandlerFunc(o.GateOverride.HandleOverrideSet)))
 		mux.Handle("DELETE /api/v1/gate/override", guarded(route{perm: config.PermGateOverride, action: ActionGateOverrideWithdraw, target: overrideTarget}, http.HandlerFunc(o.GateOverride.HandleOverrideWithdraw)))
+	}
+	if o.Events != nil {
+		mux.Handle("POST /api/v1/events", guarded(route{perm: config.PermEventsWrite}, http.HandlerFunc(o.Events.HandleGeneric)))
+		// A webhook's signature or token is its credential: the handler
+		// checks it against the sender's secret before reading a field, and
+		// a browser cannot forge it, so the route needs neither a principal
+		// nor the cross-site check.
+		mux.HandleFunc("POST /api/v1/events/{sender}", o.Events.HandleSender)
 	}
 	links := []web.LandingLinks{
 		{Address: o.TelemetryPath, Text: "Metrics"},
