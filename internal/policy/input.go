@@ -49,6 +49,12 @@ type Input struct {
 	// Probes are, per probe, its newest run and its newest successful run
 	// started at or before At.
 	Probes []ProbeState
+	// Events are the release events (deploy, rollback, pre_release_backup,
+	// freeze_ack, migration) known at At, in any order: the exporter's
+	// replayed journal and what it received since, or the history's events
+	// table. Events known only after At (EventKnownAt) and of environments
+	// that are not configured are ignored, and a repeated ID counts once.
+	Events []model.Event
 }
 
 // RepositoryState is the latest observation of a repository and since when
@@ -148,6 +154,7 @@ type Result struct {
 func Evaluate(cfg *config.Config, in Input) *Result {
 	e := newEvaluator(cfg, in.At)
 	e.since = in.Since.UTC()
+	e.setEvents(in.Events)
 	if in.Sightings != nil {
 		e.setReleaseSightings(in.Sightings)
 	}
