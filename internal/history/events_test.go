@@ -82,7 +82,7 @@ func TestEventsReadByDuckDB(t *testing.T) {
 	var n int
 	var kinds string
 	var migrated bool
-	err = db.QueryRow(`SELECT count(*), string_agg(kind, ',' ORDER BY time), bool_or(migration) FROM ` + from(root, TableEvents) + ` WHERE env = 'prod'`).Scan(&n, &kinds, &migrated)
+	err = db.QueryRow(`SELECT count(*), string_agg(kind, ',' ORDER BY time), bool_or(migration) FROM `+from(root, TableEvents)+` WHERE env = 'prod'`).Scan(&n, &kinds, &migrated)
 	if err != nil {
 		t.Fatal(err)
 	}
