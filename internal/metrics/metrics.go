@@ -39,7 +39,23 @@ var (
 	envLabels     = []string{"env"}
 	countedLabels = []string{"env", "source", "dataset", "backup_type", "status"}
 	findingLabels = []string{"check", "severity", "env", "source", "dataset"}
+	releaseLabels = []string{"env", "dataset"}
+	// releaseResultLabels count events by their result, one of the four
+	// model.EventResults.
+	releaseResultLabels = []string{"env", "dataset", "result"}
 )
+
+// RollbackWindows are the windows of restorable_release_recent_rollbacks,
+// by their label value.
+func RollbackWindows() []struct {
+	Label string
+	D     time.Duration
+} {
+	return []struct {
+		Label string
+		D     time.Duration
+	}{{"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
+}
 
 // descs are the descriptors of the derived metrics, built once.
 type descs struct {
@@ -60,6 +76,8 @@ type descs struct {
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
+
+	deployments, rollbacks, consecutive, recentRollbacks, lastRollback, deployToRollback, migrationRestored *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -121,6 +139,14 @@ func newDescs() *descs {
 		gateOverride: d("deploy", "gate_override_expiry_timestamp_seconds", "When the break-glass override of the deploy gate in force expires (dataset empty: the whole environment). Absent while none is in force.", []string{"env", "dataset"}),
 		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
 		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
+
+		deployments:       d("release", "deployments_total", "Deploy events received for the dataset, by result; derived from the events journal, which the exporter replays at start, so a restart does not reset it.", releaseResultLabels),
+		rollbacks:         d("release", "rollbacks_total", "Rollback events received for the dataset, by result; derived from the events journal like restorable_release_deployments_total.", releaseResultLabels),
+		consecutive:       d("release", "consecutive_rollbacks", "Successful rollbacks of the dataset since the last freeze_ack or the last deploy that stuck (checks.freeze.settle without a rollback); release.freeze fires at checks.freeze.rollbacks.", releaseLabels),
+		recentRollbacks:   d("release", "recent_rollbacks", "Successful rollbacks of the dataset within the window (7d or 30d) before the evaluation.", append(slices.Clip(releaseLabels), "window")),
+		lastRollback:      d("release", "last_rollback_timestamp_seconds", "Time of the newest successful rollback of the dataset.", releaseLabels),
+		deployToRollback:  d("release", "last_deploy_to_rollback_seconds", "Time from the successful deploy to the newest successful rollback that undid it; absent when no deploy preceded that rollback.", releaseLabels),
+		migrationRestored: d("release", "last_migration_rollback_restored", "1 if the newest successful rollback across a schema migration restored a backup (named one), 0 if it brought back only the code. Absent while no rollback crossed a migration.", releaseLabels),
 	}
 }
 
@@ -501,6 +527,57 @@ func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result, over
 		o := &overrides[i]
 		if _, known := cfg.Environments[o.Env]; known && o.Active(res.At) {
 			out = append(out, gauge(c.d.gateOverride, float64(o.ExpiresAt.Unix()), o.Env, o.Dataset))
+		}
+	}
+	return c.appendReleases(out, res)
+}
+
+// appendReleases derives the release metrics from the evaluation's reading
+// of the events (policy.Tracks), so that they describe the same events as
+// the release findings.
+func (c *Collector) appendReleases(out []prometheus.Metric, res *policy.Result) []prometheus.Metric {
+	for i := range res.Tracks {
+		t := &res.Tracks[i]
+		l := []string{t.Key.Env, t.Key.Dataset}
+		deploys, rollbacks := map[model.EventResult]int{}, map[model.EventResult]int{}
+		recent := make([]int, len(RollbackWindows()))
+		for j := range t.Events {
+			ev := &t.Events[j]
+			switch ev.Kind {
+			case model.EventDeploy:
+				deploys[ev.Result]++
+			case model.EventRollback:
+				rollbacks[ev.Result]++
+				if ev.Result != model.ResultSucceeded || ev.Time.After(res.At) {
+					continue
+				}
+				for w, win := range RollbackWindows() {
+					if res.At.Sub(ev.Time) < win.D {
+						recent[w]++
+					}
+				}
+			}
+		}
+		for _, r := range model.EventResults {
+			if n, ok := deploys[r]; ok {
+				out = append(out, prometheus.MustNewConstMetric(c.d.deployments, prometheus.CounterValue, float64(n), t.Key.Env, t.Key.Dataset, string(r)))
+			}
+			if n, ok := rollbacks[r]; ok {
+				out = append(out, prometheus.MustNewConstMetric(c.d.rollbacks, prometheus.CounterValue, float64(n), t.Key.Env, t.Key.Dataset, string(r)))
+			}
+		}
+		out = append(out, gauge(c.d.consecutive, float64(t.Consecutive), l...))
+		for w, win := range RollbackWindows() {
+			out = append(out, gauge(c.d.recentRollbacks, float64(recent[w]), t.Key.Env, t.Key.Dataset, win.Label))
+		}
+		if t.LastRollback != nil {
+			out = append(out, gauge(c.d.lastRollback, ts(t.LastRollback.Time), l...))
+			if t.DeployToRollback > 0 {
+				out = append(out, gauge(c.d.deployToRollback, t.DeployToRollback.Seconds(), l...))
+			}
+		}
+		if m := t.LastMigrationRollback; m != nil {
+			out = append(out, gauge(c.d.migrationRestored, b2f(m.BackupID != ""), l...))
 		}
 	}
 	return out

@@ -146,6 +146,9 @@ type Result struct {
 	// LatestGood is the newest successful backup of every series that
 	// retains one, ordered by env, source and dataset.
 	LatestGood []model.Backup
+	// Tracks are the release tracks the events make at At (Tracks), from
+	// which the release metrics derive.
+	Tracks []Track
 }
 
 // Evaluate runs every check that judges the state at in.At and returns the
@@ -188,5 +191,5 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 			}
 		}
 	}
-	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood()}
+	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood(), Tracks: e.tracks}
 }
