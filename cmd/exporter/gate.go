@@ -25,13 +25,15 @@ type evaluation struct {
 }
 
 // stateKey identifies the state an evaluation judged: the configuration,
-// the store's version and the probe results' version.
+// the store's version, the probe results' version and the events'.
 type stateKey struct {
 	cfg    *config.Config
 	store  uint64
 	probes uint64
 	// overrides is the version of the overrides in force.
 	overrides uint64
+	// events is the version of the release events recorded.
+	events uint64
 }
 
 // evaluations keeps the newest evaluation; mu serialises evaluating, so
@@ -54,7 +56,7 @@ func (a *app) stateKey() (stateKey, []policy.Override) {
 	a.mu.Lock()
 	cfg, m := a.cfg, a.probes
 	a.mu.Unlock()
-	k := stateKey{cfg: cfg, store: a.store.View().Version}
+	k := stateKey{cfg: cfg, store: a.store.View().Version, events: a.live.EventsVersion()}
 	if m != nil {
 		k.probes = m.Version()
 	}

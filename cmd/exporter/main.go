@@ -180,6 +180,7 @@ func run(args []string) int {
 		Reload:        reload,
 		Probes:        a,
 		Gate:          a.handleGate,
+		Releases:      a.handleReleases,
 		GateOverride:  a,
 		Access:        policy.Load,
 		Audit:         auditor,

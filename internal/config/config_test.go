@@ -93,6 +93,8 @@ func invalidFiles() map[string]string {
 		"invalid-second-document.yml":            `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
 		"invalid-checks-env.yml":                 `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
 		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
+		"invalid-probe-on-deploy-env.yml":        `testdata/invalid-probe-on-deploy-env.yml:6: probes[0] (p).on_deploy.env: unknown environment "qa"`,
+		"invalid-freeze-rollbacks.yml":           `testdata/invalid-freeze-rollbacks.yml:4: checks.freeze.rollbacks: must be at least 1`,
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
