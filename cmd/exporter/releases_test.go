@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,22 +16,27 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 // releaseApp starts an exporter over one manifest source of prod's orders
 // (three releases, the newest backup 10 minutes old) with history, and a
 // probe that validates deploys of orders; it waits for the first
 // collection.
-func releaseApp(t *testing.T, dir string) *app {
+func releaseApp(t *testing.T, dir string) *app { return releaseAppAt(t, dir, time.Now) }
+
+// releaseAppAt is releaseApp on the given clock.
+func releaseAppAt(t *testing.T, dir string, clock func() time.Time) *app {
 	t.Helper()
 	manifests := filepath.Join(dir, "manifests")
 	if err := os.MkdirAll(manifests, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
+	now := clock().UTC()
 	var lines string
 	for i, r := range []string{"v1", "v2", "v3"} {
 		end := now.Add(-time.Duration(3-i) * 10 * time.Minute)
@@ -53,7 +60,7 @@ history: {root: history}
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, appOptions{ConfigFile: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Registry: prometheus.NewRegistry()})
+	a, err := newApp(ctx, appOptions{ConfigFile: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -284,5 +291,58 @@ func TestReleaseListAndDeployProbes(t *testing.T) {
 			t.Fatalf("no deploy-triggered run finished: %+v", list.Runs)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGoldenReleaseMetrics compares the release metrics an exporter shows
+// after a story of events (at a fixed clock) with
+// testdata/releases-output.txt (go test -update refreshes it). The
+// binary's golden output cannot show them before its events API feeds it;
+// TestMetricsReference reads both files.
+func TestGoldenReleaseMetrics(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	a := releaseAppAt(t, t.TempDir(), func() time.Time { return now })
+	failed := releaseEvent("d0", model.EventDeploy, "v4", now.Add(-5*time.Hour))
+	failed.Result = model.ResultFailed
+	rb1 := releaseEvent("r1", model.EventRollback, "v3", now.Add(-3*time.Hour))
+	rb1.Migration, rb1.BackupSource, rb1.BackupID = true, "ci", "bv3"
+	a.eventsCommitted([]model.Event{
+		failed,
+		releaseEvent("d1", model.EventDeploy, "v4", now.Add(-4*time.Hour)),
+		rb1,
+		releaseEvent("d2", model.EventDeploy, "v4", now.Add(-2*time.Hour)),
+		releaseEvent("m2", model.EventMigration, "v4", now.Add(-110*time.Minute)),
+		releaseEvent("r2", model.EventRollback, "v3", now.Add(-90*time.Minute)),
+		releaseEvent("r0", model.EventRollback, "v2", now.Add(-20*24*time.Hour)),
+	})
+	mfs, err := a.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "restorable_release_") {
+			if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	golden := "testdata/releases-output.txt"
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != string(want) {
+		t.Errorf("release metrics differ from %s (go test -run TestGoldenReleaseMetrics -update after an intended change):\n%s", golden, lineDiff(string(want), buf.String()))
+	}
+	lint := exec.Command(testutil.Program(t, "promtool"), "check", "metrics")
+	lint.Stdin = bytes.NewReader(want)
+	if out, err := lint.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics on %s: %v\n%s", golden, err, out)
 	}
 }

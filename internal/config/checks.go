@@ -58,7 +58,7 @@ type Checks struct {
 // FreezeCheck configures the release.freeze check.
 type FreezeCheck struct {
 	Rollbacks int      `yaml:"rollbacks,omitempty" doc:"Consecutive successful rollbacks of a dataset in an environment that freeze its deploys (default 2)." minimum:"1"`
-	Settle    Duration `yaml:"settle,omitempty" doc:"How long a successful deploy must stay without a rollback to end a series of consecutive rollbacks (default 24h); it never ends a freeze, only a freeze_ack does."`
+	Settle    Duration `yaml:"settle,omitempty" doc:"How long a release (a successful deploy, or the one a rollback returned to) must run without a rollback to end a series of consecutive rollbacks (default 24h); it never ends a freeze, only a freeze_ack does."`
 }
 
 // FailuresCheck configures the failures check.

@@ -207,7 +207,7 @@ func Checks() []Check {
 			ID: CheckFreeze, Title: "Deploys frozen after consecutive rollbacks", Severity: SeverityCritical,
 			Params:   []string{"checks.freeze.rollbacks", "checks.freeze.settle"},
 			Controls: []string{ISOContinuity, ISOBackup, SOCIncidentRecovery},
-			Help:     "A dataset (or service) of an environment was rolled back checks.freeze.rollbacks times in a row (2 by default) with no successful deploy that stayed checks.freeze.settle without a rollback in between: its deploys are frozen until someone reviews the release and backup process and posts a freeze_ack event with an actor and a reason. A deploy does not end a freeze.",
+			Help:     "A dataset (or service) of an environment was rolled back checks.freeze.rollbacks times in a row (2 by default) with no release that ran checks.freeze.settle without a rollback in between (a successful deploy, or the release a rollback returned to): its deploys are frozen until someone reviews the release and backup process and posts a freeze_ack event with an actor and a reason. A deploy does not end a freeze.",
 		},
 		{
 			ID: CheckPreReleaseBackup, Title: "Deploy without a pre-release backup", Severity: SeverityWarning,

@@ -26,7 +26,8 @@ type Track struct {
 	// EventOrder.
 	Events []model.Event
 	// Consecutive counts the successful rollbacks since the last reset: a
-	// freeze_ack with actor and reason, or a successful deploy that went
+	// freeze_ack with actor and reason, or a release (a successful deploy,
+	// or the release a successful rollback returned to) that ran
 	// checks.freeze.settle without a rollback. Rollbacks holds them.
 	Consecutive int
 	Rollbacks   []model.Event
@@ -114,21 +115,20 @@ func foldTrack(cfg *config.Config, k TrackKey, evs []model.Event, at time.Time) 
 	t := Track{Key: k, Events: evs}
 	limit := max(1, cfg.Checks.Freeze.Rollbacks)
 	settle := cfg.Checks.Freeze.Settle.D()
-	var lastDeploy *model.Event
+	// landed is the newest successful deploy or rollback: the release
+	// running since. deployed is the newest successful deploy since the
+	// last rollback.
+	var landed, deployed *model.Event
 	for i := range evs {
 		ev := &evs[i]
 		switch {
 		case ValidAck(ev):
 			t.Consecutive, t.Rollbacks, t.Frozen, t.FrozenSince = 0, nil, false, time.Time{}
 		case succeeded(ev, model.EventDeploy):
-			lastDeploy = ev
+			t.settled(landed, ev.Time, settle)
+			landed, deployed = ev, ev
 		case succeeded(ev, model.EventRollback):
-			// A deploy that stayed settle long without a rollback stuck:
-			// the rollbacks before it are not consecutive with this one.
-			// A freeze only ends with an acknowledgement.
-			if !t.Frozen && lastDeploy != nil && ev.Time.Sub(lastDeploy.Time) >= settle {
-				t.Consecutive, t.Rollbacks = 0, nil
-			}
+			t.settled(landed, ev.Time, settle)
 			t.Consecutive++
 			t.Rollbacks = append(t.Rollbacks, *ev)
 			if !t.Frozen && t.Consecutive >= limit {
@@ -136,20 +136,27 @@ func foldTrack(cfg *config.Config, k TrackKey, evs []model.Event, at time.Time) 
 			}
 			t.LastRollback = ev
 			t.DeployToRollback = 0
-			if lastDeploy != nil {
-				t.DeployToRollback = ev.Time.Sub(lastDeploy.Time)
+			if deployed != nil {
+				t.DeployToRollback = ev.Time.Sub(deployed.Time)
 			}
 			if _, _, covers := RollbackSpan(evs, i); covers {
 				t.LastMigrationRollback = ev
 			}
-			lastDeploy = nil
+			landed, deployed = ev, nil
 		}
 	}
-	// A deploy that has stuck by at ends the series too, unless frozen.
-	if !t.Frozen && lastDeploy != nil && at.Sub(lastDeploy.Time) >= settle {
+	t.settled(landed, at, settle)
+	return t
+}
+
+// settled ends the series of consecutive rollbacks when the release that
+// landed last (deployed, or returned to by a rollback) ran settle long by
+// until: it stuck, so the rollbacks before it are not consecutive with any
+// after it. A freeze only ends with an acknowledgement.
+func (t *Track) settled(landed *model.Event, until time.Time, settle time.Duration) {
+	if !t.Frozen && landed != nil && until.Sub(landed.Time) >= settle {
 		t.Consecutive, t.Rollbacks = 0, nil
 	}
-	return t
 }
 
 // RollbackSpan returns, for the rollback at index i of a track's ordered

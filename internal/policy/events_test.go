@@ -123,6 +123,11 @@ func TestFreeze(t *testing.T) {
 		{"a deploy that stuck a day ends the series", []model.Event{
 			ev("r1", model.EventRollback, "v3", 50*time.Hour), ev("d2", model.EventDeploy, "v4", 48*time.Hour),
 			ev("r2", model.EventRollback, "v3", 2*time.Hour)}, false},
+		{"rollbacks a day apart with no deploy known are not consecutive", []model.Event{
+			ev("r1", model.EventRollback, "v3", 30*time.Hour), ev("r2", model.EventRollback, "v2", 2*time.Hour)}, false},
+		{"a rollback weeks before a deploy and its rollback is not consecutive with it", []model.Event{
+			ev("r0", model.EventRollback, "v2", 20*24*time.Hour), ev("d1", model.EventDeploy, "v4", 4*time.Hour),
+			ev("r1", model.EventRollback, "v3", 3*time.Hour)}, false},
 		{"a deploy does not end a freeze, even when it sticks", append(storm(), ev("d3", model.EventDeploy, "v5", 90*time.Minute),
 			ev("d4", model.EventDeploy, "v5", 0)), true},
 		{"events received after the instant are not known yet", func() []model.Event {
