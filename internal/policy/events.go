@@ -83,7 +83,8 @@ func succeeded(ev *model.Event, kind model.EventKind) bool {
 // replayed journal changes nothing.
 func Tracks(cfg *config.Config, events []model.Event, at time.Time) []Track {
 	seen := make(map[string]struct{}, len(events))
-	byKey := map[TrackKey][]model.Event{}
+	// Pointers into events: an event is copied once, into its track.
+	byKey := map[TrackKey][]*model.Event{}
 	for i := range events {
 		ev := &events[i]
 		if _, dup := seen[ev.ID]; dup {
@@ -94,7 +95,7 @@ func Tracks(cfg *config.Config, events []model.Event, at time.Time) []Track {
 			continue
 		}
 		k := TrackKey{ev.Env, ev.Dataset}
-		byKey[k] = append(byKey[k], *ev)
+		byKey[k] = append(byKey[k], ev)
 	}
 	keys := make([]TrackKey, 0, len(byKey))
 	for k := range byKey {
@@ -103,8 +104,12 @@ func Tracks(cfg *config.Config, events []model.Event, at time.Time) []Track {
 	slices.SortFunc(keys, func(a, b TrackKey) int { return cmp.Or(cmp.Compare(a.Env, b.Env), cmp.Compare(a.Dataset, b.Dataset)) })
 	out := make([]Track, 0, len(keys))
 	for _, k := range keys {
-		evs := byKey[k]
-		slices.SortFunc(evs, func(a, b model.Event) int { return EventOrder(&a, &b) })
+		ptrs := byKey[k]
+		slices.SortFunc(ptrs, EventOrder)
+		evs := make([]model.Event, len(ptrs))
+		for i, p := range ptrs {
+			evs[i] = *p
+		}
 		out = append(out, foldTrack(cfg, k, evs, at))
 	}
 	return out
@@ -207,7 +212,8 @@ func trackSubject(k TrackKey) Subject { return Subject{Dataset: k.Dataset} }
 func (e *evaluator) setEvents(events []model.Event) {
 	e.tracks = Tracks(e.cfg, events, e.at)
 	e.deployBackups = map[TrackKey][]judgedDeploy{}
-	for _, t := range e.tracks {
+	for ti := range e.tracks {
+		t := &e.tracks[ti]
 		var prev *model.Event
 		for i := range t.Events {
 			ev := &t.Events[i]
@@ -215,7 +221,7 @@ func (e *evaluator) setEvents(events []model.Event) {
 				continue
 			}
 			if !ev.Time.Before(e.since) {
-				d := judgedDeploy{deploy: *ev}
+				d := judgedDeploy{deploy: ev}
 				if prev != nil {
 					d.after = prev.Time
 				}
@@ -229,7 +235,7 @@ func (e *evaluator) setEvents(events []model.Event) {
 // judgedDeploy is a successful deploy within the period and the backup
 // found to precede it, if any.
 type judgedDeploy struct {
-	deploy model.Event
+	deploy *model.Event
 	// after is the previous successful deploy of the track: a backup must
 	// end after it (and not after the deploy) to be this release's.
 	after  time.Time
@@ -292,11 +298,7 @@ func (e *evaluator) checkPreReleaseBackup() []Finding {
 			if d.deploy.BackupID != "" || d.backup != nil {
 				continue
 			}
-			if slices.ContainsFunc(t.Events, func(ev model.Event) bool {
-				return ev.Kind == model.EventPreReleaseBackup && ev.Result == model.ResultSucceeded &&
-					ev.Time.After(d.after) && !ev.Time.After(d.deploy.Time) &&
-					(ev.Release == "" || ev.Release == d.deploy.Release)
-			}) {
+			if preReleaseBackup(t.Events, d.after, d.deploy) != nil {
 				continue
 			}
 			s := trackSubject(t.Key)
@@ -308,12 +310,30 @@ func (e *evaluator) checkPreReleaseBackup() []Finding {
 				since = "the previous deploy at " + rfc3339(d.after)
 			}
 			f.Observed = fmt.Sprintf("%s deployed %s with no backup since %s", cmp.Or(d.deploy.Release, "a release"), rfc3339(d.deploy.Time), since)
-			f.Evidence = []Evidence{eventEvidence(&d.deploy, "deploy")}
+			f.Evidence = []Evidence{eventEvidence(d.deploy, "deploy")}
 			f.Start = d.deploy.Time
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// preReleaseBackup returns the newest successful pre_release_backup event
+// of a track's ordered events after the previous deploy (after) and by
+// deploy, for the deploy's release or naming none; nil when there is none.
+func preReleaseBackup(evs []model.Event, after time.Time, deploy *model.Event) *model.Event {
+	var found *model.Event
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Time.After(deploy.Time) {
+			break
+		}
+		if ev.Kind == model.EventPreReleaseBackup && ev.Result == model.ResultSucceeded && ev.Time.After(after) &&
+			(ev.Release == "" || ev.Release == deploy.Release) {
+			found = ev
+		}
+	}
+	return found
 }
 
 // checkRollbackMigration reports every successful rollback in the period

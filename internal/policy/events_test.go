@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -211,4 +212,36 @@ func TestRollbackSpan(t *testing.T) {
 	if _, migs, covers := RollbackSpan(early, len(early)-1); covers {
 		t.Errorf("a migration before v3 counted: %v", migs)
 	}
+}
+
+// BenchmarkEvaluateEvents measures what the release events add to one
+// evaluation: reading 100,000 events (1,000 datasets with 100 events
+// each: pre-release backups, deploys and now and then a rollback) into
+// tracks and judging them.
+func BenchmarkEvaluateEvents(b *testing.B) {
+	cfg := testCfg(b)
+	var events []model.Event
+	for d := range 1000 {
+		for i := range 100 {
+			kind := model.EventDeploy
+			switch {
+			case i%10 == 9:
+				kind = model.EventRollback
+			case i%2 == 0:
+				kind = model.EventPreReleaseBackup
+			}
+			e := ev(fmt.Sprintf("e%d-%d", d, i), kind, fmt.Sprintf("v%d", i/2), time.Duration(100-i)*24*time.Hour)
+			e.Dataset = fmt.Sprintf("ds%d", d)
+			events = append(events, e)
+		}
+	}
+	in := healthy()
+	in.Events = events
+	var findings int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		findings = len(Evaluate(cfg, in.input()).Findings)
+	}
+	b.ReportMetric(float64(findings), "findings")
 }

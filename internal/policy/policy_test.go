@@ -59,7 +59,7 @@ func evaluate(cfg *config.Config, s state) []Finding { return Evaluate(cfg, s.in
 // testAt is the moment every case is evaluated at.
 func testAt() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
 
-func testCfg(t *testing.T) *config.Config {
+func testCfg(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("policy_test.yml", []byte(testConfig))
 	if err != nil {

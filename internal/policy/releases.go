@@ -119,15 +119,7 @@ func ReleaseList(track *Track, backups []model.Backup) []ReleaseEntry {
 			case ev.BackupID != "":
 				e.Backup = named(ev.BackupSource, ev.BackupID, ev.Time, BackupFromDeploy)
 			default:
-				var pre *model.Event
-				for j := range track.Events {
-					p := &track.Events[j]
-					if p.Kind == model.EventPreReleaseBackup && p.Result == model.ResultSucceeded && p.BackupID != "" &&
-						p.Time.After(prev) && !p.Time.After(ev.Time) && (p.Release == "" || p.Release == ev.Release) {
-						pre = p
-					}
-				}
-				if pre != nil {
+				if pre := preReleaseBackup(track.Events, prev, ev); pre != nil && pre.BackupID != "" {
 					e.Backup = named(pre.BackupSource, pre.BackupID, pre.Time, BackupFromPreReleaseBackup)
 				} else if b := newestBy(ev.Time, ev.Release); b != nil {
 					e.Backup = catalogBackup(b, BackupFromCatalog)
