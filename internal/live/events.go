@@ -26,28 +26,46 @@ type events struct {
 // new. A failed history write is returned, the events are still
 // remembered, and the write is retried with the next call.
 func (s *State) RecordEvents(evs []model.Event) ([]model.Event, error) {
+	// Calls are serialised, so that an event is in the history before it
+	// is served; readers take evMu only, never across the history write.
+	s.evWriteMu.Lock()
+	defer s.evWriteMu.Unlock()
 	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	var fresh []model.Event
+	batch := map[string]struct{}{}
 	for _, e := range evs {
 		if e.ID == "" {
 			continue
 		}
-		if _, dup := s.ev.ids[e.ID]; dup {
+		_, known := s.ev.ids[e.ID]
+		_, twice := batch[e.ID]
+		if known || twice {
 			continue
 		}
-		s.ev.ids[e.ID] = struct{}{}
+		batch[e.ID] = struct{}{}
 		fresh = append(fresh, e)
 	}
+	pending := append(slices.Clip(s.ev.unwritten), fresh...)
+	s.evMu.Unlock()
+
 	var err error
-	if s.History != nil && len(fresh)+len(s.ev.unwritten) > 0 {
-		pending := append(slices.Clip(s.ev.unwritten), fresh...)
+	written := true
+	if s.History != nil && len(pending) > 0 {
 		if _, err = s.History.AppendEvents(pending...); err != nil {
-			s.ev.unwritten = pending
+			written = false
 			err = fmt.Errorf("append %d events to history: %w", len(pending), err)
-		} else {
-			s.ev.unwritten = nil
 		}
+	}
+
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if written {
+		s.ev.unwritten = nil
+	} else {
+		s.ev.unwritten = pending
+	}
+	for _, e := range fresh {
+		s.ev.ids[e.ID] = struct{}{}
 	}
 	if len(fresh) > 0 {
 		s.ev.list = append(s.ev.list, fresh...)

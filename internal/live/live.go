@@ -29,8 +29,10 @@ type State struct {
 	// Now is the clock; collections without history are stamped with it.
 	Now func() time.Time
 
-	evMu sync.Mutex
-	ev   events
+	// evWriteMu serialises RecordEvents; evMu guards ev.
+	evWriteMu sync.Mutex
+	evMu      sync.Mutex
+	ev        events
 }
 
 // New returns the live state over a store and an optional history writer.
