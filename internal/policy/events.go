@@ -58,10 +58,11 @@ func EventOrder(a, b *model.Event) int {
 	return cmp.Or(a.Time.Compare(b.Time), a.Received.Compare(b.Received), cmp.Compare(a.ID, b.ID))
 }
 
-// ValidAck reports whether a freeze_ack names who acknowledged and why;
-// one that does not is ignored.
+// ValidAck reports whether a freeze_ack names who acknowledged and why
+// and was not reported failed or canceled; one that does not is ignored.
 func ValidAck(ev *model.Event) bool {
-	return ev.Kind == model.EventFreezeAck && strings.TrimSpace(ev.Actor) != "" && strings.TrimSpace(ev.Reason) != ""
+	return ev.Kind == model.EventFreezeAck && strings.TrimSpace(ev.Actor) != "" && strings.TrimSpace(ev.Reason) != "" &&
+		ev.Result != model.ResultFailed && ev.Result != model.ResultCanceled
 }
 
 // migrates reports whether an event ran a schema migration: a migration

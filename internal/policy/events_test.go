@@ -117,6 +117,12 @@ func TestFreeze(t *testing.T) {
 		{"an ack with actor and reason unfreezes", withAck(ack("a1", "alice", "reviewed", time.Hour)), false},
 		{"an ack without a reason is ignored", withAck(ack("a1", "alice", "", time.Hour)), true},
 		{"an ack without an actor is ignored", withAck(ack("a1", " ", "reviewed", time.Hour)), true},
+		{"a canceled ack is ignored", withAck(func() model.Event {
+			a := ack("a1", "alice", "reviewed", time.Hour)
+			a.Result = model.ResultCanceled
+			return a
+		}()), true},
+		{"an ack without a result counts", withAck(func() model.Event { a := ack("a1", "alice", "reviewed", time.Hour); a.Result = ""; return a }()), false},
 		{"an ack before the rollbacks does not unfreeze", append([]model.Event{ack("a0", "alice", "reviewed", 6*time.Hour)}, storm()...), true},
 		{"a rollback of another dataset does not count", other("prod", "billing"), false},
 		{"a rollback in another environment does not count", other("staging", "orders"), false},
