@@ -157,6 +157,7 @@ func TestDeployGateAlerts(t *testing.T) {
 		"RestorableBackupRPOBreached",
 		"RestorableBackupReleasesBelowPolicy",
 		"RestorableBackupUnencrypted",
+		"RestorableDeployFrozen",
 		"RestorableExporterDown",
 		"RestorablePITRGap",
 		"RestorableRestoreProbeFailing",

@@ -77,6 +77,7 @@ func subcommands() []func(*kingpin.Application, *globals) subcommand {
 		sqlCommand,
 		schemaCommand,
 		gateCommand,
+		releasesCommand,
 		auditCommand,
 	}
 }

@@ -15,7 +15,7 @@ type schemaOptions struct {
 
 func schemaCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &schemaOptions{}
-	c := app.Command("schema", "List the views of the history (backups, repositories, probes, audit), their columns and types, and how many rows each holds.")
+	c := app.Command("schema", "List the views of the history (backups, repositories, probes, audit, events), their columns and types, and how many rows each holds.")
 	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runSchema(ctx, g, o) }}
 }

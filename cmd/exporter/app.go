@@ -63,6 +63,9 @@ type app struct {
 	stopLocks context.CancelFunc
 
 	evals evaluations
+	// started is when the app was built: deploy events received before it
+	// (replayed from the journal) trigger no probe.
+	started time.Time
 	// reloadMu serialises reloads.
 	reloadMu sync.Mutex
 }
@@ -72,7 +75,7 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{opts: o, ctx: ctx, store: collectors.NewStore()}
+	a := &app{opts: o, ctx: ctx, store: collectors.NewStore(), started: o.Now()}
 	if a.overrides, err = loadOverrides(o.OverridesFile, o.Now()); err != nil {
 		return nil, err
 	}

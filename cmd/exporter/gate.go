@@ -25,7 +25,7 @@ type evaluation struct {
 }
 
 // stateKey identifies the state an evaluation judged: the configuration,
-// the store's version and the probe results' version.
+// the store's version, the probe results' version and the events'.
 type stateKey struct {
 	cfg    *config.Config
 	store  uint64
@@ -34,6 +34,8 @@ type stateKey struct {
 	overrides uint64
 	// locks is the version of the lock watcher's state.
 	locks uint64
+	// events is the version of the release events recorded.
+	events uint64
 }
 
 // evaluations keeps the newest evaluation; mu serialises evaluating, so
@@ -56,7 +58,7 @@ func (a *app) stateKey() (stateKey, []policy.Override, *policy.LockState) {
 	a.mu.Lock()
 	cfg, m, w := a.cfg, a.probes, a.locks
 	a.mu.Unlock()
-	k := stateKey{cfg: cfg, store: a.store.View().Version}
+	k := stateKey{cfg: cfg, store: a.store.View().Version, events: a.live.EventsVersion()}
 	if m != nil {
 		k.probes = m.Version()
 	}

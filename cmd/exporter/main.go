@@ -180,6 +180,7 @@ func run(args []string) int {
 		Reload:        reload,
 		Probes:        a,
 		Gate:          a.handleGate,
+		Releases:      a.handleReleases,
 		GateOverride:  a,
 		Events:        a.eventsAPI(),
 		Access:        policy.Load,

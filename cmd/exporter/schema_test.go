@@ -96,6 +96,7 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-duplicate-source.yml":           "uniqueness of names",
 		"invalid-unknown-env.yml":                "reference to an environment",
 		"invalid-checks-env.yml":                 "reference to an environment",
+		"invalid-probe-on-deploy-env.yml":        "reference to an environment",
 		"invalid-classification.yml":             "reference to a classification",
 		"invalid-probe-source.yml":               "reference to a source",
 		"invalid-min-over-max.yml":               "comparison of two durations",

@@ -12,6 +12,12 @@ const (
 	DefaultCheckPeriod     = Duration(30 * 24 * time.Hour)
 	DefaultFailureWindow   = Duration(24 * time.Hour)
 	DefaultAgentDriftLevel = DriftMinor
+	// DefaultFreezeRollbacks is how many consecutive rollbacks freeze a
+	// dataset's deploys.
+	DefaultFreezeRollbacks = 2
+	// DefaultFreezeSettle is how long a deploy must go without a rollback
+	// to end a series of consecutive rollbacks.
+	DefaultFreezeSettle = Duration(24 * time.Hour)
 )
 
 // Version levels the agent drift check compares at.
@@ -46,6 +52,13 @@ type Checks struct {
 	HotStorageClasses []string        `yaml:"hot_storage_classes,omitempty" doc:"Storage classes that archive_after treats as hot, compared case-insensitively (default STANDARD, REDUCED_REDUNDANCY, HOT)."`
 	Ephemeral         EphemeralCheck  `yaml:"ephemeral,omitempty" doc:"The ephemeral data check: caches, logs and sessions in backups."`
 	AgentDrift        AgentDriftCheck `yaml:"agent_drift,omitempty" doc:"The agent drift check: backup agents in different versions across environments."`
+	Freeze            FreezeCheck     `yaml:"freeze,omitempty" doc:"The release.freeze check: consecutive rollbacks of a dataset freeze its deploys until a freeze_ack."`
+}
+
+// FreezeCheck configures the release.freeze check.
+type FreezeCheck struct {
+	Rollbacks int      `yaml:"rollbacks,omitempty" doc:"Consecutive successful rollbacks of a dataset in an environment that freeze its deploys (default 2)." minimum:"1"`
+	Settle    Duration `yaml:"settle,omitempty" doc:"How long a release (a successful deploy, or the one a rollback returned to) must run without a rollback to end a series of consecutive rollbacks (default 24h); it never ends a freeze, only a freeze_ack does."`
 }
 
 // FailuresCheck configures the failures check.
@@ -89,10 +102,22 @@ func (c *Config) applyCheckDefaults() {
 	if k.AgentDrift.Level == "" {
 		k.AgentDrift.Level = DefaultAgentDriftLevel
 	}
+	if k.Freeze.Rollbacks == 0 {
+		k.Freeze.Rollbacks = DefaultFreezeRollbacks
+	}
+	if k.Freeze.Settle == 0 {
+		k.Freeze.Settle = DefaultFreezeSettle
+	}
 }
 
 func (c *Config) validateChecks() error {
 	k := &c.Checks
+	if k.Freeze.Rollbacks < 0 {
+		return errAt(c.lineOf("checks", "freeze", "rollbacks"), "checks.freeze.rollbacks: must be at least 1")
+	}
+	if k.Freeze.Settle < 0 {
+		return errAt(c.lineOf("checks", "freeze", "settle"), "checks.freeze.settle: must not be negative")
+	}
 	if k.Failures.Max < 0 {
 		return errAt(c.lineOf("checks", "failures", "max"), "checks.failures.max: must not be negative")
 	}

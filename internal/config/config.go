@@ -220,11 +220,20 @@ type Probe struct {
 	Release  string   `yaml:"release,omitempty" doc:"Restore the latest good backup of this release instead of the latest."`
 	Schedule string   `yaml:"schedule,omitempty" doc:"Cron spec, a duration or @every (at least 1s apart); without it the probe runs only on demand." schedule:"true"`
 	Timeout  Duration `yaml:"timeout,omitempty" doc:"Longest a run may take before it is cancelled and cleaned up (default 1h; must be greater than 0)."`
+	// OnDeploy makes successful deploy events run the probe: post-deploy
+	// validation of the backups a rollback would restore.
+	OnDeploy *OnDeploy `yaml:"on_deploy,omitempty" doc:"Run the probe when a successful deploy event of this environment and dataset arrives (post-deploy validation)."`
 	// Options holds the kind-specific settings; the probe package decodes
 	// and validates them strictly.
 	Options yaml.Node `yaml:"options,omitempty" doc:"Kind-specific options." schema:"object"`
 
 	line int
+}
+
+// OnDeploy names the deploys that trigger a probe.
+type OnDeploy struct {
+	Env     string `yaml:"env,omitempty" doc:"Environment whose deploys trigger the probe (default: the probe's environment, else its source's)."`
+	Dataset string `yaml:"dataset,omitempty" doc:"Dataset or service whose deploys trigger the probe (default: the probe's dataset; when the probe names none either, a deploy of any dataset of the environment)."`
 }
 
 // Line is the line of the probe in its file.
@@ -526,6 +535,15 @@ func (c *Config) validate() error {
 		}
 		if p.Timeout <= 0 {
 			return errAt(c.lineOf("probes", i, "timeout"), "%s.timeout: must be greater than 0 (every probe run needs a deadline)", where)
+		}
+		if p.OnDeploy != nil {
+			if p.OnDeploy.Env != "" {
+				if _, ok := c.Environments[p.OnDeploy.Env]; !ok {
+					return errAt(c.lineOf("probes", i, "on_deploy", "env"), "%s.on_deploy.env: unknown environment %q", where, p.OnDeploy.Env)
+				}
+			} else if p.Env == "" && (p.Source == "" || c.Source(p.Source).Env == "") {
+				return errAt(c.lineOf("probes", i, "on_deploy"), "%s.on_deploy.env: required when neither the probe nor its source names an environment", where)
+			}
 		}
 	}
 	if c.Collection.Concurrency < 1 {

@@ -100,6 +100,8 @@ func invalidFiles() map[string]string {
 		"invalid-awsbackup-vault-group.yml":      `testdata/invalid-awsbackup-vault-group.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: named group "environment" is neither env nor dataset`,
 		"invalid-awsbackup-vault-both.yml":       `testdata/invalid-awsbackup-vault-both.yml:4: sources[0] (aws).awsbackup.vaults[0]: set name or name_regex (one of them)`,
 		"invalid-awsbackup-regex.yml":            "testdata/invalid-awsbackup-regex.yml:4: sources[0] (aws).awsbackup.vaults[0].name_regex: error parsing regexp: missing closing ): `prod-(payments`",
+		"invalid-probe-on-deploy-env.yml":        `testdata/invalid-probe-on-deploy-env.yml:6: probes[0] (p).on_deploy.env: unknown environment "qa"`,
+		"invalid-freeze-rollbacks.yml":           `testdata/invalid-freeze-rollbacks.yml:4: checks.freeze.rollbacks: must be at least 1`,
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 		"invalid-events-no-secret.yml":           `testdata/invalid-events-no-secret.yml:4: events.gitlab: set secret_file or secret_env (a secret is never accepted inline, and a sender route without one would let anybody post events)`,
 		"invalid-events-both-secrets.yml":        `testdata/invalid-events-both-secrets.yml:4: events.github: set secret_file or secret_env, not both`,

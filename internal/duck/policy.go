@@ -18,8 +18,8 @@ import (
 // table), what the whole history knows of each series (release sightings,
 // when each series last changed), the failed attempts within the failures
 // window, the repositories observed within the period (or the longest
-// restore-test interval when that is longer) and each probe's newest run
-// and newest success.
+// restore-test interval when that is longer), each probe's newest run
+// and newest success, and the release events received by at.
 func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Time, logger *slog.Logger) (*policy.Result, *SeriesHistory, error) {
 	if err := d.Require(TableBackups); err != nil {
 		return nil, nil, err
@@ -93,6 +93,10 @@ func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Ti
 	}
 	in.Probes = policy.ProbeStates(runs)
 	step("probes")
+	if in.Events, err = d.Events(ctx, at); err != nil {
+		return nil, nil, err
+	}
+	step("events")
 	var readErr error
 	in.Backups = func(yield func([]model.Backup) bool) {
 		stop := fmt.Errorf("stopped")

@@ -12,10 +12,14 @@ const (
 	TableProbes       = "probes"
 	// TableAudit is the exporter's audit log, one row per entry.
 	TableAudit = "audit"
+	// TableEvents are the release events the exporter acknowledged.
+	TableEvents = "events"
 )
 
 // Tables lists the views in the order schema prints them.
-func Tables() []string { return []string{TableBackups, TableRepositories, TableProbes, TableAudit} }
+func Tables() []string {
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents}
+}
 
 // Column is one column of a history table.
 type Column struct {
@@ -133,6 +137,26 @@ func Columns(table string) []Column {
 			{"status", "BIGINT", "HTTP status answered."},
 			{"detail", "VARCHAR", "Why it was denied or failed, or what was decided (an override's reason and expiry)."},
 			{"dt", "DATE", "Partition: UTC day of time."},
+		}
+	case TableEvents:
+		return []Column{
+			{"id", "VARCHAR", "Delivery id or Idempotency-Key; one row per id."},
+			{"sender", "VARCHAR", "Adapter that accepted it: generic, gitlab, github, argocd or jenkins."},
+			{"kind", "VARCHAR", "deploy, rollback, pre_release_backup, freeze_ack or migration."},
+			{"env", "VARCHAR", "Environment."},
+			{"dataset", "VARCHAR", "Dataset or service the release concerns."},
+			{"release", "VARCHAR", "Release deployed, rolled back to, backed up for or migrated to."},
+			{"revision", "VARCHAR", "Source revision (commit) of the release."},
+			{"actor", "VARCHAR", "Who triggered it (required on a freeze_ack)."},
+			{"result", "VARCHAR", "succeeded, failed, running or canceled."},
+			{"time", ts, "When it happened, by the sender's clock."},
+			{"received", ts, "When the exporter acknowledged it."},
+			{"backup_source", "VARCHAR", "Source of the backup a pre_release_backup took or a rollback restored."},
+			{"backup_id", "VARCHAR", "That backup's id."},
+			{"migration", "BOOLEAN", "The deploy or rollback ran a schema migration."},
+			{"reason", "VARCHAR", "A freeze_ack's reason, or a note."},
+			{"url", "VARCHAR", "Pipeline, job or application that sent it."},
+			{"dt", "DATE", "Partition: UTC day of received."},
 		}
 	}
 	return nil

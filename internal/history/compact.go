@@ -76,6 +76,8 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[ProbeRow](dir, l.ours, now)
 		case TableAudit:
 			err = compactPartition[AuditRow](dir, l.ours, now)
+		case TableEvents:
+			err = compactPartition[EventRow](dir, l.ours, now)
 		case TableBackupCheckpoints:
 			err = compactPartition[BackupCheckpointRow](dir, l.ours, now)
 		case TableSeriesCheckpoints:

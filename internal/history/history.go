@@ -3,9 +3,10 @@
 //
 //	<root>/<table>/dt=YYYY-MM-DD/part-<time>-<random>.parquet
 //
-// There are three tables: backups (one row per version of a backup, and one
+// There are four tables: backups (one row per version of a backup, and one
 // when it leaves its catalog), repositories (one row per changed observation,
-// and at least one per day) and probes (one row per restore-probe run). Two
+// and at least one per day), probes (one row per restore-probe run) and
+// events (one row per release event). Two
 // checkpoint tables hold, once a day per source, the backups retained then
 // and a summary of each release, so that readers need not replay the whole
 // history to know the state at a moment.
@@ -42,7 +43,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableBackupCheckpoints, TableSeriesCheckpoints}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -96,8 +97,11 @@ type Writer struct {
 	mu      sync.Mutex // guards sources
 	sources map[string]*sourceState
 
+	// probeMu guards the probe run ids and the event ids, the duplicate
+	// filters of the probes and events tables.
 	probeMu   sync.Mutex
 	probeRuns map[string]struct{}
+	eventIDs  map[string]struct{}
 
 	// compactMu keeps Compact, recovery and Latest from running at once.
 	// Appends never take it: they only add files, and compaction only
@@ -165,6 +169,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 		maxFiles:  opts.MaxFilesPerPartition,
 		sources:   map[string]*sourceState{},
 		probeRuns: map[string]struct{}{},
+		eventIDs:  map[string]struct{}{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -175,7 +180,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 	if w.maxFiles <= 0 {
 		w.maxFiles = DefaultMaxFilesPerPartition
 	}
-	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, stateDir} {
+	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, stateDir} {
 		if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
 			return nil, fmt.Errorf("open history: create %s: %w", filepath.Join(w.root, dir), err)
 		}
@@ -684,6 +689,13 @@ func (w *Writer) rebuild(full bool) error {
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild probe state: %w", err)
+	}
+	err = scanColumns(w.tableDir(TableEvents), []string{"id"}, func(v []parquet.Value) error {
+		w.eventIDs[valueString(v[0])] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild event state: %w", err)
 	}
 	return nil
 }

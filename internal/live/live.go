@@ -10,6 +10,7 @@ package live
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/restorable/restorable/collectors"
@@ -27,11 +28,16 @@ type State struct {
 	Memory  *policy.Memory
 	// Now is the clock; collections without history are stamped with it.
 	Now func() time.Time
+
+	// evWriteMu serialises RecordEvents; evMu guards ev.
+	evWriteMu sync.Mutex
+	evMu      sync.Mutex
+	ev        events
 }
 
 // New returns the live state over a store and an optional history writer.
 func New(store *collectors.Store, hist *history.Writer, now func() time.Time) *State {
-	return &State{Store: store, History: hist, Memory: policy.NewMemory(), Now: now}
+	return &State{Store: store, History: hist, Memory: policy.NewMemory(), Now: now, ev: events{ids: map[string]struct{}{}}}
 }
 
 // Seed reads the last state back from history: every source's catalog,
@@ -106,7 +112,8 @@ func (s *State) Record(r collectors.Run) (history.Stats, error) {
 
 // Input is the policy input of the state at at, under cfg, with the given
 // probe states: the catalogs of the configured sources as the store holds
-// them (never copied into one slice) and what the memory adds.
+// them (never copied into one slice), what the memory adds and the release
+// events recorded.
 func (s *State) Input(cfg *config.Config, at time.Time, probes []policy.ProbeState) policy.Input {
 	view := s.Store.View()
 	var catalogs [][]model.Backup
@@ -126,6 +133,7 @@ func (s *State) Input(cfg *config.Config, at time.Time, probes []policy.ProbeSta
 		Backups:      policy.Backups(catalogs...),
 		Repositories: repos,
 		Probes:       probes,
+		Events:       s.Events(),
 	}
 	s.Memory.Fill(&in, cfg.Checks.Failures.Window.D())
 	return in

@@ -40,7 +40,23 @@ var (
 	envLabels     = []string{"env"}
 	countedLabels = []string{"env", "source", "dataset", "backup_type", "status"}
 	findingLabels = []string{"check", "severity", "env", "source", "dataset"}
+	releaseLabels = []string{"env", "dataset"}
+	// releaseResultLabels count events by their result, one of the four
+	// model.EventResults.
+	releaseResultLabels = []string{"env", "dataset", "result"}
 )
+
+// RollbackWindows are the windows of restorable_release_recent_rollbacks,
+// by their label value.
+func RollbackWindows() []struct {
+	Label string
+	D     time.Duration
+} {
+	return []struct {
+		Label string
+		D     time.Duration
+	}{{"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
+}
 
 // descs are the descriptors of the derived metrics, built once.
 type descs struct {
@@ -63,6 +79,7 @@ type descs struct {
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
 
 	lockHeld, lockSince, lockWatchSuccess, lockWatchLast *prometheus.Desc
+	deployments, rollbacks, consecutive, recentRollbacks, lastRollback, deployToRollback, migrationRestored *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -129,6 +146,13 @@ func newDescs() *descs {
 		lockSince:        d("lock", "held_since_timestamp_seconds", "When the session holding the backup/migration lock of the key was granted it. Absent while nobody holds it, the holders cannot be read, or the coordination database hides the holder's query_start from the exporter's role.", []string{"key", "purpose"}),
 		lockWatchSuccess: d("lock", "watch_success", "1 if the last read of the backup/migration lock holders from the coordination database succeeded, 0 if it failed (the restorable_lock_held series are then absent).", nil),
 		lockWatchLast:    d("lock", "watch_last_success_timestamp_seconds", "Time of the last successful read of the backup/migration lock holders.", nil),
+		deployments:       d("release", "deployments_total", "Deploy events received for the dataset, by result; derived from the events journal, which the exporter replays at start, so a restart does not reset it.", releaseResultLabels),
+		rollbacks:         d("release", "rollbacks_total", "Rollback events received for the dataset, by result; derived from the events journal like restorable_release_deployments_total.", releaseResultLabels),
+		consecutive:       d("release", "consecutive_rollbacks", "Successful rollbacks of the dataset since the last freeze_ack or the last deploy that stuck (checks.freeze.settle without a rollback); release.freeze fires at checks.freeze.rollbacks.", releaseLabels),
+		recentRollbacks:   d("release", "recent_rollbacks", "Successful rollbacks of the dataset within the window (7d or 30d) before the evaluation.", append(slices.Clip(releaseLabels), "window")),
+		lastRollback:      d("release", "last_rollback_timestamp_seconds", "Time of the newest successful rollback of the dataset.", releaseLabels),
+		deployToRollback:  d("release", "last_deploy_to_rollback_seconds", "Time from the successful deploy to the newest successful rollback that undid it; absent when no deploy preceded that rollback.", releaseLabels),
+		migrationRestored: d("release", "last_migration_rollback_restored", "1 if the newest successful rollback across a schema migration restored a backup (named one), 0 if it brought back only the code. Absent while no rollback crossed a migration.", releaseLabels),
 	}
 }
 
@@ -511,6 +535,7 @@ func (c *Collector) buildEvaluation(cfg *config.Config, res *policy.Result, over
 			out = append(out, gauge(c.d.gateOverride, float64(o.ExpiresAt.Unix()), o.Env, o.Dataset))
 		}
 	}
+	out = c.appendReleases(out, res)
 	return c.buildLocks(out, cfg, res.Locks)
 }
 
@@ -545,6 +570,57 @@ func (c *Collector) buildLocks(out []prometheus.Metric, cfg *config.Config, lock
 			if s, ok := since[k]; ok {
 				out = append(out, gauge(c.d.lockSince, ts(s), lk.Name, p))
 			}
+		}
+	}
+	return out
+}
+
+// appendReleases derives the release metrics from the evaluation's reading
+// of the events (policy.Tracks), so that they describe the same events as
+// the release findings.
+func (c *Collector) appendReleases(out []prometheus.Metric, res *policy.Result) []prometheus.Metric {
+	for i := range res.Tracks {
+		t := &res.Tracks[i]
+		l := []string{t.Key.Env, t.Key.Dataset}
+		deploys, rollbacks := map[model.EventResult]int{}, map[model.EventResult]int{}
+		recent := make([]int, len(RollbackWindows()))
+		for j := range t.Events {
+			ev := &t.Events[j]
+			switch ev.Kind {
+			case model.EventDeploy:
+				deploys[ev.Result]++
+			case model.EventRollback:
+				rollbacks[ev.Result]++
+				if ev.Result != model.ResultSucceeded || ev.Time.After(res.At) {
+					continue
+				}
+				for w, win := range RollbackWindows() {
+					if res.At.Sub(ev.Time) < win.D {
+						recent[w]++
+					}
+				}
+			}
+		}
+		for _, r := range model.EventResults {
+			if n, ok := deploys[r]; ok {
+				out = append(out, prometheus.MustNewConstMetric(c.d.deployments, prometheus.CounterValue, float64(n), t.Key.Env, t.Key.Dataset, string(r)))
+			}
+			if n, ok := rollbacks[r]; ok {
+				out = append(out, prometheus.MustNewConstMetric(c.d.rollbacks, prometheus.CounterValue, float64(n), t.Key.Env, t.Key.Dataset, string(r)))
+			}
+		}
+		out = append(out, gauge(c.d.consecutive, float64(t.Consecutive), l...))
+		for w, win := range RollbackWindows() {
+			out = append(out, gauge(c.d.recentRollbacks, float64(recent[w]), t.Key.Env, t.Key.Dataset, win.Label))
+		}
+		if t.LastRollback != nil {
+			out = append(out, gauge(c.d.lastRollback, ts(t.LastRollback.Time), l...))
+			if t.DeployToRollback > 0 {
+				out = append(out, gauge(c.d.deployToRollback, t.DeployToRollback.Seconds(), l...))
+			}
+		}
+		if m := t.LastMigrationRollback; m != nil {
+			out = append(out, gauge(c.d.migrationRestored, b2f(m.BackupID != ""), l...))
 		}
 	}
 	return out

@@ -54,6 +54,10 @@ const (
 	CheckAgentDrift     = "agent_drift"
 	CheckEphemeral      = "ephemeral_data"
 	CheckPITR           = "pitr.gap"
+	// The checks of release events.
+	CheckFreeze            = "release.freeze"
+	CheckPreReleaseBackup  = "release.pre_release_backup"
+	CheckRollbackMigration = "release.rollback_migration"
 )
 
 // Check describes one check: what it looks at, how bad a breach is, the
@@ -198,6 +202,24 @@ func Checks() []Check {
 			Params:   []string{"environments.ENV.rpo"},
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecovery},
 			Help:     "The WAL archive of a database repository is not continuous from the oldest backup to now: it starts after the oldest backup, ends before the newest, or has not advanced for longer than the RPO.",
+		},
+		{
+			ID: CheckFreeze, Title: "Deploys frozen after consecutive rollbacks", Severity: SeverityCritical,
+			Params:   []string{"checks.freeze.rollbacks", "checks.freeze.settle"},
+			Controls: []string{ISOContinuity, ISOBackup, SOCIncidentRecovery},
+			Help:     "A dataset (or service) of an environment was rolled back checks.freeze.rollbacks times in a row (2 by default) with no release that ran checks.freeze.settle without a rollback in between (a successful deploy, or the release a rollback returned to): its deploys are frozen until someone reviews the release and backup process and posts a freeze_ack event with an actor and a reason. A deploy does not end a freeze.",
+		},
+		{
+			ID: CheckPreReleaseBackup, Title: "Deploy without a pre-release backup", Severity: SeverityWarning,
+			Params:   []string{"checks.period"},
+			Controls: []string{ISOBackup, ISOContinuity, SOCRecovery, SOCIncidentRecovery},
+			Help:     "A successful deploy event of the period had no backup taken for it: no successful pre_release_backup event of the dataset (for its release or naming none) between the previous deploy and it, no backup_id on the deploy itself, and no successful backup of the dataset that ended in that interval. A rollback of that release has no data state to return to.",
+		},
+		{
+			ID: CheckRollbackMigration, Title: "Rollback across a schema migration without a data restore", Severity: SeverityCritical,
+			Params:   []string{"checks.period"},
+			Controls: []string{ISOBackup, ISOContinuity, SOCIncidentRecovery},
+			Help:     "A successful rollback of the period returned to a release from before a schema migration (a migration event, or a deploy or rollback marked migration, since the release it returns to was deployed) and named no restored backup (backup_id): the code now runs on data shaped for the later release. Restore the backup listed by /api/v1/releases for the release, or confirm the migration was backward compatible.",
 		},
 	}
 }

@@ -35,6 +35,10 @@ type evaluator struct {
 
 	repos  []RepositoryState
 	probes []model.ProbeResult
+	// tracks are the release tracks the events make; deployBackups the
+	// deploys the pre-release backup check judges, per track.
+	tracks        []Track
+	deployBackups map[TrackKey][]judgedDeploy
 	// catalog is the check catalog by id, built once per evaluation.
 	catalog map[string]Check
 }
@@ -155,6 +159,9 @@ func (e *evaluator) findingsAll() []Finding {
 	out = append(out, e.checkPITR()...)
 	out = append(out, e.checkProbes()...)
 	out = append(out, e.checkAgentDrift()...)
+	out = append(out, e.checkFreeze()...)
+	out = append(out, e.checkPreReleaseBackup()...)
+	out = append(out, e.checkRollbackMigration()...)
 	Sort(out)
 	return out
 }
@@ -228,6 +235,7 @@ func (e *evaluator) addSeries(s *model.Series, members []*model.Backup) {
 		}
 	}
 	f.sightings = Sightings(members)
+	e.observeDeployBackups(s.Key, members)
 
 	env := e.env(s.Key.Env)
 	e.findings = append(e.findings, e.checkRPO(s, env)...)

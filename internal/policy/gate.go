@@ -11,10 +11,11 @@ import (
 
 // GateChecks are the checks whose open findings deny a deploy: while one
 // of them is breached, a rollback could not bring the data back to a known
-// release. The alert rules labelled gate="deploy" are tested against this
+// release, or (release.freeze) the releases of a dataset keep being rolled
+// back and someone must review them first. The alert rules labelled gate="deploy" are tested against this
 // list, so Alertmanager blocks on exactly these checks too.
 func GateChecks() []string {
-	return []string{CheckRPO, CheckLastFailed, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR}
+	return []string{CheckRPO, CheckLastFailed, CheckReleases, CheckEncryption, CheckImmutable, CheckRestoreFailed, CheckPITR, CheckFreeze}
 }
 
 // Gating reports whether a finding denies deploys to its environment.

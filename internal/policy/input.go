@@ -54,6 +54,12 @@ type Input struct {
 	// does not know them (the analyzer), which a migration gate request
 	// treats as unknown.
 	Locks *LockState
+	// Events are the release events (deploy, rollback, pre_release_backup,
+	// freeze_ack, migration) known at At, in any order: the exporter's
+	// replayed journal and what it received since, or the history's events
+	// table. Events known only after At (EventKnownAt) and of environments
+	// that are not configured are ignored, and a repeated ID counts once.
+	Events []model.Event
 }
 
 // RepositoryState is the latest observation of a repository and since when
@@ -148,6 +154,9 @@ type Result struct {
 	// Locks are the holders of the configured backup/migration locks;
 	// nil when the configuration watches none.
 	Locks *LockState
+	// Tracks are the release tracks the events make at At (Tracks), from
+	// which the release metrics derive.
+	Tracks []Track
 }
 
 // Evaluate runs every check that judges the state at in.At and returns the
@@ -156,6 +165,7 @@ type Result struct {
 func Evaluate(cfg *config.Config, in Input) *Result {
 	e := newEvaluator(cfg, in.At)
 	e.since = in.Since.UTC()
+	e.setEvents(in.Events)
 	if in.Sightings != nil {
 		e.setReleaseSightings(in.Sightings)
 	}
@@ -189,5 +199,5 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 			}
 		}
 	}
-	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood(), Locks: locksOf(cfg, in.Locks)}
+	return &Result{At: e.at, Findings: e.findingsAll(), LatestGood: e.latestGood(), Locks: locksOf(cfg, in.Locks), Tracks: e.tracks}
 }

@@ -42,10 +42,11 @@ type state struct {
 	Backups      []model.Backup
 	Repositories []model.Repository
 	Probes       []model.ProbeResult
+	Events       []model.Event
 }
 
 func (s state) input() Input {
-	in := Input{At: s.At, Backups: Backups(s.Backups), Probes: ProbeStates(s.Probes)}
+	in := Input{At: s.At, Backups: Backups(s.Backups), Probes: ProbeStates(s.Probes), Events: s.Events}
 	for _, r := range s.Repositories {
 		in.Repositories = append(in.Repositories, RepositoryState{Repository: r})
 	}
@@ -58,7 +59,7 @@ func evaluate(cfg *config.Config, s state) []Finding { return Evaluate(cfg, s.in
 // testAt is the moment every case is evaluated at.
 func testAt() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
 
-func testCfg(t *testing.T) *config.Config {
+func testCfg(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("policy_test.yml", []byte(testConfig))
 	if err != nil {
@@ -155,7 +156,7 @@ type checkCase struct {
 }
 
 func checkCases() []checkCase {
-	return []checkCase{
+	return append(eventCheckCases(), []checkCase{
 		{name: "rpo fires when the newest good backup is older than the RPO", check: CheckRPO,
 			change: func(in *state) { backupIdx(in, "b3").End = testAt().Add(-90 * time.Minute) },
 			fire:   true, subject: "db/orders", observed: "newest successful backup b3 ended 1h30m ago", start: testAt().Add(-30 * time.Minute)},
@@ -369,7 +370,7 @@ func checkCases() []checkCase {
 			fire:   true, subject: "db/orders/orders", observed: "WAL archive ends at 000000010000000000000030"},
 		{name: "pitr.gap compares timelines numerically", check: CheckPITR,
 			change: func(in *state) { in.Repositories[0].WALMax = "000000020000000000000001" }},
-	}
+	}...)
 }
 
 func TestChecks(t *testing.T) {

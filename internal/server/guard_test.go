@@ -82,8 +82,11 @@ func TestAccessMatrix(t *testing.T) {
 			TelemetryPath: "/metrics",
 			Ready:         func() bool { return true },
 			Reload:        func() error { reloads++; return nil },
-			Access:        pol,
-			Audit:         log,
+			Releases: func(w http.ResponseWriter, r *http.Request) {
+				WriteJSON(w, http.StatusOK, map[string]string{"env": r.PathValue("env"), "dataset": r.PathValue("dataset")})
+			},
+			Access: pol,
+			Audit:  log,
 		}
 	}
 	type req struct {
@@ -142,6 +145,10 @@ func TestAccessMatrix(t *testing.T) {
 			req{"GET", "/metrics", nil}, 401, "needs the permission metrics:read", false, `"action":"http.get","target":"/metrics","outcome":"denied"`},
 		{"metrics with a token behind anonymous: []", testPolicy(t, []string{}...), false,
 			req{"GET", "/metrics", map[string]string{"Authorization": bearer(auditorToken)}}, 200, "", false, ""},
+		{"the release list is open by default (gate:read)", testPolicy(t), false,
+			req{"GET", "/api/v1/releases/prod/orders", nil}, 200, `"dataset": "orders"`, false, ""},
+		{"the release list needs gate:read behind anonymous: []", testPolicy(t, []string{}...), false,
+			req{"GET", "/api/v1/releases/prod/orders", nil}, 401, "needs the permission gate:read", false, `"target":"/api/v1/releases/prod/orders","outcome":"denied"`},
 		{"health stays open behind anonymous: []", testPolicy(t, []string{}...), false,
 			req{"GET", "/-/healthy", nil}, 200, "Healthy.", false, ""},
 	}

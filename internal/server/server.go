@@ -62,6 +62,9 @@ type Options struct {
 	Probes ProbeAPI
 	// Gate answers GET /api/v1/gate when not nil.
 	Gate http.HandlerFunc
+	// Releases answers GET /api/v1/releases/{env}/{dataset} (the release
+	// list, permission gate:read) when not nil.
+	Releases http.HandlerFunc
 	// GateOverride serves POST and DELETE /api/v1/gate/override (the
 	// break-glass override, permission gate:override) when not nil.
 	GateOverride GateOverrideAPI
@@ -136,6 +139,9 @@ func New(o Options) (http.Handler, error) {
 	}
 	if o.Gate != nil {
 		mux.Handle("GET /api/v1/gate", guarded(route{perm: config.PermGateRead}, o.Gate))
+	}
+	if o.Releases != nil {
+		mux.Handle("GET /api/v1/releases/{env}/{dataset}", guarded(route{perm: config.PermGateRead}, o.Releases))
 	}
 	if o.GateOverride != nil {
 		overrideTarget := func(r *http.Request) string {

@@ -1,5 +1,6 @@
 // Package agreement replays simulated estates through the exporter's live
-// state (collections recorded into the history, remembered, served) and
+// state (collections and release events recorded into the history,
+// remembered, served; the events journal replayed at a restart) and
 // through the analyzer's reading of the history that pipeline wrote, and
 // checks at many instants that both give the same findings and the same
 // deploy-gate answers: the promise of internal/policy that a gate answer
@@ -49,10 +50,10 @@ func TestExporterAndAnalyzerAgree(t *testing.T) {
 			s.run()
 			// A simulation that never breaches anything would agree
 			// trivially.
-			if s.compared < 5 || s.findings == 0 {
-				t.Fatalf("seed %d compared %d instants with %d findings", seed, s.compared, s.findings)
+			if s.compared < 5 || s.findings == 0 || s.frozen == 0 {
+				t.Fatalf("seed %d compared %d instants with %d findings, %d of them freezes", seed, s.compared, s.findings, s.frozen)
 			}
-			t.Logf("seed %d: %d instants compared, %d findings", seed, s.compared, s.findings)
+			t.Logf("seed %d: %d instants compared, %d findings, %d of them freezes", seed, s.compared, s.findings, s.frozen)
 		})
 	}
 }
@@ -111,6 +112,15 @@ type sim struct {
 	sets     []*dataset
 	compared int
 	findings int
+	// evRng draws the release events, apart from rng so that the estates
+	// of the seeds stay what they were before events; journal holds every
+	// event handed over, which a restart replays as the events journal
+	// does.
+	evRng   *rand.Rand
+	journal []model.Event
+	events  int
+	// frozen counts release.freeze findings compared.
+	frozen int
 }
 
 func simCfg(t *testing.T, rpo, rto string) *config.Config {
@@ -123,7 +133,7 @@ func simCfg(t *testing.T, rpo, rto string) *config.Config {
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
-	s := &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), root: scratchDir(t),
+	s := &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), evRng: rand.New(rand.NewPCG(seed, 0xe7e7)), root: scratchDir(t),
 		now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	s.cfg = simCfg(t, "6h", "30m")
 	for _, k := range []struct {
@@ -178,6 +188,60 @@ func (s *sim) start() {
 		s.fail("seed from history: %v", err)
 	}
 	s.newManager(seeded)
+	// The events journal is replayed at every start.
+	if _, err := s.state.RecordEvents(s.journal); err != nil {
+		s.fail("replay events: %v", err)
+	}
+}
+
+// releaseEvents hands over the release events of a step: deploys,
+// rollbacks (some restoring a backup), migrations, pre-release backups
+// and acknowledgements (some without a reason), for a labelled and an
+// unlabelled dataset and one of an environment that is not configured.
+func (s *sim) releaseEvents() {
+	r := s.evRng
+	var evs []model.Event
+	for _, k := range []struct{ env, dataset string }{{"prod", "orders"}, {"staging", "media"}, {"qa", "orders"}} {
+		for _, kind := range model.EventKinds {
+			p := map[model.EventKind]float64{model.EventDeploy: 0.35, model.EventRollback: 0.3, model.EventMigration: 0.15,
+				model.EventPreReleaseBackup: 0.25, model.EventFreezeAck: 0.12}[kind]
+			if r.Float64() >= p {
+				continue
+			}
+			s.events++
+			e := model.Event{ID: fmt.Sprintf("ev-%05d", s.events), Sender: "generic", Kind: kind, Env: k.env, Dataset: k.dataset,
+				Release: fmt.Sprintf("v%d", 1+r.IntN(6)), Result: model.ResultSucceeded,
+				Time: s.now.Add(-time.Duration(r.IntN(240)) * time.Minute), Received: s.now}
+			if r.Float64() < 0.15 {
+				e.Result = model.ResultFailed
+			}
+			switch kind {
+			case model.EventRollback:
+				e.Migration = r.Float64() < 0.2
+				if r.Float64() < 0.4 {
+					e.BackupSource, e.BackupID = "pg", "orders-0001"
+				}
+			case model.EventDeploy:
+				e.Migration = r.Float64() < 0.2
+			case model.EventPreReleaseBackup:
+				e.BackupSource, e.BackupID = "pg", fmt.Sprintf("pre-%d", s.events)
+			case model.EventFreezeAck:
+				e.Actor = "alice"
+				if r.Float64() < 0.7 {
+					e.Reason = "reviewed"
+				}
+			}
+			evs = append(evs, e)
+		}
+	}
+	// A re-delivery now and then.
+	if len(s.journal) > 0 && r.Float64() < 0.2 {
+		evs = append(evs, s.journal[r.IntN(len(s.journal))])
+	}
+	if _, err := s.state.RecordEvents(evs); err != nil {
+		s.fail("record events: %v", err)
+	}
+	s.journal = append(s.journal, evs...)
 }
 
 func (s *sim) newManager(seed []model.ProbeResult) {
@@ -285,6 +349,7 @@ func (s *sim) step() {
 	if s.chance(0.35) {
 		s.probeRun()
 	}
+	s.releaseEvents()
 }
 
 func walName(n int) string { return fmt.Sprintf("%08X%08X%08X", 1, 0, n) }
@@ -434,6 +499,11 @@ func (s *sim) compare(at time.Time) {
 	}
 	s.compared++
 	s.findings += len(ef)
+	for _, f := range ef {
+		if f.check == policy.CheckFreeze {
+			s.frozen++
+		}
+	}
 }
 
 func reasons(a policy.GateAnswer) []string {
