@@ -3,6 +3,7 @@ package collectors
 import (
 	"fmt"
 
+	"github.com/restorable/restorable/collectors/costexplorer"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
@@ -23,6 +24,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)
+		},
+		config.TypeCostExplorer: func(src *config.Source, d Deps) (Collector, error) {
+			return costexplorer.New(src, d.Logger, d.Now)
 		},
 	}
 }
