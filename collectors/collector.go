@@ -15,6 +15,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/prices"
 )
 
 // Collector reads one configured source.
@@ -37,6 +38,15 @@ type OperationDeclarer interface {
 	Operations() []string
 }
 
+// UnitDeclarer is implemented by collectors some of whose operations are
+// billed per unit other than the request: CloudWatch GetMetricData is
+// billed per metric each request asks for. UnitsPerCall returns, by
+// operation label, the units one call asks for on average; the exporter
+// prices its own calls with it (a price table entry with unit: metric).
+type UnitDeclarer interface {
+	UnitsPerCall() map[string]float64
+}
+
 // Deps are what the exporter hands every collector.
 type Deps struct {
 	Logger *slog.Logger
@@ -47,6 +57,9 @@ type Deps struct {
 	// unchanged repository a rescan), one file per source; "" keeps it in
 	// memory only. It never lies inside the history's Parquet tables.
 	StateDir string
+	// Prices is the price table in force (the configuration's); sources
+	// that price what they report (s3requests) use it.
+	Prices *prices.Table
 }
 
 // StateDir returns the directory of collector state next to the history

@@ -258,6 +258,13 @@ func normalize(src *config.Source, cat *model.Catalog, at time.Time) {
 		b.Classification = cmp.Or(b.Classification, src.Classification)
 		b.Start, b.End, b.RetainUntil = b.Start.UTC(), b.End.UTC(), b.RetainUntil.UTC()
 	}
+	for i := range cat.Requests {
+		r := &cat.Requests[i]
+		r.Source = src.Name
+		r.Env = cmp.Or(r.Env, src.Env, "unknown")
+		r.Dataset = cmp.Or(r.Dataset, src.Dataset, r.Resource, src.Name)
+		r.PeriodStart, r.PeriodEnd = r.PeriodStart.UTC(), r.PeriodEnd.UTC()
+	}
 	for i := range cat.Repositories {
 		r := &cat.Repositories[i]
 		r.Source = src.Name

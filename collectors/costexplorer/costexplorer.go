@@ -60,10 +60,6 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 // Operations implements collectors.OperationDeclarer.
 func (c *Collector) Operations() []string { return []string{Operation} }
 
-// UnitsPerCall implements collectors.UnitDeclarer: Cost Explorer bills
-// per request, so it has no unit besides the request.
-func (c *Collector) UnitsPerCall() map[string]float64 { return nil }
-
 // Period returns the time period a collection at now asks for: whole UTC
 // days up to and excluding today (Cost Explorer's end date is exclusive,
 // and today's costs are still arriving), from lookback before; MONTHLY

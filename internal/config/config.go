@@ -131,8 +131,8 @@ type Classification struct {
 
 // Collection sets how sources run in the background.
 type Collection struct {
-	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
-	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
+	Concurrency int        `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
+	Jitter      Duration   `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
 	APIBudget   *APIBudget `yaml:"api_budget,omitempty" doc:"Monthly budget for the API requests of each source that has no api_budget of its own (docs/collectors.md, API budget)."`
 }
 
