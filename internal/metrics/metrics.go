@@ -39,6 +39,7 @@ var (
 	envLabels     = []string{"env"}
 	countedLabels = []string{"env", "source", "dataset", "backup_type", "status"}
 	findingLabels = []string{"check", "severity", "env", "source", "dataset"}
+	requestLabels = []string{"origin", "env", "source", "dataset", "resource", "operation"}
 )
 
 // descs are the descriptors of the derived metrics, built once.
@@ -60,6 +61,8 @@ type descs struct {
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
+
+	requests, requestsCost, requestsPeriodEnd, requestsPeriod *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -121,6 +124,11 @@ func newDescs() *descs {
 		gateOverride: d("deploy", "gate_override_expiry_timestamp_seconds", "When the break-glass override of the deploy gate in force expires (dataset empty: the whole environment). Absent while none is in force.", []string{"env", "dataset"}),
 		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
 		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
+
+		requests:          d("", "requests", "Requests against a store (resource: a bucket, or bucket/filter) in the latest period its source reported, by operation (S3 request metric names from CloudWatch: origin cloudwatch); collected in the background. Absent when the source reported no count.", requestLabels),
+		requestsCost:      d("requests", "cost", "Cost of the requests of restorable_requests: estimated from the price table for origin cloudwatch, billed for origin bill. Absent when nothing prices them (AllRequests mixes tiers).", append(slices.Clip(requestLabels), "currency")),
+		requestsPeriodEnd: d("requests", "period_end_timestamp_seconds", "End of the period restorable_requests counts.", requestLabels),
+		requestsPeriod:    d("requests", "period_seconds", "Length of the period restorable_requests counts.", requestLabels),
 	}
 }
 
@@ -382,6 +390,33 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 				add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
 			}
 			out = c.appendRepositoryFacts(out, r, rl)
+		}
+		out = c.appendRequests(out, st.Catalog.Requests)
+	}
+	return out
+}
+
+// appendRequests adds the request counts of the latest period of each
+// resource and operation a source reported.
+func (c *Collector) appendRequests(out []prometheus.Metric, counts []model.RequestCount) []prometheus.Metric {
+	type key struct{ origin, env, source, dataset, resource, operation string }
+	latest := map[key]*model.RequestCount{}
+	for i := range counts {
+		r := &counts[i]
+		k := key{r.Origin, r.Env, r.Source, r.Dataset, r.Resource, r.Operation}
+		if prev, ok := latest[k]; !ok || r.PeriodEnd.After(prev.PeriodEnd) {
+			latest[k] = r
+		}
+	}
+	for k, r := range latest {
+		l := []string{k.origin, k.env, k.source, k.dataset, k.resource, k.operation}
+		out = append(out, gauge(c.d.requests, r.Count, l...))
+		out = append(out, gauge(c.d.requestsPeriodEnd, ts(r.PeriodEnd), l...))
+		if d := r.PeriodEnd.Sub(r.PeriodStart); d > 0 {
+			out = append(out, gauge(c.d.requestsPeriod, d.Seconds(), l...))
+		}
+		if r.CostKnown {
+			out = append(out, gauge(c.d.requestsCost, r.Cost, append(l, r.Currency)...))
 		}
 	}
 	return out

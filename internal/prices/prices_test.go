@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultTable(t *testing.T) {
@@ -158,5 +159,44 @@ func TestDocumentedExample(t *testing.T) {
 	}
 	if c, ok := p.CallCost("CloudWatch GetMetricData", 1, 1000); !ok || math.Abs(c-0.01) > 1e-12 {
 		t.Errorf("documented GetMetricData price gives %v %v", c, ok)
+	}
+}
+
+// The worked example of docs/collectors.md (API budget): a Cost Explorer
+// source whose collection takes 3 requests (two pages for S3 and AWS
+// Backup, one retried after throttling) costs USD 0.03 a run; every 6h
+// that is 121.67 runs, USD 3.65 a month; a budget of USD 5.00 allows one
+// every 730 h × 0.03 / 5 = 4.38 h = 15768 s.
+func TestBudgetWorkedExample(t *testing.T) {
+	p := Default()
+	cost, ok := p.RunCost(map[string]int{"Cost Explorer GetCostAndUsage": 3}, nil)
+	if !ok || math.Abs(cost-0.03) > 1e-12 {
+		t.Fatalf("run cost %v %v", cost, ok)
+	}
+	if m := MonthlyCost(cost, 6*time.Hour); math.Abs(m-3.65) > 1e-9 {
+		t.Errorf("monthly cost at 6h = %v, want 3.65", m)
+	}
+	if d, ok := RecommendedInterval(cost, 5); !ok || d != 15768*time.Second {
+		t.Errorf("recommended interval %v %v, want 15768s", d, ok)
+	}
+	// CloudWatch: 2 buckets × 7 metrics per request, one request a run:
+	// 14 metrics = USD 0.00014 a run; USD 1 a month allows one every
+	// 730 h × 0.00014 = 367.92 s, rounded up to 368 s.
+	cost, ok = p.RunCost(map[string]int{"CloudWatch GetMetricData": 1}, map[string]float64{"CloudWatch GetMetricData": 14})
+	if d, ok2 := RecommendedInterval(cost, 1); !ok || !ok2 || d != 368*time.Second {
+		t.Errorf("CloudWatch: cost %v %v, interval %v %v", cost, ok, d, ok2)
+	}
+	// Unknown or free costs recommend nothing.
+	if _, ok := p.RunCost(map[string]int{"restic snapshots": 1}, nil); ok {
+		t.Error("a program run has a known API cost")
+	}
+	if _, ok := p.RunCost(nil, nil); ok {
+		t.Error("a collection without calls has a known API cost")
+	}
+	if _, ok := RecommendedInterval(0, 5); ok {
+		t.Error("free calls get a recommended interval")
+	}
+	if d, _ := RecommendedInterval(1e-9, 1000); d != time.Second {
+		t.Errorf("the shortest recommendation is %v, want 1s", d)
 	}
 }
