@@ -47,6 +47,15 @@ type UnitDeclarer interface {
 	UnitsPerCall() map[string]float64
 }
 
+// CallEstimator is implemented by collectors whose calls per collection
+// can be told before any collection: MinCalls returns, by operation label,
+// the fewest calls one collection makes (one page per query). The
+// configuration check estimates API costs with it; the exporter's metrics
+// use the calls really counted.
+type CallEstimator interface {
+	MinCalls() map[string]int
+}
+
 // Deps are what the exporter hands every collector.
 type Deps struct {
 	Logger *slog.Logger

@@ -60,6 +60,13 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 // Operations implements collectors.OperationDeclarer.
 func (c *Collector) Operations() []string { return []string{Operation} }
 
+// MinCalls implements collectors.CallEstimator: one request per query,
+// more when an answer has several pages.
+func (c *Collector) MinCalls() map[string]int {
+	start, end := Period(c.now(), c.opts)
+	return map[string]int{Operation: len(queries(c.opts, start, end))}
+}
+
 // Period returns the time period a collection at now asks for: whole UTC
 // days up to and excluding today (Cost Explorer's end date is exclusive,
 // and today's costs are still arriving), from lookback before; MONTHLY

@@ -84,6 +84,13 @@ func (c *Collector) UnitsPerCall() map[string]float64 {
 	return map[string]float64{Operation: float64(n) / float64(max(batches, 1))}
 }
 
+// MinCalls implements collectors.CallEstimator: one request per batch of
+// up to 500 queries, more when an answer has several pages.
+func (c *Collector) MinCalls() map[string]int {
+	n := len(c.opts.Buckets) * len(c.opts.Metrics)
+	return map[string]int{Operation: (n + maxQueries - 1) / maxQueries}
+}
+
 // Window returns the periods a collection at now reads: the complete
 // periods of the lookback, [start, end), aligned to the period.
 func Window(now time.Time, o *config.S3RequestsOptions) (start, end time.Time) {

@@ -42,7 +42,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints, TableRequestCounts}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -74,6 +74,9 @@ type Stats struct {
 	// Repositories are changed repositories, or the first observation of
 	// the day.
 	Repositories int
+	// Requests are request counts of periods that are new or whose count
+	// or cost changed.
+	Requests int
 	// CollectedAt is the collected_at the rows carry (microseconds).
 	CollectedAt time.Time
 }
@@ -98,6 +101,11 @@ type Writer struct {
 
 	probeMu   sync.Mutex
 	probeRuns map[string]struct{}
+
+	// requestMu guards requests, the newest version of every counted
+	// period of the request_counts table.
+	requestMu sync.Mutex
+	requests  map[requestKey]requestState
 
 	// compactMu keeps Compact, recovery and Latest from running at once.
 	// Appends never take it: they only add files, and compaction only
@@ -165,6 +173,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 		maxFiles:  opts.MaxFilesPerPartition,
 		sources:   map[string]*sourceState{},
 		probeRuns: map[string]struct{}{},
+		requests:  map[requestKey]requestState{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -175,7 +184,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 	if w.maxFiles <= 0 {
 		w.maxFiles = DefaultMaxFilesPerPartition
 	}
-	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, stateDir} {
+	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableRequestCounts, stateDir} {
 		if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
 			return nil, fmt.Errorf("open history: create %s: %w", filepath.Join(w.root, dir), err)
 		}
@@ -318,6 +327,11 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		}
 		stats.Repositories += len(rows)
 	}
+	n, err := w.appendRequests(source, cat.Requests, now)
+	if err != nil {
+		return stats, err
+	}
+	stats.Requests = n
 	return stats, nil
 }
 
@@ -685,7 +699,7 @@ func (w *Writer) rebuild(full bool) error {
 	if err != nil {
 		return fmt.Errorf("rebuild probe state: %w", err)
 	}
-	return nil
+	return w.rebuildRequests()
 }
 
 // rebuildRow folds the key columns of one backups row into its source's

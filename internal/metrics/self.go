@@ -52,7 +52,7 @@ func NewSelf(reg prometheus.Registerer) *Self {
 	s.api = newAPICost()
 	reg.MustRegister(s.runs, s.errors, s.calls, s.readBytes, s.historyRows, s.historyErrors, s.reloadOK, s.reloadTime)
 	reg.MustRegister(s.api.collectors()...)
-	for _, t := range []string{"backups", "repositories", "probes"} {
+	for _, t := range []string{"backups", "repositories", "probes", "request_counts"} {
 		s.historyRows.WithLabelValues(t)
 	}
 	return s
