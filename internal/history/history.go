@@ -13,7 +13,9 @@
 // The writer is pure Go, so the exporter needs no CGO. Every file is
 // published atomically, re-collecting an unchanged catalog appends nothing,
 // also across restarts, and Compact keeps the number of files per partition
-// bounded. docs/history.md describes the tables for their readers.
+// bounded. A request_counts table holds the request counts of the
+// collections (requests.go). docs/history.md describes the tables for their
+// readers.
 package history
 
 import (
