@@ -36,6 +36,7 @@ var volatile = []string{
 	"restorable_restore_probe_last_success_timestamp_seconds",
 	"restorable_restore_probe_achieved_rpo_seconds",
 	"restorable_deploy_gate_override_expiry_timestamp_seconds",
+	"restorable_requests_period_end_timestamp_seconds",
 }
 
 // buildExporter builds the exporter binary once per test run, CGO-free as
@@ -423,6 +424,7 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
+	data = bytes.ReplaceAll(data, []byte("endpoint: AWS_REPLAY"), []byte("endpoint: "+awsReplay(t)))
 	writeE2ETokenHash(t, dir)
 	cfg := filepath.Join(dir, "restorable.yml")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {

@@ -12,10 +12,15 @@ const (
 	TableProbes       = "probes"
 	// TableAudit is the exporter's audit log, one row per entry.
 	TableAudit = "audit"
+	// TableRequestCounts holds request counts (S3 request metrics), one
+	// row per version of a counted period.
+	TableRequestCounts = "request_counts"
 )
 
 // Tables lists the views in the order schema prints them.
-func Tables() []string { return []string{TableBackups, TableRepositories, TableProbes, TableAudit} }
+func Tables() []string {
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableRequestCounts}
+}
 
 // Column is one column of a history table.
 type Column struct {
@@ -133,6 +138,24 @@ func Columns(table string) []Column {
 			{"status", "BIGINT", "HTTP status answered."},
 			{"detail", "VARCHAR", "Why it was denied or failed, or what was decided (an override's reason and expiry)."},
 			{"dt", "DATE", "Partition: UTC day of time."},
+		}
+	case TableRequestCounts:
+		return []Column{
+			{"origin", "VARCHAR", "Where the count comes from: cloudwatch (S3 request metrics), bill or exporter."},
+			{"source", "VARCHAR", "Configured source that reported the count."},
+			{"env", "VARCHAR", "Environment."},
+			{"dataset", "VARCHAR", "Dataset of the resource."},
+			{"resource", "VARCHAR", "Bucket, or bucket/filter."},
+			{"operation", "VARCHAR", "S3 request metric (GetRequests, PutRequests, ...)."},
+			{"period_start", ts, "Start of the period counted."},
+			{"period_end", ts, "End of the period counted (exclusive)."},
+			{"count", "DOUBLE", "Requests in the period."},
+			{"cost", "DOUBLE", "Cost of the requests; NULL when nothing prices them."},
+			{"currency", "VARCHAR", "Currency of cost."},
+			{"cost_estimated", "BOOLEAN", "The cost is estimated from the price table, not billed."},
+			{"collected_at", ts, "When the row was written; the newest row of a period is its current count."},
+			{"content_hash", "BIGINT", "Hash of count and cost (the writer's duplicate filter)."},
+			{"dt", "DATE", "Partition: UTC day of period_start."},
 		}
 	}
 	return nil
