@@ -1,6 +1,7 @@
 package prices
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -198,5 +199,37 @@ func TestBudgetWorkedExample(t *testing.T) {
 	}
 	if d, _ := RecommendedInterval(1e-9, 1000); d != time.Second {
 		t.Errorf("the shortest recommendation is %v, want 1s", d)
+	}
+}
+
+// The worked example printed in docs/collectors.md states the figures the
+// formula gives.
+func TestDocumentedWorkedExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/collectors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(doc), "Worked example")
+	if !ok {
+		t.Fatal("docs/collectors.md has no worked example")
+	}
+	example, _, _ = strings.Cut(example, "\n## ")
+	example = strings.Join(strings.Fields(example), " ")
+	p := Default()
+	ce, _ := p.RunCost(map[string]int{"Cost Explorer GetCostAndUsage": 3}, nil)
+	ceInterval, _ := RecommendedInterval(ce, 5)
+	cw, _ := p.RunCost(map[string]int{"CloudWatch GetMetricData": 1}, map[string]float64{"CloudWatch GetMetricData": 14})
+	cwInterval, _ := RecommendedInterval(cw, 1)
+	for _, want := range []string{
+		fmt.Sprintf("3 × USD 0.01 = USD %.2f", ce),
+		fmt.Sprintf("730 / 6 = %.2f collections, USD %.2f a month", float64(Month)/float64(6*time.Hour), MonthlyCost(ce, 6*time.Hour)),
+		fmt.Sprintf("730 h × 0.03 / 5 = %.2f h", ceInterval.Hours()),
+		fmt.Sprintf("`restorable_collector_recommended_interval_seconds` is %d", int(ceInterval.Seconds())),
+		fmt.Sprintf("costs USD %.5f", cw),
+		fmt.Sprintf("730 h × 0.00014 / 1 = %.2f s, rounded up to %d", Month.Seconds()*cw/1, int(cwInterval.Seconds())),
+	} {
+		if !strings.Contains(example, want) {
+			t.Errorf("the worked example does not say %q:\n%s", want, example)
+		}
 	}
 }
