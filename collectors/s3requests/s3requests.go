@@ -66,7 +66,7 @@ func New(src *config.Source, table *prices.Table, logger *slog.Logger, now func(
 	defer cancel()
 	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: o.Region, Profile: o.Profile, Endpoint: o.Endpoint})
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+		return nil, err
 	}
 	return &Collector{src: src, opts: o, prices: table, client: cw.NewFromConfig(cfg), now: now, logger: logger}, nil
 }

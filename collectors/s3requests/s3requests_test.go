@@ -368,3 +368,20 @@ func TestWindow(t *testing.T) {
 		t.Errorf("window %s to %s", start, end)
 	}
 }
+
+// CloudWatch metrics are regional: a source without a region (and no
+// AWS_REGION) fails at start with a configuration error that says so.
+func TestNoRegion(t *testing.T) {
+	awsEnv(t)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	cfg := load(t, `
+environments: {prod: {rpo: 1h}}
+sources:
+  - {name: s3, type: s3requests, s3requests: {buckets: [{name: b}]}}
+`)
+	_, err := s3requests.New(cfg.Source("s3"), nil, slog.New(slog.DiscardHandler), time.Now)
+	if runx.KindOf(err) != runx.KindConfig || !strings.Contains(fmt.Sprint(err), "no region (set region: or AWS_REGION)") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -28,12 +28,14 @@ type apiCost struct {
 	sources map[string]*sourceBudget
 }
 
-// sourceBudget is what the estimate needs of one configured source.
+// sourceBudget is what the estimate needs of one configured source, and
+// the calls of its last successful collection.
 type sourceBudget struct {
-	typ      string
-	units    map[string]float64
-	budget   *config.APIBudget
-	interval time.Duration
+	typ       string
+	units     map[string]float64
+	budget    *config.APIBudget
+	interval  time.Duration
+	lastCalls map[string]int
 }
 
 func newAPICost() *apiCost {
@@ -70,8 +72,9 @@ func (a *apiCost) collectors() []prometheus.Collector {
 // configure takes a new configuration: its price table, every source's
 // budget, interval and units per call. The gauges of sources no longer
 // configured are removed (they describe a source that is gone); the
-// counters stay, being totals since the start. A source's other gauges are
-// recomputed at its next collection.
+// counters stay, being totals since the start. The gauges of a source kept
+// by a reload are recomputed at once from its last successful collection,
+// with the new prices, interval and budget.
 func (a *apiCost) configure(cfg *config.Config, cs map[string]collectors.Collector) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -83,6 +86,11 @@ func (a *apiCost) configure(cfg *config.Config, cs map[string]collectors.Collect
 		if u, ok := cs[src.Name].(collectors.UnitDeclarer); ok {
 			sb.units = u.UnitsPerCall()
 		}
+		if prev := old[src.Name]; prev != nil && prev.typ == src.Type {
+			sb.lastCalls = prev.lastCalls
+		} else if prev != nil {
+			a.clear(src.Name, prev.typ)
+		}
 		a.sources[src.Name] = sb
 		if d, ok := cs[src.Name].(collectors.OperationDeclarer); ok {
 			for _, op := range d.Operations() {
@@ -91,10 +99,7 @@ func (a *apiCost) configure(cfg *config.Config, cs map[string]collectors.Collect
 				}
 			}
 		}
-		a.clear(src.Name, src.Type)
-		if sb.budget != nil {
-			a.budget.WithLabelValues(src.Name, src.Type, sb.budget.Currency).Set(sb.budget.Monthly)
-		}
+		a.publish(src.Name, sb)
 	}
 	for name, sb := range old {
 		if _, kept := a.sources[name]; !kept {
@@ -112,7 +117,31 @@ func (a *apiCost) clear(source, typ string) {
 	a.recommended.DeletePartialMatch(l)
 }
 
-// observe prices the calls of one collection.
+// publish sets the gauges of a source from its budget and the calls of its
+// last successful collection; a gauge whose value is unknown is removed.
+func (a *apiCost) publish(name string, sb *sourceBudget) {
+	a.clear(name, sb.typ)
+	cur := a.table.Currency
+	if sb.budget != nil {
+		a.budget.WithLabelValues(name, sb.typ, sb.budget.Currency).Set(sb.budget.Monthly)
+	}
+	cost, known := a.table.RunCost(sb.lastCalls, sb.units)
+	if !known {
+		return
+	}
+	a.perRun.WithLabelValues(name, sb.typ, cur).Set(cost)
+	if sb.interval > 0 {
+		a.projected.WithLabelValues(name, sb.typ, cur).Set(prices.MonthlyCost(cost, sb.interval))
+	}
+	if sb.budget != nil {
+		if d, ok := prices.RecommendedInterval(cost, sb.budget.Monthly); ok {
+			a.recommended.WithLabelValues(name, sb.typ).Set(d.Seconds())
+		}
+	}
+}
+
+// observe prices the calls of one collection; a successful one whose
+// calls are all priced becomes the source's last collection.
 func (a *apiCost) observe(r collectors.Run) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -120,28 +149,17 @@ func (a *apiCost) observe(r collectors.Run) {
 	if a.table == nil || sb == nil {
 		return
 	}
-	cur := a.table.Currency
 	for op, n := range r.Calls {
 		if c, ok := a.table.CallCost(op, n, sb.units[op]); ok {
-			a.spent.WithLabelValues(r.Source, r.Type, op, cur).Add(c)
+			a.spent.WithLabelValues(r.Source, r.Type, op, a.table.Currency).Add(c)
 		}
 	}
 	if r.Err != nil {
 		return
 	}
-	cost, known := a.table.RunCost(r.Calls, sb.units)
-	if !known {
+	if _, known := a.table.RunCost(r.Calls, sb.units); !known {
 		return
 	}
-	a.perRun.WithLabelValues(r.Source, r.Type, cur).Set(cost)
-	if sb.interval > 0 {
-		a.projected.WithLabelValues(r.Source, r.Type, cur).Set(prices.MonthlyCost(cost, sb.interval))
-	}
-	if sb.budget != nil {
-		if d, ok := prices.RecommendedInterval(cost, sb.budget.Monthly); ok {
-			a.recommended.WithLabelValues(r.Source, r.Type).Set(d.Seconds())
-		} else {
-			a.recommended.DeleteLabelValues(r.Source, r.Type)
-		}
-	}
+	sb.lastCalls = r.Calls
+	a.publish(r.Source, sb)
 }

@@ -149,20 +149,28 @@ restorable_collector_recommended_interval_seconds{source="requests",type="s3requ
 	if v := testutil.ToFloat64(s.api.perRun.WithLabelValues("costs", "costexplorer", "USD")); v != 0.03 {
 		t.Errorf("per run %v after a failed run, want the last success's 0.03", v)
 	}
-	// A reload that drops the budget and a source removes their gauges.
+	// A reload keeps the last collection's cost and recomputes the rest
+	// with the new interval and budget at once; the gauges of a source
+	// removed, and of a budget dropped, go.
 	cfg2, err := config.Parse("t.yml", []byte(`
 environments: {prod: {rpo: 1h}}
 sources:
-  - {name: costs, type: costexplorer}
+  - {name: costs, type: costexplorer, interval: 12h}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Declare(cfg2, map[string]collectors.Collector{"costs": declaring{ops: []string{"Cost Explorer GetCostAndUsage"}}})
-	for _, n := range names[1:] {
-		if c, _ := testutil.GatherAndCount(reg, n); c != 0 {
-			t.Errorf("%s: %d series after the reload, want none until the next collection", n, c)
-		}
+	reloaded := `
+# HELP restorable_collector_api_cost_monthly_projected Cost of the source's API requests in a month (730 h) at its configured interval, if every collection cost what the last successful one did.
+# TYPE restorable_collector_api_cost_monthly_projected gauge
+restorable_collector_api_cost_monthly_projected{currency="USD",source="costs",type="costexplorer"} 1.825
+# HELP restorable_collector_api_cost_per_run_estimated Estimated cost of the API requests of the source's last successful collection; absent until one made only priced requests.
+# TYPE restorable_collector_api_cost_per_run_estimated gauge
+restorable_collector_api_cost_per_run_estimated{currency="USD",source="costs",type="costexplorer"} 0.03
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(reloaded), names[1:]...); err != nil {
+		t.Errorf("after a reload: %v", err)
 	}
 }
 
