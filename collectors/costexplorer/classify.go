@@ -42,12 +42,8 @@ func Classify(usageType string) (category model.CostCategory, storageClass, regi
 	parts := strings.Split(rest, "-")
 	class := ""
 	for _, p := range parts[1:] {
-		for code, name := range classCodes {
-			// Short codes (SIA, GDA) are whole parts; long ones may lead a
-			// part (GlacierByteHrs, GlacierStaging).
-			if p == code || len(code) > 3 && strings.HasPrefix(p, code) {
-				class = name
-			}
+		if c := classOf(p); c != "" {
+			class = c
 		}
 	}
 	head := parts[0]
@@ -76,6 +72,24 @@ func Classify(usageType string) (category model.CostCategory, storageClass, regi
 		return model.CostTransfer, "", region
 	}
 	return model.CostOther, class, region
+}
+
+// longCodes are the class codes that may lead a part of a usage type
+// (GlacierByteHrs, GlacierStaging); the short ones (SIA, GDA) are whole
+// parts.
+var longCodes = []string{"Glacier", "GLACIER", "WarmStorage", "ColdStorage"}
+
+// classOf is the storage class a part of a usage type names, or "".
+func classOf(part string) string {
+	if c, ok := classCodes[part]; ok {
+		return c
+	}
+	for _, code := range longCodes {
+		if strings.HasPrefix(part, code) {
+			return classCodes[code]
+		}
+	}
+	return ""
 }
 
 func orClass(class, def string) string {
