@@ -98,9 +98,23 @@ type requestState struct {
 	collectedAt time.Time
 }
 
+// AppendRequests records request counts outside a catalog: the
+// exporter's own calls of a collection (origin exporter), failed
+// collections' included. Like the counts of a catalog, a counted period
+// already recorded with the same count and cost adds nothing.
+func (w *Writer) AppendRequests(source string, counts []model.RequestCount) (int, error) {
+	if len(counts) == 0 {
+		return 0, nil
+	}
+	if err := w.begin(); err != nil {
+		return 0, fmt.Errorf("append request counts of %s: %w", source, err)
+	}
+	defer w.life.RUnlock()
+	return w.appendRequests(source, counts, micros(w.now()))
+}
+
 // appendRequests records the request counts of one collection of source:
-// a row for each period that is new or whose count or cost changed. Calls
-// for one source are serialised by AppendCatalog.
+// a row for each period that is new or whose count or cost changed.
 func (w *Writer) appendRequests(source string, counts []model.RequestCount, now time.Time) (int, error) {
 	if len(counts) == 0 {
 		return 0, nil

@@ -88,3 +88,28 @@ func TestRequestCountsAreRecordedOnce(t *testing.T) {
 		t.Errorf("partitions %v", parts)
 	}
 }
+
+// The exporter's own calls of a collection are recorded outside its
+// catalog, once.
+func TestAppendOwnRequests(t *testing.T) {
+	root := t.TempDir()
+	w := openTest(t, root, newClock(day0()), 0)
+	own := []model.RequestCount{{Origin: "exporter", Source: "aws-costs", Operation: "Cost Explorer GetCostAndUsage",
+		PeriodStart: day0(), PeriodEnd: day0().Add(time.Second), Count: 3, Cost: 0.03, Currency: "USD", CostKnown: true, CostEstimated: true}}
+	for i, want := range []int{1, 0} {
+		n, err := w.AppendRequests("aws-costs", own)
+		if err != nil || n != want {
+			t.Errorf("append %d: %d rows, %v; want %d", i, n, err, want)
+		}
+	}
+	rows := readRows[RequestCountRow](t, root, TableRequestCounts)
+	if len(rows) != 1 || rows[0].Origin != "exporter" || rows[0].Resource != "" || *rows[0].Cost != 0.03 {
+		t.Errorf("rows %+v", rows)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AppendRequests("aws-costs", own); err == nil {
+		t.Error("a closed writer appended")
+	}
+}

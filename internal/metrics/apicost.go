@@ -140,8 +140,9 @@ func (a *apiCost) publish(name string, sb *sourceBudget) {
 	}
 }
 
-// observe prices the calls of one collection; a successful one whose
-// calls are all priced becomes the source's last collection.
+// observe adds the cost of one collection's own calls (priced once, by
+// collectors.OwnRequests); a successful collection whose calls are all
+// priced becomes the source's last collection.
 func (a *apiCost) observe(r collectors.Run) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -149,9 +150,9 @@ func (a *apiCost) observe(r collectors.Run) {
 	if a.table == nil || sb == nil {
 		return
 	}
-	for op, n := range r.Calls {
-		if c, ok := a.table.CallCost(op, n, sb.units[op]); ok {
-			a.spent.WithLabelValues(r.Source, r.Type, op, a.table.Currency).Add(c)
+	for i := range r.Own {
+		if o := &r.Own[i]; o.CostKnown {
+			a.spent.WithLabelValues(r.Source, r.Type, o.Operation, o.Currency).Add(o.Cost)
 		}
 	}
 	if r.Err != nil {

@@ -110,9 +110,17 @@ restorable_collector_api_cost_estimated_total{currency="USD",operation="Cost Exp
 	}
 	// The worked example of docs/collectors.md: three requests (two pages
 	// and a retry) of Cost Explorer; one of CloudWatch for 14 metrics.
-	s.ObserveRun(collectors.Run{Source: "costs", Type: "costexplorer", Calls: map[string]int{"Cost Explorer GetCostAndUsage": 3}, Catalog: &model.Catalog{}})
-	s.ObserveRun(collectors.Run{Source: "requests", Type: "s3requests", Calls: map[string]int{"CloudWatch GetMetricData": 1}, Catalog: &model.Catalog{}})
-	s.ObserveRun(collectors.Run{Source: "files", Type: "manifest", Catalog: &model.Catalog{}})
+	run := func(source, typ string, calls map[string]int, units map[string]float64, err error) collectors.Run {
+		r := collectors.Run{Source: source, Type: typ, Calls: calls, Err: err}
+		if err == nil {
+			r.Catalog = &model.Catalog{}
+		}
+		r.Own = collectors.OwnRequests(cfg.Source(source), r, cfg.Prices(), units)
+		return r
+	}
+	s.ObserveRun(run("costs", "costexplorer", map[string]int{"Cost Explorer GetCostAndUsage": 3}, nil, nil))
+	s.ObserveRun(run("requests", "s3requests", map[string]int{"CloudWatch GetMetricData": 1}, map[string]float64{"CloudWatch GetMetricData": 14}, nil))
+	s.ObserveRun(run("files", "manifest", nil, nil, nil))
 	after := `
 # HELP restorable_collector_api_cost_estimated_total Estimated cost of the API requests the collections of the source made since the exporter started, by operation: requests (or metrics requested, for operations billed per metric) times the price table's price. Only for operations the price table prices.
 # TYPE restorable_collector_api_cost_estimated_total counter
@@ -142,7 +150,7 @@ restorable_collector_recommended_interval_seconds{source="requests",type="s3requ
 	}
 	// A failed collection costs (the counter grows) but leaves the
 	// per-run estimate of the last successful one.
-	s.ObserveRun(collectors.Run{Source: "costs", Type: "costexplorer", Calls: map[string]int{"Cost Explorer GetCostAndUsage": 1}, Err: errString("throttled")})
+	s.ObserveRun(run("costs", "costexplorer", map[string]int{"Cost Explorer GetCostAndUsage": 1}, nil, errString("throttled")))
 	if v := testutil.ToFloat64(s.api.spent.WithLabelValues("costs", "costexplorer", "Cost Explorer GetCostAndUsage", "USD")); v < 0.0399 || v > 0.0401 {
 		t.Errorf("spent %v after a failed run, want 0.04", v)
 	}
