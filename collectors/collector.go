@@ -15,6 +15,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/prices"
 )
 
 // Collector reads one configured source.
@@ -37,6 +38,24 @@ type OperationDeclarer interface {
 	Operations() []string
 }
 
+// UnitDeclarer is implemented by collectors some of whose operations are
+// billed per unit other than the request: CloudWatch GetMetricData is
+// billed per metric each request asks for. UnitsPerCall returns, by
+// operation label, the units one call asks for on average; the exporter
+// prices its own calls with it (a price table entry with unit: metric).
+type UnitDeclarer interface {
+	UnitsPerCall() map[string]float64
+}
+
+// CallEstimator is implemented by collectors whose calls per collection
+// can be told before any collection: MinCalls returns, by operation label,
+// the fewest calls one collection makes (one page per query). The
+// configuration check estimates API costs with it; the exporter's metrics
+// use the calls really counted.
+type CallEstimator interface {
+	MinCalls() map[string]int
+}
+
 // Deps are what the exporter hands every collector.
 type Deps struct {
 	Logger *slog.Logger
@@ -47,6 +66,9 @@ type Deps struct {
 	// unchanged repository a rescan), one file per source; "" keeps it in
 	// memory only. It never lies inside the history's Parquet tables.
 	StateDir string
+	// Prices is the price table in force (the configuration's); sources
+	// that price what they report (s3requests) use it.
+	Prices *prices.Table
 }
 
 // StateDir returns the directory of collector state next to the history

@@ -3,11 +3,15 @@ package collectors
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
@@ -48,6 +52,35 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypeAWSBackup)
 	s.AWSBackup = &config.AWSBackupOptions{Region: "eu-west-1", Profile: "restorable-no-such-profile", Endpoint: "http://127.0.0.1:1", MaxAttempts: 1}
 	m[config.TypeAWSBackup] = brokenSource{s, runx.KindConfig}
+
+	// The AWS API sources get an endpoint that rejects their credentials
+	// as AWS does, in each service's protocol.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-test")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	aws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor" {
+			w.Header().Set("X-Amzn-Query-Error", "ExpiredToken;Sender")
+			w.Header().Set("Content-Type", "application/cbor")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write(cbor.Encode(cbor.Map{"__type": cbor.String("ExpiredTokenException"), "message": cbor.String("The security token included in the request is expired")}))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}`))
+	}))
+	t.Cleanup(aws.Close)
+	s = src(config.TypeCostExplorer)
+	s.CostExplorer = &config.CostExplorerOptions{Region: "us-east-1", Endpoint: aws.URL, Granularity: config.GranularityDaily,
+		Lookback: config.DefaultCELookback, Services: config.DefaultCostExplorerServices(), Metrics: config.CostExplorerMetrics}
+	m[config.TypeCostExplorer] = brokenSource{s, runx.KindConfig}
+	s = src(config.TypeS3Requests)
+	s.S3Requests = &config.S3RequestsOptions{Region: "eu-west-1", Endpoint: aws.URL, Buckets: []config.S3RequestBucket{{Name: "b", FilterID: "EntireBucket"}},
+		Metrics: config.DefaultS3RequestMetrics(), Period: config.DefaultS3RequestsPeriod, Lookback: config.DefaultS3RequestsLookback}
+	m[config.TypeS3Requests] = brokenSource{s, runx.KindConfig}
 	return m
 }
 

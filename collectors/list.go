@@ -4,9 +4,11 @@ import (
 	"fmt"
 
 	"github.com/restorable/restorable/collectors/awsbackup"
+	"github.com/restorable/restorable/collectors/costexplorer"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/s3requests"
 	"github.com/restorable/restorable/collectors/velero"
 	"github.com/restorable/restorable/collectors/walg"
 	"github.com/restorable/restorable/internal/config"
@@ -36,6 +38,12 @@ func Factories() map[string]Factory {
 		config.TypeAWSBackup: func(src *config.Source, d Deps) (Collector, error) {
 			return awsbackup.New(src, d.Logger, d.Now)
 		},
+		config.TypeCostExplorer: func(src *config.Source, d Deps) (Collector, error) {
+			return costexplorer.New(src, d.Logger, d.Now)
+		},
+		config.TypeS3Requests: func(src *config.Source, d Deps) (Collector, error) {
+			return s3requests.New(src, d.Prices, d.Logger, d.Now)
+		},
 	}
 }
 
@@ -47,7 +55,13 @@ func Build(cfg *config.Config, factories map[string]Factory, d Deps) (map[string
 		if !ok {
 			return nil, runx.Errorf(runx.KindConfig, "source %s: no collector for type %q", src.Name, src.Type)
 		}
-		c, err := f(src, Deps{Logger: d.Logger.With("backup_source", src.Name, "type", src.Type), Now: d.Now, StateDir: d.StateDir})
+		// The price table is the configuration's unless the caller hands
+		// another.
+		table := d.Prices
+		if table == nil {
+			table = cfg.Prices()
+		}
+		c, err := f(src, Deps{Logger: d.Logger.With("backup_source", src.Name, "type", src.Type), Now: d.Now, StateDir: d.StateDir, Prices: table})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: set up source %s: %w", cfg.File, src.Line(), src.Name, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/prices"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -31,6 +32,9 @@ type Run struct {
 	// operation and bytes its programs read.
 	Calls     map[string]int
 	ReadBytes int64
+	// Own are Calls as request counts of origin exporter, priced
+	// (OwnRequests); set by a Scheduler with a price table.
+	Own []model.RequestCount
 }
 
 // SchedulerOptions configure a Scheduler.
@@ -40,6 +44,9 @@ type SchedulerOptions struct {
 	// OnRun is called once after every collection, from the goroutine
 	// that ran it.
 	OnRun func(Run)
+	// Prices prices the collections' own calls (Run.Own); nil leaves
+	// them unpriced and Own empty.
+	Prices *prices.Table
 }
 
 // Scheduler runs every source in the background on its own schedule, with
@@ -161,6 +168,11 @@ func (s *Scheduler) run(e *entry, jitter time.Duration) {
 	}
 	defer func() { <-s.sem }()
 	r, finished := collect(s.ctx, e.src, e.collector, s.opts.Now, s.opts.Logger)
+	var units map[string]float64
+	if u, ok := e.collector.(UnitDeclarer); ok {
+		units = u.UnitsPerCall()
+	}
+	r.Own = OwnRequests(e.src, r, s.opts.Prices, units)
 	select {
 	case <-finished:
 	default:
@@ -257,6 +269,13 @@ func normalize(src *config.Source, cat *model.Catalog, at time.Time) {
 		b.Dataset = cmp.Or(b.Dataset, src.Dataset, src.Name)
 		b.Classification = cmp.Or(b.Classification, src.Classification)
 		b.Start, b.End, b.RetainUntil = b.Start.UTC(), b.End.UTC(), b.RetainUntil.UTC()
+	}
+	for i := range cat.Requests {
+		r := &cat.Requests[i]
+		r.Source = src.Name
+		r.Env = cmp.Or(r.Env, src.Env, "unknown")
+		r.Dataset = cmp.Or(r.Dataset, src.Dataset, r.Resource, src.Name)
+		r.PeriodStart, r.PeriodEnd = r.PeriodStart.UTC(), r.PeriodEnd.UTC()
 	}
 	for i := range cat.Repositories {
 		r := &cat.Repositories[i]

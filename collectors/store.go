@@ -77,7 +77,7 @@ func (s *Store) Configure(cfg *config.Config) {
 	defer s.mu.Unlock()
 	var next []*SourceState
 	for _, src := range cfg.Sources {
-		interval := scheduleInterval(src)
+		interval := ScheduleInterval(src)
 		if old := s.view.Source(src.Name); old != nil && old.Type == src.Type {
 			cp := *old
 			cp.Interval = interval
@@ -98,7 +98,9 @@ func (s *Store) Configure(cfg *config.Config) {
 	s.view = &View{Version: s.view.Version + 1, Sources: next}
 }
 
-func scheduleInterval(src *config.Source) time.Duration {
+// ScheduleInterval is the expected time between two collections of src:
+// the interval of @every, the usual gap of a cron spec.
+func ScheduleInterval(src *config.Source) time.Duration {
 	sched, err := src.Schedule()
 	if err != nil {
 		return 0

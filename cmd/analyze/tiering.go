@@ -173,7 +173,7 @@ func (a *advisor) series(bs []model.Backup) []move {
 // best returns the colder class that saves most over the backup's
 // remaining life, when one saves anything.
 func (a *advisor) best(b *model.Backup) (move, bool) {
-	fromName, from := a.prices.class(b.StorageClass)
+	fromName, from := a.prices.Class(b.StorageClass)
 	if from == nil {
 		return move{}, false
 	}

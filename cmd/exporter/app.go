@@ -141,7 +141,7 @@ func (a *app) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	sched, err := collectors.NewScheduler(cfg, cs, collectors.SchedulerOptions{Logger: a.opts.Logger, Now: a.opts.Now, OnRun: a.onRun})
+	sched, err := collectors.NewScheduler(cfg, cs, collectors.SchedulerOptions{Logger: a.opts.Logger, Now: a.opts.Now, OnRun: a.onRun, Prices: cfg.Prices()})
 	if err != nil {
 		return err
 	}
@@ -281,8 +281,34 @@ func (a *app) onRun(r collectors.Run) {
 	} else if r.Catalog != nil && a.history != nil {
 		a.self.HistoryWritten("backups", st.Backups+st.Removed)
 		a.self.HistoryWritten("repositories", st.Repositories)
+		a.self.HistoryWritten("request_counts", st.Requests)
 	}
+	a.recordOwnCalls(r)
 	a.current(evaluateEvery)
+}
+
+// recordOwnCalls appends the collection's own API requests that the price
+// table prices to the history's request_counts table (origin exporter):
+// programs run and unpriced operations stay in the call counters only, so
+// that a source collected every few minutes does not write a row each
+// time for nothing to price.
+func (a *app) recordOwnCalls(r collectors.Run) {
+	if a.history == nil {
+		return
+	}
+	var priced []model.RequestCount
+	for _, o := range r.Own {
+		if o.CostKnown {
+			priced = append(priced, o)
+		}
+	}
+	n, err := a.history.AppendRequests(r.Source, priced)
+	if err != nil {
+		a.self.HistoryFailed()
+		a.opts.Logger.Error("append own API requests to history failed", "backup_source", r.Source, "err", err)
+		return
+	}
+	a.self.HistoryWritten("request_counts", n)
 }
 
 // The probe routes go to the manager of the configuration in use, which a

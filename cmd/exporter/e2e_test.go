@@ -37,6 +37,7 @@ var volatile = []string{
 	"restorable_restore_probe_achieved_rpo_seconds",
 	"restorable_deploy_gate_override_expiry_timestamp_seconds",
 	"restorable_events_journal_fsync_duration_seconds_(?:bucket|sum)",
+	"restorable_requests_period_end_timestamp_seconds",
 }
 
 // buildExporter builds the exporter binary once per test run, CGO-free as
@@ -438,6 +439,7 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
+	data = bytes.ReplaceAll(data, []byte("endpoint: AWS_REPLAY"), []byte("endpoint: "+awsReplay(t)))
 	writeE2ETokenHash(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "github-webhook.secret"), []byte(e2eGitHubSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func run(args []string) int {
 		return 0
 	}
 	if *configCheck {
-		cfg, err := checkConfig(context.Background(), *configFile)
+		cfg, cs, err := checkConfig(context.Background(), *configFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -104,6 +104,9 @@ func run(args []string) int {
 			return 1
 		}
 		fmt.Printf("%s: valid (%s, %s, %s)\n", *configFile, count(len(cfg.Environments), "environment"), count(len(cfg.Sources), "source"), count(len(cfg.Probes), "probe"))
+		for _, l := range apiCostReport(cfg, cs) {
+			fmt.Println(l)
+		}
 		return 0
 	}
 

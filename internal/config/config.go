@@ -21,6 +21,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/restorable/restorable/internal/prices"
 )
 
 // Defaults that the issue tracker and the field agree on.
@@ -48,10 +50,16 @@ const (
 	TypeWALG       = "walg"
 	TypeVelero     = "velero"
 	TypeAWSBackup  = "awsbackup"
+
+	// TypeCostExplorer reads S3 and AWS Backup costs from the AWS Cost
+	// Explorer API; TypeS3Requests reads S3 request metrics from
+	// CloudWatch.
+	TypeCostExplorer = "costexplorer"
+	TypeS3Requests   = "s3requests"
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeWALG, TypeVelero, TypeAWSBackup}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeCostExplorer, TypeS3Requests, TypeWALG, TypeVelero, TypeAWSBackup}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -66,6 +74,7 @@ type Config struct {
 	Access          Access                     `yaml:"access,omitempty" doc:"Who may use which route of the HTTP API, and where the audit log goes (docs/security.md)."`
 	Locks           *Locks                     `yaml:"locks,omitempty" doc:"The backup/migration locks of restorable lock to watch, on their coordination database (docs/lock.md)."`
 	Events          *Events                    `yaml:"events,omitempty" doc:"The release-events API: generic events and native webhooks, kept in a durable journal (docs/events.md)."`
+	PricesFile      string                     `yaml:"prices_file,omitempty" doc:"Price table (YAML or JSON, the format of analyze --prices) replacing the built-in one for the exporter's cost estimates: S3 requests and its own API requests."`
 
 	// File is the absolute path of the file the configuration was read
 	// from; relative paths in the file are resolved against its directory.
@@ -73,6 +82,8 @@ type Config struct {
 
 	// root is the file's YAML tree, for the lines of messages.
 	root *yaml.Node
+	// prices is the price table in force: PricesFile's, or the built-in.
+	prices *prices.Table
 }
 
 // Environment is the policy of one environment.
@@ -126,8 +137,9 @@ type Classification struct {
 
 // Collection sets how sources run in the background.
 type Collection struct {
-	Concurrency int      `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
-	Jitter      Duration `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
+	Concurrency int        `yaml:"concurrency,omitempty" doc:"Sources collected at the same time (default 4)." minimum:"1"`
+	Jitter      Duration   `yaml:"jitter,omitempty" doc:"Largest random delay added before each scheduled run (default 10s; 0s turns it off)."`
+	APIBudget   *APIBudget `yaml:"api_budget,omitempty" doc:"Monthly budget for the API requests of each source that has no api_budget of its own (docs/collectors.md, API budget)."`
 }
 
 // History sets where history is written.
@@ -147,7 +159,7 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,walg,velero,awsbackup"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,costexplorer,s3requests,walg,velero,awsbackup"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
@@ -162,6 +174,10 @@ type Source struct {
 	WALG       *WALGOptions       `yaml:"walg,omitempty" doc:"Options of a walg source."`
 	Velero     *VeleroOptions     `yaml:"velero,omitempty" doc:"Options of a velero source."`
 	AWSBackup  *AWSBackupOptions  `yaml:"awsbackup,omitempty" doc:"Options of an awsbackup source."`
+	// CostExplorer and S3Requests are AWS API sources, priced per request.
+	CostExplorer *CostExplorerOptions `yaml:"costexplorer,omitempty" doc:"Options of a costexplorer source."`
+	S3Requests   *S3RequestsOptions   `yaml:"s3requests,omitempty" doc:"Options of an s3requests source."`
+	APIBudget    *APIBudget           `yaml:"api_budget,omitempty" doc:"Monthly budget for the API requests of this source: the exporter recommends the shortest interval that stays within it (docs/collectors.md, API budget)."`
 
 	line int
 }
@@ -357,6 +373,7 @@ func (c *Config) resolvePaths() {
 	if c.Locks != nil {
 		c.Locks.DSNFile = c.Path(c.Locks.DSNFile)
 	}
+	c.PricesFile = c.Path(c.PricesFile)
 	for _, s := range c.Sources {
 		if s.Manifest != nil {
 			s.Manifest.Dir = c.Path(s.Manifest.Dir)
@@ -564,12 +581,16 @@ func (c *Config) validate() error {
 	if err := c.validateEvents(); err != nil {
 		return err
 	}
+	if err := c.validatePrices(); err != nil {
+		return err
+	}
 	return c.validateAccess()
 }
 
 func (s *Source) validateOptions(where string) error {
 	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil,
-		TypeWALG: s.WALG != nil, TypeVelero: s.Velero != nil, TypeAWSBackup: s.AWSBackup != nil}
+		TypeWALG: s.WALG != nil, TypeVelero: s.Velero != nil, TypeAWSBackup: s.AWSBackup != nil,
+		TypeCostExplorer: s.CostExplorer != nil, TypeS3Requests: s.S3Requests != nil}
 	for t, ok := range set {
 		if ok && t != s.Type {
 			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
@@ -595,6 +616,20 @@ func (s *Source) validateOptions(where string) error {
 		if err := s.validateCloud(where); err != nil {
 			return err
 		}
+	case TypeCostExplorer:
+		if s.CostExplorer == nil {
+			s.CostExplorer = defaultCostExplorer()
+		}
+		if err := s.CostExplorer.validate(where); err != nil {
+			return errAt(s.line, "%v", err)
+		}
+	case TypeS3Requests:
+		if s.S3Requests == nil || len(s.S3Requests.Buckets) == 0 {
+			return errAt(s.line, "%s.s3requests.buckets: at least one bucket is required for an s3requests source", where)
+		}
+		if err := s.S3Requests.validate(where); err != nil {
+			return errAt(s.line, "%v", err)
+		}
 	}
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
@@ -605,6 +640,8 @@ func (s *Source) validateOptions(where string) error {
 		switch {
 		case s.Type == TypeManifest:
 			return errAt(s.line, "%s.dataset_from: does not apply to a manifest source (each manifest record names its dataset; set dataset to fix one)", where)
+		case s.Type == TypeCostExplorer || s.Type == TypeS3Requests:
+			return errAt(s.line, "%s.dataset_from: does not apply to a %s source; set dataset, or a dataset per bucket (s3requests)", where, s.Type)
 		case s.Type == TypeRestic && s.DatasetFrom == "stanza":
 			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
 		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):

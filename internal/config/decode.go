@@ -464,6 +464,11 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = Source(p)
 	s.line = n.Line
+	// Sources billed per API request default to a longer interval; one
+	// written explicitly is kept.
+	if d, ok := defaultIntervals[s.Type]; ok && !hasKey(n, "interval") {
+		s.Interval = d
+	}
 	return nil
 }
 

@@ -14,11 +14,14 @@ const (
 	TableAudit = "audit"
 	// TableEvents are the release events the exporter acknowledged.
 	TableEvents = "events"
+	// TableRequestCounts holds request counts (S3 request metrics), one
+	// row per version of a counted period.
+	TableRequestCounts = "request_counts"
 )
 
 // Tables lists the views in the order schema prints them.
 func Tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableRequestCounts}
 }
 
 // Column is one column of a history table.
@@ -157,6 +160,24 @@ func Columns(table string) []Column {
 			{"reason", "VARCHAR", "A freeze_ack's reason, or a note."},
 			{"url", "VARCHAR", "Pipeline, job or application that sent it."},
 			{"dt", "DATE", "Partition: UTC day of received."},
+		}
+	case TableRequestCounts:
+		return []Column{
+			{"origin", "VARCHAR", "Where the count comes from: cloudwatch (S3 request metrics), bill or exporter."},
+			{"source", "VARCHAR", "Configured source that reported the count."},
+			{"env", "VARCHAR", "Environment."},
+			{"dataset", "VARCHAR", "Dataset of the resource."},
+			{"resource", "VARCHAR", "Bucket, or bucket/filter."},
+			{"operation", "VARCHAR", "S3 request metric (GetRequests, PutRequests, ...)."},
+			{"period_start", ts, "Start of the period counted."},
+			{"period_end", ts, "End of the period counted (exclusive)."},
+			{"count", "DOUBLE", "Requests in the period."},
+			{"cost", "DOUBLE", "Cost of the requests; NULL when nothing prices them."},
+			{"currency", "VARCHAR", "Currency of cost."},
+			{"cost_estimated", "BOOLEAN", "The cost is estimated from the price table, not billed."},
+			{"collected_at", ts, "When the row was written; the newest row of a period is its current count."},
+			{"content_hash", "BIGINT", "Hash of count and cost (the writer's duplicate filter)."},
+			{"dt", "DATE", "Partition: UTC day of period_start."},
 		}
 	}
 	return nil

@@ -82,6 +82,8 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[BackupCheckpointRow](dir, l.ours, now)
 		case TableSeriesCheckpoints:
 			err = compactPartition[SeriesCheckpointRow](dir, l.ours, now)
+		case TableRequestCounts:
+			err = compactPartition[RequestCountRow](dir, l.ours, now)
 		}
 		if err != nil {
 			return err

@@ -14,7 +14,9 @@
 // The writer is pure Go, so the exporter needs no CGO. Every file is
 // published atomically, re-collecting an unchanged catalog appends nothing,
 // also across restarts, and Compact keeps the number of files per partition
-// bounded. docs/history.md describes the tables for their readers.
+// bounded. A request_counts table holds the request counts of the
+// collections (requests.go). docs/history.md describes the tables for their
+// readers.
 package history
 
 import (
@@ -43,7 +45,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableBackupCheckpoints, TableSeriesCheckpoints}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableBackupCheckpoints, TableSeriesCheckpoints, TableRequestCounts}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -75,6 +77,9 @@ type Stats struct {
 	// Repositories are changed repositories, or the first observation of
 	// the day.
 	Repositories int
+	// Requests are request counts of periods that are new or whose count
+	// or cost changed.
+	Requests int
 	// CollectedAt is the collected_at the rows carry (microseconds).
 	CollectedAt time.Time
 }
@@ -102,6 +107,11 @@ type Writer struct {
 	probeMu   sync.Mutex
 	probeRuns map[string]struct{}
 	eventIDs  map[string]struct{}
+
+	// requestMu guards requests, the newest version of every counted
+	// period of the request_counts table.
+	requestMu sync.Mutex
+	requests  map[requestKey]requestState
 
 	// compactMu keeps Compact, recovery and Latest from running at once.
 	// Appends never take it: they only add files, and compaction only
@@ -170,6 +180,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 		sources:   map[string]*sourceState{},
 		probeRuns: map[string]struct{}{},
 		eventIDs:  map[string]struct{}{},
+		requests:  map[requestKey]requestState{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -180,7 +191,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 	if w.maxFiles <= 0 {
 		w.maxFiles = DefaultMaxFilesPerPartition
 	}
-	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, stateDir} {
+	for _, dir := range []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableRequestCounts, stateDir} {
 		if err := os.MkdirAll(filepath.Join(w.root, dir), 0o755); err != nil {
 			return nil, fmt.Errorf("open history: create %s: %w", filepath.Join(w.root, dir), err)
 		}
@@ -323,6 +334,11 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		}
 		stats.Repositories += len(rows)
 	}
+	n, err := w.appendRequests(source, cat.Requests, now)
+	if err != nil {
+		return stats, err
+	}
+	stats.Requests = n
 	return stats, nil
 }
 
@@ -692,12 +708,12 @@ func (w *Writer) rebuild(full bool) error {
 	}
 	err = scanColumns(w.tableDir(TableEvents), []string{"id"}, func(v []parquet.Value) error {
 		w.eventIDs[valueString(v[0])] = struct{}{}
-		return nil
+		return w.rebuildRequests()
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild event state: %w", err)
 	}
-	return nil
+	return w.rebuildRequests()
 }
 
 // rebuildRow folds the key columns of one backups row into its source's

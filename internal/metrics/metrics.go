@@ -44,6 +44,7 @@ var (
 	// releaseResultLabels count events by their result, one of the four
 	// model.EventResults.
 	releaseResultLabels = []string{"env", "dataset", "result"}
+	requestLabels       = []string{"origin", "env", "source", "dataset", "resource", "operation"}
 )
 
 // RollbackWindows are the windows of restorable_release_recent_rollbacks,
@@ -78,8 +79,9 @@ type descs struct {
 
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
 
-	lockHeld, lockSince, lockWatchSuccess, lockWatchLast *prometheus.Desc
+	lockHeld, lockSince, lockWatchSuccess, lockWatchLast                                                    *prometheus.Desc
 	deployments, rollbacks, consecutive, recentRollbacks, lastRollback, deployToRollback, migrationRestored *prometheus.Desc
+	requests, requestsCost, requestsPeriodEnd, requestsPeriod                                               *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -142,10 +144,10 @@ func newDescs() *descs {
 		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
 		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
 
-		lockHeld:         d("lock", "held", "1 while a restorable lock session holds the backup/migration lock of the key for the purpose, 0 while it does not; read from the coordination database every locks.interval. Absent while the holders cannot be read.", []string{"key", "purpose"}),
-		lockSince:        d("lock", "held_since_timestamp_seconds", "When the session holding the backup/migration lock of the key was granted it. Absent while nobody holds it, the holders cannot be read, or the coordination database hides the holder's query_start from the exporter's role.", []string{"key", "purpose"}),
-		lockWatchSuccess: d("lock", "watch_success", "1 if the last read of the backup/migration lock holders from the coordination database succeeded, 0 if it failed (the restorable_lock_held series are then absent).", nil),
-		lockWatchLast:    d("lock", "watch_last_success_timestamp_seconds", "Time of the last successful read of the backup/migration lock holders.", nil),
+		lockHeld:          d("lock", "held", "1 while a restorable lock session holds the backup/migration lock of the key for the purpose, 0 while it does not; read from the coordination database every locks.interval. Absent while the holders cannot be read.", []string{"key", "purpose"}),
+		lockSince:         d("lock", "held_since_timestamp_seconds", "When the session holding the backup/migration lock of the key was granted it. Absent while nobody holds it, the holders cannot be read, or the coordination database hides the holder's query_start from the exporter's role.", []string{"key", "purpose"}),
+		lockWatchSuccess:  d("lock", "watch_success", "1 if the last read of the backup/migration lock holders from the coordination database succeeded, 0 if it failed (the restorable_lock_held series are then absent).", nil),
+		lockWatchLast:     d("lock", "watch_last_success_timestamp_seconds", "Time of the last successful read of the backup/migration lock holders.", nil),
 		deployments:       d("release", "deployments_total", "Deploy events received for the dataset, by result; derived from the events journal, which the exporter replays at start, so a restart does not reset it.", releaseResultLabels),
 		rollbacks:         d("release", "rollbacks_total", "Rollback events received for the dataset, by result; derived from the events journal like restorable_release_deployments_total.", releaseResultLabels),
 		consecutive:       d("release", "consecutive_rollbacks", "Successful rollbacks of the dataset since the last freeze_ack or the last deploy that stuck (checks.freeze.settle without a rollback); release.freeze fires at checks.freeze.rollbacks.", releaseLabels),
@@ -153,6 +155,10 @@ func newDescs() *descs {
 		lastRollback:      d("release", "last_rollback_timestamp_seconds", "Time of the newest successful rollback of the dataset.", releaseLabels),
 		deployToRollback:  d("release", "last_deploy_to_rollback_seconds", "Time from the successful deploy to the newest successful rollback that undid it; absent when no deploy preceded that rollback.", releaseLabels),
 		migrationRestored: d("release", "last_migration_rollback_restored", "1 if the newest successful rollback across a schema migration restored a backup (named one), 0 if it brought back only the code. Absent while no rollback crossed a migration.", releaseLabels),
+		requests:          d("", "requests", "Requests against a store (resource: a bucket, or bucket/filter) in the latest period its source reported, by operation (S3 request metric names from CloudWatch: origin cloudwatch); collected in the background. Absent when the source reported no count.", requestLabels),
+		requestsCost:      d("requests", "cost", "Cost of the requests of restorable_requests: estimated from the price table for origin cloudwatch, billed for origin bill. Absent when nothing prices them (AllRequests mixes tiers).", append(slices.Clip(requestLabels), "currency")),
+		requestsPeriodEnd: d("requests", "period_end_timestamp_seconds", "End of the period restorable_requests counts.", requestLabels),
+		requestsPeriod:    d("requests", "period_seconds", "Length of the period restorable_requests counts.", requestLabels),
 	}
 }
 
@@ -414,6 +420,33 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 				add(c.d.repoLocked, b2f(r.BackupLocked), rl...)
 			}
 			out = c.appendRepositoryFacts(out, r, rl)
+		}
+		out = c.appendRequests(out, st.Catalog.Requests)
+	}
+	return out
+}
+
+// appendRequests adds the request counts of the latest period of each
+// resource and operation a source reported.
+func (c *Collector) appendRequests(out []prometheus.Metric, counts []model.RequestCount) []prometheus.Metric {
+	type key struct{ origin, env, source, dataset, resource, operation string }
+	latest := map[key]*model.RequestCount{}
+	for i := range counts {
+		r := &counts[i]
+		k := key{r.Origin, r.Env, r.Source, r.Dataset, r.Resource, r.Operation}
+		if prev, ok := latest[k]; !ok || r.PeriodEnd.After(prev.PeriodEnd) {
+			latest[k] = r
+		}
+	}
+	for k, r := range latest {
+		l := []string{k.origin, k.env, k.source, k.dataset, k.resource, k.operation}
+		out = append(out, gauge(c.d.requests, r.Count, l...))
+		out = append(out, gauge(c.d.requestsPeriodEnd, ts(r.PeriodEnd), l...))
+		if d := r.PeriodEnd.Sub(r.PeriodStart); d > 0 {
+			out = append(out, gauge(c.d.requestsPeriod, d.Seconds(), l...))
+		}
+		if r.CostKnown {
+			out = append(out, gauge(c.d.requestsCost, r.Cost, append(l, r.Currency)...))
 		}
 	}
 	return out

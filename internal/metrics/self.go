@@ -18,6 +18,7 @@ type Self struct {
 	historyErrors                  prometheus.Counter
 	reloadOK                       prometheus.Gauge
 	reloadTime                     prometheus.Gauge
+	api                            *apiCost
 }
 
 // NewSelf registers the exporter's own metrics with reg.
@@ -48,8 +49,10 @@ func NewSelf(reg prometheus.Registerer) *Self {
 			Name: name("config", "last_reload_success_timestamp_seconds"), Help: "Time of the last successful configuration reload.",
 		}),
 	}
+	s.api = newAPICost()
 	reg.MustRegister(s.runs, s.errors, s.calls, s.readBytes, s.historyRows, s.historyErrors, s.reloadOK, s.reloadTime)
-	for _, t := range []string{"backups", "repositories", "probes"} {
+	reg.MustRegister(s.api.collectors()...)
+	for _, t := range []string{"backups", "repositories", "probes", "request_counts"} {
 		s.historyRows.WithLabelValues(t)
 	}
 	return s
@@ -62,8 +65,10 @@ func NewSelf(reg prometheus.Registerer) *Self {
 // first increment makes increase() and rate() miss that increment, so an
 // alert or panel on the first error of a source would never see it.
 // Counters of sources removed by a reload are kept: they are still true
-// totals since the start.
+// totals since the start. It also takes the price table, the API budgets
+// and the intervals the API cost metrics are estimated with.
 func (s *Self) Declare(cfg *config.Config, cs map[string]collectors.Collector) {
+	s.api.configure(cfg, cs)
 	for _, src := range cfg.Sources {
 		s.runs.WithLabelValues(src.Name, src.Type)
 		s.readBytes.WithLabelValues(src.Name, src.Type)
@@ -88,6 +93,7 @@ func (s *Self) ObserveRun(r collectors.Run) {
 		s.calls.WithLabelValues(r.Source, r.Type, op).Add(float64(n))
 	}
 	s.readBytes.WithLabelValues(r.Source, r.Type).Add(float64(r.ReadBytes))
+	s.api.observe(r)
 }
 
 // HistoryWritten counts rows appended to a history table.
