@@ -53,7 +53,7 @@ func TestAPISourceErrors(t *testing.T) {
 	}
 	const head = "environments: {prod: {rpo: 1h}}\nsources:\n"
 	for _, tc := range []struct{ yml, want string }{
-		{head + "  - {name: s, type: s3requests, region: x}\n", `x.yml:3: sources[0]: unknown field "region" ("region" belongs under costexplorer: or pgbackrest: or restic: or s3requests:`},
+		{head + "  - {name: s, type: s3requests, region: x}\n", `x.yml:3: sources[0]: unknown field "region" ("region" belongs under s3requests: nest it there, for example s3requests: {region: ...})`},
 		{head + "  - {name: s, type: s3requests}\n", "x.yml:3: sources[0] (s).s3requests.buckets: at least one bucket is required for an s3requests source"},
 		{head + "  - {name: s, type: s3requests, s3requests: {buckets: [{name: b}], period: 90s}}\n", "x.yml:3: sources[0] (s).s3requests.period: must be a whole number of minutes"},
 		{head + "  - {name: s, type: s3requests, s3requests: {buckets: [{name: b}], lookback: 1h}}\n", "x.yml:3: sources[0] (s).s3requests.lookback: must be at least one period (1d)"},

@@ -117,7 +117,7 @@ func (kc *keyChecker) check(node *yaml.Node, t reflect.Type, path string) error 
 			}
 			f, ok := fields[k.Value]
 			if !ok {
-				return errAt(k.Line, "%s: unknown field %q%s", sectionName(path), k.Value, suggest(k.Value, t, fields))
+				return errAt(k.Line, "%s: unknown field %q%s", sectionName(path), k.Value, suggest(k.Value, t, fields, typeOf(node)))
 			}
 			if err := kc.check(v, f.Type, join(path, k.Value)); err != nil {
 				return err
@@ -244,11 +244,21 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
+// typeOf returns the value of a mapping's type: key, "" when it has none.
+func typeOf(node *yaml.Node) string {
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if k, v := node.Content[i], node.Content[i+1]; k.Value == "type" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 // suggest offers the closest known key for a likely typo, says how secrets
 // are given when someone tries to write one inline, and names the section a
 // key belongs to when it sits one level too high (repository: on a source
 // instead of under restic:).
-func suggest(key string, t reflect.Type, fields map[string]reflect.StructField) string {
+func suggest(key string, t reflect.Type, fields map[string]reflect.StructField, typ string) string {
 	for _, secret := range []string{"password", "secret", "token", "dsn"} {
 		if key == secret {
 			if _, ok := fields[secret+"_sha256_file"]; ok {
@@ -269,6 +279,11 @@ func suggest(key string, t reflect.Type, fields map[string]reflect.StructField) 
 		if _, ok := yamlFields(ft)[key]; ok {
 			nested = append(nested, name)
 		}
+	}
+	if slices.Contains(nested, typ) {
+		// The entry says its type (a source's type: s3requests): the key
+		// belongs under that type's options, whatever else also has it.
+		nested = []string{typ}
 	}
 	if len(nested) > 0 {
 		slices.Sort(nested)
