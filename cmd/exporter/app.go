@@ -47,6 +47,8 @@ type app struct {
 	overrides *overrideStore
 	// audits copies audit entries to the history; nil until exportAudit.
 	audits *auditExport
+	// eventsDirty wakes flushEventsLoop when events wait for the history.
+	eventsDirty chan struct{}
 	// events is the release-events ingest; nil without an events section.
 	events *appEvents
 
@@ -102,9 +104,11 @@ func newApp(ctx context.Context, o appOptions) (*app, error) {
 	if err := a.apply(cfg); err != nil {
 		return nil, err
 	}
+	a.eventsDirty = make(chan struct{}, 1)
 	if err := a.openEvents(cfg); err != nil {
 		return nil, err
 	}
+	go a.flushEventsLoop(ctx)
 	a.self.Reloaded(true, o.Now())
 	if a.history != nil {
 		go a.compactEvery(ctx, time.Hour)
@@ -333,6 +337,9 @@ func (a *app) Close() {
 	}
 	a.mu.Unlock()
 	a.closeEvents()
+	// The journal is closed: no event arrives any more; what the history
+	// lacks is written now (and would be replayed at the next start).
+	a.flushEvents()
 	if a.audits != nil {
 		a.audits.Close()
 	}

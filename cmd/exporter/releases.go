@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -11,24 +12,24 @@ import (
 
 // eventsCommitted takes release events the events journal committed, in
 // commit order; at every start the whole journal is replayed through it.
-// It records them (history first, then the live state, once per event
-// id, so a replay changes nothing), renews the one evaluation, so that the
-// gate, its gauge, the finding and release metrics change at once, and
-// queues the probes configured to validate a deploy (on_deploy). Deploys
-// acknowledged before this process started trigger no probe: the replay
-// at start would otherwise run every probe for every deploy ever made.
+// It remembers them in the live state (once per event id, so a replay
+// changes nothing), so the next evaluation, which every reader of the
+// gate, its gauge and the finding and release metrics asks for, judges
+// them, and queues the probes configured to validate a deploy (on_deploy).
+// It does no I/O: the journal calls it before it answers the deliveries,
+// and the events are durable in the journal already; flushEventsLoop
+// appends them to the history in batches. Deploys acknowledged before
+// this process started trigger no probe: the replay at start would
+// otherwise run every probe for every deploy ever made.
 func (a *app) eventsCommitted(evs []model.Event) {
-	fresh, err := a.live.RecordEvents(evs)
-	if err != nil {
-		a.self.HistoryFailed()
-		a.opts.Logger.Error("append events to history failed; retried with the next events", "err", err)
-	} else if a.history != nil && len(fresh) > 0 {
-		a.self.HistoryWritten("events", len(fresh))
-	}
+	fresh := a.live.RememberEvents(evs)
 	if len(fresh) == 0 {
 		return
 	}
-	a.current(evaluateEvery)
+	select {
+	case a.eventsDirty <- struct{}{}:
+	default: // a flush is pending already and takes these along
+	}
 	m := a.probeManager()
 	if m == nil {
 		return
@@ -37,6 +38,34 @@ func (a *app) eventsCommitted(evs []model.Event) {
 		if ev.Kind == model.EventDeploy && !policy.EventKnownAt(&ev).Before(a.started) {
 			m.Deployed(ev)
 		}
+	}
+}
+
+// flushEventsLoop appends the remembered events to the history's events
+// table whenever new ones arrive, one write for all that arrived during
+// the previous one, and retries a failed write every evaluateEvery.
+func (a *app) flushEventsLoop(ctx context.Context) {
+	t := time.NewTicker(evaluateEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.eventsDirty:
+		case <-t.C:
+		}
+		a.flushEvents()
+	}
+}
+
+// flushEvents writes the events not yet in the history.
+func (a *app) flushEvents() {
+	n, err := a.live.FlushEvents()
+	if err != nil {
+		a.self.HistoryFailed()
+		a.opts.Logger.Error("append events to history failed; retried, and the journal keeps them meanwhile", "err", err)
+	} else if n > 0 && a.history != nil {
+		a.self.HistoryWritten("events", n)
 	}
 }
 

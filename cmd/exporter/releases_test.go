@@ -190,6 +190,7 @@ func TestRollbackStormFreezesEveryGatePath(t *testing.T) {
 	a.eventsCommitted(storm)
 	a.eventsCommitted(append(storm[2:], storm[:2]...))
 	frozen()
+	a.flushEvents() // what flushEventsLoop does as soon as events arrive
 	rows, err := a.history.Events()
 	if err != nil || len(rows) != len(storm) {
 		t.Fatalf("events table: %d rows (%v), want %d", len(rows), err, len(storm))
@@ -234,9 +235,9 @@ func TestReleaseListAndDeployProbes(t *testing.T) {
 	a := releaseApp(t, t.TempDir())
 	old := releaseEvent("d0", model.EventDeploy, "v3", a.started.Add(-time.Hour))
 	old.Received = a.started.Add(-time.Hour)
-	pre := releaseEvent("p4", model.EventPreReleaseBackup, "v4", time.Now().UTC())
+	pre := releaseEvent("p4", model.EventPreReleaseBackup, "v4", time.Now().UTC().Add(-time.Second))
 	pre.BackupSource, pre.BackupID = "ci", "bv3"
-	d4 := releaseEvent("d4", model.EventDeploy, "v4", time.Now().UTC().Add(time.Millisecond))
+	d4 := releaseEvent("d4", model.EventDeploy, "v4", time.Now().UTC())
 	a.eventsCommitted([]model.Event{old, pre, d4})
 
 	rec := httptest.NewRecorder()

@@ -12,65 +12,74 @@ import (
 type events struct {
 	ids  map[string]struct{}
 	list []model.Event
-	// unwritten are events not yet in the history because an append
-	// failed; the next RecordEvents retries them.
+	// unwritten are events not yet in the history: remembered since the
+	// last FlushEvents, or kept because its append failed.
 	unwritten []model.Event
 	version   uint64
 }
 
-// RecordEvents takes release events that the events journal committed
+// RememberEvents takes release events that the events journal committed
 // (in commit order; at every start the whole journal is replayed): each
-// event whose id is new is appended to the history's events table, then
-// remembered, so that the next Input judges it. An id already known is
-// ignored, so a replay changes nothing. It returns the events that were
-// new. A failed history write is returned, the events are still
-// remembered, and the write is retried with the next call.
-func (s *State) RecordEvents(evs []model.Event) ([]model.Event, error) {
-	// Calls are serialised, so that an event is in the history before it
-	// is served; readers take evMu only, never across the history write.
-	s.evWriteMu.Lock()
-	defer s.evWriteMu.Unlock()
+// event whose id is new is remembered, so that the next Input judges it,
+// and queued for the history's events table, which FlushEvents writes.
+// An id already known is ignored, so a replay changes nothing. It returns
+// the events that were new. It does no I/O: the journal has made the
+// events durable already, so the exporter answers a delivery without
+// waiting for a Parquet file, and the history gets the events in batches.
+func (s *State) RememberEvents(evs []model.Event) []model.Event {
 	s.evMu.Lock()
+	defer s.evMu.Unlock()
 	var fresh []model.Event
-	batch := map[string]struct{}{}
 	for _, e := range evs {
 		if e.ID == "" {
 			continue
 		}
-		_, known := s.ev.ids[e.ID]
-		_, twice := batch[e.ID]
-		if known || twice {
+		if _, known := s.ev.ids[e.ID]; known {
 			continue
 		}
-		batch[e.ID] = struct{}{}
-		fresh = append(fresh, e)
-	}
-	pending := append(slices.Clip(s.ev.unwritten), fresh...)
-	s.evMu.Unlock()
-
-	var err error
-	written := true
-	if s.History != nil && len(pending) > 0 {
-		if _, err = s.History.AppendEvents(pending...); err != nil {
-			written = false
-			err = fmt.Errorf("append %d events to history: %w", len(pending), err)
-		}
-	}
-
-	s.evMu.Lock()
-	defer s.evMu.Unlock()
-	if written {
-		s.ev.unwritten = nil
-	} else {
-		s.ev.unwritten = pending
-	}
-	for _, e := range fresh {
 		s.ev.ids[e.ID] = struct{}{}
+		fresh = append(fresh, e)
 	}
 	if len(fresh) > 0 {
 		s.ev.list = append(s.ev.list, fresh...)
+		s.ev.unwritten = append(s.ev.unwritten, fresh...)
 		s.ev.version++
 	}
+	return fresh
+}
+
+// FlushEvents appends the remembered events not yet in the history to its
+// events table, in one write, and returns how many it wrote. A failed
+// write keeps them queued for the next call; nothing is lost meanwhile,
+// because the journal holds every event and is replayed at every start,
+// and the table keeps one row per id. Calls are serialised; no lock that
+// readers take is held across the write.
+func (s *State) FlushEvents() (int, error) {
+	s.evWriteMu.Lock()
+	defer s.evWriteMu.Unlock()
+	s.evMu.Lock()
+	pending := s.ev.unwritten
+	s.ev.unwritten = nil
+	s.evMu.Unlock()
+	if s.History == nil || len(pending) == 0 {
+		return 0, nil
+	}
+	if _, err := s.History.AppendEvents(pending...); err != nil {
+		s.evMu.Lock()
+		s.ev.unwritten = append(pending, s.ev.unwritten...)
+		s.evMu.Unlock()
+		return 0, fmt.Errorf("append %d events to history: %w", len(pending), err)
+	}
+	return len(pending), nil
+}
+
+// RecordEvents remembers evs and writes what is new to the history at
+// once (RememberEvents, then FlushEvents): the analyzer's producer and
+// tests, which need the history to hold the events when it returns, use
+// it.
+func (s *State) RecordEvents(evs []model.Event) ([]model.Event, error) {
+	fresh := s.RememberEvents(evs)
+	_, err := s.FlushEvents()
 	return fresh, err
 }
 
@@ -82,7 +91,7 @@ func (s *State) Events() []model.Event {
 	return slices.Clip(s.ev.list)
 }
 
-// EventsVersion increases whenever RecordEvents remembers a new event.
+// EventsVersion increases whenever RememberEvents remembers a new event.
 func (s *State) EventsVersion() uint64 {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
