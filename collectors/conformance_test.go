@@ -39,6 +39,17 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypePgBackRest)
 	s.PgBackRest = &config.PgBackRestOptions{Binary: "/nonexistent/pgbackrest"}
 	m[config.TypePgBackRest] = brokenSource{s, runx.KindNotFound}
+	// An S3 endpoint where nothing listens. Credentials come from the
+	// environment so that the default chain never asks an instance
+	// metadata service.
+	t.Setenv("AWS_ACCESS_KEY_ID", "conformance")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "conformance")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s = src(config.TypeS3)
+	s.Dataset = "dumps"
+	s.S3 = &config.S3Options{Bucket: "backups", KeyTemplate: "{time}.dump", Endpoint: "http://127.0.0.1:1", PathStyle: true,
+		Mode: config.S3ModeList, BackupType: "full", Concurrency: 1}
+	m[config.TypeS3] = brokenSource{s, runx.KindIO}
 	return m
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/s3"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/runx"
 )
@@ -23,6 +24,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)
+		},
+		config.TypeS3: func(src *config.Source, d Deps) (Collector, error) {
+			return s3.New(src, d.Logger, d.Now)
 		},
 	}
 }

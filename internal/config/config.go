@@ -45,10 +45,11 @@ const (
 	TypeManifest   = "manifest"
 	TypeRestic     = "restic"
 	TypePgBackRest = "pgbackrest"
+	TypeS3         = "s3"
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeS3}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -117,6 +118,7 @@ type QuietWindow struct {
 type Classification struct {
 	MaxAge  map[string]Duration `yaml:"max_age,omitempty" doc:"Longest age of a backup per environment."`
 	Regions []string            `yaml:"regions,omitempty" doc:"Regions data of this class may be stored in."`
+	MinLock map[string]Duration `yaml:"min_lock,omitempty" doc:"Shortest default lock retention (S3 Object Lock, vault lock) a store holding this class must apply, per environment."`
 }
 
 // Collection sets how sources run in the background.
@@ -142,7 +144,7 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,s3"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
@@ -154,6 +156,7 @@ type Source struct {
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
 	Restic     *ResticOptions     `yaml:"restic,omitempty" doc:"Options of a restic source."`
 	PgBackRest *PgBackRestOptions `yaml:"pgbackrest,omitempty" doc:"Options of a pgbackrest source."`
+	S3         *S3Options         `yaml:"s3,omitempty" doc:"Options of an s3 source (backups stored as objects)."`
 
 	line int
 }
@@ -454,6 +457,11 @@ func (c *Config) validate() error {
 				return errAt(c.lineOf("classifications", cname, "max_age", env), "classifications.%s.max_age: unknown environment %q", cname, env)
 			}
 		}
+		for _, env := range sortedKeys(c.Classifications[cname].MinLock) {
+			if _, ok := c.Environments[env]; !ok {
+				return errAt(c.lineOf("classifications", cname, "min_lock", env), "classifications.%s.min_lock: unknown environment %q", cname, env)
+			}
+		}
 	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
@@ -485,6 +493,12 @@ func (c *Config) validate() error {
 		}
 		if err := s.validateOptions(where); err != nil {
 			return err
+		}
+		if s.S3 != nil {
+			if err := c.validateS3(i, s, where); err != nil {
+				return err
+			}
+			s.S3.applyDefaults()
 		}
 	}
 	probes := map[string]int{}
@@ -531,7 +545,7 @@ func (c *Config) validate() error {
 }
 
 func (s *Source) validateOptions(where string) error {
-	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil}
+	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil, TypeS3: s.S3 != nil}
 	for t, ok := range set {
 		if ok && t != s.Type {
 			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
@@ -553,6 +567,10 @@ func (s *Source) validateOptions(where string) error {
 		if s.PgBackRest == nil {
 			s.PgBackRest = &PgBackRestOptions{}
 		}
+	case TypeS3:
+		if s.S3 == nil {
+			return errAt(s.line, "%s.s3: bucket and key_template are required for an s3 source", where)
+		}
 	}
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
@@ -563,6 +581,8 @@ func (s *Source) validateOptions(where string) error {
 		switch {
 		case s.Type == TypeManifest:
 			return errAt(s.line, "%s.dataset_from: does not apply to a manifest source (each manifest record names its dataset; set dataset to fix one)", where)
+		case s.Type == TypeS3:
+			return errAt(s.line, "%s.dataset_from: does not apply to an s3 source (name the dataset in s3.key_template as {dataset}, or set dataset to fix one)", where)
 		case s.Type == TypeRestic && s.DatasetFrom == "stanza":
 			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
 		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):

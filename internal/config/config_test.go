@@ -57,7 +57,7 @@ func invalidFiles() map[string]string {
 		"invalid-bad-duration.yml":           `testdata/invalid-bad-duration.yml:3: environments.prod.rpo: invalid duration "one hour": use a number with a unit such as 90s, 5m, 1h, 35d or 2w`,
 		"invalid-no-environments.yml":        `testdata/invalid-no-environments.yml:1: environments: at least one environment is required`,
 		"invalid-rpo-missing.yml":            `testdata/invalid-rpo-missing.yml:3: environments.prod.rpo: must be greater than 0`,
-		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest`,
+		"invalid-source-type.yml":            `testdata/invalid-source-type.yml:4: sources[0] (a).type: "borg" is not one of manifest, restic, pgbackrest, s3`,
 		"invalid-duplicate-source.yml":       `testdata/invalid-duplicate-source.yml:7: sources[1] (a).name: duplicate of the source on line 4`,
 		"invalid-unknown-env.yml":            `testdata/invalid-unknown-env.yml:4: sources[0] (a).env: unknown environment "production"`,
 		"invalid-schedule.yml":               `testdata/invalid-schedule.yml:6: sources[0] (a).interval: invalid schedule "every five minutes": expected exactly 5 fields, found 3: [every five minutes]`,
@@ -93,6 +93,13 @@ func invalidFiles() map[string]string {
 		"invalid-second-document.yml":            `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
 		"invalid-checks-env.yml":                 `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
 		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
+		"invalid-s3-placeholder.yml":             `testdata/invalid-s3-placeholder.yml:9: sources[0] (dumps).s3.key_template: key template "{env}/{when}.dump": unknown placeholder {when} (use env, dataset, release, type, time, id, _ or **)`,
+		"invalid-s3-no-dataset.yml":              `testdata/invalid-s3-no-dataset.yml:9: sources[0] (dumps): set dataset, or name the dataset in s3.key_template as {dataset}`,
+		"invalid-s3-prefix-overlap.yml":          `testdata/invalid-s3-prefix-overlap.yml:11: sources[0] (dumps).s3.prefixes[1]: "pg/" overlaps prefixes[0] "pg/a" (keys would be read twice)`,
+		"invalid-s3-prefix-outside.yml":          `testdata/invalid-s3-prefix-outside.yml:11: sources[0] (dumps).s3.prefixes[0]: "mysql/" can hold no key the template "pg/{time}.dump" matches`,
+		"invalid-s3-inventory.yml":               `testdata/invalid-s3-inventory.yml:11: sources[0] (dumps).s3.inventory.config: required with mode: inventory`,
+		"invalid-s3-endpoint-credentials.yml":    `testdata/invalid-s3-endpoint-credentials.yml:11: sources[0] (dumps).s3.endpoint: credentials do not belong in the URL; use the default credential chain`,
+		"invalid-min-lock-env.yml":               `testdata/invalid-min-lock-env.yml:4: classifications.pii.min_lock: unknown environment "production"`,
 		"invalid-repository-on-source.yml":       `testdata/invalid-repository-on-source.yml:6: sources[0]: unknown field "repository" ("repository" belongs under restic: nest it there, for example restic: {repository: ...})`,
 	}
 }
