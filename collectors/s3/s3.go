@@ -65,6 +65,12 @@ type Collector struct {
 // New returns a collector for an s3 source. Credentials come from the
 // default chain (or the source's profile) when a request needs them.
 func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collector, error) {
+	return newCollector(src, logger, now, awsclient.Options{})
+}
+
+// newCollector is New with the AWS options' timeouts and retries given
+// (tests shorten the backoff).
+func newCollector(src *config.Source, logger *slog.Logger, now func() time.Time, ao awsclient.Options) (*Collector, error) {
 	opts := src.S3
 	if opts == nil || opts.Bucket == "" {
 		return nil, runx.Errorf(runx.KindConfig, "source %s: s3.bucket is required", src.Name)
@@ -75,7 +81,8 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: opts.Region, Profile: opts.Profile, Endpoint: opts.Endpoint})
+	ao.Region, ao.Profile, ao.Endpoint = opts.Region, opts.Profile, opts.Endpoint
+	cfg, err := awsclient.Load(ctx, ao)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
 	}
