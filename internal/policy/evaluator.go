@@ -35,6 +35,9 @@ type evaluator struct {
 
 	repos  []RepositoryState
 	probes []model.ProbeResult
+	// stores are the repositories that report protection facts, by
+	// source, built on first use once repos is complete.
+	stores map[string][]*model.Repository
 	// catalog is the check catalog by id, built once per evaluation.
 	catalog map[string]Check
 }
@@ -153,6 +156,7 @@ func (e *evaluator) findingsAll() []Finding {
 	}
 	out = append(out, e.checkReleases()...)
 	out = append(out, e.checkPITR()...)
+	out = append(out, e.checkStores()...)
 	out = append(out, e.checkProbes()...)
 	out = append(out, e.checkAgentDrift()...)
 	Sort(out)
