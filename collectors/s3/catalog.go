@@ -38,6 +38,9 @@ type mapper struct {
 	opts  *config.S3Options
 	tpl   *keytemplate.Template
 	facts *bucketFacts
+	// tags are the source's labels, one map shared by every backup (no
+	// consumer changes a backup's tags).
+	tags map[string]string
 
 	// rejected counts keys the template did not match; example is the
 	// first of them.
@@ -70,7 +73,7 @@ func (m *mapper) backup(o *object) (model.Backup, bool) {
 		Location:     "s3://" + m.opts.Bucket + "/" + o.Key,
 		StorageClass: o.StorageClass,
 		Region:       m.facts.Region,
-		Tags:         labels(m.src.Labels),
+		Tags:         m.tags,
 	}
 	if f.Env != "" {
 		b.Env = f.Env

@@ -111,21 +111,34 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mapper{src: c.src, opts: c.opts, tpl: c.tpl, facts: facts}
+	m := &mapper{src: c.src, opts: c.opts, tpl: c.tpl, facts: facts, tags: labels(c.src.Labels)}
+	// Backups are kept per page and joined once at the end into a slice of
+	// the exact size: a catalog of a million backups is half a gigabyte of
+	// records, and growing one slice as pages arrive would copy it over and
+	// over.
 	var (
-		mu      sync.Mutex
-		backups []model.Backup
+		mu     sync.Mutex
+		chunks [][]model.Backup
+		total  int
 	)
 	add := func(objs []object) {
 		mu.Lock()
 		defer mu.Unlock()
+		var page []model.Backup
 		for i := range objs {
 			if !m.inScope(objs[i].Key) {
 				continue
 			}
 			if b, ok := m.backup(&objs[i]); ok {
-				backups = append(backups, b)
+				if page == nil {
+					page = make([]model.Backup, 0, len(objs)-i)
+				}
+				page = append(page, b)
 			}
+		}
+		if len(page) > 0 {
+			chunks = append(chunks, page)
+			total += len(page)
 		}
 	}
 	if c.opts.Mode == config.S3ModeInventory {
@@ -137,14 +150,23 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		return nil, err
 	}
 	if m.rejected > 0 {
-		if len(backups) == 0 {
+		if total == 0 {
 			return nil, runx.Errorf(runx.KindParse, "source %s: none of the %d keys under %s matches the key template; for one, %v", c.src.Name, m.rejected, c.where(m), m.example)
 		}
 		c.logger.Warn("keys that do not match the key template are not backups", "keys", m.rejected, "example", m.example.Error())
 	}
-	// Listings of several prefixes finish in any order; the catalog is
-	// the same on every run.
-	slices.SortFunc(backups, func(a, b model.Backup) int { return strings.Compare(a.ID, b.ID) })
+	backups := make([]model.Backup, 0, total)
+	for i := range chunks {
+		backups = append(backups, chunks[i]...)
+		chunks[i] = nil
+	}
+	// Listings of several prefixes and inventory files finish in any
+	// order; the catalog is the same on every run. One listing is in key
+	// order already.
+	byKey := func(a, b model.Backup) int { return strings.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(backups, byKey) {
+		slices.SortFunc(backups, byKey)
+	}
 	return &model.Catalog{Backups: backups, Repositories: m.repositories(backups, observedAt)}, nil
 }
 
