@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,14 +65,27 @@ func source(endpoint, bucket, template string, mut func(*config.Source)) *config
 
 func collect(t testing.TB, src *config.Source, now time.Time) (*model.Catalog, map[string]int, error) {
 	t.Helper()
-	c, err := New(src, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	return collectLogged(t, src, now, io.Discard)
+}
+
+// collectLogged collects once with the log written to w, and checks that
+// every request counted is one the collector declares (so its counter is
+// exposed at 0 before the first request).
+func collectLogged(t testing.TB, src *config.Source, now time.Time, w io.Writer) (*model.Catalog, map[string]int, error) {
+	t.Helper()
+	c, err := New(src, slog.New(slog.NewTextHandler(w, nil)), func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &runx.Meter{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cat, err := c.Collect(runx.WithMeter(ctx, m))
+	for op := range m.Calls() {
+		if !slices.Contains(c.Operations(), op) {
+			t.Errorf("request %q counted but not declared in %v", op, c.Operations())
+		}
+	}
 	return cat, m.Calls(), err
 }
 
@@ -221,9 +235,13 @@ func TestMalformedKeys(t *testing.T) {
 		t.Fatalf("error = %v (kind %s), want a parse error naming the key and the template", err, runx.KindOf(err))
 	}
 	put(t, admin, "mixed", "prod/app/2024-05-01.dump", "x")
-	cat, _, err := collect(t, source(testEndpoint(admin), "mixed", tpl, nil), time.Now())
+	var log bytes.Buffer
+	cat, _, err := collectLogged(t, source(testEndpoint(admin), "mixed", tpl, nil), time.Now(), &log)
 	if err != nil || len(cat.Backups) != 1 {
 		t.Fatalf("one good key among bad ones: %v, %+v", err, cat)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "keys=1") || !strings.Contains(log.String(), `prod/app/not-a-time.dump`) {
+		t.Errorf("log %q: want a warning counting the key that does not match, with it as the example", log.String())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -184,9 +185,14 @@ func TestInventory(t *testing.T) {
 				s.S3.Mode = config.S3ModeInventory
 				s.S3.Inventory = &config.S3Inventory{Bucket: "acme-inventory", Prefix: "reports", Config: "daily"}
 			})
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			cat, calls, err := collect(t, src, time.Now())
 			if err != nil {
 				t.Fatal(err)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("temporary files left behind: %v", left)
 			}
 			if len(cat.Backups) != 2 {
 				t.Fatalf("backups = %+v, want the two current dumps", cat.Backups)
