@@ -1,6 +1,8 @@
 package s3
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -100,18 +102,23 @@ func BenchmarkListBucket(b *testing.B) {
 	root := benchBucket(b, n)
 	srv, _ := gateway(b, root)
 	b.Run("all-backups", func(b *testing.B) {
-		benchList(b, srv, n, n, source(srv.Endpoint, "bench", "prod/{dataset}/{time}.dump", nil))
+		benchList(b, srv, n, n, true, source(srv.Endpoint, "bench", "prod/{dataset}/{time}.dump", nil))
 	})
 	b.Run("one-in-20", func(b *testing.B) {
-		benchList(b, srv, n, (n+19)/20, source(srv.Endpoint, "bench", "prod/ds07/{time}.dump", func(s *config.Source) {
+		benchList(b, srv, n, (n+19)/20, false, source(srv.Endpoint, "bench", "prod/ds07/{time}.dump", func(s *config.Source) {
 			s.Dataset = "ds07"
 			s.S3.Prefixes = []string{"prod/"}
 		}))
 	})
 }
 
-func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, src *config.Source) {
+// benchList collects src, and runs rclone size on the same bucket when
+// withRclone (once per bucket is enough: the listing is the same).
+func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, withRclone bool, src *config.Source) {
 	rclone, rcloneErr := exec.LookPath("rclone")
+	if !withRclone {
+		rcloneErr = exec.ErrNotFound
+	}
 	var ours, theirs time.Duration
 	var lists int
 	var rss int64
@@ -168,7 +175,7 @@ func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, src *config
 	if rcloneErr == nil {
 		b.ReportMetric(theirs.Seconds()/float64(b.N), "rclone_size_s/op")
 		b.ReportMetric(ours.Seconds()/theirs.Seconds(), "x_rclone")
-	} else {
+	} else if withRclone {
 		b.Logf("rclone not installed: no comparison")
 	}
 }
@@ -183,4 +190,88 @@ func humanCount(n int) string {
 		return fmt.Sprintf("%dk", n/1000)
 	}
 	return strconv.Itoa(n)
+}
+
+// benchInventory writes an S3 Inventory report (manifest.json and CSV.gz
+// data files of 100,000 rows each) of the benchmark bucket's n objects
+// into bucket "inventory" of the same versitygw root, in the documented
+// layout, once.
+func benchInventory(b *testing.B, root string, n int) {
+	dir := filepath.Join(root, "inventory", "reports", "bench", "daily")
+	marker := filepath.Join(root, "inventory.complete")
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	const datasets, perFile = 20, 100_000
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	schema := "Bucket, Key, Size, LastModifiedDate, StorageClass, IsLatest, IsDeleteMarker, EncryptionStatus"
+	var files []string
+	for start := 0; start < n; start += perFile {
+		name := fmt.Sprintf("reports/bench/daily/data/%08d.csv.gz", start)
+		var buf strings.Builder
+		for i := start; i < min(n, start+perFile); i++ {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			fmt.Fprintf(&buf, "\"bench\",\"prod%%2Fds%02d%%2F%s.dump\",\"1\",\"%s\",\"STANDARD\",\"true\",\"false\",\"SSE-S3\"\n",
+				i%datasets, at.Format("20060102T150405Z"), at.Format("2006-01-02T15:04:05.000Z"))
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		if _, err := zw.Write([]byte(buf.String())); err != nil {
+			b.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "inventory", name), gz.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, fmt.Sprintf(`{"key":%q,"size":%d,"MD5checksum":"00"}`, name, gz.Len()))
+	}
+	manifest := fmt.Sprintf(`{"sourceBucket":"bench","destinationBucket":"arn:aws:s3:::inventory","version":"2016-11-30","creationTimestamp":"1714608000000","fileFormat":"CSV","fileSchema":%q,"files":[%s]}`,
+		schema, strings.Join(files, ","))
+	if err := os.MkdirAll(filepath.Join(dir, "2024-05-02T01-00Z"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "2024-05-02T01-00Z", "manifest.json"), []byte(manifest), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkInventory reads the same 1,000,000 objects from an S3
+// Inventory report instead of a listing: no ListObjectsV2 request over the
+// objects (one lists the dated report folders), a GetObject of the
+// manifest and of each data file.
+func BenchmarkInventory(b *testing.B) {
+	n := benchObjects(b)
+	root := benchBucket(b, n)
+	benchInventory(b, root, n)
+	srv, _ := gateway(b, root)
+	src := source(srv.Endpoint, "bench", "prod/{dataset}/{time}.dump", func(s *config.Source) {
+		s.S3.Mode = config.S3ModeInventory
+		s.S3.Inventory = &config.S3Inventory{Bucket: "inventory", Prefix: "reports", Config: "daily"}
+	})
+	var lists, gets int
+	var rss int64
+	for b.Loop() {
+		debug.FreeOSMemory()
+		resetPeakRSS()
+		cat, calls, err := collect(b, src, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cat.Backups) != n {
+			b.Fatalf("%d backups, want %d", len(cat.Backups), n)
+		}
+		lists, gets = calls["S3 ListObjectsV2"], calls["S3 GetObject"]
+		rss = max(rss, peakRSS(b))
+	}
+	b.ReportMetric(float64(lists), "list_requests/op")
+	b.ReportMetric(float64(gets), "get_requests/op")
+	b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
 }

@@ -78,7 +78,8 @@ func collectLogged(t testing.TB, src *config.Source, now time.Time, w io.Writer)
 		t.Fatal(err)
 	}
 	m := &runx.Meter{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// Long enough for the benchmark's million objects on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	cat, err := c.Collect(runx.WithMeter(ctx, m))
 	for op := range m.Calls() {

@@ -144,7 +144,7 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	if c.opts.Mode == config.S3ModeInventory {
 		err = c.readInventory(ctx, add)
 	} else {
-		err = c.list(ctx, add)
+		err = c.list(ctx, facts.Region, add)
 	}
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (c *Collector) where(m *mapper) string {
 	return "s3://" + c.opts.Bucket + "/" + strings.Join(m.prefixes(), ", s3://"+c.opts.Bucket+"/")
 }
 
-// bucketRegion makes requests go to the bucket's own region on AWS (a
+// inRegion makes requests go to the bucket's own region on AWS (a
 // request to another region is answered with a redirect).
 func (c *Collector) inRegion(region string) func(*s3.Options) {
 	return func(o *s3.Options) {
@@ -291,7 +291,7 @@ func errorCode(err error) string {
 // list reads the source's prefixes with ListObjectsV2, at most
 // opts.Concurrency prefixes at once, 1,000 keys a request, handing each
 // page to add.
-func (c *Collector) list(ctx context.Context, add func([]object)) error {
+func (c *Collector) list(ctx context.Context, region string, add func([]object)) error {
 	prefixes := (&mapper{opts: c.opts, tpl: c.tpl}).prefixes()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -309,7 +309,7 @@ func (c *Collector) list(ctx context.Context, add func([]object)) error {
 				return
 			}
 			defer func() { <-sem }()
-			if err := c.listPrefix(ctx, prefix, add); err != nil {
+			if err := c.listPrefix(ctx, prefix, c.inRegion(region), add); err != nil {
 				once.Do(func() { first = err; cancel(err) })
 			}
 		}()
@@ -321,15 +321,15 @@ func (c *Collector) list(ctx context.Context, add func([]object)) error {
 	return ctx.Err()
 }
 
-func (c *Collector) listPrefix(ctx context.Context, prefix string, add func([]object)) error {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(c.opts.Bucket), MaxKeys: aws.Int32(1000)}
+func (c *Collector) listPrefix(ctx context.Context, prefix string, in func(*s3.Options), add func([]object)) error {
+	input := &s3.ListObjectsV2Input{Bucket: aws.String(c.opts.Bucket), MaxKeys: aws.Int32(1000)}
 	if prefix != "" {
-		in.Prefix = aws.String(prefix)
+		input.Prefix = aws.String(prefix)
 	}
-	p := s3.NewListObjectsV2Paginator(c.client, in)
+	p := s3.NewListObjectsV2Paginator(c.client, input)
 	var page []object
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		out, err := p.NextPage(ctx, in)
 		if err != nil {
 			return c.requestError(opList, c.opts.Bucket, err)
 		}
@@ -365,6 +365,9 @@ func (c *Collector) readInventory(ctx context.Context, add func([]object)) error
 	if err != nil {
 		return runx.ParseError(fmt.Errorf("source %s: s3://%s/%s: %w", c.src.Name, inv.Bucket, key, err))
 	}
+	// The first failure stops the other readers.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	files := make(chan string)
 	errs := make(chan error, len(man.Files))
 	var wg sync.WaitGroup
@@ -383,6 +386,7 @@ func (c *Collector) readInventory(ctx context.Context, add func([]object)) error
 		select {
 		case files <- f.Key:
 		case err := <-errs:
+			cancel()
 			close(files)
 			wg.Wait()
 			return err
