@@ -202,8 +202,16 @@ func rulePrefix(r types.LifecycleRule) string {
 		}
 		return ""
 	}
-	if r.Prefix != nil { //nolint:staticcheck // the legacy rule prefix is still answered by older stores
-		return *r.Prefix //nolint:staticcheck
+	return legacyPrefix(r)
+}
+
+// legacyPrefix is the rule-level prefix of lifecycle configurations
+// written before filters existed, which S3 still answers for them.
+func legacyPrefix(r types.LifecycleRule) string {
+	//lint:ignore SA1019 older rules carry their prefix here only
+	if r.Prefix != nil {
+		//lint:ignore SA1019 older rules carry their prefix here only
+		return *r.Prefix
 	}
 	return ""
 }

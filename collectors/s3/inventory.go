@@ -58,16 +58,6 @@ func parseManifest(data []byte, bucket string) (*manifest, error) {
 	return &m, nil
 }
 
-// created is the report's creation time (creationTimestamp is Unix
-// milliseconds as a string).
-func (m *manifest) created() time.Time {
-	ms, err := strconv.ParseInt(m.CreationTimestamp, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // csvColumns maps the CSV fileSchema ("Bucket, Key, Size, ...") to the
 // position of each field.
 func csvColumns(schema string) map[string]int {

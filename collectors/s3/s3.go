@@ -86,7 +86,12 @@ func newCollector(src *config.Source, logger *slog.Logger, now func() time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = opts.PathStyle })
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = opts.PathStyle
+		// S3-compatible stores often send no checksum with GetObject;
+		// the SDK would print a line about it for every inventory file.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 	return &Collector{src: src, opts: opts, tpl: tpl, logger: logger, now: now, client: client, custom: opts.Endpoint != ""}, nil
 }
 
