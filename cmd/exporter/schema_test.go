@@ -113,6 +113,13 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-dataset-from-restic-stanza.yml": "dataset_from values that depend on the type",
 		"invalid-second-document.yml":            "editors check each document alone",
 		"invalid-yaml-syntax.yml":                "not YAML at all",
+		"invalid-min-lock-env.yml":               "reference to an environment",
+		"invalid-s3-endpoint-credentials.yml":    "the parts of a URL",
+		"invalid-s3-inventory.yml":               "a key that needs another",
+		"invalid-s3-no-dataset.yml":              "one of two keys (dataset, or {dataset} in the key template)",
+		"invalid-s3-placeholder.yml":             "the placeholders of a key template",
+		"invalid-s3-prefix-outside.yml":          "prefixes compared with the key template",
+		"invalid-s3-prefix-overlap.yml":          "prefixes compared with each other",
 	}
 	invalid, _ := filepath.Glob("../../internal/config/testdata/invalid-*.yml")
 	if len(invalid) < 30 {

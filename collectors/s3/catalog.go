@@ -46,19 +46,66 @@ type mapper struct {
 	// first of them.
 	rejected int
 	example  error
+	strings  map[string]string
 }
 
-// backup maps one object to a backup; ok is false (and the key counted as
-// rejected) when the key does not fit the template.
-func (m *mapper) backup(o *object) (model.Backup, bool) {
+// matched is an object whose key fits the template, with what the key
+// says: a fifth of a model.Backup, so that a large catalog is held in this
+// form until its size is known and its records are built once.
+type matched struct {
+	object
+	fields keytemplate.Fields
+}
+
+// match maps one object's key to its fields; ok is false (and the key
+// counted as rejected) when the key does not fit the template.
+func (m *mapper) match(o *object) (matched, bool) {
 	f, err := m.tpl.Match(o.Key)
+	if err == nil && f.Type != "" && !model.BackupType(strings.ToLower(f.Type)).Valid() {
+		err = &keytemplate.MismatchError{Key: o.Key, Template: m.tpl.String(), Reason: "{type} " + f.Type + " is not one of full, diff, incr, snapshot, logical, wal"}
+	}
 	if err != nil {
 		m.rejected++
 		if m.example == nil {
 			m.example = err
 		}
+		return matched{}, false
+	}
+	o.StorageClass = m.intern(o.StorageClass)
+	o.Encryption = m.intern(o.Encryption)
+	o.LockMode = m.intern(o.LockMode)
+	return matched{object: *o, fields: f}, true
+}
+
+// intern returns one shared copy of the few distinct storage classes and
+// modes a catalog holds, instead of one string per object.
+func (m *mapper) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := m.strings[s]; ok {
+		return v
+	}
+	if m.strings == nil {
+		m.strings = map[string]string{}
+	}
+	m.strings[s] = s
+	return s
+}
+
+// backup maps one object to a backup; ok is false (and the key counted as
+// rejected) when the key does not fit the template.
+func (m *mapper) backup(o *object) (model.Backup, bool) {
+	mo, ok := m.match(o)
+	if !ok {
 		return model.Backup{}, false
 	}
+	return m.build(&mo), true
+}
+
+// build makes the backup of a matched object.
+func (m *mapper) build(mo *matched) model.Backup {
+	o, f := &mo.object, mo.fields
 	b := model.Backup{
 		Source:       m.src.Name,
 		Env:          m.src.Env,
@@ -83,13 +130,6 @@ func (m *mapper) backup(o *object) (model.Backup, bool) {
 	}
 	if f.Type != "" {
 		b.Type = model.BackupType(strings.ToLower(f.Type))
-		if !b.Type.Valid() {
-			m.rejected++
-			if m.example == nil {
-				m.example = &keytemplate.MismatchError{Key: o.Key, Template: m.tpl.String(), Reason: "{type} " + f.Type + " is not one of full, diff, incr, snapshot, logical, wal"}
-			}
-			return model.Backup{}, false
-		}
 	}
 	if b.End.IsZero() {
 		// An inventory without LastModifiedDate: the key's time is all
@@ -102,7 +142,7 @@ func (m *mapper) backup(o *object) (model.Backup, bool) {
 		b.StorageClass = "STANDARD"
 	}
 	m.protect(&b, o)
-	return b, true
+	return b
 }
 
 // protect sets a backup's encryption and lock from the object's own facts

@@ -117,28 +117,28 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		return nil, err
 	}
 	m := &mapper{src: c.src, opts: c.opts, tpl: c.tpl, facts: facts, tags: labels(c.src.Labels)}
-	// Backups are kept per page and joined once at the end into a slice of
-	// the exact size: a catalog of a million backups is half a gigabyte of
-	// records, and growing one slice as pages arrive would copy it over and
-	// over.
+	// Matched objects are kept per page in their compact form and the
+	// backups built once at the end into a slice of the exact size: a
+	// catalog of a million backups is half a gigabyte of records, and
+	// growing one slice as pages arrive would copy it over and over.
 	var (
 		mu     sync.Mutex
-		chunks [][]model.Backup
+		chunks [][]matched
 		total  int
 	)
 	add := func(objs []object) {
 		mu.Lock()
 		defer mu.Unlock()
-		var page []model.Backup
+		var page []matched
 		for i := range objs {
 			if !m.inScope(objs[i].Key) {
 				continue
 			}
-			if b, ok := m.backup(&objs[i]); ok {
+			if mo, ok := m.match(&objs[i]); ok {
 				if page == nil {
-					page = make([]model.Backup, 0, len(objs)-i)
+					page = make([]matched, 0, len(objs)-i)
 				}
-				page = append(page, b)
+				page = append(page, mo)
 			}
 		}
 		if len(page) > 0 {
@@ -162,7 +162,9 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	}
 	backups := make([]model.Backup, 0, total)
 	for i := range chunks {
-		backups = append(backups, chunks[i]...)
+		for j := range chunks[i] {
+			backups = append(backups, m.build(&chunks[i][j]))
+		}
 		chunks[i] = nil
 	}
 	// Listings of several prefixes and inventory files finish in any
