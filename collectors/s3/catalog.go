@@ -93,16 +93,6 @@ func (m *mapper) intern(s string) string {
 	return s
 }
 
-// backup maps one object to a backup; ok is false (and the key counted as
-// rejected) when the key does not fit the template.
-func (m *mapper) backup(o *object) (model.Backup, bool) {
-	mo, ok := m.match(o)
-	if !ok {
-		return model.Backup{}, false
-	}
-	return m.build(&mo), true
-}
-
 // build makes the backup of a matched object.
 func (m *mapper) build(mo *matched) model.Backup {
 	o, f := &mo.object, mo.fields
