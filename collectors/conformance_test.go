@@ -81,6 +81,13 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s.S3Requests = &config.S3RequestsOptions{Region: "eu-west-1", Endpoint: aws.URL, Buckets: []config.S3RequestBucket{{Name: "b", FilterID: "EntireBucket"}},
 		Metrics: config.DefaultS3RequestMetrics(), Period: config.DefaultS3RequestsPeriod, Lookback: config.DefaultS3RequestsLookback}
 	m[config.TypeS3Requests] = brokenSource{s, runx.KindConfig}
+
+	// An S3 endpoint where nothing listens.
+	s = src(config.TypeS3)
+	s.Dataset = "dumps"
+	s.S3 = &config.S3Options{Bucket: "backups", KeyTemplate: "{time}.dump", Endpoint: "http://127.0.0.1:1", PathStyle: true,
+		Mode: config.S3ModeList, BackupType: "full", Concurrency: 1}
+	m[config.TypeS3] = brokenSource{s, runx.KindIO}
 	return m
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
+	"github.com/restorable/restorable/collectors/s3"
 	"github.com/restorable/restorable/collectors/s3requests"
 	"github.com/restorable/restorable/collectors/velero"
 	"github.com/restorable/restorable/collectors/walg"
@@ -43,6 +44,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypeS3Requests: func(src *config.Source, d Deps) (Collector, error) {
 			return s3requests.New(src, d.Prices, d.Logger, d.Now)
+		},
+		config.TypeS3: func(src *config.Source, d Deps) (Collector, error) {
+			return s3.New(src, d.Logger, d.Now)
 		},
 	}
 }

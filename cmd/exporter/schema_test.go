@@ -125,6 +125,13 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-events-no-journal.yml":          "a key that needs another",
 		"invalid-events-rollback-regexp.yml":     "a regular expression's syntax",
 		"invalid-events-unknown-env.yml":         "reference to an environment",
+		"invalid-min-lock-env.yml":               "reference to an environment",
+		"invalid-s3-endpoint-credentials.yml":    "the parts of a URL",
+		"invalid-s3-inventory.yml":               "a key that needs another",
+		"invalid-s3-no-dataset.yml":              "one of two keys (dataset, or {dataset} in the key template)",
+		"invalid-s3-placeholder.yml":             "the placeholders of a key template",
+		"invalid-s3-prefix-outside.yml":          "prefixes compared with the key template",
+		"invalid-s3-prefix-overlap.yml":          "prefixes compared with each other",
 	}
 	invalid, _ := filepath.Glob("../../internal/config/testdata/invalid-*.yml")
 	if len(invalid) < 30 {

@@ -50,6 +50,7 @@ const (
 	TypeWALG       = "walg"
 	TypeVelero     = "velero"
 	TypeAWSBackup  = "awsbackup"
+	TypeS3         = "s3"
 
 	// TypeCostExplorer reads S3 and AWS Backup costs from the AWS Cost
 	// Explorer API; TypeS3Requests reads S3 request metrics from
@@ -59,7 +60,7 @@ const (
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeCostExplorer, TypeS3Requests, TypeWALG, TypeVelero, TypeAWSBackup}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeCostExplorer, TypeS3Requests, TypeWALG, TypeVelero, TypeAWSBackup, TypeS3}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -133,6 +134,7 @@ type QuietWindow struct {
 type Classification struct {
 	MaxAge  map[string]Duration `yaml:"max_age,omitempty" doc:"Longest age of a backup per environment."`
 	Regions []string            `yaml:"regions,omitempty" doc:"Regions data of this class may be stored in."`
+	MinLock map[string]Duration `yaml:"min_lock,omitempty" doc:"Shortest default lock retention (S3 Object Lock, vault lock) a store holding this class must apply, per environment."`
 }
 
 // Collection sets how sources run in the background.
@@ -159,7 +161,7 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,costexplorer,s3requests,walg,velero,awsbackup"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,costexplorer,s3requests,walg,velero,awsbackup,s3"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
@@ -178,6 +180,7 @@ type Source struct {
 	CostExplorer *CostExplorerOptions `yaml:"costexplorer,omitempty" doc:"Options of a costexplorer source."`
 	S3Requests   *S3RequestsOptions   `yaml:"s3requests,omitempty" doc:"Options of an s3requests source."`
 	APIBudget    *APIBudget           `yaml:"api_budget,omitempty" doc:"Monthly budget for the API requests of this source: the exporter recommends the shortest interval that stays within it (docs/collectors.md, API budget)."`
+	S3           *S3Options           `yaml:"s3,omitempty" doc:"Options of an s3 source (backups stored as objects)."`
 
 	line int
 }
@@ -493,6 +496,11 @@ func (c *Config) validate() error {
 				return errAt(c.lineOf("classifications", cname, "max_age", env), "classifications.%s.max_age: unknown environment %q", cname, env)
 			}
 		}
+		for _, env := range sortedKeys(c.Classifications[cname].MinLock) {
+			if _, ok := c.Environments[env]; !ok {
+				return errAt(c.lineOf("classifications", cname, "min_lock", env), "classifications.%s.min_lock: unknown environment %q", cname, env)
+			}
+		}
 	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
@@ -524,6 +532,12 @@ func (c *Config) validate() error {
 		}
 		if err := s.validateOptions(where); err != nil {
 			return err
+		}
+		if s.S3 != nil {
+			if err := c.validateS3(i, s, where); err != nil {
+				return err
+			}
+			s.S3.applyDefaults()
 		}
 	}
 	probes := map[string]int{}
@@ -590,7 +604,7 @@ func (c *Config) validate() error {
 func (s *Source) validateOptions(where string) error {
 	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil,
 		TypeWALG: s.WALG != nil, TypeVelero: s.Velero != nil, TypeAWSBackup: s.AWSBackup != nil,
-		TypeCostExplorer: s.CostExplorer != nil, TypeS3Requests: s.S3Requests != nil}
+		TypeCostExplorer: s.CostExplorer != nil, TypeS3Requests: s.S3Requests != nil, TypeS3: s.S3 != nil}
 	for t, ok := range set {
 		if ok && t != s.Type {
 			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
@@ -630,6 +644,10 @@ func (s *Source) validateOptions(where string) error {
 		if err := s.S3Requests.validate(where); err != nil {
 			return errAt(s.line, "%v", err)
 		}
+	case TypeS3:
+		if s.S3 == nil {
+			return errAt(s.line, "%s.s3: bucket and key_template are required for an s3 source", where)
+		}
 	}
 	if s.DatasetFrom != "" {
 		if !validDatasetFrom(s.DatasetFrom) {
@@ -642,6 +660,8 @@ func (s *Source) validateOptions(where string) error {
 			return errAt(s.line, "%s.dataset_from: does not apply to a manifest source (each manifest record names its dataset; set dataset to fix one)", where)
 		case s.Type == TypeCostExplorer || s.Type == TypeS3Requests:
 			return errAt(s.line, "%s.dataset_from: does not apply to a %s source; set dataset, or a dataset per bucket (s3requests)", where, s.Type)
+		case s.Type == TypeS3:
+			return errAt(s.line, "%s.dataset_from: does not apply to an s3 source (name the dataset in s3.key_template as {dataset}, or set dataset to fix one)", where)
 		case s.Type == TypeRestic && s.DatasetFrom == "stanza":
 			return errAt(s.line, "%s.dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY", where)
 		case s.Type == TypePgBackRest && (s.DatasetFrom == "host" || s.DatasetFrom == "path"):

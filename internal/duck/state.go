@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
 )
@@ -416,8 +417,10 @@ func (d *DB) RepositoriesSince(ctx context.Context, from, at time.Time) ([]Repos
 	if !ok {
 		return nil, nil
 	}
+	// The empty select gives the columns added since the first release
+	// (the protection facts) to a window of older files only.
 	q := `WITH rows AS MATERIALIZED (
-	SELECT * FROM ` + src + ` WHERE observed_at <= $1
+	SELECT * FROM (` + emptySelect(TableRepositories) + ` UNION ALL BY NAME SELECT * FROM ` + src + `) WHERE observed_at <= $1
 ), latest AS (
 	SELECT * FROM rows
 	QUALIFY row_number() OVER (PARTITION BY source, name ORDER BY observed_at DESC) = 1
@@ -433,7 +436,10 @@ func (d *DB) RepositoriesSince(ctx context.Context, from, at time.Time) ([]Repos
 SELECT l.source, l.env, coalesce(l.dataset, ''), l.name, l.observed_at, coalesce(l.location, ''), coalesce(l.storage_class, ''),
 	coalesce(l.region, ''), coalesce(l.stored_bytes, 0), coalesce(l.logical_bytes, 0), coalesce(l.dedup_ratio, 0),
 	coalesce(l.compression_ratio, 0), coalesce(l.wal_min, ''), coalesce(l.wal_max, ''), l.healthy, l.status_code,
-	coalesce(l.status, ''), l.backup_locked, l.restore_locked, CASE WHEN l.wal_max IS NOT NULL THEN s.t END
+	coalesce(l.status, ''), l.backup_locked, l.restore_locked, CASE WHEN l.wal_max IS NOT NULL THEN s.t END,
+	coalesce(l.has_protection, false), coalesce(l.versioning, ''), coalesce(l.lock_mode, ''), coalesce(l.lock_retention_seconds, 0),
+	coalesce(l.encryption, ''), coalesce(l.kms_key, ''), coalesce(l.lifecycle_known, false), coalesce(l.transition_after_seconds, 0),
+	coalesce(l.transition_class, ''), coalesce(l.expire_after_seconds, 0)
 FROM latest l LEFT JOIN since s ON l.source = s.source AND l.name = s.name
 ORDER BY l.env, l.source, l.name`
 	rows, err := d.Query(ctx, q, at.UTC())
@@ -447,11 +453,16 @@ ORDER BY l.env, l.source, l.name`
 		var r RepositoryAt
 		var code int64
 		var since sql.NullTime
+		var p history.RepositoryRow
 		if err := rows.Scan(&r.Source, &r.Env, &r.Dataset, &r.Name, &r.ObservedAt, &r.Location, &r.StorageClass,
 			&r.Region, &r.StoredBytes, &r.LogicalBytes, &r.DedupRatio, &r.CompressionRatio, &r.WALMin, &r.WALMax,
-			&r.Healthy, &code, &r.Status, &r.BackupLocked, &r.RestoreLocked, &since); err != nil {
+			&r.Healthy, &code, &r.Status, &r.BackupLocked, &r.RestoreLocked, &since,
+			&p.HasProtection, &p.Versioning, &p.LockMode, &p.LockRetentionSeconds, &p.Encryption, &p.KMSKey,
+			&p.LifecycleKnown, &p.TransitionAfterSeconds, &p.TransitionClass, &p.ExpireAfterSeconds); err != nil {
 			return nil, fail(err)
 		}
+		// The history's own mapping of the columns to the facts.
+		r.Protection = p.ProtectionOf()
 		r.StatusCode = int(code)
 		r.ObservedAt = r.ObservedAt.UTC()
 		if since.Valid {

@@ -102,6 +102,40 @@ func (r *backupCheckpointRowV1) upgrade() BackupCheckpointRow {
 	return BackupCheckpointRow{BackupRow: r.backupRowV1.upgrade(), CheckpointAt: r.CheckpointAt}
 }
 
+// repositoryRowV1 is RepositoryRow before the protection facts.
+type repositoryRowV1 struct {
+	Source           string    `parquet:"source,dict"`
+	Env              string    `parquet:"env,dict"`
+	Dataset          string    `parquet:"dataset,dict"`
+	Name             string    `parquet:"name,dict"`
+	ObservedAt       time.Time `parquet:"observed_at,timestamp(microsecond:utc)"`
+	Location         string    `parquet:"location,optional,dict"`
+	StorageClass     string    `parquet:"storage_class,optional,dict"`
+	Region           string    `parquet:"region,optional,dict"`
+	StoredBytes      int64     `parquet:"stored_bytes,optional"`
+	LogicalBytes     int64     `parquet:"logical_bytes,optional"`
+	DedupRatio       float64   `parquet:"dedup_ratio,optional"`
+	CompressionRatio float64   `parquet:"compression_ratio,optional"`
+	WALMin           string    `parquet:"wal_min,optional"`
+	WALMax           string    `parquet:"wal_max,optional"`
+	Healthy          bool      `parquet:"healthy"`
+	StatusCode       int64     `parquet:"status_code"`
+	Status           string    `parquet:"status,optional,dict"`
+	BackupLocked     bool      `parquet:"backup_locked"`
+	RestoreLocked    bool      `parquet:"restore_locked"`
+	ContentHash      int64     `parquet:"content_hash"`
+}
+
+func (r *repositoryRowV1) upgrade() RepositoryRow {
+	return RepositoryRow{
+		Source: r.Source, Env: r.Env, Dataset: r.Dataset, Name: r.Name, ObservedAt: r.ObservedAt,
+		Location: r.Location, StorageClass: r.StorageClass, Region: r.Region,
+		StoredBytes: r.StoredBytes, LogicalBytes: r.LogicalBytes, DedupRatio: r.DedupRatio, CompressionRatio: r.CompressionRatio,
+		WALMin: r.WALMin, WALMax: r.WALMax, Healthy: r.Healthy, StatusCode: r.StatusCode, Status: r.Status,
+		BackupLocked: r.BackupLocked, RestoreLocked: r.RestoreLocked, ContentHash: r.ContentHash,
+	}
+}
+
 // readLegacy reads a file whose schema is an earlier one of T's table into
 // rows of T. It reports false when the schema is none it knows.
 func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]T) error) (bool, error) {
@@ -110,6 +144,8 @@ func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]
 		return readUpgraded(pf, path, skip, (*backupRowV1).upgrade, f)
 	case func([]BackupCheckpointRow) error:
 		return readUpgraded(pf, path, skip, (*backupCheckpointRowV1).upgrade, f)
+	case func([]RepositoryRow) error:
+		return readUpgraded(pf, path, skip, (*repositoryRowV1).upgrade, f)
 	}
 	return false, nil
 }

@@ -235,6 +235,21 @@ type RepositoryRow struct {
 	Status           string    `parquet:"status,optional,dict"`
 	BackupLocked     bool      `parquet:"backup_locked"`
 	RestoreLocked    bool      `parquet:"restore_locked"`
+	// The store's protection facts (model.Protection), added after the
+	// first release: files written before have no such columns, and
+	// readers take them as NULL (DuckDB's union_by_name, readLegacy
+	// here). HasProtection is true when the source reads the facts at all;
+	// an empty fact with it is "unknown".
+	HasProtection          bool   `parquet:"has_protection,optional"`
+	Versioning             string `parquet:"versioning,optional,dict"`
+	LockMode               string `parquet:"lock_mode,optional,dict"`
+	LockRetentionSeconds   int64  `parquet:"lock_retention_seconds,optional"`
+	Encryption             string `parquet:"encryption,optional,dict"`
+	KMSKey                 string `parquet:"kms_key,optional,dict"`
+	LifecycleKnown         bool   `parquet:"lifecycle_known,optional"`
+	TransitionAfterSeconds int64  `parquet:"transition_after_seconds,optional"`
+	TransitionClass        string `parquet:"transition_class,optional,dict"`
+	ExpireAfterSeconds     int64  `parquet:"expire_after_seconds,optional"`
 	// ContentHash fingerprints every column but observed_at and itself, for
 	// the writer's duplicate filter.
 	ContentHash int64 `parquet:"content_hash"`
@@ -263,8 +278,31 @@ func RepositoryRowOf(r *model.Repository) RepositoryRow {
 		BackupLocked:     r.BackupLocked,
 		RestoreLocked:    r.RestoreLocked,
 	}
+	if p := r.Protection; p != nil {
+		row.HasProtection = true
+		row.Versioning, row.LockMode, row.Encryption, row.KMSKey = p.Versioning, p.LockMode, p.Encryption, p.KMSKey
+		row.LockRetentionSeconds = int64(p.LockRetention / time.Second)
+		row.LifecycleKnown = p.LifecycleKnown
+		row.TransitionAfterSeconds = int64(p.TransitionAfter / time.Second)
+		row.TransitionClass = p.TransitionClass
+		row.ExpireAfterSeconds = int64(p.ExpireAfter / time.Second)
+	}
 	row.ContentHash = row.contentHash()
 	return row
+}
+
+// ProtectionOf returns the protection facts a row holds, nil when the
+// source reported none.
+func (r *RepositoryRow) ProtectionOf() *model.Protection {
+	if !r.HasProtection {
+		return nil
+	}
+	return &model.Protection{
+		Versioning: r.Versioning, LockMode: r.LockMode, LockRetention: time.Duration(r.LockRetentionSeconds) * time.Second,
+		Encryption: r.Encryption, KMSKey: r.KMSKey, LifecycleKnown: r.LifecycleKnown,
+		TransitionAfter: time.Duration(r.TransitionAfterSeconds) * time.Second, TransitionClass: r.TransitionClass,
+		ExpireAfter: time.Duration(r.ExpireAfterSeconds) * time.Second,
+	}
 }
 
 // Repository maps the row back to the record it was made from.
@@ -289,6 +327,7 @@ func (r *RepositoryRow) Repository() model.Repository {
 		Status:           r.Status,
 		BackupLocked:     r.BackupLocked,
 		RestoreLocked:    r.RestoreLocked,
+		Protection:       r.ProtectionOf(),
 	}
 }
 
@@ -308,6 +347,17 @@ func (r *RepositoryRow) contentHash() int64 {
 	h.bool(r.Healthy)
 	h.bool(r.BackupLocked)
 	h.bool(r.RestoreLocked)
+	// Hashed only when set, so that the stored hashes of repositories
+	// without protection facts stay what they were.
+	if r.HasProtection {
+		for _, s := range [...]string{r.Versioning, r.LockMode, r.Encryption, r.KMSKey, r.TransitionClass} {
+			h.str(s)
+		}
+		h.u64(uint64(r.LockRetentionSeconds))
+		h.u64(uint64(r.TransitionAfterSeconds))
+		h.u64(uint64(r.ExpireAfterSeconds))
+		h.bool(r.LifecycleKnown)
+	}
 	return int64(h.sum())
 }
 

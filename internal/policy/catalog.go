@@ -114,7 +114,7 @@ func Checks() []Check {
 			ID: CheckMinAge, Title: "Oldest backup younger than the minimum age", Severity: SeverityWarning,
 			Params:   []string{"environments.ENV.retention.min_age"},
 			Controls: []string{ISOBackup, ISORecords, SOCRecovery},
-			Help:     "The oldest retained successful backup is younger than the minimum age, so the history reaches back less far than policy requires. Check the source's retention (restic forget, repo1-retention-full).",
+			Help:     "The oldest retained successful backup is younger than the minimum age, so the history reaches back less far than policy requires, or a store's lifecycle rule deletes backups before they reach that age (a bucket expiring them sooner). Check the source's retention (restic forget, repo1-retention-full) or the bucket's lifecycle expiration.",
 		},
 		{
 			ID: CheckMaxAge, Title: "Backups older than the maximum age", Severity: SeverityWarning,
@@ -147,14 +147,14 @@ func Checks() []Check {
 		},
 		{
 			ID: CheckImmutable, Title: "Backups not immutable", Severity: SeverityWarning,
-			Params:   []string{"environments.ENV.require.immutable"},
+			Params:   []string{"environments.ENV.require.immutable", "classifications.CLASS.min_lock", "environments.ENV.retention.min_age"},
 			Controls: []string{ISOBackup, ISORecords, SOCRecovery, SOCIncidentRecovery},
-			Help:     "Backups that hold data without object lock, append-only mode or vault lock, or whose lock has expired, where the environment requires immutability.",
+			Help:     "Backups that hold data without object lock, append-only mode or vault lock, or whose lock has expired, where the environment requires immutability; or a store (bucket, vault) whose default lock is shorter than its data's classification asks (min_lock), or than the retention's min_age where immutability is required, or that has no default lock where the classification asks for one. A store whose lock configuration is unknown is not judged.",
 		},
 		{
 			ID: CheckArchive, Title: "Old backups still in hot storage", Severity: SeverityInfo,
 			Params: []string{"environments.ENV.archive_after", "checks.hot_storage_classes"},
-			Help:   "Successful backups older than archive_after still in a hot storage class. analyze tiering says what moving them saves.",
+			Help:   "Successful backups older than archive_after still in a hot storage class, or a store whose known lifecycle rules never move backups out of hot storage, or only after archive_after. analyze tiering says what moving them saves.",
 		},
 		{
 			ID: CheckResidency, Title: "Backups outside the allowed regions", Severity: SeverityCritical,

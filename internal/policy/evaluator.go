@@ -39,6 +39,9 @@ type evaluator struct {
 	// deploys the pre-release backup check judges, per track.
 	tracks        []Track
 	deployBackups map[TrackKey][]judgedDeploy
+	// stores are the repositories that report protection facts, by
+	// source, built on first use once repos is complete.
+	stores map[string][]*model.Repository
 	// catalog is the check catalog by id, built once per evaluation.
 	catalog map[string]Check
 }
@@ -157,6 +160,7 @@ func (e *evaluator) findingsAll() []Finding {
 	}
 	out = append(out, e.checkReleases()...)
 	out = append(out, e.checkPITR()...)
+	out = append(out, e.checkStores()...)
 	out = append(out, e.checkProbes()...)
 	out = append(out, e.checkAgentDrift()...)
 	out = append(out, e.checkFreeze()...)

@@ -172,6 +172,13 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 	if in.Attempts != nil {
 		e.setAttempts(in.Attempts)
 	}
+	// Repositories first: the per-backup checks read their store's facts
+	// to tell a protection that is off from one that is unknown.
+	for i := range in.Repositories {
+		if e.configured(in.Repositories[i].Source) {
+			e.repos = append(e.repos, in.Repositories[i])
+		}
+	}
 	if in.Backups != nil {
 		for bs := range in.Backups {
 			e.addBackups(bs)
@@ -183,11 +190,6 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 		}
 	}
 	slices.SortFunc(e.expected, compareSeries)
-	for i := range in.Repositories {
-		if e.configured(in.Repositories[i].Source) {
-			e.repos = append(e.repos, in.Repositories[i])
-		}
-	}
 	probes := map[string]bool{}
 	for i := range cfg.Probes {
 		probes[cfg.Probes[i].Name] = true

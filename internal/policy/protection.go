@@ -30,8 +30,12 @@ func (e *evaluator) checkEncryption(k model.SeriesKey, env *config.Environment, 
 	for _, b := range members {
 		switch {
 		case !holdsData(b):
+		case !b.Encrypted && e.encryptionUnknown(b):
+			// Not known to be encrypted because its store's default
+			// encryption is unknown: not judged.
 		case !b.Encrypted:
 			plain.add(b)
+		case req.Encryption == config.EncryptionKMS && b.KeyID == "" && e.encryptionUnknown(b):
 		case req.Encryption == config.EncryptionKMS && b.KeyID == "":
 			noKey.add(b)
 		case req.Encryption == config.EncryptionKMS && len(req.KMSKeys) > 0 && !slices.Contains(req.KMSKeys, b.KeyID):
@@ -79,6 +83,8 @@ func (e *evaluator) checkImmutable(k model.SeriesKey, env *config.Environment, m
 	for _, b := range members {
 		switch {
 		case !holdsData(b):
+		case !b.Immutable && e.lockUnknown(b):
+			// Its store's lock configuration is unknown: not judged.
 		case !b.Immutable:
 			mutable.add(b)
 		case !b.RetainUntil.IsZero() && !b.RetainUntil.After(e.at):

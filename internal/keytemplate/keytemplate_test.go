@@ -1,0 +1,90 @@
+package keytemplate
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMatch(t *testing.T) {
+	at := time.Date(2024, 5, 1, 13, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		tpl, key string
+		want     Fields
+	}{
+		{"{env}/{dataset}/{release}/{time}.dump", "prod/payments/v1.4/2024-05-01T13:04:05Z.dump", Fields{Env: "prod", Dataset: "payments", Release: "v1.4", Time: at}},
+		{"db/{dataset}-{time}.sql.gz", "db/orders-20240501T130405Z.sql.gz", Fields{Dataset: "orders", Time: at}},
+		{"{_}/{dataset}/{type}/{id}.tar", "host1/files/incr/42.tar", Fields{Dataset: "files", Type: "incr", ID: "42"}},
+		{"{dataset}/{**}", "app/a/b/c", Fields{Dataset: "app"}},
+		{"{time}", "1714568645", Fields{Time: at}},
+		{"x/{time}", "x/2024-05-01T15:04:05.000+02:00", Fields{Time: at}},
+		{"x/{time}", "x/2024-05-01T13-04-05Z", Fields{Time: at}},
+		{"x/{time}", "x/2024-05-01", Fields{Time: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}},
+	} {
+		tpl, err := Parse(tc.tpl)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.tpl, err)
+		}
+		got, err := tpl.Match(tc.key)
+		if err != nil || got != tc.want {
+			t.Errorf("%s on %s: %+v, %v; want %+v", tc.tpl, tc.key, got, err, tc.want)
+		}
+	}
+}
+
+// A key that does not fit names the key and the template, and why when
+// its {time} is not a time.
+func TestMismatch(t *testing.T) {
+	tpl, err := Parse("{env}/{dataset}/{time}.dump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, reason := range map[string]string{
+		"prod/app/extra/2024-05-01.dump": "",
+		"prod/app/yesterday.dump":        `{time} "yesterday" is not a time`,
+		"prod/app/2024-05-01.tar":        "",
+	} {
+		_, err := tpl.Match(key)
+		var me *MismatchError
+		if !errors.As(err, &me) || me.Key != key || me.Template != tpl.String() {
+			t.Fatalf("%s: %v", key, err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `key "`+key+`" does not match key_template "{env}/{dataset}/{time}.dump"`) || !strings.Contains(msg, reason) {
+			t.Errorf("%s: message %q", key, msg)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for tpl, want := range map[string]string{
+		"":               "empty key template",
+		"{env}/{when}":   "unknown placeholder {when}",
+		"{env}{dataset}": "follows another placeholder",
+		"{env}/{env}":    "appears twice",
+		"{env}/{dataset": `"{" without "}"`,
+		"env}/x":         `"}" without "{"`,
+		"{**}/{dataset}": "{**} must be the last placeholder",
+	} {
+		_, err := Parse(tpl)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", tpl, err, want)
+		}
+	}
+}
+
+// Placeholders never match across "/", except {**}; the literal start is
+// the listing prefix.
+func TestLevelsAndPrefix(t *testing.T) {
+	tpl, _ := Parse("dumps/{dataset}/{time}.dump")
+	if tpl.Prefix() != "dumps/" {
+		t.Errorf("prefix %q", tpl.Prefix())
+	}
+	if _, err := tpl.Match("dumps/a/b/2024-05-01.dump"); err == nil {
+		t.Error("{dataset} matched across a /")
+	}
+	if p, _ := Parse("{env}/x"); p.Prefix() != "" {
+		t.Errorf("prefix %q, want empty", p.Prefix())
+	}
+}
