@@ -129,10 +129,12 @@ func Validate(ev *model.Event) error {
 			return fieldErr("backup.id", "required for a pre_release_backup")
 		}
 	case model.EventFreezeAck:
-		if ev.Actor == "" {
+		// Blank is missing: the policy would ignore such an ack, so it is
+		// refused here rather than acknowledged and then without effect.
+		if strings.TrimSpace(ev.Actor) == "" {
 			return fieldErr("actor", "required for a freeze_ack (who reviewed the backups)")
 		}
-		if ev.Reason == "" {
+		if strings.TrimSpace(ev.Reason) == "" {
 			return fieldErr("reason", "required for a freeze_ack")
 		}
 	}

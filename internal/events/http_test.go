@@ -315,6 +315,8 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		`{"kind":"pre_release_backup","env":"prod","dataset":"d","release":"r"}`:        "backup.id: required for a pre_release_backup",
 		`{"kind":"freeze_ack","env":"prod","dataset":"d","reason":"reviewed"}`:          "actor: required for a freeze_ack (who reviewed the backups)",
 		`{"kind":"freeze_ack","env":"prod","dataset":"d","actor":"alice"}`:              "reason: required for a freeze_ack",
+		`{"kind":"freeze_ack","env":"prod","dataset":"d","actor":"alice","reason":" "}`: "reason: required for a freeze_ack",
+		`{"kind":"freeze_ack","env":"prod","dataset":"d","actor":"\t","reason":"ok"}`:   "actor: required for a freeze_ack (who reviewed the backups)",
 		`{"kind":"deploy","env":"prod","dataset":"d","service":"e","release":"r"}`:      `service: "e" differs from dataset "d"; send one of them`,
 		`{"kind":"deploy"`:                       "body: unexpected EOF",
 		``:                                       "body: empty; a JSON object is expected",
