@@ -39,6 +39,9 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s = src(config.TypePgBackRest)
 	s.PgBackRest = &config.PgBackRestOptions{Binary: "/nonexistent/pgbackrest"}
 	m[config.TypePgBackRest] = brokenSource{s, runx.KindNotFound}
+	s = src(config.TypeBilling)
+	s.Billing = &config.BillingOptions{Path: filepath.Join(dir, "no-such-bills")}
+	m[config.TypeBilling] = brokenSource{s, runx.KindIO}
 	return m
 }
 

@@ -3,6 +3,7 @@ package collectors
 import (
 	"fmt"
 
+	"github.com/restorable/restorable/collectors/billing"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
 	"github.com/restorable/restorable/collectors/restic"
@@ -20,6 +21,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypePgBackRest: func(src *config.Source, d Deps) (Collector, error) {
 			return pgbackrest.New(src, d.Logger, d.Now)
+		},
+		config.TypeBilling: func(src *config.Source, d Deps) (Collector, error) {
+			return billing.New(src, d.Logger, d.Now)
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)

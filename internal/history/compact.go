@@ -80,6 +80,8 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[BackupCheckpointRow](dir, l.ours, now)
 		case TableSeriesCheckpoints:
 			err = compactPartition[SeriesCheckpointRow](dir, l.ours, now)
+		case TableCostLines:
+			err = compactPartition[CostLineRow](dir, l.ours, now)
 		}
 		if err != nil {
 			return err

@@ -42,7 +42,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableBackupCheckpoints, TableSeriesCheckpoints, TableCostLines}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -74,6 +74,8 @@ type Stats struct {
 	// Repositories are changed repositories, or the first observation of
 	// the day.
 	Repositories int
+	// CostLines are cost lines whose line id the history did not hold.
+	CostLines int
 	// CollectedAt is the collected_at the rows carry (microseconds).
 	CollectedAt time.Time
 }
@@ -98,6 +100,11 @@ type Writer struct {
 
 	probeMu   sync.Mutex
 	probeRuns map[string]struct{}
+
+	// costMu guards costLines, the hashes of the line ids the cost_lines
+	// table holds.
+	costMu    sync.Mutex
+	costLines map[uint64]struct{}
 
 	// compactMu keeps Compact, recovery and Latest from running at once.
 	// Appends never take it: they only add files, and compaction only
@@ -165,6 +172,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 		maxFiles:  opts.MaxFilesPerPartition,
 		sources:   map[string]*sourceState{},
 		probeRuns: map[string]struct{}{},
+		costLines: map[uint64]struct{}{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -317,6 +325,9 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 			st.repos[rows[i].Name] = repoState{hash: rows[i].ContentHash, observedAt: rows[i].ObservedAt}
 		}
 		stats.Repositories += len(rows)
+	}
+	if stats.CostLines, err = w.appendCostLines(source, cat.CostLines, now); err != nil {
+		return stats, err
 	}
 	return stats, nil
 }
@@ -684,6 +695,9 @@ func (w *Writer) rebuild(full bool) error {
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild probe state: %w", err)
+	}
+	if err := w.rebuildCostLines(); err != nil {
+		return fmt.Errorf("rebuild cost line state: %w", err)
 	}
 	return nil
 }
