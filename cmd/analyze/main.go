@@ -78,6 +78,7 @@ func subcommands() []func(*kingpin.Application, *globals) subcommand {
 		schemaCommand,
 		gateCommand,
 		auditCommand,
+		importCommand,
 	}
 }
 

@@ -78,8 +78,14 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 	b := &Bill{Format: p.format}
 	row := make([]string, len(header))
 	buf := make([]parquet.Row, 256)
-	var keys, vals []string
-	var keysOf, valsOf []string
+	// entries holds, per map column, the keys and values of one row.
+	type entries struct{ keys, vals []string }
+	perMap := map[string]*entries{}
+	for _, m := range maps {
+		if perMap[m.name] == nil {
+			perMap[m.name] = &entries{}
+		}
+	}
 	for _, rg := range pf.RowGroups() {
 		rows := rg.Rows()
 		for {
@@ -90,7 +96,9 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 			n, err := rows.ReadRows(buf)
 			for _, pr := range buf[:n] {
 				clear(row)
-				keys, vals, keysOf, valsOf = keys[:0], vals[:0], keysOf[:0], valsOf[:0]
+				for _, e := range perMap {
+					e.keys, e.vals = e.keys[:0], e.vals[:0]
+				}
 				for _, v := range pr {
 					c := v.Column()
 					if j, ok := flat[c]; ok {
@@ -98,38 +106,39 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 						continue
 					}
 					ml, ok := maps[c]
-					if !ok || v.IsNull() {
+					if !ok {
 						continue
 					}
+					// An empty map has one null key; a null value keeps
+					// its place beside its key.
+					e := perMap[ml.name]
 					if ml.isKey {
-						keys, keysOf = append(keys, valueText(v, kinds[c])), append(keysOf, ml.name)
+						if !v.IsNull() {
+							e.keys = append(e.keys, valueText(v, kinds[c]))
+						}
 					} else {
-						vals, valsOf = append(vals, valueText(v, kinds[c])), append(valsOf, ml.name)
+						e.vals = append(e.vals, valueText(v, kinds[c]))
 					}
 				}
 				var tags map[string]string
-				// Keys and values of one map come in the same order.
-				vi := map[string]int{}
-				for ki, k := range keys {
-					m := keysOf[ki]
-					var val string
-					for j := vi[m]; j < len(vals); j++ {
-						if valsOf[j] == m {
-							val, vi[m] = vals[j], j+1
-							break
+				for name, e := range perMap {
+					for i, k := range e.keys {
+						val := ""
+						if i < len(e.vals) {
+							val = e.vals[i]
 						}
-					}
-					if m == tagMap {
-						if val != "" {
-							if tags == nil {
-								tags = map[string]string{}
+						if name == tagMap {
+							if val != "" {
+								if tags == nil {
+									tags = map[string]string{}
+								}
+								tags[k] = val
 							}
-							tags[k] = val
+							continue
 						}
-						continue
-					}
-					if j, ok := virtual[m+"."+k]; ok {
-						row[j] = val
+						if j, ok := virtual[name+"."+k]; ok {
+							row[j] = val
+						}
 					}
 				}
 				b.Stats.Rows++

@@ -112,7 +112,11 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 	switch format {
 	case FormatFOCUS:
 		tagsJSON = "t_tags"
-		tag = func(k string) string { return fmt.Sprintf("json_extract_string(t_tags, %s)", SQLString(`$."`+k+`"`)) }
+		// json_extract_string fails on text that is not JSON, even where
+		// the row is rejected for it: CASE evaluates it on valid text only.
+		tag = func(k string) string {
+			return fmt.Sprintf("CASE WHEN json_valid(t_tags) THEN json_extract_string(t_tags, %s) END", SQLString(`$."`+k+`"`))
+		}
 		if isMap("Tags") {
 			tagsJSON = `nullif(to_json("Tags")::VARCHAR, '{}')`
 			tag = func(k string) string { return fmt.Sprintf(`element_at("Tags", %s)[1]`, SQLString(k)) }
@@ -177,7 +181,7 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 	when(bad("t_list", "v_list"), RejectBadList)
 	when("t_currency IS NULL", RejectNoCurrency)
 	if format == FormatFOCUS && !isMap("Tags") {
-		when("t_tags IS NOT NULL AND NOT (coalesce(json_valid(t_tags), false) AND json_type(t_tags) = 'OBJECT')", RejectBadTags)
+		when("t_tags IS NOT NULL AND coalesce(CASE WHEN json_valid(t_tags) THEN json_type(t_tags) END, '') <> 'OBJECT'", RejectBadTags)
 	}
 	status.WriteString(" ELSE " + SQLString(StatusOK) + " END")
 
@@ -204,7 +208,7 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 	l3 := []string{
 		"status",
 		"CAST(v_start AS DATE) AS dt",
-		SQLString(opts.Source) + " AS source",
+		"nullif(" + SQLString(opts.Source) + ", '') AS source",
 		SQLString(format) + " AS format",
 		lineID + " AS line_id",
 		"v_start AS period_start",

@@ -20,9 +20,9 @@ import (
 // appended again, so re-collecting or re-importing a bill adds nothing.
 const TableCostLines = "cost_lines"
 
-// CostLineRow is one cost line. Every column is optional, so that files
-// the analyzer's DuckDB import writes (where every column is nullable)
-// and files this writer writes have one schema.
+// CostLineRow is one cost line. Text and time columns are optional (NULL
+// when empty), as in the files the analyzer's DuckDB import writes;
+// amounts are required, because a zero cost is a real zero.
 type CostLineRow struct {
 	Source        string    `parquet:"source,optional,dict"`
 	Format        string    `parquet:"format,optional,dict"`
@@ -37,11 +37,11 @@ type CostLineRow struct {
 	Category      string    `parquet:"category,optional,dict"`
 	StorageClass  string    `parquet:"storage_class,optional,dict"`
 	UsageType     string    `parquet:"usage_type,optional,dict"`
-	Quantity      float64   `parquet:"quantity,optional"`
+	Quantity      float64   `parquet:"quantity"`
 	Unit          string    `parquet:"unit,optional,dict"`
-	BilledCost    float64   `parquet:"billed_cost,optional"`
-	EffectiveCost float64   `parquet:"effective_cost,optional"`
-	ListCost      float64   `parquet:"list_cost,optional"`
+	BilledCost    float64   `parquet:"billed_cost"`
+	EffectiveCost float64   `parquet:"effective_cost"`
+	ListCost      float64   `parquet:"list_cost"`
 	Currency      string    `parquet:"currency,optional,dict"`
 	// Tags is a JSON object, NULL when the line has none.
 	Tags        string    `parquet:"tags,optional"`
@@ -170,4 +170,47 @@ func AdoptFile(root, table string, day time.Time, path string, now time.Time) (s
 		return "", fmt.Errorf("adopt %s: %w", path, err)
 	}
 	return final, syncDir(dir)
+}
+
+// costLineColumns are the columns of CostLineRow in its order.
+var costLineColumns = []string{
+	"source", "format", "line_id", "period_start", "period_end", "provider", "account", "region", "service",
+	"resource", "category", "storage_class", "usage_type", "quantity", "unit", "billed_cost", "effective_cost",
+	"list_cost", "currency", "tags", "env", "dataset", "collected_at",
+}
+
+// readCostLines reads the rows of a cost_lines file column by column, by
+// name: files the writer wrote and files the DuckDB import wrote differ
+// in their schema's details (nullability, encodings), not in their
+// columns, and a GenericReader refuses (or, across schemas, misreads) the
+// other kind.
+func readCostLines(path string, fn func([]CostLineRow) error) error {
+	batch := make([]CostLineRow, 0, readBatch)
+	num := func(v parquet.Value) float64 {
+		if v.IsNull() {
+			return 0
+		}
+		return v.Double()
+	}
+	err := readColumns(path, costLineColumns, func(v []parquet.Value) error {
+		batch = append(batch, CostLineRow{
+			Source: valueString(v[0]), Format: valueString(v[1]), LineID: valueString(v[2]),
+			PeriodStart: valueMicros(v[3]), PeriodEnd: valueMicros(v[4]), Provider: valueString(v[5]),
+			Account: valueString(v[6]), Region: valueString(v[7]), Service: valueString(v[8]),
+			Resource: valueString(v[9]), Category: valueString(v[10]), StorageClass: valueString(v[11]),
+			UsageType: valueString(v[12]), Quantity: num(v[13]), Unit: valueString(v[14]),
+			BilledCost: num(v[15]), EffectiveCost: num(v[16]), ListCost: num(v[17]), Currency: valueString(v[18]),
+			Tags: valueString(v[19]), Env: valueString(v[20]), Dataset: valueString(v[21]), CollectedAt: valueMicros(v[22]),
+		})
+		if len(batch) == cap(batch) {
+			err := fn(batch)
+			batch = batch[:0]
+			return err
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = fn(batch)
+	}
+	return err
 }
