@@ -249,6 +249,7 @@ func (a *app) onRun(r collectors.Run) {
 	} else if r.Catalog != nil && a.history != nil {
 		a.self.HistoryWritten("backups", st.Backups+st.Removed)
 		a.self.HistoryWritten("repositories", st.Repositories)
+		a.self.HistoryWritten(history.TableCostLines, st.CostLines)
 	}
 	a.current(evaluateEvery)
 }

@@ -423,6 +423,11 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
+	bills, err := filepath.Abs("testdata/e2e/billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("path: billing/"), []byte("path: "+bills+"/"))
 	writeE2ETokenHash(t, dir)
 	cfg := filepath.Join(dir, "restorable.yml")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/restorable/restorable/internal/config"
 )
 
 // The bill formats.
@@ -14,8 +16,9 @@ const (
 	FormatCUR2  = "cur2"
 )
 
-// Formats lists the formats a bill can be read as (auto detects).
-var Formats = []string{FormatAuto, FormatFOCUS, FormatCUR, FormatCUR2}
+// Formats lists the formats a bill can be read as (auto detects): the
+// configuration's billing.format accepts the same.
+var Formats = config.BillingFormats
 
 // field is one value a cost line is made of.
 type field int

@@ -204,6 +204,10 @@ type PgBackRestOptions struct {
 	Immutable    bool     `yaml:"immutable,omitempty" doc:"The repository storage is object-locked."`
 }
 
+// BillingFormats are the values of billing.format ("" is auto); the
+// billing package reads them.
+var BillingFormats = []string{"auto", "focus", "cur", "cur2"}
+
 // BillingOptions configures a billing source: bill files (FOCUS, AWS CUR,
 // CUR 2.0) in a directory.
 type BillingOptions struct {
@@ -599,6 +603,9 @@ func (s *Source) validateOptions(where string) error {
 	case TypeBilling:
 		if s.Billing == nil || s.Billing.Path == "" {
 			return errAt(s.line, "%s.billing.path: required for a billing source", where)
+		}
+		if s.Billing.Format != "" && !slices.Contains(BillingFormats, s.Billing.Format) {
+			return errAt(s.line, "%s.billing.format: %q is not one of %s", where, s.Billing.Format, strings.Join(BillingFormats, ", "))
 		}
 		if s.DatasetFrom != "" {
 			return errAt(s.line, "%s.dataset_from: does not apply to a billing source; use billing.attribution", where)

@@ -60,6 +60,8 @@ type descs struct {
 	colSuccess, colDuration, colLastRun, colLastSuccess, colInterval, colFromHistory *prometheus.Desc
 
 	gateOpen, gateOverride, finding, findings *prometheus.Desc
+
+	cost *costDescs
 }
 
 func newDescs() *descs {
@@ -121,6 +123,8 @@ func newDescs() *descs {
 		gateOverride: d("deploy", "gate_override_expiry_timestamp_seconds", "When the break-glass override of the deploy gate in force expires (dataset empty: the whole environment). Absent while none is in force.", []string{"env", "dataset"}),
 		finding:      d("policy", "finding", "Open policy findings of a check for a dataset (or source, probe, repository of it), from the exporter's policy evaluation; usually 1, more when several releases, probes or repositories of the dataset breach the same check. Absent while nothing breaches.", findingLabels),
 		findings:     d("policy", "findings", "Open policy findings by environment and severity.", []string{"env", "severity"}),
+
+		cost: newCostDescs(),
 	}
 }
 
@@ -383,6 +387,7 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 			}
 			out = c.appendRepositoryFacts(out, r, rl)
 		}
+		out = c.appendCosts(out, st.Source, st.Catalog.CostLines)
 	}
 	return out
 }

@@ -49,7 +49,7 @@ func NewSelf(reg prometheus.Registerer) *Self {
 		}),
 	}
 	reg.MustRegister(s.runs, s.errors, s.calls, s.readBytes, s.historyRows, s.historyErrors, s.reloadOK, s.reloadTime)
-	for _, t := range []string{"backups", "repositories", "probes"} {
+	for _, t := range []string{"backups", "repositories", "probes", "cost_lines"} {
 		s.historyRows.WithLabelValues(t)
 	}
 	return s
