@@ -79,6 +79,7 @@ func subcommands() []func(*kingpin.Application, *globals) subcommand {
 		gateCommand,
 		auditCommand,
 		importCommand,
+		costCommand,
 	}
 }
 
