@@ -190,7 +190,6 @@ func TestLike(t *testing.T) {
 	}
 }
 
-
 // messySample is a FOCUS bill with every quirk the samples and real
 // exports have, one line each; MessyRejected are the reasons of its
 // rejected lines.

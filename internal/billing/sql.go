@@ -162,7 +162,9 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 		num(effective) + " AS v_effective",
 		num("t_list") + " AS v_list",
 	}
-	bad := func(t, v string) string { return fmt.Sprintf("(%s IS NOT NULL AND (%s IS NULL OR NOT isfinite(%s)))", t, v, v) }
+	bad := func(t, v string) string {
+		return fmt.Sprintf("(%s IS NOT NULL AND (%s IS NULL OR NOT isfinite(%s)))", t, v, v)
+	}
 	var status strings.Builder
 	status.WriteString("CASE WHEN rule IS NULL THEN " + SQLString(StatusOutOfScope))
 	when := func(cond, reason string) { fmt.Fprintf(&status, " WHEN %s THEN %s", cond, SQLString(reason)) }
