@@ -11,6 +11,7 @@ package billing
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/restorable/restorable/internal/model"
@@ -245,39 +246,78 @@ func like(s, p string) bool {
 }
 
 // RuleSQL returns a SQL expression that evaluates to the 1-based index of
-// the first rule the columns (SQL expressions of VARCHAR, NULL taken as
-// empty) match, or NULL when none does: the same decision as Match, so
-// that the DuckDB import keeps the lines the Go parser keeps.
+// the first rule the key matches, or NULL when none does: the same
+// decision as Match, so that the DuckDB import keeps the lines the Go
+// parser keeps. The expressions of k must be lower-case text, never NULL
+// (lower(coalesce(x, ''))), so that the patterns are matched with LIKE.
+//
+// Runs of rules with the same provider, services and subcategory are
+// tested as one: a line outside a run's services skips all of its rules.
+// COALESCE tries the runs in order and stops at the first that matches,
+// so the first matching rule still wins.
 func RuleSQL(rules []Rule, k Key) string {
-	var b strings.Builder
-	b.WriteString("CASE")
-	col := func(expr string) string { return "coalesce(" + expr + ", '')" }
-	for i := range rules {
-		r := &rules[i]
-		var conds []string
-		add := func(expr, pattern string) {
-			if pattern != "" {
-				conds = append(conds, col(expr)+" ILIKE "+SQLString(pattern))
-			}
+	like := func(expr, pattern string) string {
+		p := strings.ToLower(pattern)
+		if !strings.ContainsAny(p, "%_") {
+			return expr + " = " + SQLString(p)
 		}
-		add(k.Provider, r.Provider)
-		add(k.Subcategory, r.Subcategory)
-		add(k.Usage, r.Usage)
-		add(k.Unit, r.Unit)
-		if len(r.Services) > 0 {
-			alts := make([]string, len(r.Services))
-			for j, s := range r.Services {
-				alts[j] = col(k.Service) + " ILIKE " + SQLString(s)
-			}
-			conds = append(conds, "("+strings.Join(alts, " OR ")+")")
-		}
-		if len(conds) == 0 {
-			conds = []string{"true"}
-		}
-		fmt.Fprintf(&b, " WHEN %s THEN %d", strings.Join(conds, " AND "), i+1)
+		return expr + " LIKE " + SQLString(p)
 	}
-	b.WriteString(" END")
-	return b.String()
+	var runs []string
+	for i := 0; i < len(rules); {
+		first := &rules[i]
+		j := i
+		for j < len(rules) && rules[j].Provider == first.Provider && rules[j].Subcategory == first.Subcategory && slices.Equal(rules[j].Services, first.Services) {
+			j++
+		}
+		var guard []string
+		if first.Provider != "" {
+			guard = append(guard, like(k.Provider, first.Provider))
+		}
+		if first.Subcategory != "" {
+			guard = append(guard, like(k.Subcategory, first.Subcategory))
+		}
+		if len(first.Services) > 0 {
+			var exact, alts []string
+			for _, svc := range first.Services {
+				if strings.ContainsAny(svc, "%_") {
+					alts = append(alts, like(k.Service, svc))
+				} else {
+					exact = append(exact, SQLString(strings.ToLower(svc)))
+				}
+			}
+			if len(exact) > 0 {
+				alts = append(alts, k.Service+" IN ("+strings.Join(exact, ", ")+")")
+			}
+			guard = append(guard, "("+strings.Join(alts, " OR ")+")")
+		}
+		var inner strings.Builder
+		inner.WriteString("CASE")
+		for n := i; n < j; n++ {
+			var conds []string
+			if rules[n].Usage != "" {
+				conds = append(conds, like(k.Usage, rules[n].Usage))
+			}
+			if rules[n].Unit != "" {
+				conds = append(conds, like(k.Unit, rules[n].Unit))
+			}
+			if len(conds) == 0 {
+				conds = []string{"true"}
+			}
+			fmt.Fprintf(&inner, " WHEN %s THEN %d", strings.Join(conds, " AND "), n+1)
+		}
+		inner.WriteString(" END")
+		if len(guard) == 0 {
+			runs = append(runs, inner.String())
+		} else {
+			runs = append(runs, "CASE WHEN "+strings.Join(guard, " AND ")+" THEN "+inner.String()+" END")
+		}
+		i = j
+	}
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	return "coalesce(" + strings.Join(runs, ", ") + ")"
 }
 
 // RuleListSQL returns the SQL list of a rule field in rule order, to be

@@ -146,14 +146,19 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 			tag = func(k string) string { return fmt.Sprintf("element_at(m_tags, %s)[1]", SQLString(k)) }
 		}
 	}
-	rule := RuleSQL(Rules, Key{Provider: "t_provider", Service: "t_service", Subcategory: "t_subcategory", Usage: "t_usage", Unit: "t_unit"})
-	l1 = append(l1, rule+" AS rule")
+	// Layer 1b: the key, lower-case and never NULL, and the rule.
+	lk := []string{"*"}
+	for _, f := range []string{"provider", "service", "subcategory", "usage", "unit"} {
+		lk = append(lk, fmt.Sprintf("lower(coalesce(t_%s, '')) AS k_%s", f, f))
+	}
+	rule := RuleSQL(Rules, Key{Provider: "k_provider", Service: "k_service", Subcategory: "k_subcategory", Usage: "k_usage", Unit: "k_unit"})
 
 	// Layer 2: parsed values.
 	num := func(t string) string { return fmt.Sprintf("try_cast(trim(%s) AS DOUBLE)", t) }
 	effective := "CASE WHEN t_linetype = 'DiscountedUsage' AND t_ri IS NOT NULL THEN t_ri WHEN t_linetype = 'SavingsPlanCoveredUsage' AND t_sp IS NOT NULL THEN t_sp ELSE coalesce(t_effective, t_billed) END"
 	l2 := []string{
 		"*",
+		rule + " AS rule",
 		"try_cast(trim(t_start) AS TIMESTAMPTZ) AS v_start",
 		"try_cast(trim(t_end) AS TIMESTAMPTZ) AS v_end",
 		num("t_billed") + " AS v_billed",
@@ -233,7 +238,7 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 		env + " AS env",
 		dataset + " AS dataset",
 	}
-	q := fmt.Sprintf("SELECT %s FROM (SELECT *, %s AS status, %s AS resource FROM (SELECT %s FROM (SELECT %s FROM %s)))",
-		strings.Join(l3, ", "), status.String(), resource, strings.Join(l2, ", "), strings.Join(l1, ", "), from)
+	q := fmt.Sprintf("SELECT %s FROM (SELECT *, %s AS status, %s AS resource FROM (SELECT %s FROM (SELECT %s FROM (SELECT %s FROM %s))))",
+		strings.Join(l3, ", "), status.String(), resource, strings.Join(l2, ", "), strings.Join(lk, ", "), strings.Join(l1, ", "), from)
 	return q, format, nil
 }
