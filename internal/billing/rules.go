@@ -249,7 +249,8 @@ func like(s, p string) bool {
 // the first rule the key matches, or NULL when none does: the same
 // decision as Match, so that the DuckDB import keeps the lines the Go
 // parser keeps. The expressions of k must be lower-case text, never NULL
-// (lower(coalesce(x, ”))), so that the patterns are matched with LIKE.
+// (the lower case of the text, NULL as the empty text), so that the
+// patterns are matched with LIKE.
 //
 // Runs of rules with the same provider, services and subcategory are
 // tested as one: a line outside a run's services skips all of its rules.

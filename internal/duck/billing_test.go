@@ -355,3 +355,53 @@ func TestImportedFilesCompact(t *testing.T) {
 		}
 	}
 }
+
+// The SQL of the rules picks the rule Match picks, for keys made from
+// every rule's patterns (wildcards filled in, case changed, prefixes and
+// suffixes added) and for near misses.
+func TestRuleSQLAgreesWithMatch(t *testing.T) {
+	db := memDB(t)
+	fill := func(p, with string) string { return strings.ReplaceAll(strings.ReplaceAll(p, "%", with), "_", "x") }
+	var keys []billing.Key
+	for _, r := range billing.Rules {
+		services := r.Services
+		if len(services) == 0 {
+			services = []string{"AmazonS3", "Other"}
+		}
+		for _, svc := range services {
+			for _, with := range []string{"", "USW2-", "-Tier1", "Blob "} {
+				k := billing.Key{Provider: fill(r.Provider, "AWS"), Service: svc, Subcategory: fill(r.Subcategory, ""),
+					Usage: fill(r.Usage, with), Unit: fill(r.Unit, "GB-")}
+				keys = append(keys, k, billing.Key{Provider: strings.ToUpper(k.Provider), Service: strings.ToUpper(k.Service), Usage: strings.ToLower(k.Usage), Unit: k.Unit},
+					billing.Key{Provider: k.Provider, Service: k.Service + "x", Usage: k.Usage, Unit: k.Unit})
+			}
+		}
+	}
+	var values []string
+	for _, k := range keys {
+		values = append(values, fmt.Sprintf("(%s, %s, %s, %s, %s)", billing.SQLString(k.Provider), billing.SQLString(k.Service),
+			billing.SQLString(k.Subcategory), billing.SQLString(k.Usage), billing.SQLString(k.Unit)))
+	}
+	rule := billing.RuleSQL(billing.Rules, billing.Key{Provider: "lower(p)", Service: "lower(s)", Subcategory: "lower(c)", Usage: "lower(u)", Unit: "lower(n)"})
+	rows, err := db.Query(fmt.Sprintf("SELECT i, %s FROM (SELECT row_number() OVER () - 1 AS i, * FROM (VALUES %s) v(p, s, c, u, n)) ORDER BY i", rule, strings.Join(values, ", ")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var i int
+		var got sql.NullInt64
+		if err := rows.Scan(&i, &got); err != nil {
+			t.Fatal(err)
+		}
+		want := billing.Match(billing.Rules, keys[i]) + 1
+		if int(got.Int64) != want {
+			t.Errorf("%+v: SQL picks rule %d, Match %d", keys[i], got.Int64, want)
+		}
+		n++
+	}
+	if n != len(keys) || n < 500 {
+		t.Fatalf("%d keys compared", n)
+	}
+}
