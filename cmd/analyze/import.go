@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -78,13 +79,13 @@ func writeImports(g *globals, format string, imports []duck.Import) error {
 		return writeJSON(g.stdout, map[string]any{"imports": imports})
 	}
 	t := &table{
-		header: []string{"FILE", "FORMAT", "ROWS", "WRITTEN", "HELD", "OTHER", "REJECTED"},
+		header: []string{"FILES", "FORMAT", "ROWS", "WRITTEN", "HELD", "OTHER", "REJECTED"},
 		right:  map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true},
 		wrap:   map[int]bool{0: true},
 	}
 	itoa := strconv.Itoa
 	for _, im := range imports {
-		t.add(im.File, im.Format, itoa(im.Rows), itoa(im.Written), itoa(im.Duplicates), itoa(im.OutOfScope), itoa(im.RejectedTotal()))
+		t.add(strings.Join(im.Files, " "), im.Format, itoa(im.Rows), itoa(im.Written), itoa(im.Duplicates), itoa(im.OutOfScope), itoa(im.RejectedTotal()))
 	}
 	if format == "csv" {
 		t.header = []string{"file", "format", "rows", "written", "already_held", "out_of_scope", "rejected"}
@@ -100,7 +101,7 @@ func writeImports(g *globals, format string, imports []duck.Import) error {
 		}
 		slices.Sort(reasons)
 		for _, r := range reasons {
-			if _, err := fmt.Fprintf(g.stdout, "%s: %d rejected: %s\n", im.File, im.Rejected[r], r); err != nil {
+			if _, err := fmt.Fprintf(g.stdout, "%s: %d rejected: %s\n", strings.Join(im.Files, ", "), im.Rejected[r], r); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,10 +17,11 @@ import (
 	"github.com/restorable/restorable/internal/history"
 )
 
-// Import is what importing one bill did.
+// Import is what importing bills of one format and one set of columns
+// did: such files are read by one query, in parallel.
 type Import struct {
-	File   string `json:"file"`
-	Format string `json:"format"`
+	Files  []string `json:"files"`
+	Format string   `json:"format"`
 	billing.Stats
 	// Written are the kept lines the history did not hold; Duplicates the
 	// kept lines whose line id it held already (or that the bill repeats).
@@ -90,41 +92,75 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	var out []Import
-	for i, f := range files {
-		im, err := importBill(ctx, conn, root, filepath.Join(staging, fmt.Sprint(i)), f, opts)
+	// Files of one kind (CSV or Parquet) with the same columns are read
+	// by one query, so that DuckDB reads them in parallel; groups keep the
+	// order of their first file, so that a later group sees the lines of
+	// an earlier one as held.
+	type group struct {
+		csv   bool
+		cols  []billing.Column
+		files []string
+	}
+	var groups []*group
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
 		if err != nil {
-			return out, fmt.Errorf("import %s: %w", f, err)
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("import %s: %w", f, err)
+		}
+		isCSV := !strings.HasSuffix(strings.ToLower(abs), ".parquet")
+		cols, err := describe(ctx, conn, readSQL([]string{abs}, isCSV))
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", f, err)
+		}
+		var g *group
+		for _, c := range groups {
+			if c.csv == isCSV && slices.Equal(c.cols, cols) {
+				g = c
+			}
+		}
+		if g == nil {
+			g = &group{csv: isCSV, cols: cols}
+			groups = append(groups, g)
+		}
+		g.files = append(g.files, abs)
+	}
+	var out []Import
+	for i, g := range groups {
+		im, err := importBills(ctx, conn, root, filepath.Join(staging, fmt.Sprint(i)), g.files, g.csv, g.cols, opts)
+		if err != nil {
+			return out, fmt.Errorf("import %s: %w", strings.Join(g.files, ", "), err)
 		}
 		out = append(out, im)
 	}
 	return out, nil
 }
 
-func importBill(ctx context.Context, conn *sql.Conn, root, staging, file string, opts ImportOptions) (Import, error) {
-	im := Import{File: file}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return im, err
+// readSQL is the relation of bill files: every column of a CSV as text,
+// so that the generated SQL reads values as the Go parser does, and rows
+// with the wrong number of fields in the rejects table instead of failing
+// the import.
+func readSQL(files []string, csv bool) string {
+	list := make([]string, len(files))
+	for i, f := range files {
+		list[i] = quote(f)
 	}
-	if _, err := os.Stat(abs); err != nil {
-		return im, err
+	if !csv {
+		return fmt.Sprintf("read_parquet([%s])", strings.Join(list, ", "))
 	}
-	isCSV := !strings.HasSuffix(strings.ToLower(abs), ".parquet")
-	from := fmt.Sprintf("read_parquet(%s)", quote(abs))
+	return fmt.Sprintf("read_csv([%s], header = true, all_varchar = true, nullstr = ['NULL', ''], store_rejects = true)", strings.Join(list, ", "))
+}
+
+func importBills(ctx context.Context, conn *sql.Conn, root, staging string, files []string, isCSV bool, cols []billing.Column, opts ImportOptions) (Import, error) {
+	im := Import{Files: files}
 	if isCSV {
-		// Every column as text, so that the generated SQL reads values
-		// as the Go parser does; rows with the wrong number of fields go
-		// to the rejects table instead of failing the import.
 		if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans"); err != nil {
 			return im, err
 		}
-		from = fmt.Sprintf("read_csv(%s, header = true, all_varchar = true, nullstr = ['NULL', ''], store_rejects = true)", quote(abs))
 	}
-	cols, err := describe(ctx, conn, from)
-	if err != nil {
-		return im, err
-	}
+	from := readSQL(files, isCSV)
 	q, format, err := billing.SelectSQL(opts.Format, cols, from, opts.Options)
 	if err != nil {
 		return im, err
@@ -137,18 +173,18 @@ func importBill(ctx context.Context, conn *sql.Conn, root, staging, file string,
 		held = fmt.Sprintf("line_id IN (SELECT line_id FROM read_parquet(%s))", quote(Dir(root).Glob(history.TableCostLines)))
 	}
 	now := opts.Now().UTC().Truncate(time.Microsecond)
-	// Only kept lines carry their columns into the files; the others are
-	// written as their status alone, to be counted.
-	outCols := make([]string, 0, len(billing.OutputColumns)+1)
+	// Only new kept lines carry their columns and a day into the files;
+	// the others are written as their status alone, one partition per
+	// status, to be counted. line_id is the one column the held check
+	// reads before the status is final.
+	outCols := []string{"final AS status", "CASE WHEN final = 'ok' THEN dt END AS dt"}
 	for _, c := range billing.OutputColumns {
-		outCols = append(outCols, fmt.Sprintf("CASE WHEN status = 'ok' THEN %s END AS %s", c, c))
+		outCols = append(outCols, fmt.Sprintf("CASE WHEN final = 'ok' THEN %s END AS %s", c, c))
 	}
-	outCols = append(outCols, fmt.Sprintf("CASE WHEN status = 'ok' THEN TIMESTAMPTZ %s END AS collected_at", quote(now.Format("2006-01-02 15:04:05.999999+00"))))
+	outCols = append(outCols, fmt.Sprintf("CASE WHEN final = 'ok' THEN TIMESTAMPTZ %s END AS collected_at", quote(now.Format("2006-01-02 15:04:05.999999+00"))))
 	copySQL := fmt.Sprintf(`COPY (
-		SELECT CASE WHEN status = 'ok' AND %s THEN 'held' ELSE status END AS status,
-			CASE WHEN status = 'ok' THEN dt END AS dt, %s
-		FROM (%s)
-	) TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (status, dt))`, held, strings.Join(outCols, ", "), q, quote(staging))
+		SELECT %s FROM (SELECT *, CASE WHEN status = 'ok' AND %s THEN 'held' ELSE status END AS final FROM (%s))
+	) TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (status, dt))`, strings.Join(outCols, ", "), held, q, quote(staging))
 	if _, err := conn.ExecContext(ctx, copySQL); err != nil {
 		return im, fmt.Errorf("read and normalise: %w", err)
 	}
@@ -187,7 +223,7 @@ func importBill(ctx context.Context, conn *sql.Conn, root, staging, file string,
 	}
 	if isCSV {
 		var bad int
-		if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT (scan_id, line)) FROM reject_errors").Scan(&bad); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT (scan_id, file_id, line)) FROM reject_errors").Scan(&bad); err != nil {
 			return im, fmt.Errorf("count malformed rows: %w", err)
 		}
 		if bad > 0 {
