@@ -67,18 +67,6 @@ func (s *Stats) RejectedTotal() int {
 	return n
 }
 
-func (s *Stats) add(o Stats) {
-	s.Rows += o.Rows
-	s.Kept += o.Kept
-	s.OutOfScope += o.OutOfScope
-	for k, v := range o.Rejected {
-		if s.Rejected == nil {
-			s.Rejected = map[string]int{}
-		}
-		s.Rejected[k] += v
-	}
-}
-
 // plan is how the lines of one bill are read: the columns of each field.
 type plan struct {
 	format string
