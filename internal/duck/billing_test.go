@@ -405,3 +405,37 @@ func TestRuleSQLAgreesWithMatch(t *testing.T) {
 		t.Fatalf("%d keys compared", n)
 	}
 }
+
+// A bill that repeats lines keeps one of each, and counts the others as
+// held.
+func TestImportDropsRepeatedLines(t *testing.T) {
+	data, err := os.ReadFile(curSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
+	if !strings.HasSuffix(lines[len(lines)-1], "\n") {
+		lines[len(lines)-1] += "\n"
+	}
+	// The whole sample, then its S3 lines once more.
+	var b strings.Builder
+	b.WriteString(strings.Join(lines, ""))
+	repeated := 0
+	for _, l := range lines[1:] {
+		if strings.Contains(l, ",AmazonS3,") {
+			b.WriteString(l)
+			repeated++
+		}
+	}
+	path := filepath.Join(t.TempDir(), "twice.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ims, err := ImportBills(context.Background(), t.TempDir(), []string{path}, ImportOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im := ims[0]; repeated != 799 || im.Kept != 799*2 || im.Written != 799 || im.Duplicates != 799 {
+		t.Errorf("%d repeated; import %+v", repeated, im)
+	}
+}
