@@ -184,7 +184,7 @@ func importBills(ctx context.Context, conn *sql.Conn, root, staging string, file
 	outCols = append(outCols, fmt.Sprintf("CASE WHEN final = 'ok' THEN TIMESTAMPTZ %s END AS collected_at", quote(now.Format("2006-01-02 15:04:05.999999+00"))))
 	copySQL := fmt.Sprintf(`COPY (
 		SELECT %s FROM (SELECT *, CASE WHEN status = 'ok' AND %s THEN 'held' ELSE status END AS final FROM (%s))
-	) TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (status, dt))`, strings.Join(outCols, ", "), held, q, quote(staging))
+	) TO %s (FORMAT parquet, PARTITION_BY (status, dt))`, strings.Join(outCols, ", "), held, q, quote(staging))
 	if _, err := conn.ExecContext(ctx, copySQL); err != nil {
 		return im, fmt.Errorf("read and normalise: %w", err)
 	}
