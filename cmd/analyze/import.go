@@ -42,7 +42,10 @@ func runImportBilling(ctx context.Context, g *globals, o *importBillingOptions) 
 	}
 	opts := duck.ImportOptions{
 		Options:     billing.Options{Format: o.format, Source: "import"},
-		MemoryLimit: g.memoryLimit, Threads: o.threads, Now: g.now,
+		Threads: o.threads, Now: g.now,
+	}
+	if g.memorySet {
+		opts.MemoryLimit = g.memoryLimit
 	}
 	if o.source != "" {
 		if cfg == nil {

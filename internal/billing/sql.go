@@ -32,8 +32,9 @@ var OutputColumns = []string{
 // cols, and normalises it the way the Go parser does: the same rules
 // (RuleSQL), the same columns per field, the same checks in the same
 // order, the same LineID and attribution. Each row gets a status (ok, out
-// of scope, or the reason it is rejected), dt (the UTC day of its period
-// start) and OutputColumns. It returns the bill's format.
+// of scope, or the reason it is rejected), dt (the first day of the UTC
+// month of its period start: the history's partition) and OutputColumns.
+// It returns the bill's format.
 func SelectSQL(format string, cols []Column, from string, opts Options) (string, string, error) {
 	names := make([]string, len(cols))
 	types := map[string]string{}
@@ -214,7 +215,7 @@ func SelectSQL(format string, cols []Column, from string, opts Options) (string,
 	env, dataset := attributionSQL(opts.Attribution, "resource", tag)
 	l3 := []string{
 		"status",
-		"CAST(v_start AS DATE) AS dt",
+		"CAST(date_trunc('month', v_start) AS DATE) AS dt",
 		"nullif(" + SQLString(opts.Source) + ", '') AS source",
 		SQLString(format) + " AS format",
 		lineID + " AS line_id",

@@ -29,10 +29,15 @@ type Import struct {
 	Duplicates int `json:"duplicates"`
 }
 
+// DefaultImportMemoryLimit bounds DuckDB's memory during an import: a
+// streaming read and write needs little, and beyond it DuckDB spills.
+const DefaultImportMemoryLimit = "512MB"
+
 // ImportOptions tune ImportBills.
 type ImportOptions struct {
 	billing.Options
-	// MemoryLimit is DuckDB's memory_limit (DefaultMemoryLimit when empty).
+	// MemoryLimit is DuckDB's memory_limit (DefaultImportMemoryLimit when
+	// empty).
 	MemoryLimit string
 	// Threads is DuckDB's thread count; zero lets DuckDB use every core.
 	Threads int
@@ -44,12 +49,12 @@ type ImportOptions struct {
 // cost_lines table of the history at root with DuckDB: each file is read
 // once by a query that billing.SelectSQL generates from the same rule
 // table the exporter's parser uses, the kept lines whose line id the table
-// does not hold are written as Parquet files of the table, one per UTC day,
+// does not hold are written as Parquet files of the table, one per UTC month,
 // and every other line is counted: out of scope, or rejected by reason.
 // It holds the history's writer lock while it runs.
 func ImportBills(ctx context.Context, root string, files []string, opts ImportOptions) ([]Import, error) {
 	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = DefaultMemoryLimit
+		opts.MemoryLimit = DefaultImportMemoryLimit
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -179,6 +179,13 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 	db := memDB(t)
 	cur2 := filepath.Join(t.TempDir(), "cur2.parquet")
 	cur2FromLegacy(t, db, cur2)
+	// The FOCUS sample as Parquet, with the types DuckDB detects (amounts
+	// DOUBLE, periods TIMESTAMP, ids BIGINT) and real NULLs.
+	focusParquet := filepath.Join(t.TempDir(), "focus.parquet")
+	if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header = true, nullstr = 'NULL')) TO %s (FORMAT parquet)",
+		billing.SQLString(focusSample), billing.SQLString(focusParquet))); err != nil {
+		t.Fatal(err)
+	}
 	att := &config.CostAttribution{
 		Buckets: map[string]config.AttributionTarget{"acme-prod-backups": {Env: "prod", Dataset: "payments"}},
 		Tags:    config.AttributionTags{Env: "user:env", Dataset: "app"},
@@ -189,6 +196,7 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 		format     string
 	}{
 		{"focus", focusSample, nil, billing.FormatFOCUS},
+		{"focus-parquet", focusParquet, &config.CostAttribution{Tags: config.AttributionTags{Env: "environment"}}, billing.FormatFOCUS},
 		{"cur", curSample, nil, billing.FormatCUR},
 		{"cur2", cur2, &config.CostAttribution{Tags: config.AttributionTags{Env: "user_env"}}, billing.FormatCUR2},
 		{"messy", messySample, att, billing.FormatFOCUS},

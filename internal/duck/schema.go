@@ -163,7 +163,7 @@ func Columns(table string) []Column {
 			{"env", "VARCHAR", "Environment the line is attributed to (billing.attribution)."},
 			{"dataset", "VARCHAR", "Dataset the line is attributed to."},
 			{"collected_at", ts, "When the line was collected or imported."},
-			{"dt", "DATE", "Partition: UTC day of period_start."},
+			{"dt", "DATE", "Partition: first day of the UTC month of period_start."},
 		}
 	}
 	return nil

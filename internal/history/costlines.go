@@ -15,8 +15,9 @@ import (
 )
 
 // TableCostLines holds the lines of bills (billing sources, analyze import
-// billing), one row per line, partitioned by the UTC day of the line's
-// period start. A line whose line_id is already in the table is never
+// billing), one row per line. A bill is monthly and lines of a month are
+// read together, so the table is partitioned by month: a line is in the
+// partition of the first day of its period start's UTC month. A line whose line_id is already in the table is never
 // appended again, so re-collecting or re-importing a bill adds nothing.
 const TableCostLines = "cost_lines"
 
@@ -63,12 +64,20 @@ func CostLineRowOf(l *model.CostLine, collectedAt time.Time) CostLineRow {
 	}
 }
 
+// MonthOf is the first day of t's UTC month: the partition of a cost line
+// whose period starts at t.
+func MonthOf(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
 // lineKey is what the duplicate filter keeps of a line id: its 64-bit
 // hash, so that millions of lines cost megabytes, not their ids' text.
 func lineKey(id string) uint64 { return xxhash.Sum64String(id) }
 
 // appendCostLines writes the lines whose LineID the table does not hold
-// yet, one file per UTC day of their period start, and returns how many.
+// yet, one file per UTC month of their period start, and returns how
+// many.
 // The caller holds the source's lock; costMu guards the filter.
 func (w *Writer) appendCostLines(source string, lines []model.CostLine, now time.Time) (int, error) {
 	if len(lines) == 0 {
@@ -101,8 +110,8 @@ func (w *Writer) appendCostLines(source string, lines []model.CostLine, now time
 		rows = append(rows, row)
 	}
 	n := 0
-	for _, day := range byDay(rows, func(r *CostLineRow) time.Time { return r.PeriodStart }) {
-		dir := filepath.Join(w.tableDir(TableCostLines), partitionOf(day[0].PeriodStart))
+	for _, day := range byDay(rows, func(r *CostLineRow) time.Time { return MonthOf(r.PeriodStart) }) {
+		dir := filepath.Join(w.tableDir(TableCostLines), partitionOf(MonthOf(day[0].PeriodStart)))
 		if _, err := writeFile(dir, now, day, nil); err != nil {
 			return n, fmt.Errorf("append cost lines of %s: %w", source, err)
 		}

@@ -17,13 +17,13 @@ func costLine(id string, start time.Time, billed float64) model.CostLine {
 }
 
 // Cost lines are written once per line id, into the partition of their
-// period's day: a re-collected bill adds nothing, also after a restart,
+// period's month: a re-collected bill adds nothing, also after a restart,
 // and a zero cost stays a zero.
 func TestCostLinesAreDeduplicatedByLineID(t *testing.T) {
 	root := t.TempDir()
 	c := newClock(day0())
 	w := openTest(t, root, c, 0)
-	day1, day2 := time.Date(2023, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2023, 11, 2, 5, 0, 0, 0, time.UTC)
+	day1, day2 := time.Date(2023, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2023, 12, 2, 5, 0, 0, 0, time.UTC)
 	cat := &model.Catalog{CostLines: []model.CostLine{costLine("a", day1, 0.5), costLine("b", day2, 0), costLine("a", day1, 0.5)}}
 	if st := mustAppend(t, w, "bills", cat); st.CostLines != 2 {
 		t.Fatalf("first collection appended %d cost lines, want 2", st.CostLines)
@@ -31,8 +31,8 @@ func TestCostLinesAreDeduplicatedByLineID(t *testing.T) {
 	if st := mustAppend(t, w, "bills", cat); st.CostLines != 0 {
 		t.Fatalf("re-collection appended %d cost lines", st.CostLines)
 	}
-	if got := files(t, root, TableCostLines); len(got) != 2 || len(got["dt=2023-11-01"]) != 1 || len(got["dt=2023-11-02"]) != 1 {
-		t.Errorf("files %v, want one in each period's partition", got)
+	if got := files(t, root, TableCostLines); len(got) != 2 || len(got["dt=2023-11-01"]) != 1 || len(got["dt=2023-12-01"]) != 1 {
+		t.Errorf("files %v, want one in the partition of each period's month", got)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
