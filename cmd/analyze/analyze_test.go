@@ -245,7 +245,7 @@ func TestEstate(t *testing.T) {
 		}
 		code, out, _ = runIn(t, "--config.file", cfg, "schema", "--format", "json")
 		var tables []schemaTable
-		if err := json.Unmarshal([]byte(out), &tables); code != exitOK || err != nil || len(tables) != 4 || tables[2].Rows != 36 || tables[3].Table != "audit" || tables[3].Rows != 0 {
+		if err := json.Unmarshal([]byte(out), &tables); code != exitOK || err != nil || len(tables) != 5 || tables[2].Rows != 36 || tables[3].Table != "audit" || tables[3].Rows != 0 || tables[4].Table != "cost_lines" || tables[4].Rows != 0 {
 			t.Errorf("schema: exit %d, %v: %+v", code, err, tables)
 		}
 	})
