@@ -41,7 +41,7 @@ func runImportBilling(ctx context.Context, g *globals, o *importBillingOptions) 
 		return exitError, err
 	}
 	opts := duck.ImportOptions{
-		Options:     billing.Options{Format: o.format, Source: "import"},
+		Options: billing.Options{Format: o.format, Source: "import"},
 		Threads: o.threads, Now: g.now,
 	}
 	if g.memorySet {
