@@ -88,6 +88,9 @@ func brokenSources(t *testing.T) map[string]brokenSource {
 	s.S3 = &config.S3Options{Bucket: "backups", KeyTemplate: "{time}.dump", Endpoint: "http://127.0.0.1:1", PathStyle: true,
 		Mode: config.S3ModeList, BackupType: "full", Concurrency: 1}
 	m[config.TypeS3] = brokenSource{s, runx.KindIO}
+	s = src(config.TypeBilling)
+	s.Billing = &config.BillingOptions{Path: filepath.Join(dir, "no-such-bills")}
+	m[config.TypeBilling] = brokenSource{s, runx.KindIO}
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/restorable/restorable/collectors/awsbackup"
+	"github.com/restorable/restorable/collectors/billing"
 	"github.com/restorable/restorable/collectors/costexplorer"
 	"github.com/restorable/restorable/collectors/manifest"
 	"github.com/restorable/restorable/collectors/pgbackrest"
@@ -26,6 +27,9 @@ func Factories() map[string]Factory {
 		},
 		config.TypePgBackRest: func(src *config.Source, d Deps) (Collector, error) {
 			return pgbackrest.New(src, d.Logger, d.Now)
+		},
+		config.TypeBilling: func(src *config.Source, d Deps) (Collector, error) {
+			return billing.New(src, d.Logger, d.Now)
 		},
 		config.TypeRestic: func(src *config.Source, d Deps) (Collector, error) {
 			return restic.New(src, d.Logger, d.Now, d.StateDir)

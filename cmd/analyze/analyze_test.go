@@ -245,8 +245,9 @@ func TestEstate(t *testing.T) {
 		}
 		code, out, _ = runIn(t, "--config.file", cfg, "schema", "--format", "json")
 		var tables []schemaTable
-		if err := json.Unmarshal([]byte(out), &tables); code != exitOK || err != nil || len(tables) != 6 || tables[2].Rows != 36 || tables[3].Table != "audit" || tables[3].Rows != 0 ||
-			tables[4].Table != "events" || tables[4].Rows != 0 || tables[5].Table != "request_counts" || tables[5].Rows != 0 {
+		if err := json.Unmarshal([]byte(out), &tables); code != exitOK || err != nil || len(tables) != 7 || tables[2].Rows != 36 || tables[3].Table != "audit" || tables[3].Rows != 0 ||
+			tables[4].Table != "events" || tables[4].Rows != 0 || tables[5].Table != "request_counts" || tables[5].Rows != 0 ||
+			tables[6].Table != "cost_lines" || tables[6].Rows != 0 {
 			t.Errorf("schema: exit %d, %v: %+v", code, err, tables)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -33,6 +34,7 @@ type tieringOptions struct {
 	objectSize int64
 	by         string
 	format     string
+	billed     bool
 }
 
 func tieringCommand(app *kingpin.Application, g *globals) subcommand {
@@ -44,6 +46,7 @@ func tieringCommand(app *kingpin.Application, g *globals) subcommand {
 	c.Flag("min-age", "Only backups at least this old (default: the environment's archive_after, 90d).").StringVar(&o.minAge)
 	c.Flag("horizon", "Period savings are counted over when a backup's expiry is unknown (no retention.max_age).").Default("365d").StringVar(&o.horizon)
 	c.Flag("object-size", "Typical object size on storage in bytes (restic packs, pgBackRest bundles), to count objects for per-object costs.").Default(strconv.Itoa(16 << 20)).Int64Var(&o.objectSize)
+	c.Flag("billed-prices", "Use the storage rates the bills charged (cost_lines of the 90 days before --at) in place of the price table's, for the classes the bills price.").Default("true").BoolVar(&o.billed)
 	enumFlag(c.Flag("by", "One row per dataset and transition, or per backup.").Default("dataset"), &o.by, "dataset", "backup")
 	enumFlag(c.Flag("format", "Output format.").Default("table"), &o.format, "table", "json", "csv", "markdown")
 	return subcommand{clause: c, run: func(ctx context.Context, g *globals) (int, error) { return runTiering(ctx, g, o) }}
@@ -113,6 +116,11 @@ func runTiering(ctx context.Context, g *globals, o *tieringOptions) (int, error)
 	if err := db.Require(duck.TableBackups); err != nil {
 		return exitError, err
 	}
+	if o.billed {
+		if err := useBilledRates(ctx, db, prices, at); err != nil {
+			return exitError, err
+		}
+	}
 	if err := db.BuildState(ctx, at); err != nil {
 		return exitError, err
 	}
@@ -136,6 +144,31 @@ func runTiering(ctx context.Context, g *globals, o *tieringOptions) (int, error)
 		return exitError, fmt.Errorf("write tiering advice: %w", err)
 	}
 	return exitOK, nil
+}
+
+// billedRateWindow is how far back the bills' storage rates are read.
+const billedRateWindow = 90 * 24 * time.Hour
+
+// useBilledRates replaces the storage price of each class the bills of
+// the window before at charged for by the billed rate (billed cost per
+// GB-month), and says so in the table's source.
+func useBilledRates(ctx context.Context, db *duck.DB, prices *priceTable, at time.Time) error {
+	rates, err := billedRates(ctx, db, at.Add(-billedRateWindow), at)
+	if err != nil {
+		return err
+	}
+	var used []string
+	for class, rate := range rates {
+		if name, c := prices.Class(class); c != nil {
+			c.StorageGBMonth = rate
+			used = append(used, fmt.Sprintf("%s %.5g", name, rate))
+		}
+	}
+	if len(used) > 0 {
+		slices.Sort(used)
+		prices.Source += fmt.Sprintf("; storage per GB-month billed in the 90 days before %s (cost_lines): %s", at.Format(time.DateOnly), strings.Join(used, ", "))
+	}
+	return nil
 }
 
 // advisor prices moving backups between storage classes.

@@ -286,6 +286,7 @@ func (a *app) onRun(r collectors.Run) {
 		a.self.HistoryWritten("backups", st.Backups+st.Removed)
 		a.self.HistoryWritten("repositories", st.Repositories)
 		a.self.HistoryWritten("request_counts", st.Requests)
+		a.self.HistoryWritten(history.TableCostLines, st.CostLines)
 	}
 	a.recordOwnCalls(r)
 	a.current(evaluateEvery)

@@ -440,6 +440,11 @@ func fixtureConfig(t *testing.T, dir, manifests string) (string, []byte) {
 	}
 	data = bytes.ReplaceAll(data, []byte("base_dir: artifacts"), []byte("base_dir: "+artifacts))
 	data = bytes.ReplaceAll(data, []byte("endpoint: AWS_REPLAY"), []byte("endpoint: "+awsReplay(t)))
+	bills, err := filepath.Abs("testdata/e2e/billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("path: billing/"), []byte("path: "+bills+"/"))
 	writeE2ETokenHash(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "github-webhook.secret"), []byte(e2eGitHubSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -95,6 +95,7 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 	semantic := map[string]string{
 		"invalid-duplicate-source.yml":           "uniqueness of names",
 		"invalid-unknown-env.yml":                "reference to an environment",
+		"invalid-billing-bucket-env.yml":         "reference to an environment",
 		"invalid-checks-env.yml":                 "reference to an environment",
 		"invalid-probe-on-deploy-env.yml":        "reference to an environment",
 		"invalid-classification.yml":             "reference to a classification",

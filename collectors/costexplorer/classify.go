@@ -3,6 +3,7 @@ package costexplorer
 import (
 	"strings"
 
+	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/model"
 )
 
@@ -17,84 +18,21 @@ var regionPrefixes = map[string]string{
 	"APS1": "ap-southeast-1", "APS2": "ap-southeast-2", "APS3": "ap-south-1", "APE1": "ap-east-1",
 }
 
-// classCodes map the storage class codes of S3 and AWS Backup usage types
-// to storage class names.
-var classCodes = map[string]string{
-	"SIA": "STANDARD_IA", "ZIA": "ONEZONE_IA", "GIR": "GLACIER_IR", "GDA": "DEEP_ARCHIVE",
-	"Glacier": "GLACIER", "GLACIER": "GLACIER", "RRS": "REDUCED_REDUNDANCY", "INT": "INTELLIGENT_TIERING",
-	"WarmStorage": "WARM", "ColdStorage": "COLD",
-}
-
-// Classify maps an AWS usage type (USW2-TimedStorage-GlacierByteHrs,
-// Requests-Tier1, EarlyDelete-SIA, USE1-WarmStorage-ByteHrs-EFS) to a cost
-// category, a storage class (empty when the usage type names none and is
-// not S3 Standard's) and a region.
-//
-// merge: use internal/billing's mapping table
-func Classify(usageType string) (category model.CostCategory, storageClass, region string) {
-	rest := usageType
+// Classify maps a Cost Explorer group (its SERVICE and USAGE_TYPE, such as
+// "Amazon Simple Storage Service" and USW2-TimedStorage-GlacierByteHrs) to
+// a cost category and a storage class through the one rule table of
+// internal/billing, as a bill's lines are mapped, and reads the region from
+// the usage type's prefix (none is us-east-1's).
+func Classify(service, usageType string) (category model.CostCategory, storageClass, region string) {
 	region = "us-east-1"
-	if p, r, ok := strings.Cut(usageType, "-"); ok {
+	if p, _, ok := strings.Cut(usageType, "-"); ok {
 		if reg, known := regionPrefixes[p]; known {
-			region, rest = reg, r
+			region = reg
 		}
 	}
-	parts := strings.Split(rest, "-")
-	class := ""
-	for _, p := range parts[1:] {
-		if c := classOf(p); c != "" {
-			class = c
-		}
+	i := billing.Match(billing.Rules, billing.Key{Provider: "AWS", Service: service, Usage: usageType})
+	if i < 0 {
+		return model.CostOther, "", region
 	}
-	head := parts[0]
-	switch {
-	case head == "EarlyDelete":
-		// EarlyDelete-ByteHrs is S3 Glacier Flexible Retrieval's.
-		return model.CostEarlyDelete, orClass(class, "GLACIER"), region
-	case head == "TimedStorage":
-		return model.CostStorage, orClass(class, "STANDARD"), region
-	case head == "Requests":
-		if strings.HasSuffix(rest, "Tier3") || strings.HasSuffix(rest, "Tier4") {
-			// Tier 3 and 4 are lifecycle transitions (into archive
-			// classes, and into the IA classes).
-			return model.CostTransition, class, region
-		}
-		return model.CostRequests, orClass(class, "STANDARD"), region
-	case head == "Retrieval" || head == "Restore":
-		return model.CostRetrieval, class, region
-	case head == "WarmStorage" || head == "ColdStorage":
-		return model.CostStorage, classCodes[head], region
-	case head == "DataTransfer" || head == "CloudFront" || strings.HasSuffix(rest, "-Out-Bytes") || strings.HasSuffix(rest, "-In-Bytes"):
-		return model.CostTransfer, "", region
-	}
-	// An inter-region transfer names two regions: USE1-EUC1-AWS-Out-Bytes.
-	if _, known := regionPrefixes[head]; known {
-		return model.CostTransfer, "", region
-	}
-	return model.CostOther, class, region
-}
-
-// longCodes are the class codes that may lead a part of a usage type
-// (GlacierByteHrs, GlacierStaging); the short ones (SIA, GDA) are whole
-// parts.
-var longCodes = []string{"Glacier", "GLACIER", "WarmStorage", "ColdStorage"}
-
-// classOf is the storage class a part of a usage type names, or "".
-func classOf(part string) string {
-	if c, ok := classCodes[part]; ok {
-		return c
-	}
-	for _, code := range longCodes {
-		if strings.HasPrefix(part, code) {
-			return classCodes[code]
-		}
-	}
-	return ""
-}
-
-func orClass(class, def string) string {
-	if class == "" {
-		return def
-	}
-	return class
+	return billing.Rules[i].Category, billing.Rules[i].StorageClass, region
 }

@@ -197,7 +197,7 @@ func Lines(src *config.Source, o *config.CostExplorerOptions, service string, ou
 			default:
 				return nil, runx.ParseError(fmt.Errorf("source %s: a group with %d keys, want 2", src.Name, len(g.Keys)))
 			}
-			l.Category, l.StorageClass, l.Region = Classify(l.UsageType)
+			l.Category, l.StorageClass, l.Region = Classify(l.Service, l.UsageType)
 			unblended, ok := g.Metrics["UnblendedCost"]
 			if !ok {
 				return nil, runx.ParseError(fmt.Errorf("source %s: group %s of %s has no UnblendedCost", src.Name, strings.Join(g.Keys, "/"), ps.Format(time.DateOnly)))

@@ -356,37 +356,38 @@ sources:
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		usage, category, class, region string
+		service                        string
 	}{
-		{"USW2-TimedStorage-GlacierByteHrs", "storage", "GLACIER", "us-west-2"},
-		{"TimedStorage-ByteHrs", "storage", "STANDARD", "us-east-1"},
-		{"EU-TimedStorage-SIA-ByteHrs", "storage", "STANDARD_IA", "eu-west-1"},
-		{"TimedStorage-SIA-SmObjects", "storage", "STANDARD_IA", "us-east-1"},
-		{"TimedStorage-ZIA-ByteHrs", "storage", "ONEZONE_IA", "us-east-1"},
-		{"EUC1-TimedStorage-GDA-ByteHrs", "storage", "DEEP_ARCHIVE", "eu-central-1"},
-		{"TimedStorage-GDA-Staging", "storage", "DEEP_ARCHIVE", "us-east-1"},
-		{"TimedStorage-GIR-ByteHrs", "storage", "GLACIER_IR", "us-east-1"},
-		{"TimedStorage-GlacierStaging", "storage", "GLACIER", "us-east-1"},
-		{"TimedStorage-INT-FA-ByteHrs", "storage", "INTELLIGENT_TIERING", "us-east-1"},
-		{"TimedStorage-RRS-ByteHrs", "storage", "REDUCED_REDUNDANCY", "us-east-1"},
-		{"Requests-Tier1", "requests", "STANDARD", "us-east-1"},
-		{"USW2-Requests-Tier2", "requests", "STANDARD", "us-west-2"},
-		{"APN1-Requests-SIA-Tier2", "requests", "STANDARD_IA", "ap-northeast-1"},
-		{"Requests-GIR-Tier1", "requests", "GLACIER_IR", "us-east-1"},
-		{"Requests-Tier3", "transition", "", "us-east-1"},
-		{"Requests-Tier4", "transition", "", "us-east-1"},
-		{"EarlyDelete-ByteHrs", "early_delete", "GLACIER", "us-east-1"},
-		{"USW2-EarlyDelete-SIA", "early_delete", "STANDARD_IA", "us-west-2"},
-		{"EarlyDelete-GDA", "early_delete", "DEEP_ARCHIVE", "us-east-1"},
-		{"Retrieval-SIA", "retrieval", "STANDARD_IA", "us-east-1"},
-		{"USE2-DataTransfer-Out-Bytes", "transfer", "", "us-east-2"},
-		{"USE1-EUC1-AWS-Out-Bytes", "transfer", "", "us-east-1"},
-		{"USE1-WarmStorage-ByteHrs-EFS", "storage", "WARM", "us-east-1"},
-		{"EUC1-ColdStorage-ByteHrs-EFS", "storage", "COLD", "eu-central-1"},
-		{"TagStorage-TagHrs", "other", "", "us-east-1"},
+		{"USW2-TimedStorage-GlacierByteHrs", "storage", "GLACIER", "us-west-2", "Amazon Simple Storage Service"},
+		{"TimedStorage-ByteHrs", "storage", "STANDARD", "us-east-1", "Amazon Simple Storage Service"},
+		{"EU-TimedStorage-SIA-ByteHrs", "storage", "STANDARD_IA", "eu-west-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-SIA-SmObjects", "storage", "STANDARD_IA", "us-east-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-ZIA-ByteHrs", "storage", "ONEZONE_IA", "us-east-1", "Amazon Simple Storage Service"},
+		{"EUC1-TimedStorage-GDA-ByteHrs", "storage", "DEEP_ARCHIVE", "eu-central-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-GDA-Staging", "storage", "DEEP_ARCHIVE", "us-east-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-GIR-ByteHrs", "storage", "GLACIER_IR", "us-east-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-GlacierStaging", "storage", "GLACIER", "us-east-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-INT-FA-ByteHrs", "storage", "INTELLIGENT_TIERING", "us-east-1", "Amazon Simple Storage Service"},
+		{"TimedStorage-RRS-ByteHrs", "storage", "REDUCED_REDUNDANCY", "us-east-1", "Amazon Simple Storage Service"},
+		{"Requests-Tier1", "requests", "STANDARD", "us-east-1", "Amazon Simple Storage Service"},
+		{"USW2-Requests-Tier2", "requests", "STANDARD", "us-west-2", "Amazon Simple Storage Service"},
+		{"APN1-Requests-SIA-Tier2", "requests", "STANDARD_IA", "ap-northeast-1", "Amazon Simple Storage Service"},
+		{"Requests-GIR-Tier1", "requests", "GLACIER_IR", "us-east-1", "Amazon Simple Storage Service"},
+		{"Requests-Tier3", "transition", "GLACIER", "us-east-1", "Amazon Simple Storage Service"},
+		{"Requests-Tier4", "requests", "", "us-east-1", "Amazon Simple Storage Service"},
+		{"EarlyDelete-ByteHrs", "early_delete", "GLACIER", "us-east-1", "Amazon Simple Storage Service"},
+		{"USW2-EarlyDelete-SIA", "early_delete", "STANDARD_IA", "us-west-2", "Amazon Simple Storage Service"},
+		{"EarlyDelete-GDA", "early_delete", "DEEP_ARCHIVE", "us-east-1", "Amazon Simple Storage Service"},
+		{"Retrieval-SIA", "retrieval", "STANDARD_IA", "us-east-1", "Amazon Simple Storage Service"},
+		{"USE2-DataTransfer-Out-Bytes", "transfer", "", "us-east-2", "Amazon Simple Storage Service"},
+		{"USE1-EUC1-AWS-Out-Bytes", "transfer", "", "us-east-1", "Amazon Simple Storage Service"},
+		{"USE1-WarmStorage-ByteHrs-EFS", "storage", "WARM", "us-east-1", "AWS Backup"},
+		{"EUC1-ColdStorage-ByteHrs-EFS", "storage", "COLD", "eu-central-1", "AWS Backup"},
+		{"TagStorage-TagHrs", "other", "", "us-east-1", "Amazon Simple Storage Service"},
 	} {
-		cat, class, region := costexplorer.Classify(tc.usage)
+		cat, class, region := costexplorer.Classify(tc.service, tc.usage)
 		if string(cat) != tc.category || class != tc.class || region != tc.region {
-			t.Errorf("Classify(%s) = %s %q %s, want %s %q %s", tc.usage, cat, class, region, tc.category, tc.class, tc.region)
+			t.Errorf("Classify(%s, %s) = %s %q %s, want %s %q %s", tc.service, tc.usage, cat, class, region, tc.category, tc.class, tc.region)
 		}
 		if !cat.Valid() {
 			t.Errorf("Classify(%s): invalid category %s", tc.usage, cat)

@@ -155,6 +155,9 @@ func TestDemoManifestsParse(t *testing.T) {
 	envs := map[string]int{}
 	repos, unhealthy := map[string]int{}, 0
 	for _, src := range cfg.Sources {
+		if src.Type != config.TypeManifest {
+			continue // the demo's bill: collectors/billing reads it
+		}
 		c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
 		if err != nil {
 			t.Fatal(err)

@@ -51,6 +51,7 @@ const (
 	TypeVelero     = "velero"
 	TypeAWSBackup  = "awsbackup"
 	TypeS3         = "s3"
+	TypeBilling    = "billing"
 
 	// TypeCostExplorer reads S3 and AWS Backup costs from the AWS Cost
 	// Explorer API; TypeS3Requests reads S3 request metrics from
@@ -60,7 +61,7 @@ const (
 )
 
 // SourceTypes lists the accepted values of a source's type.
-var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeCostExplorer, TypeS3Requests, TypeWALG, TypeVelero, TypeAWSBackup, TypeS3}
+var SourceTypes = []string{TypeManifest, TypeRestic, TypePgBackRest, TypeCostExplorer, TypeS3Requests, TypeWALG, TypeVelero, TypeAWSBackup, TypeS3, TypeBilling}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -161,7 +162,7 @@ type Probing struct {
 // Source is one backup catalog.
 type Source struct {
 	Name           string            `yaml:"name" doc:"Unique name; the source label of every metric." required:"true"`
-	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,costexplorer,s3requests,walg,velero,awsbackup,s3"`
+	Type           string            `yaml:"type" doc:"Collector type." required:"true" enum:"manifest,restic,pgbackrest,costexplorer,s3requests,walg,velero,awsbackup,s3,billing"`
 	Env            string            `yaml:"env,omitempty" doc:"Environment of the backups; collectors may read it from the catalog when empty."`
 	Classification string            `yaml:"classification,omitempty" doc:"Data classification of the backups (a key of classifications)."`
 	Dataset        string            `yaml:"dataset,omitempty" doc:"Fixed dataset name for every backup of this source."`
@@ -181,6 +182,7 @@ type Source struct {
 	S3Requests   *S3RequestsOptions   `yaml:"s3requests,omitempty" doc:"Options of an s3requests source."`
 	APIBudget    *APIBudget           `yaml:"api_budget,omitempty" doc:"Monthly budget for the API requests of this source: the exporter recommends the shortest interval that stays within it (docs/collectors.md, API budget)."`
 	S3           *S3Options           `yaml:"s3,omitempty" doc:"Options of an s3 source (backups stored as objects)."`
+	Billing      *BillingOptions      `yaml:"billing,omitempty" doc:"Options of a billing source (docs/billing.md)."`
 
 	line int
 }
@@ -227,6 +229,39 @@ type PgBackRestOptions struct {
 	Encrypted    bool     `yaml:"encrypted,omitempty" doc:"The repository is encrypted (repo-cipher-type)."`
 	KeyID        string   `yaml:"key_id,omitempty" doc:"KMS key protecting the repository storage."`
 	Immutable    bool     `yaml:"immutable,omitempty" doc:"The repository storage is object-locked."`
+}
+
+// BillingFormats are the values of billing.format ("" is auto); the
+// billing package reads them.
+var BillingFormats = []string{"auto", "focus", "cur", "cur2"}
+
+// BillingOptions configures a billing source: bill files (FOCUS, AWS CUR,
+// CUR 2.0) in a directory.
+type BillingOptions struct {
+	Path        string           `yaml:"path" doc:"A bill file, or a directory whose .csv, .csv.gz and .parquet files (at any depth) are bills." required:"true"`
+	Format      string           `yaml:"format,omitempty" doc:"Format of the bills: auto (from their columns), focus, cur (legacy CSV) or cur2 (CUR 2.0 Parquet); default auto." enum:",auto,focus,cur,cur2"`
+	Attribution *CostAttribution `yaml:"attribution,omitempty" doc:"How cost lines are attributed to an environment and a dataset."`
+}
+
+// CostAttribution attributes cost lines to an environment and a dataset:
+// first by the bucket or vault a line names, then by its tags for what
+// the bucket did not say.
+type CostAttribution struct {
+	Buckets map[string]AttributionTarget `yaml:"buckets,omitempty" doc:"Bucket or backup-vault names and the env and dataset their costs belong to."`
+	Tags    AttributionTags              `yaml:"tags,omitempty" doc:"Tag keys, as the bill names them, whose values are the env and the dataset."`
+}
+
+// AttributionTarget is the env and dataset of a bucket's costs.
+type AttributionTarget struct {
+	Env     string `yaml:"env,omitempty" doc:"Environment (a key of environments)."`
+	Dataset string `yaml:"dataset,omitempty" doc:"Dataset."`
+}
+
+// AttributionTags names the tag keys that carry the env and the dataset
+// (user:env in a legacy CUR, user_env in CUR 2.0, env in FOCUS).
+type AttributionTags struct {
+	Env     string `yaml:"env,omitempty" doc:"Tag key whose value is the environment."`
+	Dataset string `yaml:"dataset,omitempty" doc:"Tag key whose value is the dataset."`
 }
 
 // Probe is a scheduled restore-verification probe.
@@ -388,6 +423,9 @@ func (c *Config) resolvePaths() {
 		if s.PgBackRest != nil && s.PgBackRest.Config != "" {
 			s.PgBackRest.Config = c.Path(s.PgBackRest.Config)
 		}
+		if s.Billing != nil {
+			s.Billing.Path = c.Path(s.Billing.Path)
+		}
 		// A program given as a relative path ("tools/restic") is relative
 		// to the file too; a bare name is looked up on PATH.
 		if s.Restic != nil && strings.Contains(s.Restic.Binary, "/") {
@@ -539,6 +577,15 @@ func (c *Config) validate() error {
 			}
 			s.S3.applyDefaults()
 		}
+		if s.Billing != nil && s.Billing.Attribution != nil {
+			for _, b := range sortedKeys(s.Billing.Attribution.Buckets) {
+				if env := s.Billing.Attribution.Buckets[b].Env; env != "" {
+					if _, ok := c.Environments[env]; !ok {
+						return errAt(c.lineOf("sources", i, "billing", "attribution", "buckets", b), "%s.billing.attribution.buckets.%s.env: unknown environment %q", where, b, env)
+					}
+				}
+			}
+		}
 	}
 	probes := map[string]int{}
 	for i, p := range c.Probes {
@@ -604,7 +651,7 @@ func (c *Config) validate() error {
 func (s *Source) validateOptions(where string) error {
 	set := map[string]bool{TypeManifest: s.Manifest != nil, TypeRestic: s.Restic != nil, TypePgBackRest: s.PgBackRest != nil,
 		TypeWALG: s.WALG != nil, TypeVelero: s.Velero != nil, TypeAWSBackup: s.AWSBackup != nil,
-		TypeCostExplorer: s.CostExplorer != nil, TypeS3Requests: s.S3Requests != nil, TypeS3: s.S3 != nil}
+		TypeCostExplorer: s.CostExplorer != nil, TypeS3Requests: s.S3Requests != nil, TypeS3: s.S3 != nil, TypeBilling: s.Billing != nil}
 	for t, ok := range set {
 		if ok && t != s.Type {
 			return errAt(s.line, "%s.%s: options of another type; this source's type is %s", where, t, s.Type)
@@ -647,6 +694,16 @@ func (s *Source) validateOptions(where string) error {
 	case TypeS3:
 		if s.S3 == nil {
 			return errAt(s.line, "%s.s3: bucket and key_template are required for an s3 source", where)
+		}
+	case TypeBilling:
+		if s.Billing == nil || s.Billing.Path == "" {
+			return errAt(s.line, "%s.billing.path: required for a billing source", where)
+		}
+		if s.Billing.Format != "" && !slices.Contains(BillingFormats, s.Billing.Format) {
+			return errAt(s.line, "%s.billing.format: %q is not one of %s", where, s.Billing.Format, strings.Join(BillingFormats, ", "))
+		}
+		if s.DatasetFrom != "" {
+			return errAt(s.line, "%s.dataset_from: does not apply to a billing source; use billing.attribution", where)
 		}
 	}
 	if s.DatasetFrom != "" {

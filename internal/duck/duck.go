@@ -2,7 +2,7 @@
 // analyzer only: the exporter stays free of CGO.
 //
 // A DB is an in-memory DuckDB database with one view per history table
-// (backups, repositories, probes, audit, events, request_counts) over read_parquet with Hive partitioning.
+// (backups, repositories, probes, audit, events, request_counts, cost_lines) over read_parquet with Hive partitioning.
 // It reads the history and never writes to it: file access is limited to
 // the history root, and an ad-hoc query is one statement that reads.
 package duck

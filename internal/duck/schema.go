@@ -17,11 +17,13 @@ const (
 	// TableRequestCounts holds request counts (S3 request metrics), one
 	// row per version of a counted period.
 	TableRequestCounts = "request_counts"
+	// TableCostLines are the lines of bills (docs/billing.md).
+	TableCostLines = "cost_lines"
 )
 
 // Tables lists the views in the order schema prints them.
 func Tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableRequestCounts}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableRequestCounts, TableCostLines}
 }
 
 // Column is one column of a history table.
@@ -188,6 +190,33 @@ func Columns(table string) []Column {
 			{"collected_at", ts, "When the row was written; the newest row of a period is its current count."},
 			{"content_hash", "BIGINT", "Hash of count and cost (the writer's duplicate filter)."},
 			{"dt", "DATE", "Partition: UTC day of period_start."},
+		}
+	case TableCostLines:
+		return []Column{
+			{"source", "VARCHAR", "Configured billing source, or the source analyze import billing was given (import)."},
+			{"format", "VARCHAR", "Format of the bill: focus, cur, cur2 or costexplorer."},
+			{"line_id", "VARCHAR", "Identity of the line within its bill; the table holds each once."},
+			{"period_start", ts, "Start of the period the line charges."},
+			{"period_end", ts, "End of that period."},
+			{"provider", "VARCHAR", "Cloud provider (AWS, Microsoft, Google, ...)."},
+			{"account", "VARCHAR", "Account (AWS usage account, FOCUS sub-account)."},
+			{"region", "VARCHAR", "Region of the usage."},
+			{"service", "VARCHAR", "Service: a product code (AmazonS3) or a FOCUS service name."},
+			{"resource", "VARCHAR", "Bucket or vault, when the bill names one."},
+			{"category", "VARCHAR", "storage, requests, retrieval, early_delete, transition, transfer or other."},
+			{"storage_class", "VARCHAR", "Storage class the line pays for (STANDARD, GLACIER, HOT, ...)."},
+			{"usage_type", "VARCHAR", "The provider's name of the usage (USW2-TimedStorage-GlacierByteHrs, a meter)."},
+			{"quantity", "DOUBLE", "Quantity used, in unit."},
+			{"unit", "VARCHAR", "Unit of quantity; GB-Mo for every spelling of a gigabyte-month."},
+			{"billed_cost", "DOUBLE", "What was invoiced: the spend analyze cost reports."},
+			{"effective_cost", "DOUBLE", "Amortised cost after discounts, as the bill gives it."},
+			{"list_cost", "DOUBLE", "Cost at public on-demand prices (0 when the bill has none)."},
+			{"currency", "VARCHAR", "Currency of the costs."},
+			{"tags", "VARCHAR", "JSON object of the line's tags."},
+			{"env", "VARCHAR", "Environment the line is attributed to (billing.attribution)."},
+			{"dataset", "VARCHAR", "Dataset the line is attributed to."},
+			{"collected_at", ts, "When the line was collected or imported."},
+			{"dt", "DATE", "Partition: first day of the UTC month of period_start."},
 		}
 	}
 	return nil

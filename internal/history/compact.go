@@ -84,6 +84,8 @@ func (w *Writer) compactTable(table string) error {
 			err = compactPartition[SeriesCheckpointRow](dir, l.ours, now)
 		case TableRequestCounts:
 			err = compactPartition[RequestCountRow](dir, l.ours, now)
+		case TableCostLines:
+			err = compactPartitionWith(dir, l.ours, now, readCostLines)
 		}
 		if err != nil {
 			return err
@@ -96,10 +98,15 @@ func (w *Writer) compactTable(table string) error {
 // compactPartition writes the rows of inputs to one new file of dir, then
 // removes the inputs.
 func compactPartition[T any](dir string, inputs []string, now time.Time) error {
+	return compactPartitionWith(dir, inputs, now, readFile[T])
+}
+
+// compactPartitionWith is compactPartition reading the inputs with read.
+func compactPartitionWith[T any](dir string, inputs []string, now time.Time, read func(path string, fn func([]T) error) error) error {
 	meta := map[string]string{replacesKey: strings.Join(inputs, ",")}
 	_, err := publish(dir, now, meta, func(pw *parquet.GenericWriter[T]) error {
 		for _, name := range inputs {
-			err := readFile(filepath.Join(dir, name), func(rows []T) error {
+			err := read(filepath.Join(dir, name), func(rows []T) error {
 				_, err := pw.Write(rows)
 				return err
 			})

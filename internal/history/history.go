@@ -45,7 +45,7 @@ const (
 
 // tables lists every table the writer writes.
 func tables() []string {
-	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableBackupCheckpoints, TableSeriesCheckpoints, TableRequestCounts}
+	return []string{TableBackups, TableRepositories, TableProbes, TableAudit, TableEvents, TableBackupCheckpoints, TableSeriesCheckpoints, TableRequestCounts, TableCostLines}
 }
 
 // stateDir is the directory of the writer's own files under the root. Its
@@ -80,6 +80,8 @@ type Stats struct {
 	// Requests are request counts of periods that are new or whose count
 	// or cost changed.
 	Requests int
+	// CostLines are cost lines whose line id the history did not hold.
+	CostLines int
 	// CollectedAt is the collected_at the rows carry (microseconds).
 	CollectedAt time.Time
 }
@@ -112,6 +114,11 @@ type Writer struct {
 	// period of the request_counts table.
 	requestMu sync.Mutex
 	requests  map[requestKey]requestState
+
+	// costMu guards costLines, the hashes of the line ids the cost_lines
+	// table holds.
+	costMu    sync.Mutex
+	costLines map[uint64]struct{}
 
 	// compactMu keeps Compact, recovery and Latest from running at once.
 	// Appends never take it: they only add files, and compaction only
@@ -181,6 +188,7 @@ func open(root string, opts Options, full bool) (*Writer, error) {
 		probeRuns: map[string]struct{}{},
 		eventIDs:  map[string]struct{}{},
 		requests:  map[requestKey]requestState{},
+		costLines: map[uint64]struct{}{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -339,6 +347,9 @@ func (w *Writer) AppendCatalog(source string, cat *model.Catalog) (Stats, error)
 		return stats, err
 	}
 	stats.Requests = n
+	if stats.CostLines, err = w.appendCostLines(source, cat.CostLines, now); err != nil {
+		return stats, err
+	}
 	return stats, nil
 }
 
@@ -708,10 +719,13 @@ func (w *Writer) rebuild(full bool) error {
 	}
 	err = scanColumns(w.tableDir(TableEvents), []string{"id"}, func(v []parquet.Value) error {
 		w.eventIDs[valueString(v[0])] = struct{}{}
-		return w.rebuildRequests()
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild event state: %w", err)
+	}
+	if err := w.rebuildCostLines(); err != nil {
+		return fmt.Errorf("rebuild cost line state: %w", err)
 	}
 	return w.rebuildRequests()
 }

@@ -82,6 +82,7 @@ type descs struct {
 	lockHeld, lockSince, lockWatchSuccess, lockWatchLast                                                    *prometheus.Desc
 	deployments, rollbacks, consecutive, recentRollbacks, lastRollback, deployToRollback, migrationRestored *prometheus.Desc
 	requests, requestsCost, requestsPeriodEnd, requestsPeriod                                               *prometheus.Desc
+	cost                                                                                                    *costDescs
 }
 
 func newDescs() *descs {
@@ -159,6 +160,7 @@ func newDescs() *descs {
 		requestsCost:      d("requests", "cost", "Cost of the requests of restorable_requests: estimated from the price table for origin cloudwatch, billed for origin bill. Absent when nothing prices them (AllRequests mixes tiers).", append(slices.Clip(requestLabels), "currency")),
 		requestsPeriodEnd: d("requests", "period_end_timestamp_seconds", "End of the period restorable_requests counts.", requestLabels),
 		requestsPeriod:    d("requests", "period_seconds", "Length of the period restorable_requests counts.", requestLabels),
+		cost:              newCostDescs(),
 	}
 }
 
@@ -421,6 +423,7 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 			}
 			out = c.appendRepositoryFacts(out, r, rl)
 		}
+		out = c.appendCosts(out, st.Source, st.Catalog.CostLines)
 		out = c.appendRequests(out, st.Catalog.Requests)
 	}
 	return out

@@ -52,7 +52,7 @@ func NewSelf(reg prometheus.Registerer) *Self {
 	s.api = newAPICost()
 	reg.MustRegister(s.runs, s.errors, s.calls, s.readBytes, s.historyRows, s.historyErrors, s.reloadOK, s.reloadTime)
 	reg.MustRegister(s.api.collectors()...)
-	for _, t := range []string{"backups", "repositories", "probes", "request_counts"} {
+	for _, t := range []string{"backups", "repositories", "probes", "request_counts", "cost_lines"} {
 		s.historyRows.WithLabelValues(t)
 	}
 	return s

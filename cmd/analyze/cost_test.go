@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restorable/restorable/internal/duck"
+	"github.com/restorable/restorable/internal/history"
+	"github.com/restorable/restorable/internal/model"
+)
+
+// costHistory writes a history with two months of cost lines of
+// prod/payments (Glacier storage doubling from October to November, an
+// early-delete fee in November), an unattributed request line, and four
+// restore probes of prod/payments, three of them verified.
+func costHistory(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	w, err := history.Open(root, history.Options{Now: func() time.Time { return estateEnd() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	oct, nov := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
+	line := func(id string, at time.Time, env, dataset, class string, cat model.CostCategory, qty, billed float64) model.CostLine {
+		unit := "Requests"
+		if cat == model.CostStorage || cat == model.CostEarlyDelete {
+			unit = "GB-Mo"
+		}
+		return model.CostLine{Source: "bills", Format: "cur", LineID: id, PeriodStart: at, PeriodEnd: at.Add(24 * time.Hour),
+			Provider: "AWS", Service: "AmazonS3", Resource: "acme-prod-backups", Category: cat, StorageClass: class,
+			Quantity: qty, Unit: unit, BilledCost: billed, Currency: "USD", Env: env, Dataset: dataset}
+	}
+	cat := &model.Catalog{CostLines: []model.CostLine{
+		line("o1", oct, "prod", "payments", "GLACIER", model.CostStorage, 1000, 3.6),
+		line("n1", nov, "prod", "payments", "GLACIER", model.CostStorage, 2000, 7.2),
+		line("n2", nov, "prod", "payments", "GLACIER", model.CostEarlyDelete, 100, 0.8),
+		line("n3", nov, "", "", "STANDARD", model.CostRequests, 5000, 0.025),
+	}}
+	if _, err := w.AppendCatalog("bills", cat); err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range []bool{true, true, false, true} {
+		if err := w.AppendProbes(model.ProbeResult{RunID: string(rune('a' + i)), Probe: "payments-restore", Kind: "artifact", Env: "prod", Dataset: "payments",
+			Start: nov.Add(time.Duration(i) * time.Hour), Duration: time.Minute, Success: ok, BytesVerified: 2 << 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// analyze cost answers the review's questions from the history: spend by
+// month, env, dataset and class with cost per GB-month; spend beside
+// verified restores; the month whose spend doubled; the early-delete fee.
+func TestCost(t *testing.T) {
+	root := costHistory(t)
+	code, out, errs := runIn(t, "--history", root, "cost", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep costReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var novGlacier *spendRow
+	for i, r := range rep.Spend {
+		if r.Group["month"] == "2026-11" && r.Group["class"] == "GLACIER" {
+			novGlacier = &rep.Spend[i]
+		}
+	}
+	if len(rep.Spend) != 3 || novGlacier == nil || !near(novGlacier.Spend, 8.0) || !near(novGlacier.GBMonths, 2000) || novGlacier.PerGBMonth == nil || !near(*novGlacier.PerGBMonth, 0.0036) {
+		t.Errorf("spend %+v", rep.Spend)
+	}
+	var pay *recoveryRow
+	for i, r := range rep.Recovery {
+		if r.Env == "prod" && r.Dataset == "payments" {
+			pay = &rep.Recovery[i]
+		}
+	}
+	if pay == nil || !near(pay.Spend, 11.6) || pay.Runs != 4 || pay.Restores != 3 || !near(*pay.SuccessRate, 0.75) ||
+		!near(*pay.PerRestore, 11.6/3) || pay.VerifiedBytes != 6<<30 || !near(*pay.PerVerifiedGB, 11.6/6) {
+		t.Errorf("recovery %+v", rep.Recovery)
+	}
+	// Storage went from 3.60 to 7.20 (+100%); the early-delete fee is new
+	// in November (0.80, under the 1.00 minimum: not an anomaly).
+	if len(rep.Anomalies) != 1 || rep.Anomalies[0].Category != "storage" || rep.Anomalies[0].Month != "2026-11" || !near(rep.Anomalies[0].Change, 3.6) {
+		t.Errorf("anomalies %+v", rep.Anomalies)
+	}
+	if len(rep.EarlyDelete) != 1 || !near(rep.EarlyDelete[0].Fees, 0.8) || rep.EarlyDelete[0].MinStorageDays != 90 || !near(rep.EarlyDelete[0].Storage, 7.2) {
+		t.Errorf("early deletes %+v", rep.EarlyDelete)
+	}
+
+	// The table fits 80 columns; csv writes the part it is asked for.
+	code, out, errs = runIn(t, "--history", root, "cost")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line of %d columns: %q", len([]rune(l)), l)
+		}
+	}
+	if !strings.Contains(out, "3/4") || !strings.Contains(out, "+100%") {
+		t.Errorf("table output:\n%s", out)
+	}
+	code, out, _ = runIn(t, "--history", root, "cost", "--format", "csv", "--view", "recovery")
+	if code != exitOK || !strings.HasPrefix(out, "env,dataset,currency,spend,probe_runs,verified_restores") {
+		t.Errorf("csv: %d %q", code, out)
+	}
+	if code, _, errs := runIn(t, "--history", root, "cost", "--format", "csv"); code != exitError || !strings.Contains(errs, "--view") {
+		t.Errorf("csv of every part: exit %d, %s", code, errs)
+	}
+	code, out, _ = runIn(t, "--history", root, "cost", "--view", "spend", "--by", "env", "--from", "2026-11-01", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Spend) != 2 {
+		t.Errorf("--from and --by env: %d %+v", code, rep.Spend)
+	}
+}
+
+// With a bill in the history, tiering prices storage at the billed rate
+// of each class the bill prices, and says so.
+func TestTieringUsesBilledRates(t *testing.T) {
+	root := costHistory(t)
+	r, err := duck.ParseRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := duck.Open(context.Background(), r, duck.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	prices, err := loadPrices("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices.Classes["GLACIER"].StorageGBMonth = 1
+	if err := useBilledRates(context.Background(), db, prices, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if g := prices.Classes["GLACIER"].StorageGBMonth; !near(g, 0.0036) {
+		t.Errorf("GLACIER at %v a GB-month, the bill charged 0.0036", g)
+	}
+	if prices.Classes["STANDARD"].StorageGBMonth != 0.023 || !strings.Contains(prices.Source, "GLACIER 0.0036") {
+		t.Errorf("STANDARD %v, source %q", prices.Classes["STANDARD"].StorageGBMonth, prices.Source)
+	}
+}
+
+// Without cost lines, analyze cost says how to get them.
+func TestCostNeedsBills(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "backups"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runIn(t, "--history", root, "cost")
+	if code != exitError || !strings.Contains(errs, "analyze import billing") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}

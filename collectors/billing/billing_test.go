@@ -1,0 +1,116 @@
+package billing
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bill "github.com/restorable/restorable/internal/billing"
+	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/runx"
+)
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newCollector(t *testing.T, path string) *Collector {
+	t.Helper()
+	src := &config.Source{Name: "bills", Type: config.TypeBilling, Billing: &config.BillingOptions{Path: path,
+		Attribution: &config.CostAttribution{Buckets: map[string]config.AttributionTarget{"acme-prod-backups": {Env: "prod", Dataset: "payments"}}}}}
+	c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Every bill under the path is read, at any depth; hidden files and
+// other files are not. An unchanged file is not read again: its lines
+// come from the last read, and a changed one is read anew.
+func TestCollectReadsBillsOnce(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "../../internal/billing/testdata/focus-1.0-sample.csv", filepath.Join(dir, "2024-09", "focus.csv"))
+	copyFile(t, "../../internal/billing/testdata/messy-focus.csv", filepath.Join(dir, "messy.csv"))
+	copyFile(t, "../../internal/billing/testdata/messy-focus.csv", filepath.Join(dir, ".hidden.csv"))
+	copyFile(t, "../../internal/billing/testdata/LICENSE-focus-sample.md", filepath.Join(dir, "LICENSE.md"))
+	c := newCollector(t, dir)
+	cat, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.CostLines) != 48+2 || len(cat.Backups) != 0 {
+		t.Fatalf("%d cost lines, %d backups", len(cat.CostLines), len(cat.Backups))
+	}
+	attributed := 0
+	for _, l := range cat.CostLines {
+		if l.Source != "bills" {
+			t.Fatalf("line of source %q", l.Source)
+		}
+		if l.Env == "prod" && l.Dataset == "payments" {
+			attributed++
+		}
+	}
+	if attributed != 1 {
+		t.Errorf("%d lines attributed to the mapped bucket, want the messy bill's one", attributed)
+	}
+	stats := c.Stats()
+	messy := stats[filepath.Join(dir, "messy.csv")]
+	if messy.RejectedTotal() != 11 || messy.Rejected[bill.RejectColumns] != 1 {
+		t.Errorf("messy bill stats %+v", messy)
+	}
+	// The same files again: the sample is replaced by a file that is not
+	// a bill but keeps its size and time, so a re-read would fail.
+	focus := filepath.Join(dir, "2024-09", "focus.csv")
+	fi, err := os.Stat(focus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, fi.Size())
+	for i := range junk {
+		junk[i] = 'x'
+	}
+	if err := os.WriteFile(focus, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(focus, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Collect(context.Background())
+	if err != nil || len(again.CostLines) != 50 {
+		t.Fatalf("unchanged files read again: %v, %d lines", err, len(again.CostLines))
+	}
+	// Now its time changes: it is read, and is no bill.
+	if err := os.Chtimes(focus, fi.ModTime().Add(time.Hour), fi.ModTime().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Collect(context.Background()); runx.KindOf(err) != runx.KindParse {
+		t.Errorf("a changed file that is not a bill: %v (%s), want kind parse", err, runx.KindOf(err))
+	}
+}
+
+// A single file can be the path; a missing path is an io failure.
+func TestCollectPath(t *testing.T) {
+	c := newCollector(t, "../../internal/billing/testdata/aws-cur-legacy-sample.csv")
+	cat, err := c.Collect(context.Background())
+	if err != nil || len(cat.CostLines) != 799 {
+		t.Fatalf("%v, %d lines", err, len(cat.CostLines))
+	}
+	c = newCollector(t, filepath.Join(t.TempDir(), "none"))
+	if _, err := c.Collect(context.Background()); runx.KindOf(err) != runx.KindIO {
+		t.Errorf("missing path: %v", err)
+	}
+}
