@@ -200,6 +200,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, sender string, 
 		w.Header().Set("Retry-After", RetryAfter)
 		h.refuse(w, sender, RefusedThrottled, http.StatusTooManyRequests, "queue: the event journal is busy; nothing was recorded, retry after "+RetryAfter+"s")
 		return
+	case err != nil && r.Context().Err() != nil:
+		// The client is gone: not the journal's failure, and nobody reads
+		// the answer.
+		h.refuse(w, sender, RefusedGone, http.StatusServiceUnavailable, "request ended before the journal answered: "+err.Error()+"; retry with the same delivery id")
+		return
 	case err != nil:
 		w.Header().Set("Retry-After", RetryAfter)
 		h.refuse(w, sender, RefusedUnavailable, http.StatusServiceUnavailable, "journal: "+err.Error()+"; nothing was acknowledged, retry")

@@ -591,3 +591,54 @@ events:
 		t.Errorf("secret after a failed reload: %d, want the previous one to work", got)
 	}
 }
+
+// A client that goes away while its event waits for the fsync is counted
+// as client_gone, not as a journal that could not be written; the event
+// is still committed, and its retry with the same key is a duplicate.
+func TestClientGoneIsNotUnavailable(t *testing.T) {
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	slow := func(f *os.File) error {
+		entered <- struct{}{}
+		<-release
+		return f.Sync()
+	}
+	r := newRig(t, t.TempDir(), Options{SyncsInFlight: 1, Sync: slow})
+	body, hdr := genericEvent("gone")
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.srv.URL+"/api/v1/events", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close() //nolint:errcheck // test read
+		}
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the canceled request got an answer")
+	}
+	// The server notices the closed connection and answers nobody.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.counter("refused", "generic", RefusedGone) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if got := r.counter("refused", "generic", RefusedGone); got != 1 {
+		t.Errorf("client_gone = %v, want 1", got)
+	}
+	if got := r.counter("refused", "generic", RefusedUnavailable); got != 0 {
+		t.Errorf("unavailable = %v, want 0: the journal did not fail", got)
+	}
+	if a := r.post("/api/v1/events", body, hdr...); a.code != http.StatusOK {
+		t.Errorf("retry of the same key: %d %v, want 200 duplicate (the event was committed)", a.code, a.body)
+	}
+}

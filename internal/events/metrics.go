@@ -16,6 +16,10 @@ const (
 	RefusedTooLarge     = "too_large"
 	RefusedThrottled    = "throttled"
 	RefusedUnavailable  = "unavailable"
+	// RefusedGone is a request whose client went away (or whose deadline
+	// passed) while its events waited for the journal: they may still be
+	// written, and a retry with the same delivery id is then a duplicate.
+	RefusedGone = "client_gone"
 )
 
 type ingestMetrics struct {
@@ -33,7 +37,7 @@ func newIngestMetrics(reg prometheus.Registerer, in *Ingester) *ingestMetrics {
 		}, []string{"sender", "kind", "outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "restorable_events_refused_total",
-			Help: "Event requests refused before any event was recorded, by sender and reason (invalid, unauthorized, too_large, throttled, unavailable).",
+			Help: "Event requests refused before any event was recorded, by sender and reason (invalid, unauthorized, too_large, throttled, unavailable, client_gone).",
 		}, []string{"sender", "reason"}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "restorable_events_journal_fsync_duration_seconds",
