@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/restorable/restorable/internal/probe"
+	"github.com/restorable/restorable/internal/secret"
 )
 
 func main() {
@@ -90,20 +90,10 @@ func (o *options) dsn() (string, error) {
 	switch {
 	case o.dsnEnv != "" && o.dsnFile != "":
 		return "", errors.New("give --dsn-env or --dsn-file, not both")
-	case o.dsnEnv != "":
-		v := os.Getenv(o.dsnEnv)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty", o.dsnEnv)
-		}
-		return v, nil
-	case o.dsnFile != "":
-		b, err := os.ReadFile(o.dsnFile)
-		if err != nil {
-			return "", fmt.Errorf("read the connection string: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
+	case o.dsnEnv == "" && o.dsnFile == "":
+		return "", errors.New("give the source's connection string with --dsn-env or --dsn-file")
 	}
-	return "", errors.New("give the source's connection string with --dsn-env or --dsn-file")
+	return secret.Read(o.dsnFile, o.dsnEnv)
 }
 
 func dump(ctx context.Context, o *options, stdout io.Writer) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restorable/restorable/internal/lockwatch"
+	"github.com/restorable/restorable/internal/secret"
 )
 
 // Exit codes of restorable lock, besides the child's own. They follow
@@ -65,20 +66,10 @@ func (o *lockOptions) dsn() (string, error) {
 	switch {
 	case o.dsnEnv != "" && o.dsnFile != "":
 		return "", errors.New("give --dsn-env or --dsn-file, not both")
-	case o.dsnEnv != "":
-		v := os.Getenv(o.dsnEnv)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty", o.dsnEnv)
-		}
-		return v, nil
-	case o.dsnFile != "":
-		b, err := os.ReadFile(o.dsnFile)
-		if err != nil {
-			return "", fmt.Errorf("read the connection string: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
+	case o.dsnEnv == "" && o.dsnFile == "":
+		return "", errors.New("give the coordination database's connection string with --dsn-env or --dsn-file")
 	}
-	return "", errors.New("give the coordination database's connection string with --dsn-env or --dsn-file")
+	return secret.Read(o.dsnFile, o.dsnEnv)
 }
 
 func fprintf(w io.Writer, format string, args ...any) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/policy"
+	"github.com/restorable/restorable/internal/secret"
 )
 
 // watcherName is the exporter's application_name on the coordination
@@ -133,20 +133,7 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	return err
 }
 
-func (w *Watcher) dsn() (string, error) {
-	if w.cfg.DSNEnv != "" {
-		v := os.Getenv(w.cfg.DSNEnv)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty", w.cfg.DSNEnv)
-		}
-		return v, nil
-	}
-	b, err := os.ReadFile(w.cfg.DSNFile)
-	if err != nil {
-		return "", fmt.Errorf("read the connection string: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
+func (w *Watcher) dsn() (string, error) { return secret.Read(w.cfg.DSNFile, w.cfg.DSNEnv) }
 
 func (w *Watcher) read(ctx context.Context) ([]model.LockHolder, error) {
 	dsn, err := w.dsn()
