@@ -424,10 +424,17 @@ func writeCost(g *globals, o *costOptions, rep *costReport) error {
 	return nil
 }
 
+// datasetMinWrap is the narrowest a dataset column of analyze cost gets:
+// dataset names (LeadConceptInfinity) have no blanks to wrap at.
+const datasetMinWrap = 8
+
 func spendTable(rep *costReport, machine bool) *table {
-	t := &table{right: map[int]bool{}}
-	for _, d := range rep.By {
+	// Dataset names are the one free-form text: they wrap rather than
+	// push the table past the terminal's width.
+	t := &table{right: map[int]bool{}, wrap: map[int]bool{}, minWrap: datasetMinWrap}
+	for i, d := range rep.By {
 		t.header = append(t.header, strings.ToUpper(d))
+		t.wrap[i] = d == "dataset"
 	}
 	n := len(rep.By)
 	t.header = append(t.header, "CUR", "SPEND", "GB-MONTHS", "PER GB-MO")
@@ -470,8 +477,9 @@ func spendTable(rep *costReport, machine bool) *table {
 
 func recoveryTable(rep *costReport, machine bool) *table {
 	t := &table{
-		header: []string{"ENV", "DATASET", "SPEND", "RESTORES", "SUCCESS", "PER RESTORE", "VERIFIED", "PER GB"},
+		header: []string{"ENV", "DATASET", "SPEND", "OK/RUNS", "OK %", "PER OK", "VERIFIED", "PER GB"},
 		right:  map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true},
+		wrap:   map[int]bool{1: true}, minWrap: datasetMinWrap,
 	}
 	for _, r := range rep.Recovery {
 		if machine {
@@ -506,6 +514,7 @@ func anomalyTable(rep *costReport, machine bool) *table {
 	t := &table{
 		header: []string{"MONTH", "ENV", "DATASET", "CATEGORY", "CUR", "BEFORE", "SPEND", "CHANGE"},
 		right:  map[int]bool{5: true, 6: true, 7: true},
+		wrap:   map[int]bool{2: true}, minWrap: datasetMinWrap,
 	}
 	for _, r := range rep.Anomalies {
 		if machine {
@@ -529,6 +538,7 @@ func earlyDeleteTable(rep *costReport, machine bool) *table {
 	t := &table{
 		header: []string{"MONTH", "ENV", "DATASET", "CLASS", "MIN DAYS", "CUR", "FEES", "STORAGE"},
 		right:  map[int]bool{4: true, 6: true, 7: true},
+		wrap:   map[int]bool{2: true}, minWrap: datasetMinWrap,
 	}
 	for _, r := range rep.EarlyDelete {
 		days := "-"

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,42 @@ func TestCostNeedsBills(t *testing.T) {
 	code, _, errs := runIn(t, "--history", root, "cost")
 	if code != exitError || !strings.Contains(errs, "analyze import billing") {
 		t.Errorf("exit %d: %s", code, errs)
+	}
+}
+
+// Every table of analyze cost fits 80 columns with the long dataset names
+// real bills carry: dataset cells wrap instead.
+func TestCostTablesFit80(t *testing.T) {
+	long := "LeadConceptInfinityPlatformAnalytics"
+	pct := 0.75
+	cost := 1234.5678
+	rep := &costReport{
+		By:          []string{"month", "env", "dataset", "class"},
+		Spend:       []spendRow{{Group: map[string]string{"month": "2026-11", "env": "staging", "dataset": long, "class": "DEEP_ARCHIVE"}, Currency: "USD", Spend: 123456.78, GBMonths: 98765.4, PerGBMonth: &pct}},
+		Recovery:    []recoveryRow{{Env: "staging", Dataset: long, Currency: "USD", Spend: 123456.78, Runs: 1200, Restores: 1100, SuccessRate: &pct, VerifiedBytes: 5 << 40, PerRestore: &cost, PerVerifiedGB: &cost}},
+		Anomalies:   []anomalyRow{{Month: "2026-11", Env: "staging", Dataset: long, Category: "early_delete", Currency: "USD", Previous: 1234.5, Spend: 123456.7, Change: 99.9}},
+		EarlyDelete: []earlyDeleteRow{{Month: "2026-11", Env: "staging", Dataset: long, Class: "DEEP_ARCHIVE", Currency: "USD", Fees: 12345.6, Storage: 123456.7, MinStorageDays: 180}},
+	}
+	for name, tb := range map[string]*table{"spend": spendTable(rep, false), "recovery": recoveryTable(rep, false),
+		"anomalies": anomalyTable(rep, false), "early-delete": earlyDeleteTable(rep, false)} {
+		var b strings.Builder
+		if err := tb.writeText(&b, false, 80); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(b.String(), "\n") {
+			if n := len([]rune(l)); n > 80 {
+				t.Errorf("%s: line of %d columns: %q", name, n, l)
+			}
+		}
+		// The dataset cell and its continuation lines spell the name.
+		lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		col := slices.Index(strings.Fields(lines[0]), "DATASET")
+		got := strings.Fields(lines[1])[col]
+		for _, l := range lines[2:] {
+			got += strings.Fields(l)[0]
+		}
+		if got != long {
+			t.Errorf("%s: the dataset reads %q:\n%s", name, got, b.String())
+		}
 	}
 }

@@ -25,6 +25,10 @@ type table struct {
 	// the second column and wrapped to the width: room for long texts that
 	// would make a column too wide. nil writes none.
 	details func(row int) []detail
+	// minWrap is the narrowest the wrapped columns get; zero is
+	// minWrapWidth. Columns of names without blanks (datasets) may go
+	// narrower: they break inside the name whatever the width.
+	minWrap int
 }
 
 // detail is a labelled text writeText puts beneath a row.
@@ -117,8 +121,13 @@ func writeDetails(w io.Writer, ds []detail, indent, width int) error {
 
 // fit returns the width of each column: the widest cell's, with the
 // widest wrapped columns narrowed one character at a time until the table
-// fits width or every wrapped column is down to minWrapWidth.
+// fits width or every wrapped column is down to minWrapWidth (t.minWrap
+// when set).
 func (t *table) fit(width int) []int {
+	least := minWrapWidth
+	if t.minWrap > 0 {
+		least = t.minWrap
+	}
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
 		widths[i] = utf8.RuneCountInString(h)
@@ -138,7 +147,7 @@ func (t *table) fit(width int) []int {
 	for total > width {
 		widest := -1
 		for i, n := range widths {
-			if t.wrap[i] && n > minWrapWidth && (widest < 0 || n > widths[widest]) {
+			if t.wrap[i] && n > least && (widest < 0 || n > widths[widest]) {
 				widest = i
 			}
 		}
