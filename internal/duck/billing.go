@@ -1,10 +1,13 @@
 package duck
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,6 +91,11 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 		"SET preserve_insertion_order = false",
 		fmt.Sprintf("SET memory_limit = %s", quote(opts.MemoryLimit)),
 		fmt.Sprintf("SET temp_directory = %s", quote(filepath.Join(staging, "spill"))),
+		// A partitioned write buffers each thread's rows of a partition
+		// until this many (524,288 by default): with a month and a status
+		// per partition that is most of the memory limit, and it spilled.
+		// One row group's worth keeps the buffers small.
+		"SET partitioned_write_flush_threshold = 122880",
 	}
 	if opts.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", opts.Threads))
@@ -100,11 +108,14 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 	// Files of one kind (CSV or Parquet) with the same columns are read
 	// by one query, so that DuckDB reads them in parallel; groups keep the
 	// order of their first file, so that a later group sees the lines of
-	// an earlier one as held.
+	// an earlier one as held. CSV files whose first lines are the same
+	// bytes have the same columns: DuckDB describes the first of them
+	// only, as sniffing a file costs a read of its first megabytes.
 	type group struct {
-		csv   bool
-		cols  []billing.Column
-		files []string
+		csv    bool
+		header string
+		cols   []billing.Column
+		files  []string
 	}
 	var groups []*group
 	for _, f := range files {
@@ -116,19 +127,37 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 			return nil, fmt.Errorf("import %s: %w", f, err)
 		}
 		isCSV := !strings.HasSuffix(strings.ToLower(abs), ".parquet")
-		cols, err := describe(ctx, conn, readSQL([]string{abs}, isCSV))
-		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", f, err)
+		header, known := "", false
+		if isCSV {
+			if header, known, err = firstLine(abs); err != nil {
+				return nil, fmt.Errorf("import %s: %w", f, err)
+			}
 		}
 		var g *group
 		for _, c := range groups {
-			if c.csv == isCSV && slices.Equal(c.cols, cols) {
+			if known && c.csv && c.header == header {
 				g = c
+				break
 			}
 		}
 		if g == nil {
-			g = &group{csv: isCSV, cols: cols}
-			groups = append(groups, g)
+			cols, err := describe(ctx, conn, readSQL([]string{abs}, isCSV))
+			if err != nil {
+				return nil, fmt.Errorf("import %s: %w", f, err)
+			}
+			for _, c := range groups {
+				if c.csv == isCSV && slices.Equal(c.cols, cols) {
+					g = c
+					break
+				}
+			}
+			if g == nil {
+				g = &group{csv: isCSV, cols: cols}
+				if known {
+					g.header = header
+				}
+				groups = append(groups, g)
+			}
 		}
 		g.files = append(g.files, abs)
 	}
@@ -141,6 +170,42 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 		out = append(out, im)
 	}
 	return out, nil
+}
+
+// maxHeader bounds the first line firstLine reads: a bill's header is a
+// few kilobytes.
+const maxHeader = 1 << 20
+
+// firstLine returns the first line of a CSV file, uncompressed when its
+// name ends in .gz, and whether it could tell: false for other
+// compressions and for a first line longer than maxHeader, whose columns
+// DuckDB then describes.
+func firstLine(path string) (string, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	var r io.Reader = f
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".gz":
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			return "", false, fmt.Errorf("read header: %w", err)
+		}
+		defer z.Close() //nolint:errcheck // read-only
+		r = z
+	case ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".snappy":
+		return "", false, nil
+	}
+	line, err := bufio.NewReaderSize(io.LimitReader(r, maxHeader), 64<<10).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read header: %w", err)
+	}
+	if !strings.HasSuffix(line, "\n") {
+		return "", false, nil
+	}
+	return line, true, nil
 }
 
 // readSQL is the relation of bill files: every column of a CSV as text,

@@ -1,14 +1,17 @@
 package duck
 
 import (
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -445,5 +448,78 @@ func TestImportDropsRepeatedLines(t *testing.T) {
 	}
 	if im := ims[0]; repeated != 799 || im.Kept != 799*2 || im.Written != 799 || im.Duplicates != 799 {
 		t.Errorf("%d repeated; import %+v", repeated, im)
+	}
+}
+
+// writeCURCopy writes the legacy CUR sample with every line item id
+// suffixed, gzipped when the name ends in .gz, with CRLF line ends when
+// crlf: a month's bill of the same account in another file.
+func writeCURCopy(t *testing.T, path, suffix string, crlf bool) {
+	t.Helper()
+	f, err := os.Open(curSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := slices.Index(rows[0], "identity/LineItemId")
+	for _, r := range rows[1:] {
+		r[id] += suffix
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = out
+	var z *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		z = gzip.NewWriter(out)
+		w = z
+	}
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = crlf
+	if err := cw.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	if z != nil {
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Bills with the same columns are read together however their headers
+// are spelled (a gzipped copy, CRLF line ends), bills of another format
+// apart, and every line is imported once: grouping by the header line
+// never merges files whose columns differ nor loses a file.
+func TestImportGroupsFilesByColumns(t *testing.T) {
+	dir := t.TempDir()
+	gz, crlf := filepath.Join(dir, "cur-02.csv.gz"), filepath.Join(dir, "cur-03.csv")
+	writeCURCopy(t, gz, "-gz", false)
+	writeCURCopy(t, crlf, "-crlf", true)
+	root := t.TempDir()
+	ims, err := ImportBills(context.Background(), root, []string{curSample, focusSample, gz, crlf}, ImportOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ims) != 2 {
+		t.Fatalf("%d groups, want the CUR bills and the FOCUS bill: %+v", len(ims), ims)
+	}
+	cur := readGo(t, curSample, billing.Options{})
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	if want := []string{abs(curSample), gz, crlf}; !slices.Equal(ims[0].Files, want) || ims[0].Format != billing.FormatCUR {
+		t.Errorf("first group %s %v, want cur %v", ims[0].Format, ims[0].Files, want)
+	}
+	if ims[0].Written != 3*cur.Stats.Kept || ims[0].Duplicates != 0 {
+		t.Errorf("CUR group wrote %d (%d duplicates), want 3 x %d", ims[0].Written, ims[0].Duplicates, cur.Stats.Kept)
+	}
+	if ims[1].Format != billing.FormatFOCUS || !slices.Equal(ims[1].Files, []string{abs(focusSample)}) {
+		t.Errorf("second group %s %v", ims[1].Format, ims[1].Files)
 	}
 }
