@@ -22,6 +22,7 @@ func Builders() []*dashboard.DashboardBuilder {
 		BackupOverview(),
 		RestoreVerification(),
 		Storage(),
+		Cost(),
 		ExporterHealth(),
 	}
 }

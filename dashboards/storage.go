@@ -16,8 +16,8 @@ import (
 // repository facts, which restic, pgBackRest and manifests with
 // repository records give (docs/metrics.md lists which source gives
 // which metric). The exporter labels repositories by env, source and
-// dataset, not by storage class; the cost per class lives in the history,
-// where billing lines carry it.
+// dataset, not by storage class; the cost per class comes from the bills
+// and is on the Cost dashboard.
 func Storage() *dashboard.DashboardBuilder {
 	return newDashboard("restorable-storage", "Restorable / Storage",
 		"Bytes stored by the backups and their repositories, their growth and their deduplication and compression.").

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/metrics"
@@ -23,29 +25,7 @@ func TestStoragePanelsHaveDataOnTheDemo(t *testing.T) {
 		"Bytes a restore of the newest backup reads", // pgBackRest
 		"Running backups", // pgBackRest, and only while a backup runs
 	}
-	cfg, err := config.Load("../examples/demo/restorable.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := collectors.NewStore()
-	store.Configure(cfg)
-	cs, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, src := range cfg.Sources {
-		r := collectors.Collect(context.Background(), src, cs[src.Name], time.Now, slog.New(slog.DiscardHandler))
-		if r.Err != nil {
-			t.Fatalf("collect demo source %s: %v", src.Name, r.Err)
-		}
-		store.Record(r)
-	}
-	mc := metrics.NewCollector(metrics.Sources{Store: store})
-	mc.SetConfig(cfg)
-	mfs, err := mc.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := demoMetrics(t)
 	served := map[string]bool{}
 	for _, mf := range mfs {
 		if len(mf.Metric) > 0 {
@@ -77,4 +57,34 @@ func TestStoragePanelsHaveDataOnTheDemo(t *testing.T) {
 	if panels < 10 {
 		t.Errorf("checked %d panels, want every Storage panel", panels)
 	}
+}
+
+// demoMetrics collects every source of the bundled demo once and returns
+// the metrics the exporter derives from them.
+func demoMetrics(t *testing.T) []*dto.MetricFamily {
+	t.Helper()
+	cfg, err := config.Load("../examples/demo/restorable.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := collectors.NewStore()
+	store.Configure(cfg)
+	cs, err := collectors.Build(cfg, collectors.Factories(), collectors.Deps{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range cfg.Sources {
+		r := collectors.Collect(context.Background(), src, cs[src.Name], time.Now, slog.New(slog.DiscardHandler))
+		if r.Err != nil {
+			t.Fatalf("collect demo source %s: %v", src.Name, r.Err)
+		}
+		store.Record(r)
+	}
+	mc := metrics.NewCollector(metrics.Sources{Store: store})
+	mc.SetConfig(cfg)
+	mfs, err := mc.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }

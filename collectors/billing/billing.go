@@ -64,8 +64,9 @@ func isBill(name string) bool {
 
 // Collect reads every bill under the source's path. A file whose size
 // and modification time are those of the last read is not read again:
-// its lines are taken from that read. Files that disappeared leave the
-// catalog; the history keeps their lines.
+// its lines and counts are taken from that read. Files that disappeared
+// leave the catalog; the history keeps their lines. The catalog's
+// BillRows sums the counts of every file under the path.
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	// The lock guards the map only, never a read: a collection works on
 	// what the last one left.
@@ -120,9 +121,7 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		}
 		next[path] = fs
 		cat.CostLines = append(cat.CostLines, fs.lines...)
-		total.Rows += fs.stats.Rows
-		total.Kept += fs.stats.Kept
-		total.OutOfScope += fs.stats.OutOfScope
+		total.Add(fs.stats)
 		if n := fs.stats.RejectedTotal(); n > 0 {
 			c.logger.Warn("bill has rejected lines", "file", path, "rejected", fs.stats.Rejected)
 		}
@@ -130,7 +129,8 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	c.mu.Lock()
 	c.files = next
 	c.mu.Unlock()
-	c.logger.Debug("collected bills", "files", len(paths), "rows", total.Rows, "kept", total.Kept, "out_of_scope", total.OutOfScope)
+	cat.BillRows = &total
+	c.logger.Debug("collected bills", "files", len(paths), "rows", total.Rows, "kept", total.Kept, "out_of_scope", total.OutOfScope, "rejected", total.RejectedTotal())
 	return cat, nil
 }
 

@@ -72,6 +72,13 @@ func TestCollectReadsBillsOnce(t *testing.T) {
 	if messy.RejectedTotal() != 11 || messy.Rejected[bill.RejectColumns] != 1 {
 		t.Errorf("messy bill stats %+v", messy)
 	}
+	// The catalog carries the counts of both bills, as the parser made
+	// them, for the metrics.
+	focusStats := stats[filepath.Join(dir, "2024-09", "focus.csv")]
+	if b := cat.BillRows; b == nil || b.Rows != focusStats.Rows+messy.Rows || b.Kept != 50 || b.OutOfScope != focusStats.OutOfScope+messy.OutOfScope ||
+		b.RejectedTotal() != focusStats.RejectedTotal()+messy.RejectedTotal() || b.Rejected[bill.RejectBadTags] != 2 || b.Rows != b.Kept+b.OutOfScope+b.RejectedTotal() {
+		t.Errorf("catalog counts %+v, want the sum of %+v and %+v", b, focusStats, messy)
+	}
 	// The same files again: the sample is replaced by a file that is not
 	// a bill but keeps its size and time, so a re-read would fail.
 	focus := filepath.Join(dir, "2024-09", "focus.csv")
@@ -93,6 +100,9 @@ func TestCollectReadsBillsOnce(t *testing.T) {
 	if err != nil || len(again.CostLines) != 50 {
 		t.Fatalf("unchanged files read again: %v, %d lines", err, len(again.CostLines))
 	}
+	if again.BillRows == nil || again.BillRows.Rows != cat.BillRows.Rows || again.BillRows.RejectedTotal() != cat.BillRows.RejectedTotal() {
+		t.Errorf("counts of unchanged files %+v, want those of the first read %+v", again.BillRows, cat.BillRows)
+	}
 	// Now its time changes: it is read, and is no bill.
 	if err := os.Chtimes(focus, fi.ModTime().Add(time.Hour), fi.ModTime().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -112,5 +122,32 @@ func TestCollectPath(t *testing.T) {
 	c = newCollector(t, filepath.Join(t.TempDir(), "none"))
 	if _, err := c.Collect(context.Background()); runx.KindOf(err) != runx.KindIO {
 		t.Errorf("missing path: %v", err)
+	}
+}
+
+// The catalog's row counts are those of the files under the path now: a
+// bill that left it leaves the sums.
+func TestCollectCountsFilesThatAreThere(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "../../internal/billing/testdata/focus-1.0-sample.csv", filepath.Join(dir, "focus.csv"))
+	copyFile(t, "../../internal/billing/testdata/messy-focus.csv", filepath.Join(dir, "messy.csv"))
+	c := newCollector(t, dir)
+	both, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	focus := c.Stats()[filepath.Join(dir, "focus.csv")]
+	if both.BillRows.RejectedTotal() == 0 || both.BillRows.Rows <= focus.Rows {
+		t.Fatalf("counts with the messy bill %+v", both.BillRows)
+	}
+	if err := os.Remove(filepath.Join(dir, "messy.csv")); err != nil {
+		t.Fatal(err)
+	}
+	one, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := one.BillRows; b.Rows != focus.Rows || b.Kept != focus.Kept || b.OutOfScope != focus.OutOfScope || b.RejectedTotal() != focus.RejectedTotal() {
+		t.Errorf("counts after the messy bill left %+v, want the sample's %+v", b, focus)
 	}
 }

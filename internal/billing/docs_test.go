@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,36 @@ func TestRulesDocumented(t *testing.T) {
 	}
 	if doc != want {
 		t.Errorf("the rule table of %s differs from Rules: go test ./internal/billing -run TestRulesDocumented -update", docPath)
+	}
+}
+
+// docs/billing.md names every reason a row is rejected for, the line
+// reasons in the order they are checked, and no other: they are the label
+// values of restorable_billing_rejected_rows.
+func TestRejectReasonsDocumented(t *testing.T) {
+	data, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "## Messy input, and rejected lines\n")
+	section, _, ok2 := strings.Cut(section, "\n## ")
+	if !ok || !ok2 {
+		t.Fatalf("%s has no section on rejected lines", docPath)
+	}
+	_, list, ok := strings.Cut(section, "The reasons, checked in this order")
+	list, columns, ok2 := strings.Cut(list, "A CSV row with another number of fields")
+	if !ok || !ok2 {
+		t.Fatalf("the section on rejected lines does not list the reasons in order, then the CSV row's")
+	}
+	quoted := regexp.MustCompile("`([^`]+)`")
+	var got []string
+	for _, m := range quoted.FindAllStringSubmatch(list, -1) {
+		got = append(got, m[1])
+	}
+	if m := quoted.FindStringSubmatch(columns); m != nil {
+		got = append([]string{m[1]}, got...)
+	}
+	if strings.Join(got, "|") != strings.Join(RejectReasons, "|") {
+		t.Errorf("%s lists the reasons\n%q\nthe code has\n%q", docPath, got, RejectReasons)
 	}
 }

@@ -34,9 +34,12 @@ const (
 	RejectBadTags      = "tags are not a JSON object"
 )
 
-// RejectReasons lists every reason in the order they are checked.
+// RejectReasons lists every reason a row is rejected for, in the order
+// they are checked: the number of columns of a CSV row first
+// (RejectColumns), then the fields of a line of a storage or backup
+// service.
 var RejectReasons = []string{
-	RejectNoLineID, RejectNoStart, RejectBadStart, RejectNoEnd, RejectBadEnd, RejectEndsEarly,
+	RejectColumns, RejectNoLineID, RejectNoStart, RejectBadStart, RejectNoEnd, RejectBadEnd, RejectEndsEarly,
 	RejectNoBilled, RejectBadBilled, RejectBadQuantity, RejectBadEffective, RejectBadList,
 	RejectNoCurrency, RejectBadTags,
 }
@@ -44,28 +47,10 @@ var RejectReasons = []string{
 // nullLiteral is how many exports write an empty value.
 const nullLiteral = "NULL"
 
-// Stats counts what reading a bill did with its lines. Every line read is
-// kept, out of scope or rejected, so Kept + OutOfScope + the rejected sum
-// to Rows.
-type Stats struct {
-	Rows int `json:"rows"`
-	Kept int `json:"kept"`
-	// OutOfScope are lines of services no rule maps (compute, databases,
-	// ...): not storage or backup costs.
-	OutOfScope int `json:"out_of_scope"`
-	// Rejected counts the lines of storage and backup services that could
-	// not be read, by reason.
-	Rejected map[string]int `json:"rejected,omitempty"`
-}
-
-// RejectedTotal is the number of rejected lines.
-func (s *Stats) RejectedTotal() int {
-	n := 0
-	for _, v := range s.Rejected {
-		n += v
-	}
-	return n
-}
+// Stats counts what reading a bill did with its lines: rows read, kept,
+// out of scope and rejected by reason. It is the model's type, so that a
+// billing source's catalog carries these counts to the metrics as they are.
+type Stats = model.BillRows
 
 // plan is how the lines of one bill are read: the columns of each field.
 type plan struct {

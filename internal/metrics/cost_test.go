@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/model"
 )
 
@@ -48,5 +49,54 @@ restorable_billing_period_end_timestamp_seconds{source="db"} 1.7936892e+09
 	g, _ = setup(t, &model.Catalog{})
 	if n, err := testutil.GatherAndCount(g, "restorable_billing_cost_month_to_date", "restorable_billing_period_end_timestamp_seconds"); err != nil || n != 0 {
 		t.Errorf("%d billing series without cost lines (%v)", n, err)
+	}
+}
+
+// The row counts of a billing source's catalog are shown as counted: the
+// statuses, and every reason the parser knows (0 when no row had it), a
+// reason it does not list included; a catalog without counts (any other
+// source, or one read back from history) has no series.
+func TestBillRowsMetrics(t *testing.T) {
+	rows := &model.BillRows{Rows: 20, Kept: 9, OutOfScope: 4, Rejected: map[string]int{
+		billing.RejectBadStart: 3, billing.RejectColumns: 2, "a reason from a newer parser": 2,
+	}}
+	g, _ := setup(t, &model.Catalog{BillRows: rows})
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "restorable_billing_") {
+			continue
+		}
+		for _, m := range mf.Metric {
+			k := mf.GetName()
+			for _, l := range m.Label {
+				k += " " + l.GetName() + "=" + l.GetValue()
+			}
+			got[k] = m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"restorable_billing_rows source=db status=kept":                                  9,
+		"restorable_billing_rows source=db status=out_of_scope":                          4,
+		"restorable_billing_rows source=db status=rejected":                              7,
+		"restorable_billing_rejected_rows reason=a reason from a newer parser source=db": 2,
+	}
+	for _, r := range billing.RejectReasons {
+		want["restorable_billing_rejected_rows reason="+r+" source=db"] = float64(rows.Rejected[r])
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d series, want %d: %v", len(got), len(want), got)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	g, _ = setup(t, &model.Catalog{})
+	if n, err := testutil.GatherAndCount(g, "restorable_billing_rows", "restorable_billing_rejected_rows"); err != nil || n != 0 {
+		t.Errorf("%d row series without counts (%v)", n, err)
 	}
 }

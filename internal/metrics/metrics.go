@@ -424,6 +424,7 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 			out = c.appendRepositoryFacts(out, r, rl)
 		}
 		out = c.appendCosts(out, st.Source, st.Catalog.CostLines)
+		out = c.appendBillRows(out, st.Source, st.Catalog.BillRows)
 		out = c.appendRequests(out, st.Catalog.Requests)
 	}
 	return out

@@ -92,3 +92,40 @@ type RequestCount struct {
 	CostKnown     bool    `json:"cost_known,omitempty"`
 	CostEstimated bool    `json:"cost_estimated,omitempty"`
 }
+
+// BillRows counts what reading bills did with their rows. Every row read
+// is kept (a CostLine), out of scope or rejected, so Kept + OutOfScope +
+// the rejected sum to Rows. internal/billing fills it (billing.Stats is
+// this type); a billing source's catalog carries the sum over its files.
+type BillRows struct {
+	Rows int `json:"rows"`
+	Kept int `json:"kept"`
+	// OutOfScope are lines of services no rule maps (compute, databases,
+	// ...): not storage or backup costs.
+	OutOfScope int `json:"out_of_scope"`
+	// Rejected counts the lines of storage and backup services that could
+	// not be read, by reason.
+	Rejected map[string]int `json:"rejected,omitempty"`
+}
+
+// RejectedTotal is the number of rejected lines.
+func (s *BillRows) RejectedTotal() int {
+	n := 0
+	for _, v := range s.Rejected {
+		n += v
+	}
+	return n
+}
+
+// Add adds the counts of o to s.
+func (s *BillRows) Add(o BillRows) {
+	s.Rows += o.Rows
+	s.Kept += o.Kept
+	s.OutOfScope += o.OutOfScope
+	for r, n := range o.Rejected {
+		if s.Rejected == nil {
+			s.Rejected = map[string]int{}
+		}
+		s.Rejected[r] += n
+	}
+}

@@ -220,6 +220,11 @@ type Catalog struct {
 	// request metrics) reported; backup sources leave them empty.
 	CostLines []CostLine     `json:"cost_lines,omitempty"`
 	Requests  []RequestCount `json:"requests,omitempty"`
+	// BillRows is what a billing source's last collection did with the
+	// rows of the bills it holds (read, kept, out of scope, rejected by
+	// reason); nil for every other source, and for a catalog read back
+	// from history.
+	BillRows *BillRows `json:"bill_rows,omitempty"`
 }
 
 // SeriesKey names the bounded label set metrics are kept under.
