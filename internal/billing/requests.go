@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/restorable/restorable/internal/model"
 )
 
@@ -48,19 +50,22 @@ func RequestsOf(l *model.CostLine) (n float64, ok bool) {
 	if l.Category != model.CostRequests {
 		return 0, false
 	}
-	m := requestUnit.FindStringSubmatch(l.Unit)
+	per, ok := requestsPerUnit(l.Unit)
+	return l.Quantity * per, ok
+}
+
+// requestsPerUnit returns the requests one of unit stands for, and false
+// when unit does not count requests.
+func requestsPerUnit(unit string) (float64, bool) {
+	m := requestUnit.FindStringSubmatch(unit)
 	if m == nil {
 		return 0, false
 	}
-	per := 1.0
-	if m[1] != "" {
-		v, err := strconv.ParseFloat(m[1], 64)
-		if err != nil {
-			return 0, false
-		}
-		per = v
+	if m[1] == "" {
+		return 1, true
 	}
-	return l.Quantity * per, true
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
 
 // RequestOperation is the operation label of a bill's request count: the
@@ -77,7 +82,8 @@ func RequestOperation(usageType string) string {
 // summing the requests (RequestsOf) and the billed cost of the lines that
 // count requests. Env and dataset are the lines' attribution, empty when
 // unattributed. A line id seen before is not counted again, as the
-// history's cost_lines table holds each line once. A count whose lines
+// history's cost_lines table holds each line once (ids are compared by
+// their 64-bit hash, as the history's duplicate filter compares them). A count whose lines
 // are billed in more than one currency has no cost (CostKnown false):
 // amounts in different currencies do not add up. The cost is billed, not
 // estimated. Counts are ordered by period start, then by their labels.
@@ -92,22 +98,45 @@ func RequestCounts(lines []model.CostLine) []model.RequestCount {
 		model.RequestCount
 		currencies map[string]bool
 	}
-	seen := map[string]bool{}
+	// A bill has a handful of units and usage types: each is matched
+	// once. Line ids are kept as hashes, as the history's duplicate filter
+	// keeps them, so that a month of a large bill costs megabytes.
+	type perUnit struct {
+		per float64
+		ok  bool
+	}
+	units := map[string]perUnit{}
+	ops := map[string]string{}
+	seen := map[uint64]struct{}{}
 	sums := map[key]*sum{}
 	var order []key
 	for i := range lines {
 		l := &lines[i]
-		n, ok := RequestsOf(l)
-		if !ok {
+		if l.Category != model.CostRequests {
+			continue
+		}
+		u, known := units[l.Unit]
+		if !known {
+			u.per, u.ok = requestsPerUnit(l.Unit)
+			units[l.Unit] = u
+		}
+		if !u.ok {
 			continue
 		}
 		if l.LineID != "" {
-			if seen[l.LineID] {
+			h := xxhash.Sum64String(l.LineID)
+			if _, dup := seen[h]; dup {
 				continue
 			}
-			seen[l.LineID] = true
+			seen[h] = struct{}{}
 		}
-		k := key{l.Source, l.Env, l.Dataset, l.Resource, RequestOperation(l.UsageType), l.PeriodStart.UTC(), l.PeriodEnd.UTC()}
+		op, known := ops[l.UsageType]
+		if !known {
+			op = RequestOperation(l.UsageType)
+			ops[l.UsageType] = op
+		}
+		n := l.Quantity * u.per
+		k := key{l.Source, l.Env, l.Dataset, l.Resource, op, l.PeriodStart.UTC(), l.PeriodEnd.UTC()}
 		s := sums[k]
 		if s == nil {
 			s = &sum{RequestCount: model.RequestCount{
