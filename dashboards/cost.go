@@ -15,9 +15,10 @@ const moneyUnit = unitNone
 // Cost shows what backups cost from the bills, the requests made against
 // their stores and what the exporter's own API requests cost.
 //
-// The bills' figures are billed cost, never estimates; the request costs
-// of CloudWatch counts and the exporter's own are estimated from the
-// price table (docs/metrics.md says which is which). Cost series are
+// The bills' figures are billed cost, never estimates, their request
+// lines' included; the request costs of CloudWatch counts and the
+// exporter's own are estimated from the price table (docs/metrics.md says
+// which is which). Cost series are
 // summed per source, never across sources: a Cost Explorer source and a
 // CUR source of the same account report the same spend twice. Its env
 // variable's "All" is every value, so that the lines no attribution names
@@ -36,7 +37,7 @@ func Cost() *dashboard.DashboardBuilder {
 		WithPanel(rejectedBillShare()).
 		WithPanel(rejectedBillRows()).
 		WithPanel(billRowsByStatus()).
-		WithRow(dashboard.NewRowBuilder("Requests (S3 request metrics)")).
+		WithRow(dashboard.NewRowBuilder("Requests (S3 request metrics and the bills)")).
 		WithPanel(requestsPerDay()).
 		WithPanel(requestCostPerDay()).
 		WithRow(dashboard.NewRowBuilder("The exporter's own API requests")).
@@ -119,18 +120,18 @@ func billRowsByStatus() *timeseries.PanelBuilder {
 
 func requestsPerDay() *timeseries.PanelBuilder {
 	return defaultTimeseries("Requests per day by bucket and operation",
-		"Requests against each configured bucket (or bucket/filter) per day, by operation, from S3's CloudWatch request metrics of the latest period an s3requests source reported (restorable_requests over restorable_requests_period_seconds). AllRequests counts every operation again.",
+		"Requests per day at the rate of the latest period each source reported (restorable_requests over restorable_requests_period_seconds), by bucket and operation: from S3's CloudWatch request metrics of the configured buckets (origin cloudwatch, one period a day; AllRequests counts every operation again), and from the bills' request lines (origin bill, the bill's period, often an hour; operation the usage type, such as Requests-Tier1, or the charge description of a FOCUS export without x_UsageType; no bucket when the bill names none).",
 		units.Short).
 		Min(0).
-		Targets(targets(promQuery(`sum by (source, env, resource, operation) (restorable_requests{env=~"$env"} / restorable_requests_period_seconds{env=~"$env"}) * 86400`, "{{env}} {{resource}} {{operation}}")))
+		Targets(targets(promQuery(`sum by (origin, source, env, resource, operation) (restorable_requests{env=~"$env"} / restorable_requests_period_seconds{env=~"$env"}) * 86400`, "{{source}}: {{env}} {{resource}} {{operation}}")))
 }
 
 func requestCostPerDay() *timeseries.PanelBuilder {
 	return defaultTimeseries("Request cost per day by bucket and operation",
-		"Estimated cost per day of those requests, from the price table's tier-1 or tier-2 price of the bucket's storage class (DELETE is free; AllRequests mixes tiers and has no price). The bills' own request cost is the requests category of \"Cost this month by category\".",
+		"Cost per day of those requests: for CloudWatch counts estimated from the price table's tier-1 or tier-2 price of the bucket's storage class (DELETE is free; AllRequests mixes tiers and has no price), for the bills' request lines what the bill charged.",
 		moneyUnit).
 		Min(0).
-		Targets(targets(promQuery(`sum by (source, env, resource, operation, currency) (restorable_requests_cost{env=~"$env"} / ignoring (currency) group_left restorable_requests_period_seconds{env=~"$env"}) * 86400`, "{{env}} {{resource}} {{operation}} ({{currency}})")))
+		Targets(targets(promQuery(`sum by (origin, source, env, resource, operation, currency) (restorable_requests_cost{env=~"$env"} / ignoring (currency) group_left restorable_requests_period_seconds{env=~"$env"}) * 86400`, "{{source}}: {{env}} {{resource}} {{operation}} ({{currency}})")))
 }
 
 func exporterAPICostPerDay() *timeseries.PanelBuilder {

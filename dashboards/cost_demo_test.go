@@ -96,16 +96,20 @@ func promtoolInput(samples map[string]float64) []map[string]string {
 
 // Every panel of the Cost dashboard shows data. The panels the bills fill
 // are evaluated over the metrics of the bundled demo (the FOCUS sample and
-// a messy export); those only AWS sources fill (S3 request metrics, the
-// exporter's own API cost) over the exporter's golden output, where the
-// AWS APIs are replayed, and are checked to be empty on the demo, so that
-// the list cannot hide a panel the demo should fill. The real promtool
+// a messy export); those only AWS sources fill (the exporter's own API
+// cost) over the exporter's golden output, where the AWS APIs are
+// replayed, and are checked to be empty on the demo, so that the list
+// cannot hide a panel the demo should fill. The request panels show both
+// origins: the bills' request lines on the demo, S3's CloudWatch request
+// metrics and the bills' on the golden output. The real promtool
 // evaluates each query with $env as Grafana sends "All" (.*).
 func TestCostPanelsHaveData(t *testing.T) {
 	promtool := testutil.Program(t, "promtool")
-	awsOnly := []string{
+	both := []string{
 		"Requests per day by bucket and operation",
 		"Request cost per day by bucket and operation",
+	}
+	awsOnly := []string{
 		"Exporter API cost per day by source and operation",
 		"Exporter API cost per month vs budget",
 		"Collection interval vs the shortest within budget",
@@ -129,6 +133,7 @@ func TestCostPanelsHaveData(t *testing.T) {
 	}
 	grafana := strings.NewReplacer("$env", ".*", "$__rate_interval", "5m")
 	var onDemo, onGolden []exprTest
+	billQueries := 0
 	seen := map[string]bool{}
 	for _, d := range decode(t, render(t)) {
 		if d.UID != "restorable-cost" {
@@ -137,23 +142,29 @@ func TestCostPanelsHaveData(t *testing.T) {
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
 				expr := grafana.Replace(tg.Expr)
-				if slices.Contains(awsOnly, p.Title) {
+				switch {
+				case slices.Contains(both, p.Title):
+					seen[p.Title] = true
+					onGolden = append(onGolden, hasData(expr), hasData(strings.Replace(expr, `{env=~".*"}`, `{env=~".*", origin="cloudwatch"}`, 1)))
+					onDemo = append(onDemo, hasData(expr))
+				case slices.Contains(awsOnly, p.Title):
 					seen[p.Title] = true
 					onGolden = append(onGolden, hasData(expr))
 					onDemo = append(onDemo, noData(expr))
-				} else {
+				default:
+					billQueries++
 					onDemo = append(onDemo, hasData(expr))
 				}
 			}
 		}
 	}
-	for _, title := range awsOnly {
+	for _, title := range append(both, awsOnly...) {
 		if !seen[title] {
 			t.Errorf("the Cost dashboard has no panel %q", title)
 		}
 	}
-	if len(onDemo)-len(onGolden) < 8 {
-		t.Errorf("%d queries checked on the demo, want every bill panel's", len(onDemo)-len(onGolden))
+	if billQueries < 8 {
+		t.Errorf("%d queries of the bill panels checked on the demo, want every bill panel's", billQueries)
 	}
 	golden := goldenSeries(t, "../cmd/exporter/testdata/e2e-output.txt")
 	// promtool reads YAML, of which JSON is a subset.

@@ -19,7 +19,7 @@ import (
 
 // costViews are the parts of analyze cost, in the order the text shows
 // them.
-var costViews = []string{"spend", "recovery", "anomalies", "early-delete"}
+var costViews = []string{"spend", "recovery", "anomalies", "early-delete", "requests"}
 
 type costOptions struct {
 	env        string
@@ -34,7 +34,7 @@ type costOptions struct {
 
 func costCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &costOptions{}
-	c := app.Command("cost", "What backups cost against what they give back: billed spend by env, storage class, dataset and month with cost per GB-month stored; spend beside verified restores (cost per restore, per verified GB, success rate); month-over-month anomalies; early-delete fees. From the cost_lines history (billing sources, analyze import billing) and the probes history.")
+	c := app.Command("cost", "What backups cost against what they give back: billed spend by env, storage class, dataset and month with cost per GB-month stored; spend beside verified restores (cost per restore, per verified GB, success rate); month-over-month anomalies; early-delete fees; API requests and their cost by origin (S3 request metrics, the bills' request lines, the exporter's own). From the cost_lines history (billing sources, analyze import billing), the probes history and the request_counts view.")
 	c.Flag("env", "Only this environment.").StringVar(&o.env)
 	c.Flag("from", "Only lines whose period starts at or after this time (RFC 3339, a date, or a duration before now such as 180d).").StringVar(&o.from)
 	c.Flag("to", "Only lines whose period starts before this time.").StringVar(&o.to)
@@ -98,6 +98,21 @@ type earlyDeleteRow struct {
 	MinStorageDays float64 `json:"min_storage_days,omitempty"`
 }
 
+// requestRow is the requests of a month, origin, env, dataset and
+// operation in one currency.
+type requestRow struct {
+	Month     string  `json:"month"`
+	Origin    string  `json:"origin"`
+	Env       string  `json:"env"`
+	Dataset   string  `json:"dataset"`
+	Operation string  `json:"operation"`
+	Requests  float64 `json:"requests"`
+	// Currency is empty, and Cost absent, for requests nothing priced.
+	Currency  string   `json:"currency"`
+	Cost      *float64 `json:"cost,omitempty"`
+	Estimated bool     `json:"cost_estimated"`
+}
+
 // costDims maps the --by dimensions to their SQL.
 var costDims = map[string]string{
 	"month":    "strftime(period_start, '%Y-%m')",
@@ -154,7 +169,11 @@ func runCost(ctx context.Context, g *globals, o *costOptions) (int, error) {
 		return exitError, err
 	}
 	defer db.Close()
-	if err := db.Require(duck.TableCostLines); err != nil {
+	if o.view == "requests" {
+		if err := db.Require(duck.TableRequestCounts); err != nil {
+			return exitError, fmt.Errorf("%w (collect bills, or S3 request metrics with an s3requests source)", err)
+		}
+	} else if err := db.Require(duck.TableCostLines); err != nil {
 		return exitError, fmt.Errorf("%w (collect bills with a billing source, or analyze import billing)", err)
 	}
 	cond := strings.Join(where, " AND ")
@@ -185,6 +204,11 @@ func runCost(ctx context.Context, g *globals, o *costOptions) (int, error) {
 			}
 		}
 	}
+	if want("requests") {
+		if rep.Requests, err = queryRequests(ctx, db, cond, args); err != nil {
+			return exitError, err
+		}
+	}
 	return exitOK, writeCost(g, o, &rep)
 }
 
@@ -195,6 +219,7 @@ type costReport struct {
 	Recovery    []recoveryRow    `json:"recovery"`
 	Anomalies   []anomalyRow     `json:"anomalies"`
 	EarlyDelete []earlyDeleteRow `json:"early_delete"`
+	Requests    []requestRow     `json:"requests"`
 }
 
 func ratio(a, b float64) *float64 {
@@ -333,6 +358,38 @@ func queryEarlyDelete(ctx context.Context, db *duck.DB, cond string, args []any)
 	return out, rows.Err()
 }
 
+// queryRequests sums the request_counts view (the newest row of each
+// counted period) by month, origin, env, dataset, operation and currency.
+// A period's cost is estimated for every origin but bill, so a group's
+// cost is estimated when any of its rows' is.
+func queryRequests(ctx context.Context, db *duck.DB, cond string, args []any) ([]requestRow, error) {
+	q := fmt.Sprintf(`WITH latest AS (
+			SELECT * FROM request_counts WHERE %s
+			QUALIFY row_number() OVER (PARTITION BY origin, source, env, dataset, resource, operation, period_start, period_end ORDER BY collected_at DESC) = 1
+		)
+		SELECT strftime(period_start, '%%Y-%%m'), origin, coalesce(env, ''), coalesce(dataset, ''), operation, coalesce(currency, ''),
+			sum(count), sum(cost), coalesce(bool_or(cost_estimated), false)
+		FROM latest GROUP BY ALL ORDER BY 1, 2, 3, 4, 5, 6`, cond)
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("requests: %w", err)
+	}
+	defer rows.Close()
+	var out []requestRow
+	for rows.Next() {
+		var r requestRow
+		var cost sql.NullFloat64
+		if err := rows.Scan(&r.Month, &r.Origin, &r.Env, &r.Dataset, &r.Operation, &r.Currency, &r.Requests, &cost, &r.Estimated); err != nil {
+			return nil, fmt.Errorf("requests: %w", err)
+		}
+		if cost.Valid && r.Currency != "" {
+			r.Cost = &cost.Float64
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func sqlString(s string) string { return billing.SQLString(s) }
 
 // money writes an amount with its currency's two decimals, or more for
@@ -377,6 +434,9 @@ func writeCost(g *globals, o *costOptions, rep *costReport) error {
 		if rep.EarlyDelete == nil {
 			rep.EarlyDelete = []earlyDeleteRow{}
 		}
+		if rep.Requests == nil {
+			rep.Requests = []requestRow{}
+		}
 		return writeJSON(g.stdout, rep)
 	}
 	machine := o.format == "csv"
@@ -396,6 +456,11 @@ func writeCost(g *globals, o *costOptions, rep *costReport) error {
 	if want("early-delete") {
 		parts = append(parts, func() (string, *table) {
 			return "Early-delete fees (data moved or deleted before its class's minimum duration)", earlyDeleteTable(rep, machine)
+		})
+	}
+	if want("requests") {
+		parts = append(parts, func() (string, *table) {
+			return "API requests (~: cost estimated from the price table; the bills' is billed)", requestTable(rep, machine)
 		})
 	}
 	for i, p := range parts {
@@ -554,6 +619,36 @@ func earlyDeleteTable(rep *costReport, machine bool) *table {
 	}
 	if machine {
 		t.header = []string{"month", "env", "dataset", "storage_class", "min_storage_days", "currency", "early_delete_fees", "storage_spend"}
+	}
+	return t
+}
+
+func requestTable(rep *costReport, machine bool) *table {
+	t := &table{
+		header: []string{"MONTH", "ORIGIN", "ENV", "DATASET", "OPERATION", "REQUESTS", "CUR", "COST"},
+		right:  map[int]bool{5: true, 7: true},
+		wrap:   map[int]bool{3: true, 4: true}, minWrap: datasetMinWrap,
+	}
+	for _, r := range rep.Requests {
+		if machine {
+			cost := ""
+			if r.Cost != nil {
+				cost = strconv.FormatFloat(*r.Cost, 'g', -1, 64)
+			}
+			t.add(r.Month, r.Origin, r.Env, r.Dataset, r.Operation, strconv.FormatFloat(r.Requests, 'g', -1, 64), r.Currency, cost, strconv.FormatBool(r.Estimated))
+			continue
+		}
+		cost := "-"
+		if r.Cost != nil {
+			cost = money(*r.Cost)
+			if r.Estimated {
+				cost = "~" + cost
+			}
+		}
+		t.add(r.Month, r.Origin, dash(r.Env), dash(r.Dataset), dash(r.Operation), strconv.FormatFloat(r.Requests, 'f', -1, 64), dash(r.Currency), cost)
+	}
+	if machine {
+		t.header = []string{"month", "origin", "env", "dataset", "operation", "requests", "currency", "cost", "cost_estimated"}
 	}
 	return t
 }

@@ -6,11 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/duck"
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/model"
@@ -125,6 +125,121 @@ func TestCost(t *testing.T) {
 	}
 }
 
+// analyze cost --view requests counts the API requests of every origin by
+// month: the bills' request lines (the CUR sample, imported) as the
+// exporter's metrics count them, at their billed cost; S3's CloudWatch
+// request metrics at the newest revision of each period, their cost
+// marked estimated; the exporter's own priced requests. A history of
+// request counts without bills has the view too.
+func TestCostRequests(t *testing.T) {
+	const sample = "../../internal/billing/testdata/aws-cur-legacy-sample.csv"
+	root := t.TempDir()
+	if code, _, errs := runIn(t, "--history", root, "import", "billing", sample); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errs)
+	}
+	f, err := os.Open(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bill, err := billing.ReadCSV(context.Background(), f, false, billing.Options{Source: "import"})
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]float64{}
+	for _, r := range billing.RequestCounts(bill.Lines) {
+		s := want[r.Operation]
+		want[r.Operation] = [2]float64{s[0] + r.Count, s[1] + r.Cost}
+	}
+	if len(want) != 2 {
+		t.Fatalf("the sample's request counts: %v", want)
+	}
+
+	day := time.Date(2023, 11, 20, 0, 0, 0, 0, time.UTC)
+	at := day.Add(30 * time.Hour)
+	w, err := history.Open(root, history.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := func(n, cost float64) *model.Catalog {
+		return &model.Catalog{Requests: []model.RequestCount{{Origin: "cloudwatch", Source: "s3", Env: "prod", Dataset: "payments", Resource: "acme",
+			Operation: "GetRequests", PeriodStart: day, PeriodEnd: day.Add(24 * time.Hour), Count: n, Cost: cost, Currency: "USD", CostKnown: true, CostEstimated: true}}}
+	}
+	if _, err := w.AppendCatalog("s3", cw(1000, 0.0004)); err != nil {
+		t.Fatal(err)
+	}
+	at = at.Add(time.Hour)
+	if _, err := w.AppendCatalog("s3", cw(1200, 0.00048)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AppendRequests("s3", []model.RequestCount{{Origin: "exporter", Source: "s3", Env: "prod", Operation: "CloudWatch GetMetricData",
+		PeriodStart: at, PeriodEnd: at.Add(time.Second), Count: 7, Cost: 0.00007, Currency: "USD", CostKnown: true, CostEstimated: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := runIn(t, "--history", root, "cost", "--view", "requests", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep costReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]requestRow{}
+	for _, r := range rep.Requests {
+		got[r.Origin+" "+r.Operation] = r
+	}
+	if len(got) != 4 || len(rep.Requests) != 4 {
+		t.Fatalf("rows %+v", rep.Requests)
+	}
+	for op, w := range want {
+		r := got["bill "+op]
+		if r.Month != "2023-11" || r.Env != "" || r.Currency != "USD" || r.Estimated || r.Cost == nil ||
+			math.Abs(r.Requests-w[0]) > 1e-9 || math.Abs(*r.Cost-w[1]) > 1e-12 {
+			t.Errorf("bill %s: %+v, the exporter counts %v costing %v", op, r, w[0], w[1])
+		}
+	}
+	if r := got["cloudwatch GetRequests"]; r.Requests != 1200 || r.Cost == nil || !near(*r.Cost, 0.00048) || !r.Estimated || r.Env != "prod" || r.Dataset != "payments" {
+		t.Errorf("cloudwatch: %+v", r)
+	}
+	if r := got["exporter CloudWatch GetMetricData"]; r.Requests != 7 || r.Cost == nil || !r.Estimated {
+		t.Errorf("exporter: %+v", r)
+	}
+	code, out, _ = runIn(t, "--history", root, "cost", "--view", "requests")
+	if code != exitOK || !strings.Contains(out, "~0.00048") || !strings.Contains(out, "Requests-Tier1") || !strings.Contains(out, "46536") {
+		t.Errorf("table: exit %d\n%s", code, out)
+	}
+	// --env keeps the env's counts: not the sample's, which no attribution names.
+	code, out, _ = runIn(t, "--history", root, "cost", "--view", "requests", "--env", "prod", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Requests) != 2 {
+		t.Errorf("--env prod: exit %d %+v", code, rep.Requests)
+	}
+	code, out, _ = runIn(t, "--history", root, "cost", "--view", "requests", "--format", "csv")
+	if code != exitOK || !strings.HasPrefix(out, "month,origin,env,dataset,operation,requests,currency,cost,cost_estimated\n") {
+		t.Errorf("csv: exit %d %q", code, out)
+	}
+
+	// Without bills: the request counts alone.
+	only := t.TempDir()
+	w, err = history.Open(only, history.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AppendCatalog("s3", cw(5, 0.000002)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runIn(t, "--history", only, "cost", "--view", "requests", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Requests) != 1 || rep.Requests[0].Requests != 5 {
+		t.Errorf("without bills: exit %d %s %+v", code, errs, rep.Requests)
+	}
+}
+
 // With a bill in the history, tiering prices storage at the billed rate
 // of each class the bill prices, and says so.
 func TestTieringUsesBilledRates(t *testing.T) {
@@ -179,8 +294,10 @@ func TestCostTablesFit80(t *testing.T) {
 		Anomalies:   []anomalyRow{{Month: "2026-11", Env: "staging", Dataset: long, Category: "early_delete", Currency: "USD", Previous: 1234.5, Spend: 123456.7, Change: 99.9}},
 		EarlyDelete: []earlyDeleteRow{{Month: "2026-11", Env: "staging", Dataset: long, Class: "DEEP_ARCHIVE", Currency: "USD", Fees: 12345.6, Storage: 123456.7, MinStorageDays: 180}},
 	}
+	rep.Requests = []requestRow{{Month: "2026-11", Origin: "cloudwatch", Env: "staging", Dataset: long,
+		Operation: "$0.004 per 10,000 GET and all other requests to Intelligent-Tiering", Requests: 123456789, Currency: "USD", Cost: &cost, Estimated: true}}
 	for name, tb := range map[string]*table{"spend": spendTable(rep, false), "recovery": recoveryTable(rep, false),
-		"anomalies": anomalyTable(rep, false), "early-delete": earlyDeleteTable(rep, false)} {
+		"anomalies": anomalyTable(rep, false), "early-delete": earlyDeleteTable(rep, false), "requests": requestTable(rep, false)} {
 		var b strings.Builder
 		if err := tb.writeText(&b, false, 80); err != nil {
 			t.Fatal(err)
@@ -190,12 +307,16 @@ func TestCostTablesFit80(t *testing.T) {
 				t.Errorf("%s: line of %d columns: %q", name, n, l)
 			}
 		}
-		// The dataset cell and its continuation lines spell the name.
+		// The dataset cell and its continuation lines spell the name: the
+		// word that starts where the DATASET header does, on each line
+		// that has one there.
 		lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-		col := slices.Index(strings.Fields(lines[0]), "DATASET")
-		got := strings.Fields(lines[1])[col]
-		for _, l := range lines[2:] {
-			got += strings.Fields(l)[0]
+		from := strings.Index(lines[0], "DATASET")
+		got := ""
+		for _, l := range lines[1:] {
+			if len(l) > from && l[from] != ' ' {
+				got += strings.Fields(l[from:])[0]
+			}
 		}
 		if got != long {
 			t.Errorf("%s: the dataset reads %q:\n%s", name, got, b.String())

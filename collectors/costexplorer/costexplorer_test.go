@@ -16,6 +16,7 @@ import (
 
 	"github.com/restorable/restorable/collectors"
 	"github.com/restorable/restorable/collectors/costexplorer"
+	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/runx"
@@ -193,6 +194,13 @@ sources:
 		if string(got) != string(exp) {
 			t.Errorf("line %d\n got %s\nwant %s", i, got, exp)
 		}
+	}
+	// Its request line, in Requests, is a day's request count of origin
+	// bill (docs/metrics.md): Cost Explorer's unit counts requests.
+	rc := billing.RequestCounts(cat.CostLines)
+	if len(rc) != 1 || rc[0].Operation != "Requests-Tier1" || rc[0].Count != 2500 || rc[0].Cost != 0.0125 || !rc[0].CostKnown ||
+		rc[0].Env != "prod" || !rc[0].PeriodStart.Equal(day) || !rc[0].PeriodEnd.Equal(day.Add(24*time.Hour)) {
+		t.Errorf("request counts %+v", rc)
 	}
 }
 

@@ -92,3 +92,23 @@ func TestRejectReasonsDocumented(t *testing.T) {
 		t.Errorf("%s lists the reasons\n%q\nthe code has\n%q", docPath, got, RejectReasons)
 	}
 }
+
+// docs/billing.md quotes the two patterns that decide which lines count
+// requests and what their operation is, as the code has them.
+func TestRequestPatternsDocumented(t *testing.T) {
+	data, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "## Request counts from the bills\n")
+	section, _, ok2 := strings.Cut(section, "\n## ")
+	if !ok || !ok2 {
+		t.Fatalf("%s has no section on request counts", docPath)
+	}
+	section = strings.Join(strings.Fields(section), " ")
+	for _, p := range []string{RequestUnitPattern, RequestOperationPattern} {
+		if !strings.Contains(section, "`"+p+"`") {
+			t.Errorf("%s does not quote the pattern `%s`", docPath, p)
+		}
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"unicode"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/restorable/restorable/internal/billing"
 )
 
 // DefaultMemoryLimit bounds DuckDB's memory; beyond it DuckDB spills to a
@@ -98,11 +100,16 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		d.has[t] = has
 		view := emptyView(t)
 		if has {
 			view = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)", t, quote(d.root.Glob(t)))
 		}
+		if t == TableRequestCounts {
+			if view, has, err = d.requestCountsView(has); err != nil {
+				return err
+			}
+		}
+		d.has[t] = has
 		if _, err := d.conn.ExecContext(ctx, view); err != nil {
 			return fmt.Errorf("create view %s: %w", t, err)
 		}
@@ -120,6 +127,32 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// requestCountsView returns the statement that creates the
+// request_counts view: the rows of the table's files (origins cloudwatch
+// and exporter) and the request counts of the bills (origin bill),
+// derived from the cost_lines files by billing.RequestCountsSQL, so that
+// the bills a billing source collected and those analyze import billing
+// imported count alike, and as the exporter's metrics count them. The
+// derived rows have no content_hash; their dt is the UTC day of their
+// period start, as for the files' rows. has reports whether the view can
+// have rows.
+func (d *DB) requestCountsView(hasFiles bool) (view string, has bool, err error) {
+	rows := emptySelect(TableRequestCounts)
+	if hasFiles {
+		rows = fmt.Sprintf("SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)", quote(d.root.Glob(TableRequestCounts)))
+	}
+	hasLines, err := d.root.HasData(TableCostLines)
+	if err != nil {
+		return "", false, err
+	}
+	if hasLines {
+		lines := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, union_by_name = true)", quote(d.root.Glob(TableCostLines)))
+		rows = fmt.Sprintf("%s UNION ALL BY NAME SELECT *, NULL::BIGINT AS content_hash, CAST(period_start AS DATE) AS dt FROM (%s)",
+			rows, billing.RequestCountsSQL(lines))
+	}
+	return fmt.Sprintf("CREATE VIEW %s AS %s", TableRequestCounts, rows), hasFiles || hasLines, nil
 }
 
 // Close releases DuckDB and its temporary directory.

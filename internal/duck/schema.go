@@ -14,8 +14,9 @@ const (
 	TableAudit = "audit"
 	// TableEvents are the release events the exporter acknowledged.
 	TableEvents = "events"
-	// TableRequestCounts holds request counts (S3 request metrics), one
-	// row per version of a counted period.
+	// TableRequestCounts holds request counts (S3 request metrics, the
+	// exporter's own API requests), one row per version of a counted
+	// period, and the bills' request counts derived from cost_lines.
 	TableRequestCounts = "request_counts"
 	// TableCostLines are the lines of bills (docs/billing.md).
 	TableCostLines = "cost_lines"
@@ -175,20 +176,20 @@ func Columns(table string) []Column {
 		}
 	case TableRequestCounts:
 		return []Column{
-			{"origin", "VARCHAR", "Where the count comes from: cloudwatch (S3 request metrics), bill or exporter."},
+			{"origin", "VARCHAR", "Where the count comes from: cloudwatch (S3 request metrics), bill (a bill's request lines, derived from cost_lines) or exporter (its own API requests)."},
 			{"source", "VARCHAR", "Configured source that reported the count."},
 			{"env", "VARCHAR", "Environment."},
 			{"dataset", "VARCHAR", "Dataset of the resource."},
-			{"resource", "VARCHAR", "Bucket, or bucket/filter."},
-			{"operation", "VARCHAR", "S3 request metric (GetRequests, PutRequests, ...)."},
+			{"resource", "VARCHAR", "Bucket, or bucket/filter (cloudwatch); the bucket the bill's lines name (bill)."},
+			{"operation", "VARCHAR", "S3 request metric (cloudwatch: GetRequests, ...); usage type without region prefix (bill: Requests-Tier1, ...); API operation (exporter)."},
 			{"period_start", ts, "Start of the period counted."},
 			{"period_end", ts, "End of the period counted (exclusive)."},
 			{"count", "DOUBLE", "Requests in the period."},
-			{"cost", "DOUBLE", "Cost of the requests; NULL when nothing prices them."},
+			{"cost", "DOUBLE", "Cost of the requests (billed for bill); NULL when nothing prices them."},
 			{"currency", "VARCHAR", "Currency of cost."},
 			{"cost_estimated", "BOOLEAN", "The cost is estimated from the price table, not billed."},
-			{"collected_at", ts, "When the row was written; the newest row of a period is its current count."},
-			{"content_hash", "BIGINT", "Hash of count and cost (the writer's duplicate filter)."},
+			{"collected_at", ts, "When the row was written (bill: when the newest of its lines was collected); the newest row of a period is its current count."},
+			{"content_hash", "BIGINT", "Hash of count and cost (the writer's duplicate filter); NULL for bill rows."},
 			{"dt", "DATE", "Partition: UTC day of period_start."},
 		}
 	case TableCostLines:

@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/restorable/restorable/collectors"
+	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/lockwatch"
 	"github.com/restorable/restorable/internal/model"
@@ -156,7 +157,7 @@ func newDescs() *descs {
 		lastRollback:      d("release", "last_rollback_timestamp_seconds", "Time of the newest successful rollback of the dataset.", releaseLabels),
 		deployToRollback:  d("release", "last_deploy_to_rollback_seconds", "Time from the successful deploy to the newest successful rollback that undid it; absent when no deploy preceded that rollback.", releaseLabels),
 		migrationRestored: d("release", "last_migration_rollback_restored", "1 if the newest successful rollback across a schema migration restored a backup (named one), 0 if it brought back only the code. Absent while no rollback crossed a migration.", releaseLabels),
-		requests:          d("", "requests", "Requests against a store (resource: a bucket, or bucket/filter) in the latest period its source reported, by operation (S3 request metric names from CloudWatch: origin cloudwatch); collected in the background. Absent when the source reported no count.", requestLabels),
+		requests:          d("", "requests", "Requests against a store in the latest period its source reported, by operation: S3 request metrics from CloudWatch (origin cloudwatch; resource a bucket, or bucket/filter; operation the metric name), or a bill's request lines (origin bill; resource the bucket the line names, operation its usage type without region prefix); collected in the background. Absent when the source reported no count.", requestLabels),
 		requestsCost:      d("requests", "cost", "Cost of the requests of restorable_requests: estimated from the price table for origin cloudwatch, billed for origin bill. Absent when nothing prices them (AllRequests mixes tiers).", append(slices.Clip(requestLabels), "currency")),
 		requestsPeriodEnd: d("requests", "period_end_timestamp_seconds", "End of the period restorable_requests counts.", requestLabels),
 		requestsPeriod:    d("requests", "period_seconds", "Length of the period restorable_requests counts.", requestLabels),
@@ -426,6 +427,7 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 		out = c.appendCosts(out, st.Source, st.Catalog.CostLines)
 		out = c.appendBillRows(out, st.Source, st.Catalog.BillRows)
 		out = c.appendRequests(out, st.Catalog.Requests)
+		out = c.appendRequests(out, billing.RequestCounts(st.Catalog.CostLines))
 	}
 	return out
 }

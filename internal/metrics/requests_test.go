@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestRequestMetrics(t *testing.T) {
 		count("AllRequests", day.Add(24*time.Hour), 16000, 0, false),
 	}})
 	want := `
-# HELP restorable_requests Requests against a store (resource: a bucket, or bucket/filter) in the latest period its source reported, by operation (S3 request metric names from CloudWatch: origin cloudwatch); collected in the background. Absent when the source reported no count.
+# HELP restorable_requests Requests against a store in the latest period its source reported, by operation: S3 request metrics from CloudWatch (origin cloudwatch; resource a bucket, or bucket/filter; operation the metric name), or a bill's request lines (origin bill; resource the bucket the line names, operation its usage type without region prefix); collected in the background. Absent when the source reported no count.
 # TYPE restorable_requests gauge
 restorable_requests{dataset="payments",env="prod",operation="AllRequests",origin="cloudwatch",resource="acme-restic",source="db"} 16000
 restorable_requests{dataset="payments",env="prod",operation="GetRequests",origin="cloudwatch",resource="acme-restic",source="db"} 12000
@@ -59,6 +60,73 @@ restorable_requests_period_seconds{dataset="payments",env="prod",operation="GetR
 	empty, _ := setup(t, &model.Catalog{})
 	if n, err := testutil.GatherAndCount(empty, names...); err != nil || n != 0 {
 		t.Errorf("%d request series without counts (%v)", n, err)
+	}
+}
+
+// A billing source's request lines become request metrics of origin bill:
+// the latest period of each bucket, operation and attribution, the lines
+// of that period summed, their billed cost as the cost. Lifecycle
+// transitions, lines in units that are not a request count and other
+// categories make no series; an unattributed line keeps an empty env.
+func TestBillRequestMetrics(t *testing.T) {
+	h := time.Date(2023, 11, 1, 5, 0, 0, 0, time.UTC)
+	line := func(id, usage, env string, cat model.CostCategory, unit string, at time.Time, qty, cost float64) model.CostLine {
+		return model.CostLine{Source: "db", Format: "cur", LineID: id, PeriodStart: at, PeriodEnd: at.Add(time.Hour), Provider: "AWS",
+			Service: "AmazonS3", Resource: "acme-restic", Category: cat, UsageType: usage, Unit: unit, Quantity: qty, BilledCost: cost,
+			Currency: "USD", Env: env, Dataset: map[string]string{"prod": "payments"}[env]}
+	}
+	reg, _ := setup(t, &model.Catalog{CostLines: []model.CostLine{
+		line("1", "USW2-Requests-Tier1", "prod", model.CostRequests, "Requests", h.Add(-time.Hour), 400, 0.002),
+		line("2", "USW2-Requests-Tier1", "prod", model.CostRequests, "Requests", h, 100, 0.5),
+		line("3", "USW2-Requests-Tier1", "prod", model.CostRequests, "Requests", h, 60, 0.25),
+		line("4", "Requests-Tier2", "", model.CostRequests, "Requests", h.Add(-2*time.Hour), 2500, 0.001),
+		line("5", "USW2-Requests-Tier3", "prod", model.CostTransition, "Requests", h, 10, 0.0005),
+		line("6", "Blob Write Operations", "prod", model.CostRequests, "Units", h, 0.0004, 0.00002),
+		line("7", "USW2-TimedStorage-ByteHrs", "prod", model.CostStorage, "GB-Mo", h, 1, 0.023),
+	}})
+	want := `
+# HELP restorable_requests_cost Cost of the requests of restorable_requests: estimated from the price table for origin cloudwatch, billed for origin bill. Absent when nothing prices them (AllRequests mixes tiers).
+# TYPE restorable_requests_cost gauge
+restorable_requests_cost{currency="USD",dataset="",env="",operation="Requests-Tier2",origin="bill",resource="acme-restic",source="db"} 0.001
+restorable_requests_cost{currency="USD",dataset="payments",env="prod",operation="Requests-Tier1",origin="bill",resource="acme-restic",source="db"} 0.75
+# HELP restorable_requests_period_seconds Length of the period restorable_requests counts.
+# TYPE restorable_requests_period_seconds gauge
+restorable_requests_period_seconds{dataset="",env="",operation="Requests-Tier2",origin="bill",resource="acme-restic",source="db"} 3600
+restorable_requests_period_seconds{dataset="payments",env="prod",operation="Requests-Tier1",origin="bill",resource="acme-restic",source="db"} 3600
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "restorable_requests_cost", "restorable_requests_period_seconds"); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() != "restorable_requests" && mf.GetName() != "restorable_requests_period_end_timestamp_seconds" {
+				continue
+			}
+			var op string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "operation" {
+					op = l.GetValue()
+				}
+			}
+			got[mf.GetName()+" "+op] = m.GetGauge().GetValue()
+		}
+	}
+	for k, v := range map[string]float64{
+		"restorable_requests Requests-Tier1": 160, "restorable_requests Requests-Tier2": 2500,
+		"restorable_requests_period_end_timestamp_seconds Requests-Tier1": float64(h.Add(time.Hour).Unix()),
+		"restorable_requests_period_end_timestamp_seconds Requests-Tier2": float64(h.Add(-time.Hour).Unix()),
+	} {
+		if math.Abs(got[k]-v) > 1e-9 {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("series %v", got)
 	}
 }
 
