@@ -65,8 +65,10 @@ func isBill(name string) bool {
 // Collect reads every bill under the source's path. A file whose size
 // and modification time are those of the last read is not read again:
 // its lines and counts are taken from that read. Files that disappeared
-// leave the catalog; the history keeps their lines. The catalog's
-// BillRows sums the counts of every file under the path.
+// leave the catalog; the history keeps their lines. A line whose id an
+// earlier file (in path order) holds is left out, so that a report
+// delivered twice is not billed twice. The catalog's BillRows sums the
+// counts of every file under the path.
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	// The lock guards the map only, never a read: a collection works on
 	// what the last one left.
@@ -108,6 +110,8 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	next := make(map[string]fileState, len(paths))
 	cat := &model.Catalog{Backups: []model.Backup{}, Repositories: []model.Repository{}}
 	var total bill.Stats
+	seen := map[string]struct{}{}
+	repeated := 0
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -120,7 +124,17 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 			}
 		}
 		next[path] = fs
-		cat.CostLines = append(cat.CostLines, fs.lines...)
+		for _, l := range fs.lines {
+			// A line in two files (a report delivered again beside the
+			// old one) is billed once: the first file's, in path order,
+			// as the history keeps the first line of an id.
+			if _, dup := seen[l.LineID]; dup {
+				repeated++
+				continue
+			}
+			seen[l.LineID] = struct{}{}
+			cat.CostLines = append(cat.CostLines, l)
+		}
 		total.Add(fs.stats)
 		if n := fs.stats.RejectedTotal(); n > 0 {
 			c.logger.Warn("bill has rejected lines", "file", path, "rejected", fs.stats.Rejected)
@@ -130,6 +144,9 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	c.files = next
 	c.mu.Unlock()
 	cat.BillRows = &total
+	if repeated > 0 {
+		c.logger.Warn("bills repeat lines of other bills; each line is counted once", "path", root, "repeated", repeated)
+	}
 	c.logger.Debug("collected bills", "files", len(paths), "rows", total.Rows, "kept", total.Kept, "out_of_scope", total.OutOfScope, "rejected", total.RejectedTotal())
 	return cat, nil
 }

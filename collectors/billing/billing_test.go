@@ -10,6 +10,7 @@ import (
 
 	bill "github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -149,5 +150,35 @@ func TestCollectCountsFilesThatAreThere(t *testing.T) {
 	}
 	if b := one.BillRows; b.Rows != focus.Rows || b.Kept != focus.Kept || b.OutOfScope != focus.OutOfScope || b.RejectedTotal() != focus.RejectedTotal() {
 		t.Errorf("counts after the messy bill left %+v, want the sample's %+v", b, focus)
+	}
+}
+
+// A bill delivered again beside the first copy (another folder, another
+// name) adds no cost: each line id is in the catalog once, as in the
+// history, whose cost_lines hold an id once.
+func TestCollectCountsRepeatedLinesOnce(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "../../internal/billing/testdata/focus-1.0-sample.csv", filepath.Join(dir, "a", "focus.csv"))
+	c := newCollector(t, dir)
+	one, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "../../internal/billing/testdata/focus-1.0-sample.csv", filepath.Join(dir, "b", "focus-again.csv"))
+	two, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(cat []model.CostLine) (total float64) {
+		for _, l := range cat {
+			total += l.BilledCost
+		}
+		return total
+	}
+	if len(one.CostLines) == 0 || len(two.CostLines) != len(one.CostLines) || sum(two.CostLines) != sum(one.CostLines) {
+		t.Errorf("a repeated bill: %d lines costing %v, want %d costing %v", len(two.CostLines), sum(two.CostLines), len(one.CostLines), sum(one.CostLines))
+	}
+	if two.BillRows.Rows != 2*one.BillRows.Rows {
+		t.Errorf("rows read %d, want both files' %d", two.BillRows.Rows, 2*one.BillRows.Rows)
 	}
 }
