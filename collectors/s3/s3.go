@@ -8,8 +8,11 @@
 // over the source's prefixes (at most ceil(N/1000) requests for N
 // objects, prefixes listed concurrently), or the newest S3 Inventory
 // report of the bucket (manifest.json and its CSV.gz or Parquet data
-// files), which makes no LIST request over the backups at all. Every
-// request is counted by operation through internal/awsclient.
+// files), which makes no LIST request over the backups at all: one lists
+// the report folders to find the newest report, at most once per
+// discovery interval, and the collections in between read the report
+// found with GetObject only. Every request is counted by operation
+// through internal/awsclient.
 package s3
 
 import (
@@ -60,6 +63,14 @@ type Collector struct {
 	// whatever the store accepts, and requests are not redirected to the
 	// bucket's region.
 	custom bool
+
+	// report is the key of the newest inventory report's manifest.json
+	// found, at foundAt: collections read it again, without listing the
+	// report folders, until the discovery interval has passed. mu guards
+	// both.
+	mu      sync.Mutex
+	report  string
+	foundAt time.Time
 }
 
 // New returns a collector for an s3 source. Credentials come from the
@@ -356,13 +367,19 @@ func (c *Collector) listPrefix(ctx context.Context, prefix string, in func(*s3.O
 // its current objects to add.
 func (c *Collector) readInventory(ctx context.Context, add func([]object) error) error {
 	inv := c.opts.Inventory
-	base := path.Join(inv.Prefix, c.opts.Bucket, inv.Config) + "/"
-	folder, err := c.newestReport(ctx, inv.Bucket, base)
+	key, remembered, err := c.reportManifest(ctx, false)
 	if err != nil {
 		return err
 	}
-	key := base + folder + "/manifest.json"
 	data, err := c.get(ctx, inv.Bucket, key)
+	if remembered && errorCode(err) == "NoSuchKey" {
+		// The report found earlier is gone (reports expire): look for
+		// the newest again.
+		if key, _, err = c.reportManifest(ctx, true); err != nil {
+			return err
+		}
+		data, err = c.get(ctx, inv.Bucket, key)
+	}
 	if err != nil {
 		return err
 	}
@@ -408,6 +425,36 @@ func (c *Collector) readInventory(ctx context.Context, add func([]object) error)
 		return err
 	}
 	return ctx.Err()
+}
+
+// reportManifest returns the key of the manifest.json to read: the one
+// the source pins, the newest report found less than the discovery
+// interval ago (remembered is then true), or the newest report found now
+// with one ListObjectsV2 request over the report folders (also when
+// again is true).
+func (c *Collector) reportManifest(ctx context.Context, again bool) (key string, remembered bool, err error) {
+	inv := c.opts.Inventory
+	if inv.Manifest != "" {
+		return inv.Manifest, false, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	key, at := c.report, c.foundAt
+	c.mu.Unlock()
+	if !again && key != "" && now.Sub(at) < time.Duration(inv.DiscoveryInterval) {
+		return key, true, nil
+	}
+	base := path.Join(inv.Prefix, c.opts.Bucket, inv.Config) + "/"
+	folder, err := c.newestReport(ctx, inv.Bucket, base)
+	if err != nil {
+		return "", false, err
+	}
+	key = base + folder + "/manifest.json"
+	c.logger.Debug("newest inventory report", "bucket", inv.Bucket, "manifest", key)
+	c.mu.Lock()
+	c.report, c.foundAt = key, now
+	c.mu.Unlock()
+	return key, false, nil
 }
 
 // newestReport returns the newest dated folder (YYYY-MM-DDTHH-MMZ) under
