@@ -75,15 +75,16 @@ func ordersBackup(d int) model.Backup {
 		Source: "pg", Env: "prod", Dataset: "orders", ID: fmt.Sprintf("orders-%03d", d), Type: model.BackupFull,
 		Release: fmt.Sprintf("v%d", d/14), Start: end.Add(-time.Hour), End: end, Status: model.StatusSucceeded,
 		LogicalBytes: 8 * estateGiB, StoredBytes: 2 * estateGiB, StorageClass: "STANDARD", Region: "eu-west-1",
-		Encrypted: true, Immutable: d < 110 || d > 112, Agent: "pgbackrest", AgentVersion: "2.54.0",
-		WALStart: walName(d, 0), WALStop: walName(d, 1),
+		Encrypted: true, Immutable: d < 110 || d > 112,
+
+		Detail: &model.BackupDetail{Agent: "pgbackrest", AgentVersion: "2.54.0", WALStart: walName(d, 0), WALStop: walName(d, 1)},
 	}
 }
 
 func billingBackup(d int) model.Backup {
 	b := ordersBackup(d)
 	b.Dataset, b.ID, b.Immutable = "billing", fmt.Sprintf("billing-%03d", d), true
-	b.WALStart, b.WALStop = "", ""
+	b.Detail.WALStart, b.Detail.WALStop = "", ""
 	return b
 }
 
@@ -100,7 +101,8 @@ func uploadsBackup(d int) model.Backup {
 		Source: "files", Env: "staging", Dataset: "uploads", ID: fmt.Sprintf("up-%03d", d), Type: model.BackupSnapshot,
 		Release: release, Start: end.Add(-10 * time.Minute), End: end, Status: status,
 		StoredBytes: estateGiB, LogicalBytes: 2 * estateGiB, StorageClass: "STANDARD", Encrypted: true,
-		Agent: "restic", AgentVersion: "0.17.3", Paths: []string{"/srv/uploads"},
+
+		Detail: &model.BackupDetail{Agent: "restic", AgentVersion: "0.17.3", Paths: []string{"/srv/uploads"}},
 	}
 }
 

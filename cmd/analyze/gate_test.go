@@ -31,7 +31,8 @@ func TestGateFromHistory(t *testing.T) {
 	}
 	backup := func(env, id string, age time.Duration) model.Backup {
 		return model.Backup{Source: "ci", Env: env, Dataset: "orders", ID: id, Type: model.BackupFull, Status: model.StatusSucceeded,
-			Release: "v1", Start: at.Add(-age - time.Minute), End: at.Add(-age), Checksum: "sha256:" + strings.Repeat("a", 64)}
+			Detail:  &model.BackupDetail{Checksum: "sha256:" + strings.Repeat("a", 64)},
+			Release: "v1", Start: at.Add(-age - time.Minute), End: at.Add(-age)}
 	}
 	// prod's last good backup is 20 minutes old, dev's 5 days: beyond dev's RPO.
 	if _, err := w.AppendCatalog("ci", &model.Catalog{Backups: []model.Backup{backup("prod", "p1", 20*time.Minute), backup("dev", "d1", 120*time.Hour)}}); err != nil {

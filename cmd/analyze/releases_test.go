@@ -32,7 +32,8 @@ func TestReleasesAndFreezeFromHistory(t *testing.T) {
 	}
 	backup := func(id, release string, age time.Duration) model.Backup {
 		return model.Backup{Source: "ci", Env: "prod", Dataset: "orders", ID: id, Type: model.BackupFull, Status: model.StatusSucceeded,
-			Release: release, Start: at.Add(-age - time.Minute), End: at.Add(-age), Checksum: "sha256:" + strings.Repeat(id[1:], 64), Location: "s3://bk/" + id}
+			Detail:  &model.BackupDetail{Checksum: "sha256:" + strings.Repeat(id[1:], 64)},
+			Release: release, Start: at.Add(-age - time.Minute), End: at.Add(-age), Location: "s3://bk/" + id}
 	}
 	if _, err := w.AppendCatalog("ci", &model.Catalog{Backups: []model.Backup{backup("b1", "v1", 3*time.Hour), backup("b2", "v2", 50*time.Minute)}}); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func TestDumpPostgres(t *testing.T) {
 		t.Fatalf("manifest has %d backups", len(cat.Backups))
 	}
 	b := cat.Backups[0]
-	if b.Env != "prod" || b.Dataset != "orders" || b.Release != "v1.4" || b.Location != out || !strings.HasPrefix(b.Checksum, "sha256:") || b.StoredBytes == 0 {
+	if b.Env != "prod" || b.Dataset != "orders" || b.Release != "v1.4" || b.Location != out || !strings.HasPrefix(b.Details().Checksum, "sha256:") || b.StoredBytes == 0 {
 		t.Errorf("manifest record = %+v", b)
 	}
 

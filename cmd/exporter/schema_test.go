@@ -129,6 +129,7 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		"invalid-min-lock-env.yml":               "reference to an environment",
 		"invalid-s3-endpoint-credentials.yml":    "the parts of a URL",
 		"invalid-s3-inventory.yml":               "a key that needs another",
+		"invalid-s3-inventory-pinned.yml":        "a key whose default another key forbids",
 		"invalid-s3-no-dataset.yml":              "one of two keys (dataset, or {dataset} in the key template)",
 		"invalid-s3-placeholder.yml":             "the placeholders of a key template",
 		"invalid-s3-prefix-outside.yml":          "prefixes compared with the key template",

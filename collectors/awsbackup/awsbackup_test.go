@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -207,12 +208,15 @@ func TestCollect(t *testing.T) {
 		Source: "aws-prod", Env: "prod", Dataset: "payments", ID: rpA1, Type: model.BackupSnapshot,
 		Start: time.Date(2026, 11, 30, 2, 0, 0, 123000000, time.UTC), End: time.Date(2026, 11, 30, 2, 12, 0, 875000000, time.UTC),
 		Status: model.StatusSucceeded, StoredBytes: 53687091200, Location: "prod-payments", StorageClass: StorageWarm, Region: "eu-west-1",
-		Encrypted: true, KeyID: key, Immutable: true, RetainUntil: time.Date(2027, 12, 30, 2, 0, 0, 0, time.UTC), Agent: Agent,
+		Encrypted: true, KeyID: key, Immutable: true, RetainUntil: time.Date(2027, 12, 30, 2, 0, 0, 0, time.UTC),
 	}
-	a1Tags := a1.Tags
-	a1.Tags = nil
+	a1Tags, a1Detail := a1.Tags, a1.Details()
+	a1.Tags, a1.Detail = nil, nil
 	if fmt.Sprintf("%+v", a1) != fmt.Sprintf("%+v", wantA1) {
 		t.Errorf("recovery point\n got %+v\nwant %+v", a1, wantA1)
+	}
+	if !reflect.DeepEqual(a1Detail, model.BackupDetail{Agent: Agent}) {
+		t.Errorf("recovery point detail %+v, want agent %s only", a1Detail, Agent)
 	}
 	if a1Tags[TagResourceArn] != "arn:aws:rds:eu-west-1:"+acct+":db:payments-db" || a1Tags[TagResourceType] != "RDS" || a1Tags[TagPlan] != "daily" ||
 		a1Tags[TagVault] != "prod-payments" || a1Tags[TagStatus] != "COMPLETED" {

@@ -194,7 +194,7 @@ func (m *mapper) recoveryPoint(v *vault, rp *types.RecoveryPointByBackupVault, t
 		Encrypted:      rp.IsEncrypted,
 		KeyID:          aws.ToString(rp.EncryptionKeyArn),
 		Immutable:      lockMode(&v.v, m.observedAt) != LockNone,
-		Agent:          Agent,
+		Detail:         &model.BackupDetail{Agent: Agent},
 		Classification: m.src.Classification,
 		Tags:           m.tags(v, tags, aws.ToString(rp.ResourceType), arn, rp.CreatedBy, string(rp.Status)),
 	}
@@ -246,7 +246,7 @@ func (m *mapper) job(v *vault, j *types.BackupJob, datasets map[string]string) (
 		Region:         v.region,
 		Encrypted:      j.IsEncrypted,
 		KeyID:          aws.ToString(j.EncryptionKeyArn),
-		Agent:          Agent,
+		Detail:         &model.BackupDetail{Agent: Agent},
 		Classification: m.src.Classification,
 		Tags:           m.tags(v, nil, aws.ToString(j.ResourceType), arn, j.CreatedBy, "job "+string(j.State)),
 	}

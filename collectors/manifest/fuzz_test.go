@@ -40,8 +40,8 @@ func FuzzParseFile(f *testing.F) {
 			if len(b.Error) > MaxErrorBytes+len(truncationMarker)+20 {
 				t.Fatalf("accepted an error text of %d bytes", len(b.Error))
 			}
-			if len(b.ID) > MaxFieldBytes || len(b.Tags) > MaxTags+len(src.Labels) || len(b.Paths) > MaxPaths {
-				t.Fatalf("accepted a backup beyond the field limits: id %d bytes, %d tags, %d paths", len(b.ID), len(b.Tags), len(b.Paths))
+			if len(b.ID) > MaxFieldBytes || len(b.Tags) > MaxTags+len(src.Labels) || len(b.Details().Paths) > MaxPaths {
+				t.Fatalf("accepted a backup beyond the field limits: id %d bytes, %d tags, %d paths", len(b.ID), len(b.Tags), len(b.Details().Paths))
 			}
 		}
 	})

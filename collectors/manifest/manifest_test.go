@@ -45,7 +45,7 @@ func TestCollectGood(t *testing.T) {
 	}
 	rel := byID["build-4711"]
 	if rel.Env != "prod" || rel.Release != "v1.4.0" || rel.Type != model.BackupFull || !rel.Encrypted || !rel.Immutable ||
-		rel.StoredBytes != 524288 || rel.Checksum[:7] != "sha256:" || rel.RetainUntil.Year() != 2027 ||
+		rel.StoredBytes != 524288 || rel.Details().Checksum[:7] != "sha256:" || rel.RetainUntil.Year() != 2027 ||
 		rel.End.Sub(rel.Start) != 190*time.Second || rel.Tags["pipeline"] != "123" || rel.Tags["team"] != "payments" {
 		t.Errorf("build-4711 = %+v", rel)
 	}
@@ -58,7 +58,7 @@ func TestCollectGood(t *testing.T) {
 	if b := byID["n-3"]; b.Status != model.StatusRunning || !b.End.IsZero() {
 		t.Errorf("running backup n-3 = %+v", b)
 	}
-	if b := byID["a-1"]; len(b.Paths) != 1 || b.Type != model.BackupSnapshot {
+	if b := byID["a-1"]; len(b.Details().Paths) != 1 || b.Type != model.BackupSnapshot {
 		t.Errorf("a-1 = %+v", b)
 	}
 }

@@ -65,7 +65,7 @@ type Record struct {
 	Classification string            `json:"classification"`
 	Tags           map[string]string `json:"tags"`
 	// Paths are the absolute roots the backup was taken of and, if the
-	// producer knows them, entries below them: see model.Backup.Paths.
+	// producer knows them, entries below them: see model.BackupDetail.Paths.
 	Paths []string `json:"paths"`
 }
 
@@ -376,12 +376,12 @@ func (p *parser) backup(r *Record) (model.Backup, error) {
 		Source: p.src.Name, Env: r.Env, Dataset: r.Dataset, ID: r.ID,
 		Type: model.BackupType(r.Type), Release: r.Release, Parent: r.Parent,
 		Status: model.Status(r.Status), Error: r.Error,
-		LogicalBytes: r.LogicalBytes, StoredBytes: r.StoredBytes, FileCount: r.FileCount,
+		LogicalBytes: r.LogicalBytes, StoredBytes: r.StoredBytes,
 		Location: r.Location, StorageClass: r.StorageClass, Region: r.Region,
 		Encrypted: r.Encrypted, KeyID: r.KeyID, Immutable: r.Immutable,
-		Checksum: r.Checksum, Agent: r.Agent, AgentVersion: r.AgentVersion,
-		Classification: r.Classification, Paths: r.Paths,
+		Classification: r.Classification,
 	}
+	b.SetDetails(model.BackupDetail{FileCount: r.FileCount, Checksum: r.Checksum, Agent: r.Agent, AgentVersion: r.AgentVersion, Paths: r.Paths})
 	if b.Env == "" {
 		b.Env = p.src.Env
 	}
@@ -426,11 +426,11 @@ func (p *parser) backup(r *Record) (model.Backup, error) {
 		return b, fmt.Errorf("status: %q is not one of succeeded, failed, partial, running", r.Status)
 	case !b.End.IsZero() && b.End.Before(b.Start):
 		return b, fmt.Errorf("end %s is before start %s", r.End, r.Start)
-	case b.LogicalBytes < 0 || b.StoredBytes < 0 || b.FileCount < 0:
+	case b.LogicalBytes < 0 || b.StoredBytes < 0 || r.FileCount < 0:
 		return b, errors.New("sizes and counts must not be negative")
 	}
-	if b.Checksum != "" {
-		if err := checkChecksum(b.Checksum); err != nil {
+	if r.Checksum != "" {
+		if err := checkChecksum(r.Checksum); err != nil {
 			return b, err
 		}
 	}

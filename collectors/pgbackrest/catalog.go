@@ -87,26 +87,29 @@ func (m *mapper) backups(st *stanza) []model.Backup {
 			Status:         model.StatusSucceeded,
 			LogicalBytes:   b.Info.Size,
 			StoredBytes:    b.Info.Repository.Delta,
-			DeltaBytes:     b.Info.Delta,
-			Databases:      m.databases[setKey(st.Name, b.Label)],
 			Location:       repoName(key),
 			StorageClass:   m.opts.StorageClass,
 			Region:         m.opts.Region,
 			Encrypted:      m.opts.Encrypted || encrypted(cipherOf(st, repos, key)),
 			KeyID:          m.opts.KeyID,
 			Immutable:      m.opts.Immutable,
-			Agent:          Agent,
-			AgentVersion:   b.Backrest.Version,
 			Classification: m.src.Classification,
 			Tags:           tags(m.src.Labels, b.Annotation),
-			LSNStart:       b.LSN.Start,
-			LSNStop:        b.LSN.Stop,
-			WALStart:       b.Archive.Start,
-			WALStop:        b.Archive.Stop,
+		}
+		d := model.BackupDetail{
+			DeltaBytes:   b.Info.Delta,
+			Databases:    m.databases[setKey(st.Name, b.Label)],
+			Agent:        Agent,
+			AgentVersion: b.Backrest.Version,
+			LSNStart:     b.LSN.Start,
+			LSNStop:      b.LSN.Stop,
+			WALStart:     b.Archive.Start,
+			WALStop:      b.Archive.Stop,
 		}
 		if s := b.Info.Repository.Size; s != nil {
-			mb.RestoreBytes = *s
+			d.RestoreBytes = *s
 		}
+		mb.SetDetails(d)
 		if mb.Env == "" {
 			mb.Env = b.Annotation[EnvAnnotation]
 		}

@@ -23,11 +23,11 @@ import (
 func TestBackupAndRepositoryFacts(t *testing.T) {
 	cat := catalogOf(t, "healthy.json", testSource(), false)
 	full, incr := cat.Backups[0], cat.Backups[1]
-	if full.DeltaBytes != full.LogicalBytes || incr.DeltaBytes <= 0 || incr.DeltaBytes >= incr.LogicalBytes {
-		t.Errorf("delta bytes: full %d of %d, incr %d of %d; a full copies everything, an incr what changed", full.DeltaBytes, full.LogicalBytes, incr.DeltaBytes, incr.LogicalBytes)
+	if full.Details().DeltaBytes != full.LogicalBytes || incr.Details().DeltaBytes <= 0 || incr.Details().DeltaBytes >= incr.LogicalBytes {
+		t.Errorf("delta bytes: full %d of %d, incr %d of %d; a full copies everything, an incr what changed", full.Details().DeltaBytes, full.LogicalBytes, incr.Details().DeltaBytes, incr.LogicalBytes)
 	}
-	if full.RestoreBytes <= 0 || incr.RestoreBytes < full.RestoreBytes {
-		t.Errorf("restore bytes: full %d, incr %d; restoring an incr reads its full too", full.RestoreBytes, incr.RestoreBytes)
+	if full.Details().RestoreBytes <= 0 || incr.Details().RestoreBytes < full.Details().RestoreBytes {
+		t.Errorf("restore bytes: full %d, incr %d; restoring an incr reads its full too", full.Details().RestoreBytes, incr.Details().RestoreBytes)
 	}
 	r := cat.Repositories[0]
 	if r.DatabaseVersion != "15" || r.RestoreLockKnown || r.BackupProgressKnown {
@@ -42,8 +42,8 @@ func TestBackupAndRepositoryFacts(t *testing.T) {
 	// Block-incremental repositories leave out info.repository.size: the
 	// restore size is unknown, not zero bytes.
 	for _, b := range catalogOf(t, "newer-2.5x.json", testSource(), false).Backups {
-		if b.RestoreBytes != 0 {
-			t.Errorf("%s: restore bytes %d where pgBackRest reports none", b.ID, b.RestoreBytes)
+		if b.Details().RestoreBytes != 0 {
+			t.Errorf("%s: restore bytes %d where pgBackRest reports none", b.ID, b.Details().RestoreBytes)
 		}
 	}
 }
@@ -167,7 +167,7 @@ esac`)
 	}
 	with := map[string][]string{}
 	for _, b := range cat.Backups {
-		with[b.ID] = b.Databases
+		with[b.ID] = b.Details().Databases
 	}
 	if !slices.Equal(with["20261125-201407F"], []string{"postgres", "shop"}) || with["20261125-201403F"] != nil || with["20261125-201400F"] != nil {
 		t.Errorf("databases after one collection: %v", with)
@@ -178,8 +178,8 @@ esac`)
 		t.Errorf("second collection read sets %v, want the failed one again and the older ones, none read twice", got)
 	}
 	for _, b := range cat.Backups {
-		if b.ID != "20261125-201403F" && b.ID != "20261125-201402F" && !slices.Equal(b.Databases, []string{"postgres", "shop"}) {
-			t.Errorf("%s: databases %v after two collections", b.ID, b.Databases)
+		if b.ID != "20261125-201403F" && b.ID != "20261125-201402F" && !slices.Equal(b.Details().Databases, []string{"postgres", "shop"}) {
+			t.Errorf("%s: databases %v after two collections", b.ID, b.Details().Databases)
 		}
 	}
 	// An answer without database-ref (201402F) is not asked again; a run

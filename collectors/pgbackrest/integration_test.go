@@ -55,18 +55,18 @@ func TestCollectRealCluster(t *testing.T) {
 		t.Errorf("releases %q, %q; want v1.4 from the annotation, then none", full.Release, incr.Release)
 	}
 	for _, b := range cat.Backups {
-		if !b.Good() || b.Env != "prod" || b.Dataset != stanza || b.Classification != "pii" || b.Agent != "pgbackrest" || b.AgentVersion == "" {
+		if !b.Good() || b.Env != "prod" || b.Dataset != stanza || b.Classification != "pii" || b.Details().Agent != "pgbackrest" || b.Details().AgentVersion == "" {
 			t.Errorf("%s: %+v", b.ID, b)
 		}
 		if b.LogicalBytes <= 0 || b.StoredBytes <= 0 || b.Start.IsZero() || b.End.Before(b.Start) {
 			t.Errorf("%s: sizes %d/%d, times %v..%v", b.ID, b.LogicalBytes, b.StoredBytes, b.Start, b.End)
 		}
-		if lsn(t, b.LSNStart) > lsn(t, b.LSNStop) || b.WALStart == "" || b.WALStop < b.WALStart {
-			t.Errorf("%s: LSN %s..%s, WAL %s..%s", b.ID, b.LSNStart, b.LSNStop, b.WALStart, b.WALStop)
+		if lsn(t, b.Details().LSNStart) > lsn(t, b.Details().LSNStop) || b.Details().WALStart == "" || b.Details().WALStop < b.Details().WALStart {
+			t.Errorf("%s: LSN %s..%s, WAL %s..%s", b.ID, b.Details().LSNStart, b.Details().LSNStop, b.Details().WALStart, b.Details().WALStop)
 		}
 	}
-	if lsn(t, full.LSNStop) > lsn(t, incr.LSNStart) || full.WALStop > incr.WALStart || full.End.After(incr.Start) {
-		t.Errorf("the incr (LSN %s, WAL %s) does not follow the full (LSN %s, WAL %s)", incr.LSNStart, incr.WALStart, full.LSNStop, full.WALStop)
+	if lsn(t, full.Details().LSNStop) > lsn(t, incr.Details().LSNStart) || full.Details().WALStop > incr.Details().WALStart || full.End.After(incr.Start) {
+		t.Errorf("the incr (LSN %s, WAL %s) does not follow the full (LSN %s, WAL %s)", incr.Details().LSNStart, incr.Details().WALStart, full.Details().LSNStop, full.Details().WALStop)
 	}
 	if incr.StoredBytes >= full.StoredBytes {
 		t.Errorf("incr stored %d bytes, the full %d: an incr adds only what changed", incr.StoredBytes, full.StoredBytes)
@@ -75,15 +75,15 @@ func TestCollectRealCluster(t *testing.T) {
 	// The facts of pgbackrest_exporter: what each backup copied, what a
 	// restore of it reads, the databases it holds, the stanza's version.
 	for _, b := range cat.Backups {
-		if !slices.Equal(b.Databases, []string{"postgres", "shop"}) {
-			t.Errorf("%s: databases %v, want postgres and shop", b.ID, b.Databases)
+		if !slices.Equal(b.Details().Databases, []string{"postgres", "shop"}) {
+			t.Errorf("%s: databases %v, want postgres and shop", b.ID, b.Details().Databases)
 		}
 	}
-	if full.DeltaBytes != full.LogicalBytes || incr.DeltaBytes <= 0 || incr.DeltaBytes >= full.DeltaBytes {
-		t.Errorf("delta bytes: full %d (size %d), incr %d", full.DeltaBytes, full.LogicalBytes, incr.DeltaBytes)
+	if full.Details().DeltaBytes != full.LogicalBytes || incr.Details().DeltaBytes <= 0 || incr.Details().DeltaBytes >= full.Details().DeltaBytes {
+		t.Errorf("delta bytes: full %d (size %d), incr %d", full.Details().DeltaBytes, full.LogicalBytes, incr.Details().DeltaBytes)
 	}
-	if full.RestoreBytes != full.StoredBytes || incr.RestoreBytes <= full.RestoreBytes {
-		t.Errorf("restore bytes: full %d (stored %d), incr %d; an incr restores its full too", full.RestoreBytes, full.StoredBytes, incr.RestoreBytes)
+	if full.Details().RestoreBytes != full.StoredBytes || incr.Details().RestoreBytes <= full.Details().RestoreBytes {
+		t.Errorf("restore bytes: full %d (stored %d), incr %d; an incr restores its full too", full.Details().RestoreBytes, full.StoredBytes, incr.Details().RestoreBytes)
 	}
 	// The databases of a finished backup are read once: the next
 	// collection makes one info call only.
@@ -105,8 +105,8 @@ func TestCollectRealCluster(t *testing.T) {
 	if r.Name != stanza || !r.Healthy || r.StatusCode != 0 || r.Status != "ok" || r.BackupLocked {
 		t.Errorf("repository %+v", r)
 	}
-	if r.WALMin == "" || r.WALMax == "" || r.WALMin > full.WALStart || r.WALMax < incr.WALStop {
-		t.Errorf("WAL archive %s..%s does not cover the backups (%s..%s)", r.WALMin, r.WALMax, full.WALStart, incr.WALStop)
+	if r.WALMin == "" || r.WALMax == "" || r.WALMin > full.Details().WALStart || r.WALMax < incr.Details().WALStop {
+		t.Errorf("WAL archive %s..%s does not cover the backups (%s..%s)", r.WALMin, r.WALMax, full.Details().WALStart, incr.Details().WALStop)
 	}
 	if r.StoredBytes != full.StoredBytes+incr.StoredBytes || r.LogicalBytes != incr.LogicalBytes {
 		t.Errorf("repository stored %d logical %d", r.StoredBytes, r.LogicalBytes)

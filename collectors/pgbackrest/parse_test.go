@@ -71,14 +71,14 @@ func TestHealthyStanza(t *testing.T) {
 		if b.LogicalBytes != w.logical || b.StoredBytes != w.stored {
 			t.Errorf("%s: logical %d stored %d, want %d %d", b.ID, b.LogicalBytes, b.StoredBytes, w.logical, w.stored)
 		}
-		if b.LSNStart != w.lsnStart || b.LSNStop != w.lsnStop || b.WALStart != w.walStart || b.WALStop != w.walStop {
-			t.Errorf("%s: lsn %s..%s wal %s..%s", b.ID, b.LSNStart, b.LSNStop, b.WALStart, b.WALStop)
+		if b.Details().LSNStart != w.lsnStart || b.Details().LSNStop != w.lsnStop || b.Details().WALStart != w.walStart || b.Details().WALStop != w.walStop {
+			t.Errorf("%s: lsn %s..%s wal %s..%s", b.ID, b.Details().LSNStart, b.Details().LSNStop, b.Details().WALStart, b.Details().WALStop)
 		}
 		if b.Source != "payments-db" || b.Env != "prod" || b.Dataset != "demo" || b.Status != model.StatusSucceeded || !b.Good() {
 			t.Errorf("%s: source %q env %q dataset %q status %q", b.ID, b.Source, b.Env, b.Dataset, b.Status)
 		}
-		if b.Agent != "pgbackrest" || b.AgentVersion != "2.45" || b.Location != "repo1" || b.Encrypted {
-			t.Errorf("%s: agent %s %s location %s encrypted %v", b.ID, b.Agent, b.AgentVersion, b.Location, b.Encrypted)
+		if b.Details().Agent != "pgbackrest" || b.Details().AgentVersion != "2.45" || b.Location != "repo1" || b.Encrypted {
+			t.Errorf("%s: agent %s %s location %s encrypted %v", b.ID, b.Details().Agent, b.Details().AgentVersion, b.Location, b.Encrypted)
 		}
 	}
 	if got := cat.Backups[0].Tags; got["ticket"] != "OPS-1" || got["release"] != "v1.4" {
@@ -175,7 +175,7 @@ func TestStanzaStatus(t *testing.T) {
 func TestNewerOutputShape(t *testing.T) {
 	cat := catalogOf(t, "newer-2.5x.json", testSource(), false)
 	b := cat.Backups[0]
-	if b.AgentVersion != "2.54.2" || b.LSNStart != "A/10000028" || b.StoredBytes != 23320377 || !b.Encrypted {
+	if b.Details().AgentVersion != "2.54.2" || b.Details().LSNStart != "A/10000028" || b.StoredBytes != 23320377 || !b.Encrypted {
 		t.Errorf("backup %+v", b)
 	}
 	if tags := cat.Backups[1].Tags; tags != nil {

@@ -48,7 +48,7 @@ func TestEphemeralDataInsideSnapshots(t *testing.T) {
 	byDataset := func(cat *model.Catalog) map[string][]string {
 		out := map[string][]string{}
 		for _, b := range cat.Backups {
-			out[b.Dataset] = b.Paths
+			out[b.Dataset] = b.Details().Paths
 		}
 		return out
 	}

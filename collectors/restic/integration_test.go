@@ -187,8 +187,8 @@ func TestCollectRealRepository(t *testing.T) {
 		}
 		// The root, then what lies below it (see
 		// TestEphemeralDataInsideSnapshots for the depth).
-		if len(b.Paths) < 2 || b.Paths[0] != w.paths[0] || !strings.HasPrefix(b.Paths[1], w.paths[0]+"/") {
-			t.Errorf("backup %d: paths %v, want %v and its files", i, b.Paths, w.paths)
+		if len(b.Details().Paths) < 2 || b.Details().Paths[0] != w.paths[0] || !strings.HasPrefix(b.Details().Paths[1], w.paths[0]+"/") {
+			t.Errorf("backup %d: paths %v, want %v and its files", i, b.Details().Paths, w.paths)
 		}
 		if b.Tags["team"] != "core" || b.Tags["env"] != w.env {
 			t.Errorf("backup %d: tags %v", i, b.Tags)
@@ -197,7 +197,7 @@ func TestCollectRealRepository(t *testing.T) {
 			t.Errorf("backup %d: tags %v", i, b.Tags)
 		}
 		if b.Source != "files" || b.Type != model.BackupSnapshot || b.Status != model.StatusSucceeded || !b.Encrypted ||
-			b.Agent != "restic" || b.Location != repo.dir || b.Classification != "pii" || b.StorageClass != "STANDARD" || b.Region != "eu-west-1" {
+			b.Details().Agent != "restic" || b.Location != repo.dir || b.Classification != "pii" || b.StorageClass != "STANDARD" || b.Region != "eu-west-1" {
 			t.Errorf("backup %d: %+v", i, b)
 		}
 	}

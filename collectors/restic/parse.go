@@ -173,11 +173,14 @@ func toBackup(src *config.Source, location string, s snapshot) model.Backup {
 		End:            s.Time.UTC(),
 		Status:         model.StatusSucceeded,
 		Location:       location,
-		Agent:          agent,
-		AgentVersion:   strings.TrimPrefix(s.ProgramVersion, "restic "),
 		Encrypted:      true,
 		Classification: src.Classification,
-		Paths:          slices.Clone(s.Paths),
+		// A snapshot always has its agent, so it always has a detail.
+		Detail: &model.BackupDetail{
+			Agent:        agent,
+			AgentVersion: strings.TrimPrefix(s.ProgramVersion, "restic "),
+			Paths:        slices.Clone(s.Paths),
+		},
 	}
 	if o := src.Restic; o != nil {
 		b.StorageClass, b.Region, b.KeyID, b.Immutable = o.StorageClass, o.Region, o.KeyID, o.Immutable
@@ -191,7 +194,7 @@ func toBackup(src *config.Source, location string, s snapshot) model.Backup {
 		}
 		b.LogicalBytes = clampInt64(sum.TotalBytesProcessed)
 		b.StoredBytes = clampInt64(sum.DataAddedPacked)
-		b.FileCount = clampInt64(sum.TotalFilesProcessed)
+		b.Detail.FileCount = clampInt64(sum.TotalFilesProcessed)
 	}
 	if len(tags) > 0 || len(src.Labels) > 0 {
 		// The source's labels come first so that what a snapshot says

@@ -240,18 +240,15 @@ func TestToBackup(t *testing.T) {
 		Status:         model.StatusSucceeded,
 		LogicalBytes:   10737418240,
 		StoredBytes:    18874368,
-		FileCount:      4225,
 		Location:       "s3:https://s3.eu-west-1.amazonaws.com/acme/prod",
 		StorageClass:   "STANDARD_IA",
 		Region:         "eu-west-1",
 		Encrypted:      true,
 		KeyID:          "arn:aws:kms:eu-west-1:111122223333:key/k1",
 		Immutable:      true,
-		Agent:          "restic",
-		AgentVersion:   "0.17.3",
 		Classification: "pii",
 		Tags:           map[string]string{"team": "core", "app": "payments", "env": "prod", "release": "v1.2"},
-		Paths:          []string{"/srv/payments"},
+		Detail:         &model.BackupDetail{FileCount: 4225, Agent: "restic", AgentVersion: "0.17.3", Paths: []string{"/srv/payments"}},
 	}
 	if !reflect.DeepEqual(withSummary, want) {
 		t.Errorf("backup with summary:\n got %+v\nwant %+v", withSummary, want)
@@ -263,7 +260,7 @@ func TestToBackup(t *testing.T) {
 	if !old.Start.Equal(snaps[0].Time) || !old.End.Equal(snaps[0].Time) || old.Start.Location() != time.UTC {
 		t.Errorf("start/end = %s / %s, want the snapshot time in UTC", old.Start, old.End)
 	}
-	if old.LogicalBytes != 0 || old.StoredBytes != 0 || old.FileCount != 0 || old.AgentVersion != "" {
+	if old.LogicalBytes != 0 || old.StoredBytes != 0 || old.Details().FileCount != 0 || old.Details().AgentVersion != "" {
 		t.Errorf("sizes or version invented for a snapshot without summary: %+v", old)
 	}
 
@@ -277,8 +274,8 @@ func TestToBackup(t *testing.T) {
 	if v, ok := web.Tags["nightly"]; !ok || v != "" {
 		t.Errorf("tags = %v, want the bare tag nightly kept", web.Tags)
 	}
-	if web.AgentVersion != "0.18.0" {
-		t.Errorf("agent version = %q", web.AgentVersion)
+	if web.Details().AgentVersion != "0.18.0" {
+		t.Errorf("agent version = %q", web.Details().AgentVersion)
 	}
 }
 

@@ -205,7 +205,7 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	cat := &model.Catalog{Backups: make([]model.Backup, 0, len(snaps))}
 	for _, s := range snaps {
 		b := toBackup(c.src, c.location, s)
-		b.Paths = append(b.Paths, c.contents[s.ID]...)
+		b.Detail.Paths = append(b.Detail.Paths, c.contents[s.ID]...)
 		cat.Backups = append(cat.Backups, b)
 	}
 	slices.SortStableFunc(cat.Backups, func(a, b model.Backup) int {

@@ -5,16 +5,20 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/restorable/restorable/internal/config"
+	"github.com/restorable/restorable/internal/model"
 	"github.com/restorable/restorable/internal/testutil"
 )
 
@@ -85,16 +89,43 @@ func peakRSS(b *testing.B) int64 {
 
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
+// measured is what a benchmark reads after a collection, while its
+// catalog is held: the peak RSS since resetPeakRSS, then the live heap
+// after a garbage collection (so the difference is what the collection
+// needed beyond its result). With RESTORABLE_S3_BENCH_HEAPPROFILE=FILE
+// the heap profile of that moment is written to FILE (go tool pprof
+// -sample_index=inuse_space FILE shows where the live memory is).
+func measured(b *testing.B, cat *model.Catalog) (rss, live int64) {
+	rss = peakRSS(b)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if name := os.Getenv("RESTORABLE_S3_BENCH_HEAPPROFILE"); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.KeepAlive(cat)
+	return rss, int64(ms.HeapAlloc)
+}
+
 // BenchmarkListBucket lists a bucket of 1,000,000 objects on versitygw
 // through the collector (ListObjectsV2 over the template's prefix, every
 // key mapped to a backup) and with `rclone size` on the same bucket in the
 // same run. It reports the LIST requests (ceil(N/1000) expected), the
-// wall time of both, their ratio (the goal is at most 1.0) and the peak
-// RSS of the collection.
+// wall time of both, their ratio (the goal is at most 1.0), the peak RSS
+// of the collection and the live heap once it returned, its catalog held.
 //
 // Two cases list the same bucket: every object a backup (the catalog then
-// holds N records of 520 bytes each, which bounds the peak memory from
-// below), and one object in 20 a backup (the template names one dataset
+// holds N records of 336 bytes and their locations, which bounds the peak
+// memory from below), and one object in 20 a backup (the template names one dataset
 // while the listing covers the whole bucket), as in a bucket that holds
 // other objects besides the backups.
 func BenchmarkListBucket(b *testing.B) {
@@ -121,7 +152,7 @@ func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, withRclone 
 	}
 	var ours, theirs time.Duration
 	var lists int
-	var rss int64
+	var rss, live int64
 	for b.Loop() {
 		debug.FreeOSMemory()
 		resetPeakRSS()
@@ -135,7 +166,8 @@ func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, withRclone 
 			b.Fatalf("%d backups, want %d", len(cat.Backups), backups)
 		}
 		lists = calls["S3 ListObjectsV2"]
-		rss = max(rss, peakRSS(b))
+		r, l := measured(b, cat)
+		rss, live = max(rss, r), max(live, l)
 		cat = nil
 		if rcloneErr == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -172,6 +204,7 @@ func benchList(b *testing.B, srv *testutil.S3Server, n, backups int, withRclone 
 	b.ReportMetric(float64(lists), "list_requests/op")
 	b.ReportMetric(ours.Seconds()/float64(b.N), "collector_s/op")
 	b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
+	b.ReportMetric(float64(live)/(1<<20), "live_heap_MiB")
 	if rcloneErr == nil {
 		b.ReportMetric(theirs.Seconds()/float64(b.N), "rclone_size_s/op")
 		b.ReportMetric(ours.Seconds()/theirs.Seconds(), "x_rclone")
@@ -244,9 +277,13 @@ func benchInventory(b *testing.B, root string, n int) {
 }
 
 // BenchmarkInventory reads the same 1,000,000 objects from an S3
-// Inventory report instead of a listing: no ListObjectsV2 request over the
-// objects (one lists the dated report folders), a GetObject of the
-// manifest and of each data file.
+// Inventory report instead of a listing, with one collector as the
+// exporter keeps it: its first collection finds the newest report (one
+// ListObjectsV2 request over the report folders, reported as
+// discovery_list_requests), the measured ones read the report found
+// (list_requests/op, 0 within the discovery interval): a GetObject of the
+// manifest and of each data file. It reports the peak RSS of a measured
+// collection and the live heap once it returned, its catalog held.
 func BenchmarkInventory(b *testing.B) {
 	n := benchObjects(b)
 	root := benchBucket(b, n)
@@ -254,14 +291,23 @@ func BenchmarkInventory(b *testing.B) {
 	srv, _ := gateway(b, root)
 	src := source(srv.Endpoint, "bench", "prod/{dataset}/{time}.dump", func(s *config.Source) {
 		s.S3.Mode = config.S3ModeInventory
-		s.S3.Inventory = &config.S3Inventory{Bucket: "inventory", Prefix: "reports", Config: "daily"}
+		s.S3.Inventory = &config.S3Inventory{Bucket: "inventory", Prefix: "reports", Config: "daily", DiscoveryInterval: config.DefaultInventoryDiscovery}
 	})
+	c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, calls, err := collectWith(b, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	discovery := calls["S3 ListObjectsV2"]
 	var lists, gets int
-	var rss int64
+	var rss, live int64
 	for b.Loop() {
 		debug.FreeOSMemory()
 		resetPeakRSS()
-		cat, calls, err := collect(b, src, time.Now())
+		cat, calls, err := collectWith(b, c)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -269,9 +315,12 @@ func BenchmarkInventory(b *testing.B) {
 			b.Fatalf("%d backups, want %d", len(cat.Backups), n)
 		}
 		lists, gets = calls["S3 ListObjectsV2"], calls["S3 GetObject"]
-		rss = max(rss, peakRSS(b))
+		r, l := measured(b, cat)
+		rss, live = max(rss, r), max(live, l)
 	}
+	b.ReportMetric(float64(discovery), "discovery_list_requests")
 	b.ReportMetric(float64(lists), "list_requests/op")
 	b.ReportMetric(float64(gets), "get_requests/op")
 	b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
+	b.ReportMetric(float64(live)/(1<<20), "live_heap_MiB")
 }

@@ -77,6 +77,12 @@ func collectLogged(t testing.TB, src *config.Source, now time.Time, w io.Writer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return collectWith(t, c)
+}
+
+// collectWith runs one collection of c, as collectLogged.
+func collectWith(t testing.TB, c *Collector) (*model.Catalog, map[string]int, error) {
+	t.Helper()
 	m := &runx.Meter{}
 	// Long enough for the benchmark's million objects on a busy machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +230,92 @@ func TestParseManifest(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tc.json, err, tc.want)
 		}
 	}
+}
+
+// An inventory source remembers the newest report it found: within the
+// discovery interval its collections make no ListObjectsV2 request at
+// all, only GetObject of the manifest and data files (on a real S3
+// server, counted per operation); a report that appears is read once the
+// interval has passed; a report that is gone is looked for again at once;
+// a pinned manifest is read without ever listing.
+func TestInventoryDiscovery(t *testing.T) {
+	srv, admin := gateway(t, "")
+	ctx := context.Background()
+	for _, b := range []string{"acme-backups", "acme-inventory"} {
+		if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := []string{"Bucket", "Key", "Size", "LastModifiedDate", "StorageClass", "IsLatest"}
+	day := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	base := "reports/acme-backups/daily/"
+	// report writes a report dated folder listing the first n dumps.
+	report := func(folder string, n int) {
+		var recs []inventoryRecord
+		for i := range n {
+			at := day.Add(time.Duration(i) * 24 * time.Hour)
+			recs = append(recs, inventoryRecord{Key: "dumps/orders/" + at.Format("2006-01-02T15-04-05Z") + ".dump", Size: 10, LastModified: at.Add(time.Hour), StorageClass: "STANDARD", IsLatest: true})
+		}
+		data := base + "data/" + folder + ".csv.gz"
+		body := csvReport(t, schema, recs)
+		put(t, admin, "acme-inventory", data, string(body))
+		put(t, admin, "acme-inventory", base+folder+"/manifest.json", string(manifestJSON(t, "CSV", strings.Join(schema, ", "), map[string]int{data: len(body)})))
+	}
+	report("2024-05-01T01-00Z", 1)
+
+	now := day.Add(2 * time.Hour)
+	src := source(testEndpoint(admin), "acme-backups", "dumps/{dataset}/{time}.dump", func(s *config.Source) {
+		s.S3.Mode = config.S3ModeInventory
+		s.S3.Inventory = &config.S3Inventory{Bucket: "acme-inventory", Prefix: "reports", Config: "daily", DiscoveryInterval: config.Duration(time.Hour)}
+	})
+	c, err := New(src, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(name string, after time.Duration, backups, lists int) {
+		t.Helper()
+		now = now.Add(after)
+		cat, calls, err := collectWith(t, c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(cat.Backups) != backups || calls["S3 ListObjectsV2"] != lists || calls["S3 GetObject"] != 2 {
+			t.Errorf("%s: %d backups, requests %v; want %d backups, %d ListObjectsV2 and 2 GetObject (manifest, data file)", name, len(cat.Backups), calls, backups, lists)
+		}
+	}
+	step("first collection finds the report", 0, 1, 1)
+	step("the next reads it again", 30*time.Minute, 1, 0)
+	report("2024-05-02T01-00Z", 2)
+	step("a new report waits for the interval", 29*time.Minute, 1, 0)
+	step("once the interval has passed it is found", 2*time.Minute, 2, 1)
+	step("and read without listing", 10*time.Minute, 2, 0)
+	// Reports expire; the remembered one is gone, the older one is not.
+	if err := os.Remove(filepath.Join(srv.Root, "acme-inventory", base, "2024-05-02T01-00Z", "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(srv.Root, "acme-inventory", base, "2024-05-02T01-00Z")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	cat, calls, err := collectWith(t, c)
+	if err != nil || len(cat.Backups) != 1 || calls["S3 ListObjectsV2"] != 1 || calls["S3 GetObject"] != 3 {
+		t.Errorf("the remembered report is gone: %v, requests %v; want the older report's backup after one ListObjectsV2 and GetObject of the missing manifest, the found one and its data file", err, calls)
+	}
+
+	t.Run("pinned", func(t *testing.T) {
+		src := source(testEndpoint(admin), "acme-backups", "dumps/{dataset}/{time}.dump", func(s *config.Source) {
+			s.S3.Mode = config.S3ModeInventory
+			s.S3.Inventory = &config.S3Inventory{Bucket: "acme-inventory", Manifest: base + "2024-05-01T01-00Z/manifest.json"}
+		})
+		c, err := New(src, slog.New(slog.DiscardHandler), time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			cat, calls, err := collectWith(t, c)
+			if err != nil || len(cat.Backups) != 1 || calls["S3 ListObjectsV2"] != 0 || calls["S3 GetObject"] != 2 {
+				t.Errorf("collection %d of a pinned manifest: %v, requests %v; want 1 backup, no ListObjectsV2", i+1, err, calls)
+			}
+		}
+	})
 }

@@ -8,8 +8,11 @@
 // over the source's prefixes (at most ceil(N/1000) requests for N
 // objects, prefixes listed concurrently), or the newest S3 Inventory
 // report of the bucket (manifest.json and its CSV.gz or Parquet data
-// files), which makes no LIST request over the backups at all. Every
-// request is counted by operation through internal/awsclient.
+// files), which makes no LIST request over the backups at all: one lists
+// the report folders to find the newest report, at most once per
+// discovery interval, and the collections in between read the report
+// found with GetObject only. Every request is counted by operation
+// through internal/awsclient.
 package s3
 
 import (
@@ -60,6 +63,14 @@ type Collector struct {
 	// whatever the store accepts, and requests are not redirected to the
 	// bucket's region.
 	custom bool
+
+	// report is the key of the newest inventory report's manifest.json
+	// found, at foundAt: collections read it again, without listing the
+	// report folders, until the discovery interval has passed. mu guards
+	// both.
+	mu      sync.Mutex
+	report  string
+	foundAt time.Time
 }
 
 // New returns a collector for an s3 source. Credentials come from the
@@ -116,35 +127,41 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mapper{src: c.src, opts: c.opts, tpl: c.tpl, facts: facts, tags: labels(c.src.Labels)}
-	// Matched objects are kept per page in their compact form and the
-	// backups built once at the end into a slice of the exact size: a
-	// catalog of a million backups is half a gigabyte of records, and
-	// growing one slice as pages arrive would copy it over and over.
+	m := newMapper(c.src, c.opts, c.tpl, facts)
+	// Matched objects are kept per page as entries (a quarter of a
+	// model.Backup) and the backups built once at the end into a slice of
+	// the exact size: a catalog of a million backups is a third of a
+	// gigabyte of records, and growing one slice as pages arrive would
+	// copy it over and over.
 	var (
-		mu     sync.Mutex
-		chunks [][]matched
-		total  int
+		mu      sync.Mutex
+		chunks  [][]entry
+		total   int
+		scratch []entry
 	)
-	add := func(objs []object) {
+	add := func(objs []object) error {
 		mu.Lock()
 		defer mu.Unlock()
-		var page []matched
+		scratch = scratch[:0]
 		for i := range objs {
 			if !m.inScope(objs[i].Key) {
 				continue
 			}
-			if mo, ok := m.match(&objs[i]); ok {
-				if page == nil {
-					page = make([]matched, 0, len(objs)-i)
-				}
-				page = append(page, mo)
+			e, ok, err := m.match(&objs[i])
+			if err != nil {
+				return runx.ParseError(fmt.Errorf("source %s: bucket %s: %w", c.src.Name, c.opts.Bucket, err))
+			}
+			if ok {
+				scratch = append(scratch, e)
 			}
 		}
-		if len(page) > 0 {
-			chunks = append(chunks, page)
-			total += len(page)
+		if len(scratch) > 0 {
+			// A copy of the exact size: a page where one key in twenty
+			// is a backup keeps fifty entries, not room for a thousand.
+			chunks = append(chunks, slices.Clone(scratch))
+			total += len(scratch)
 		}
+		return nil
 	}
 	if c.opts.Mode == config.S3ModeInventory {
 		err = c.readInventory(ctx, add)
@@ -160,25 +177,15 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		}
 		c.logger.Warn("keys that do not match the key template are not backups", "keys", m.rejected, "example", m.example.Error())
 	}
-	backups := make([]model.Backup, 0, total)
-	for i := range chunks {
-		for j := range chunks[i] {
-			backups = append(backups, m.build(&chunks[i][j]))
-		}
-		chunks[i] = nil
-	}
-	// Listings of several prefixes and inventory files finish in any
-	// order; the catalog is the same on every run. One listing is in key
-	// order already.
-	byKey := func(a, b model.Backup) int { return strings.Compare(a.ID, b.ID) }
-	if !slices.IsSortedFunc(backups, byKey) {
-		slices.SortFunc(backups, byKey)
-	}
+	scratch = nil
+	backups := m.backups(chunks, total)
 	return &model.Catalog{Backups: backups, Repositories: m.repositories(backups, observedAt)}, nil
 }
 
+func (c *Collector) prefixes() []string { return prefixesOf(c.opts, c.tpl) }
+
 func (c *Collector) where(m *mapper) string {
-	return "s3://" + c.opts.Bucket + "/" + strings.Join(m.prefixes(), ", s3://"+c.opts.Bucket+"/")
+	return "s3://" + c.opts.Bucket + "/" + strings.Join(m.prefixes, ", s3://"+c.opts.Bucket+"/")
 }
 
 // inRegion makes requests go to the bucket's own region on AWS (a
@@ -237,7 +244,7 @@ func (c *Collector) readFacts(ctx context.Context) (*bucketFacts, error) {
 	lc, err := c.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b}, in)
 	switch classify(err) {
 	case answered:
-		lifecycleOf(lc.Rules, (&mapper{opts: c.opts, tpl: c.tpl}).prefixes()).apply(p)
+		lifecycleOf(lc.Rules, c.prefixes()).apply(p)
 	case notConfigured:
 		lifecycle{}.apply(p)
 	}
@@ -298,8 +305,8 @@ func errorCode(err error) string {
 // list reads the source's prefixes with ListObjectsV2, at most
 // opts.Concurrency prefixes at once, 1,000 keys a request, handing each
 // page to add.
-func (c *Collector) list(ctx context.Context, region string, add func([]object)) error {
-	prefixes := (&mapper{opts: c.opts, tpl: c.tpl}).prefixes()
+func (c *Collector) list(ctx context.Context, region string, add func([]object) error) error {
+	prefixes := c.prefixes()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, c.opts.Concurrency)
@@ -328,7 +335,7 @@ func (c *Collector) list(ctx context.Context, region string, add func([]object))
 	return ctx.Err()
 }
 
-func (c *Collector) listPrefix(ctx context.Context, prefix string, in func(*s3.Options), add func([]object)) error {
+func (c *Collector) listPrefix(ctx context.Context, prefix string, in func(*s3.Options), add func([]object) error) error {
 	input := &s3.ListObjectsV2Input{Bucket: aws.String(c.opts.Bucket), MaxKeys: aws.Int32(1000)}
 	if prefix != "" {
 		input.Prefix = aws.String(prefix)
@@ -349,22 +356,30 @@ func (c *Collector) listPrefix(ctx context.Context, prefix string, in func(*s3.O
 				StorageClass: string(o.StorageClass),
 			})
 		}
-		add(page)
+		if err := add(page); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // readInventory reads the newest inventory report of the bucket and hands
 // its current objects to add.
-func (c *Collector) readInventory(ctx context.Context, add func([]object)) error {
+func (c *Collector) readInventory(ctx context.Context, add func([]object) error) error {
 	inv := c.opts.Inventory
-	base := path.Join(inv.Prefix, c.opts.Bucket, inv.Config) + "/"
-	folder, err := c.newestReport(ctx, inv.Bucket, base)
+	key, remembered, err := c.reportManifest(ctx, false)
 	if err != nil {
 		return err
 	}
-	key := base + folder + "/manifest.json"
 	data, err := c.get(ctx, inv.Bucket, key)
+	if remembered && errorCode(err) == "NoSuchKey" {
+		// The report found earlier is gone (reports expire): look for
+		// the newest again.
+		if key, _, err = c.reportManifest(ctx, true); err != nil {
+			return err
+		}
+		data, err = c.get(ctx, inv.Bucket, key)
+	}
 	if err != nil {
 		return err
 	}
@@ -412,6 +427,36 @@ func (c *Collector) readInventory(ctx context.Context, add func([]object)) error
 	return ctx.Err()
 }
 
+// reportManifest returns the key of the manifest.json to read: the one
+// the source pins, the newest report found less than the discovery
+// interval ago (remembered is then true), or the newest report found now
+// with one ListObjectsV2 request over the report folders (also when
+// again is true).
+func (c *Collector) reportManifest(ctx context.Context, again bool) (key string, remembered bool, err error) {
+	inv := c.opts.Inventory
+	if inv.Manifest != "" {
+		return inv.Manifest, false, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	key, at := c.report, c.foundAt
+	c.mu.Unlock()
+	if !again && key != "" && now.Sub(at) < time.Duration(inv.DiscoveryInterval) {
+		return key, true, nil
+	}
+	base := path.Join(inv.Prefix, c.opts.Bucket, inv.Config) + "/"
+	folder, err := c.newestReport(ctx, inv.Bucket, base)
+	if err != nil {
+		return "", false, err
+	}
+	key = base + folder + "/manifest.json"
+	c.logger.Debug("newest inventory report", "bucket", inv.Bucket, "manifest", key)
+	c.mu.Lock()
+	c.report, c.foundAt = key, now
+	c.mu.Unlock()
+	return key, false, nil
+}
+
 // newestReport returns the newest dated folder (YYYY-MM-DDTHH-MMZ) under
 // base: one ListObjectsV2 request with a delimiter per 1,000 folders.
 func (c *Collector) newestReport(ctx context.Context, bucket, base string) (string, error) {
@@ -457,17 +502,20 @@ func (c *Collector) get(ctx context.Context, bucket, key string) ([]byte, error)
 // readDataFile reads one inventory data file. CSV is read as it streams;
 // Parquet needs random access and goes through a temporary file that is
 // removed afterwards.
-func (c *Collector) readDataFile(ctx context.Context, bucket, key string, man *manifest, add func([]object)) error {
+func (c *Collector) readDataFile(ctx context.Context, bucket, key string, man *manifest, add func([]object) error) error {
 	out, err := c.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return c.requestError(opGet+" "+key, bucket, err)
 	}
 	defer out.Body.Close() //nolint:errcheck // read-only
 	batch := make([]object, 0, 1000)
+	var addErr error
 	fn := func(o object) error {
 		batch = append(batch, o)
 		if len(batch) == cap(batch) {
-			add(batch)
+			if addErr = add(batch); addErr != nil {
+				return addErr
+			}
 			batch = batch[:0]
 		}
 		return ctx.Err()
@@ -478,14 +526,15 @@ func (c *Collector) readDataFile(ctx context.Context, bucket, key string, man *m
 	} else {
 		err = c.readParquetBody(out.Body, fn)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", where, ctx.Err())
-		}
+	switch {
+	case addErr != nil:
+		return addErr
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", where, ctx.Err())
+	case err != nil:
 		return runx.ParseError(fmt.Errorf("%s: %w", where, err))
 	}
-	add(batch)
-	return nil
+	return add(batch)
 }
 
 func (c *Collector) readParquetBody(body io.Reader, fn func(object) error) (err error) {

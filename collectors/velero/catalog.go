@@ -125,7 +125,7 @@ func (m *mapper) backup(v *backup) (model.Backup, bool) {
 		KeyID:          m.opts.KeyID,
 		Immutable:      m.opts.Immutable,
 		RetainUntil:    utc(v.Status.Expiration),
-		Agent:          Agent,
+		Detail:         &model.BackupDetail{Agent: Agent},
 		Classification: m.src.Classification,
 		Tags:           m.tags(v),
 	}

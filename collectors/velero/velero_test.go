@@ -238,7 +238,7 @@ func checkPhases(t *testing.T, cat *model.Catalog) {
 		t.Errorf("partial failure %q", e)
 	}
 	m := got["pre-upgrade-v1-4"]
-	if m.Release != "v1.4.0" || m.Dataset != Unscheduled || m.Type != model.BackupSnapshot || m.Agent != Agent {
+	if m.Release != "v1.4.0" || m.Dataset != Unscheduled || m.Type != model.BackupSnapshot || m.Details().Agent != Agent {
 		t.Errorf("manual backup %+v", m)
 	}
 	d := got["daily-20261201020000"]

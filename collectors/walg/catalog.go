@@ -85,17 +85,15 @@ func (m *mapper) backup(d *backupDetail, byStart map[string]*backupDetail) model
 		End:            d.FinishTime.UTC(),
 		Status:         model.StatusSucceeded,
 		StoredBytes:    d.CompressedSize,
-		DeltaBytes:     d.UncompressedSize,
 		Location:       d.StorageName,
 		StorageClass:   m.opts.StorageClass,
 		Region:         m.opts.Region,
 		Encrypted:      m.opts.Encrypted,
 		KeyID:          m.opts.KeyID,
 		Immutable:      m.opts.Immutable,
-		Agent:          Agent,
 		Classification: m.src.Classification,
 		Tags:           m.tags(d, user),
-		WALStart:       seg,
+		Detail:         &model.BackupDetail{DeltaBytes: d.UncompressedSize, Agent: Agent, WALStart: seg},
 	}
 	if b.End.IsZero() {
 		// Without --detail fields only the sentinel's time is known: it
@@ -106,12 +104,12 @@ func (m *mapper) backup(d *backupDetail, byStart map[string]*backupDetail) model
 		b.Env = user[EnvKey]
 	}
 	if d.StartLSN.Valid {
-		b.LSNStart = FormatLSN(d.StartLSN.V)
+		b.Detail.LSNStart = FormatLSN(d.StartLSN.V)
 	}
 	if d.FinishLSN.Valid {
-		b.LSNStop = FormatLSN(d.FinishLSN.V)
+		b.Detail.LSNStop = FormatLSN(d.FinishLSN.V)
 		if tli, ok := timelineOf(seg); ok {
-			b.WALStop = segmentOf(tli, d.FinishLSN.V, SegmentSize)
+			b.Detail.WALStop = segmentOf(tli, d.FinishLSN.V, SegmentSize)
 		}
 	}
 	if from != "" {

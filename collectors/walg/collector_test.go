@@ -90,11 +90,12 @@ func TestCollectMapsBackups(t *testing.T) {
 	want := model.Backup{
 		Source: "pg", Env: "prod", Dataset: "pg", ID: "base_000000010000000100000040", Type: model.BackupFull,
 		Release: "v1.4.0", Start: time.Date(2026, 11, 29, 2, 0, 0, 104127000, time.UTC), End: time.Date(2026, 11, 29, 2, 14, 50, 918371000, time.UTC),
-		Status: model.StatusSucceeded, LogicalBytes: 53687091200, StoredBytes: 9663676416, DeltaBytes: 53687091200,
-		Location: "default", StorageClass: "STANDARD", Region: "eu-west-1", Encrypted: true, Agent: Agent,
+		Status: model.StatusSucceeded, LogicalBytes: 53687091200, StoredBytes: 9663676416,
+		Location: "default", StorageClass: "STANDARD", Region: "eu-west-1", Encrypted: true,
 		Tags: map[string]string{"release": "v1.4.0", "app": "payments", "attempt": "1", TagPermanent: "true",
 			TagSystemIdentifier: "7345678901234567891", TagHostname: "pg-prod-1", TagDataDir: "/var/lib/postgresql/15/main", TagStorage: "default"},
-		LSNStart: "1/40000028", LSNStop: "1/41000100", WALStart: "000000010000000100000040", WALStop: "000000010000000100000041",
+
+		Detail: &model.BackupDetail{DeltaBytes: 53687091200, Agent: Agent, LSNStart: "1/40000028", LSNStop: "1/41000100", WALStart: "000000010000000100000040", WALStop: "000000010000000100000041"},
 	}
 	if !reflect.DeepEqual(full, want) {
 		t.Errorf("full backup\n got %+v\nwant %+v", full, want)
@@ -105,12 +106,12 @@ func TestCollectMapsBackups(t *testing.T) {
 		t.Errorf("a permanent backup reads as immutable (%v) or locked until %v", full.Immutable, full.RetainUntil)
 	}
 	diff := find(t, cat, "base_000000010000000100000046_D_000000010000000100000040")
-	if diff.Type != model.BackupDiff || diff.Parent != full.ID || diff.LogicalBytes != 0 || diff.DeltaBytes != 1073741824 {
-		t.Errorf("delta of a full: type %s parent %s logical %d delta %d", diff.Type, diff.Parent, diff.LogicalBytes, diff.DeltaBytes)
+	if diff.Type != model.BackupDiff || diff.Parent != full.ID || diff.LogicalBytes != 0 || diff.Details().DeltaBytes != 1073741824 {
+		t.Errorf("delta of a full: type %s parent %s logical %d delta %d", diff.Type, diff.Parent, diff.LogicalBytes, diff.Details().DeltaBytes)
 	}
 	incr := find(t, cat, "base_000000010000000100000061_D_000000010000000100000046")
-	if incr.Type != model.BackupIncr || incr.Parent != diff.ID || incr.Release != "" || incr.WALStop != "000000010000000100000062" {
-		t.Errorf("delta of a delta: type %s parent %s release %q wal stop %s", incr.Type, incr.Parent, incr.Release, incr.WALStop)
+	if incr.Type != model.BackupIncr || incr.Parent != diff.ID || incr.Release != "" || incr.Details().WALStop != "000000010000000100000062" {
+		t.Errorf("delta of a delta: type %s parent %s release %q wal stop %s", incr.Type, incr.Parent, incr.Release, incr.Details().WALStop)
 	}
 	if len(cat.Repositories) != 1 {
 		t.Fatalf("%d repositories, want 1", len(cat.Repositories))

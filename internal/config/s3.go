@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,6 +19,10 @@ const (
 
 // DefaultS3Concurrency is how many prefixes an s3 source lists at once.
 const DefaultS3Concurrency = 4
+
+// DefaultInventoryDiscovery is how long an s3 source in inventory mode
+// reads the newest report it found before it looks for a newer one.
+const DefaultInventoryDiscovery = Duration(time.Hour)
 
 // S3Options configures an s3 source: backups stored as objects in a
 // bucket, one backup per object.
@@ -40,7 +45,24 @@ type S3Options struct {
 type S3Inventory struct {
 	Bucket string `yaml:"bucket,omitempty" doc:"Destination bucket of the reports (default: the source's bucket)."`
 	Prefix string `yaml:"prefix,omitempty" doc:"Destination prefix of the reports, as set in the inventory configuration."`
-	Config string `yaml:"config" doc:"Inventory configuration id." required:"true"`
+	Config string `yaml:"config,omitempty" doc:"Inventory configuration id (required unless manifest is set)."`
+	// DiscoveryInterval bounds how often the report folders are listed:
+	// reports come daily or weekly, and the one found is read again
+	// (GetObject only) until the interval has passed.
+	DiscoveryInterval Duration `yaml:"discovery_interval,omitempty" doc:"How long the newest report found is read again before the report folders are listed (one ListObjectsV2) for a newer one; 0 lists them at every collection (default 1h)."`
+	Manifest          string   `yaml:"manifest,omitempty" doc:"Key of a manifest.json in the inventory bucket to read at every collection instead of the newest report: no ListObjectsV2 at all (for a report a job copies to a fixed key)."`
+}
+
+// UnmarshalYAML sets the discovery interval's default before decoding,
+// so that an explicit 0 stays 0.
+func (o *S3Inventory) UnmarshalYAML(n *yaml.Node) error {
+	type plain S3Inventory
+	p := plain{DiscoveryInterval: DefaultInventoryDiscovery}
+	if err := n.Decode(&p); err != nil {
+		return yamlError(err)
+	}
+	*o = S3Inventory(p)
+	return nil
 }
 
 // validateS3 checks an s3 source's options (validateOptions has made sure
@@ -93,13 +115,17 @@ func (c *Config) validateS3(i int, s *Source, where string) error {
 		}
 	case S3ModeInventory:
 		if o.Inventory == nil {
-			return errAt(at("mode"), "%s.s3.inventory.config: required with mode: inventory", where)
+			return errAt(at("mode"), "%s.s3.inventory.config: required with mode: inventory (or name one report's manifest.json in inventory.manifest)", where)
 		}
-		if o.Inventory.Config == "" {
-			return errAt(at("inventory"), "%s.s3.inventory.config: required with mode: inventory", where)
+		inv := o.Inventory
+		if inv.Config == "" && inv.Manifest == "" {
+			return errAt(at("inventory"), "%s.s3.inventory.config: required with mode: inventory (or name one report's manifest.json in inventory.manifest)", where)
 		}
-		if strings.Contains(o.Inventory.Config, "/") {
-			return errAt(at("inventory", "config"), "%s.s3.inventory.config: %q is an id, not a path", where, o.Inventory.Config)
+		if strings.Contains(inv.Config, "/") {
+			return errAt(at("inventory", "config"), "%s.s3.inventory.config: %q is an id, not a path", where, inv.Config)
+		}
+		if inv.Manifest != "" && inv.DiscoveryInterval != DefaultInventoryDiscovery {
+			return errAt(at("inventory", "discovery_interval"), "%s.s3.inventory.discovery_interval: with inventory.manifest no report is looked for; set one or the other", where)
 		}
 	}
 	if o.Concurrency < 1 {

@@ -39,7 +39,8 @@ func monthsOfHistory(t *testing.T) string {
 				end := start.Add(time.Duration(h)*time.Hour + 20*time.Minute)
 				b := model.Backup{Source: source, Env: "prod", Dataset: ds, ID: label(h), Type: model.BackupFull,
 					Release: fmt.Sprintf("v%d", h/(24*10)), Start: end.Add(-20 * time.Minute), End: end,
-					Status: model.StatusSucceeded, StoredBytes: int64(h), Encrypted: h%2 == 0, Paths: []string{"/" + ds}}
+					Detail: &model.BackupDetail{Paths: []string{"/" + ds}},
+					Status: model.StatusSucceeded, StoredBytes: int64(h), Encrypted: h%2 == 0}
 				if h == now {
 					b.Status, b.End, b.StoredBytes = model.StatusRunning, time.Time{}, 0
 				} else if h%13 == 0 {

@@ -137,10 +137,11 @@ func TestRecordsReadBackWhole(t *testing.T) {
 	want := model.Backup{
 		Env: "prod", Dataset: "orders", ID: "full-1", Type: model.BackupFull, Release: "v1", Parent: "p",
 		Start: t0().Add(-time.Hour), End: t0().Add(-time.Minute), Status: model.StatusSucceeded,
-		LogicalBytes: 10, StoredBytes: 5, FileCount: 3, Location: "s3://b/p", StorageClass: "STANDARD", Region: "eu-west-1",
-		Encrypted: true, KeyID: "k", Immutable: true, RetainUntil: t0().Add(time.Hour), Checksum: "sha256:00",
-		Agent: "pgbackrest", AgentVersion: "2.54.0", Classification: "pii", Tags: map[string]string{"app": "x"},
-		Paths: []string{"/a", "/b"}, LSNStart: "0/1", LSNStop: "0/2", WALStart: "w1", WALStop: "w2",
+		LogicalBytes: 10, StoredBytes: 5, Location: "s3://b/p", StorageClass: "STANDARD", Region: "eu-west-1",
+		Encrypted: true, KeyID: "k", Immutable: true, RetainUntil: t0().Add(time.Hour),
+		Classification: "pii", Tags: map[string]string{"app": "x"},
+
+		Detail: &model.BackupDetail{FileCount: 3, Checksum: "sha256:00", Agent: "pgbackrest", AgentVersion: "2.54.0", Paths: []string{"/a", "/b"}, LSNStart: "0/1", LSNStop: "0/2", WALStart: "w1", WALStop: "w2"},
 	}
 	rec.collect(t0(), "db", []model.Backup{want})
 	db := openDB(t, dir)
@@ -160,12 +161,12 @@ func TestRecordsReadBackWhole(t *testing.T) {
 
 func equalBackup(a, b model.Backup) bool {
 	return a.Source == b.Source && a.ID == b.ID && a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.RetainUntil.Equal(b.RetainUntil) &&
-		slices.Equal(a.Paths, b.Paths) && a.Tags["app"] == b.Tags["app"] && a.Release == b.Release && a.Parent == b.Parent &&
-		a.LogicalBytes == b.LogicalBytes && a.StoredBytes == b.StoredBytes && a.FileCount == b.FileCount && a.Location == b.Location &&
+		slices.Equal(a.Details().Paths, b.Details().Paths) && a.Tags["app"] == b.Tags["app"] && a.Release == b.Release && a.Parent == b.Parent &&
+		a.LogicalBytes == b.LogicalBytes && a.StoredBytes == b.StoredBytes && a.Details().FileCount == b.Details().FileCount && a.Location == b.Location &&
 		a.StorageClass == b.StorageClass && a.Region == b.Region && a.Encrypted == b.Encrypted && a.KeyID == b.KeyID &&
-		a.Immutable == b.Immutable && a.Checksum == b.Checksum && a.Agent == b.Agent && a.AgentVersion == b.AgentVersion &&
-		a.Classification == b.Classification && a.LSNStart == b.LSNStart && a.LSNStop == b.LSNStop && a.WALStart == b.WALStart &&
-		a.WALStop == b.WALStop && a.Type == b.Type && a.Status == b.Status
+		a.Immutable == b.Immutable && a.Details().Checksum == b.Details().Checksum && a.Details().Agent == b.Details().Agent && a.Details().AgentVersion == b.Details().AgentVersion &&
+		a.Classification == b.Classification && a.Details().LSNStart == b.Details().LSNStart && a.Details().LSNStop == b.Details().LSNStop && a.Details().WALStart == b.Details().WALStart &&
+		a.Details().WALStop == b.Details().WALStop && a.Type == b.Type && a.Status == b.Status
 }
 
 // A failure the catalog dropped before the analysis still counts within

@@ -682,11 +682,14 @@ func backupOf(v []driver.Value) (model.Backup, error) {
 	b := model.Backup{
 		Source: str(0), Env: str(1), Dataset: str(2), ID: str(3), Type: model.BackupType(str(4)),
 		Release: str(5), Parent: str(6), Start: when(7), End: when(8), Status: model.Status(str(9)), Error: str(10),
-		LogicalBytes: num(11), StoredBytes: num(12), FileCount: num(13), Location: str(14), StorageClass: str(15),
+		LogicalBytes: num(11), StoredBytes: num(12), Location: str(14), StorageClass: str(15),
 		Region: str(16), Encrypted: flag(17), KeyID: str(18), Immutable: flag(19), RetainUntil: when(20),
-		Checksum: str(21), Agent: str(22), AgentVersion: str(23), Classification: str(24),
-		Paths: stringList(v[26]), LSNStart: str(27), LSNStop: str(28), WALStart: str(29), WALStop: str(30),
+		Classification: str(24),
 	}
+	b.SetDetails(model.BackupDetail{
+		FileCount: num(13), Checksum: str(21), Agent: str(22), AgentVersion: str(23),
+		Paths: stringList(v[26]), LSNStart: str(27), LSNStop: str(28), WALStart: str(29), WALStop: str(30),
+	})
 	if tags := str(25); tags != "" {
 		if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {
 			return b, fmt.Errorf("tags of backup %s of %s: %w", b.ID, b.Source, err)

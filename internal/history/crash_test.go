@@ -66,7 +66,7 @@ func crashChild(mode, root string) int {
 		cat := bigCatalog("pg", 20000, 200)
 		for i := 0; ; i++ {
 			for j := range cat.Backups {
-				cat.Backups[j].FileCount = int64(i)
+				cat.Backups[j].Detail.FileCount = int64(i)
 			}
 			c.Advance(time.Minute)
 			if _, err := w.AppendCatalog("pg", cat); err != nil {

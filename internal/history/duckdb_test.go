@@ -24,7 +24,7 @@ func duckHistory(t *testing.T) (root string, db *sql.DB) {
 
 	b1 := backup("pg", "payments", "b1", day0().Add(-2*time.Hour))
 	b2 := backup("pg", "payments", "b2", day0().Add(-time.Hour))
-	b2.Status, b2.End, b2.StoredBytes, b2.Tags, b2.Paths = model.StatusRunning, time.Time{}, 0, nil, nil
+	b2.Status, b2.End, b2.StoredBytes, b2.Tags, b2.Detail.Paths = model.StatusRunning, time.Time{}, 0, nil, nil
 	mustAppend(t, w, "pg", &model.Catalog{
 		Backups:      []model.Backup{b1, b2},
 		Repositories: []model.Repository{repository("pg", "main", 100<<30)},

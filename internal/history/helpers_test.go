@@ -69,7 +69,6 @@ func backup(source, dataset, id string, start time.Time) model.Backup {
 		Status:         model.StatusSucceeded,
 		LogicalBytes:   10 << 30,
 		StoredBytes:    3 << 30,
-		FileCount:      1234,
 		Location:       "s3://acme-backups/" + dataset,
 		StorageClass:   "STANDARD_IA",
 		Region:         "eu-west-1",
@@ -77,19 +76,9 @@ func backup(source, dataset, id string, start time.Time) model.Backup {
 		KeyID:          "arn:aws:kms:eu-west-1:111122223333:key/abc",
 		Immutable:      true,
 		RetainUntil:    start.Add(35 * 24 * time.Hour),
-		Checksum:       "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		Agent:          "pgbackrest",
-		AgentVersion:   "2.45",
 		Classification: "pii",
 		Tags:           map[string]string{"app": dataset, "team": "payments"},
-		Paths:          []string{"/var/lib/postgresql", "/etc/postgresql"},
-		LSNStart:       "0/2000028",
-		LSNStop:        "0/2000100",
-		WALStart:       "000000010000000000000002",
-		WALStop:        "000000010000000000000002",
-		DeltaBytes:     2 << 30,
-		RestoreBytes:   6 << 30,
-		Databases:      []string{"payments", "postgres"},
+		Detail:         &model.BackupDetail{FileCount: 1234, Checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Agent: "pgbackrest", AgentVersion: "2.45", Paths: []string{"/var/lib/postgresql", "/etc/postgresql"}, LSNStart: "0/2000028", LSNStop: "0/2000100", WALStart: "000000010000000000000002", WALStop: "000000010000000000000002", DeltaBytes: 2 << 30, RestoreBytes: 6 << 30, Databases: []string{"payments", "postgres"}},
 	}
 }
 

@@ -19,7 +19,7 @@ func TestRoundTripAcrossDays(t *testing.T) {
 	b2 := backup("pg", "payments", "b2", day0().Add(-time.Hour))
 	b2.Status, b2.End, b2.StoredBytes = model.StatusRunning, time.Time{}, 0
 	b3 := backup("restic", "files", "b3", day0().Add(-30*time.Minute))
-	b3.Tags, b3.Paths, b3.RetainUntil, b3.Release = nil, nil, time.Time{}, ""
+	b3.Tags, b3.Detail.Paths, b3.RetainUntil, b3.Release = nil, nil, time.Time{}, ""
 	repo := repository("pg", "payments", 100<<30)
 
 	// Day 1: both sources are collected for the first time.

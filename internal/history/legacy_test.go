@@ -50,7 +50,7 @@ func TestHistoryWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
 	root := t.TempDir()
 	old := backup("pg", "payments", "20250310-080000F", day0().Add(-2*time.Hour))
 	// An earlier version knew none of the new facts.
-	old.DeltaBytes, old.RestoreBytes, old.Databases = 0, 0, nil
+	old.Detail.DeltaBytes, old.Detail.RestoreBytes, old.Detail.Databases = 0, 0, nil
 	writeV1(t, root, day0().Add(-time.Hour), old)
 
 	c := newClock(day0())
@@ -60,14 +60,16 @@ func TestHistoryWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
 		t.Fatalf("read a history of the earlier schema: %v", err)
 	}
 	got := snap.Backups["pg"]
-	if len(got) != 1 || !got[0].Encrypted || !got[0].Immutable || got[0].StoredBytes != old.StoredBytes || got[0].DeltaBytes != 0 || got[0].Databases != nil {
+	if len(got) != 1 || !got[0].Encrypted || !got[0].Immutable || got[0].StoredBytes != old.StoredBytes || got[0].Details().DeltaBytes != 0 || got[0].Details().Databases != nil {
 		t.Fatalf("old backup read back as %+v", got)
 	}
 
 	// The same backup, now with the new facts, is a new version; an
 	// unchanged one is not.
 	withFacts := old
-	withFacts.DeltaBytes, withFacts.RestoreBytes, withFacts.Databases = 4<<30, 9<<30, []string{"payments", "postgres"}
+	d := old.Details()
+	d.DeltaBytes, d.RestoreBytes, d.Databases = 4<<30, 9<<30, []string{"payments", "postgres"}
+	withFacts.SetDetails(d)
 	other := backup("pg", "payments", "20250310-083000F", day0().Add(-time.Hour))
 	if st := mustAppend(t, w, "pg", &model.Catalog{Backups: []model.Backup{old, other}}); st.Backups != 1 {
 		t.Errorf("re-reading the unchanged backup wrote %d rows, want only the new backup", st.Backups)
@@ -103,7 +105,7 @@ func TestHistoryWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range snap.Backups["pg"] {
-		if b.ID == old.ID && (b.DeltaBytes != 4<<30 || b.RestoreBytes != 9<<30 || !slices.Equal(b.Databases, withFacts.Databases) || !b.Encrypted) {
+		if b.ID == old.ID && (b.Details().DeltaBytes != 4<<30 || b.Details().RestoreBytes != 9<<30 || !slices.Equal(b.Details().Databases, withFacts.Details().Databases) || !b.Encrypted) {
 			t.Errorf("latest version of %s: %+v", b.ID, b)
 		}
 	}
@@ -135,7 +137,7 @@ func TestCheckpointWrittenWithoutTheNewColumnsReadsBack(t *testing.T) {
 func TestDuckDBReadsOldAndNewFilesTogether(t *testing.T) {
 	root := t.TempDir()
 	old := backup("pg", "payments", "old", day0().Add(-2*time.Hour))
-	old.DeltaBytes, old.RestoreBytes, old.Databases = 0, 0, nil
+	old.Detail.DeltaBytes, old.Detail.RestoreBytes, old.Detail.Databases = 0, 0, nil
 	writeV1(t, root, day0().Add(-time.Hour), old)
 	w := openTest(t, root, newClock(day0()), 0)
 	mustAppend(t, w, "pg", &model.Catalog{Backups: []model.Backup{old, backup("pg", "payments", "new", day0().Add(-time.Hour))}})

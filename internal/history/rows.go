@@ -68,6 +68,7 @@ type BackupRow struct {
 // BackupRowOf maps a backup observed at collectedAt to its row. Times are
 // kept to the microsecond, the precision of the table.
 func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
+	d := b.Details()
 	r := BackupRow{
 		Source:         b.Source,
 		Env:            b.Env,
@@ -82,7 +83,7 @@ func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
 		Error:          b.Error,
 		LogicalBytes:   b.LogicalBytes,
 		StoredBytes:    b.StoredBytes,
-		FileCount:      b.FileCount,
+		FileCount:      d.FileCount,
 		Location:       b.Location,
 		StorageClass:   b.StorageClass,
 		Region:         b.Region,
@@ -90,19 +91,19 @@ func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
 		KeyID:          b.KeyID,
 		Immutable:      b.Immutable,
 		RetainUntil:    micros(b.RetainUntil),
-		Checksum:       b.Checksum,
-		Agent:          b.Agent,
-		AgentVersion:   b.AgentVersion,
+		Checksum:       d.Checksum,
+		Agent:          d.Agent,
+		AgentVersion:   d.AgentVersion,
 		Classification: b.Classification,
 		Tags:           tagsJSON(b.Tags),
-		Paths:          b.Paths,
-		LSNStart:       b.LSNStart,
-		LSNStop:        b.LSNStop,
-		WALStart:       b.WALStart,
-		WALStop:        b.WALStop,
-		DeltaBytes:     b.DeltaBytes,
-		RestoreBytes:   b.RestoreBytes,
-		Databases:      b.Databases,
+		Paths:          d.Paths,
+		LSNStart:       d.LSNStart,
+		LSNStop:        d.LSNStop,
+		WALStart:       d.WALStart,
+		WALStop:        d.WALStop,
+		DeltaBytes:     d.DeltaBytes,
+		RestoreBytes:   d.RestoreBytes,
+		Databases:      d.Databases,
 		CollectedAt:    micros(collectedAt),
 		ContentHash:    backupHash(b.Source, b),
 	}
@@ -124,7 +125,7 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 	if len(r.Databases) > 0 {
 		databases = r.Databases
 	}
-	return model.Backup{
+	b := model.Backup{
 		Source:         r.Source,
 		Env:            r.Env,
 		Dataset:        r.Dataset,
@@ -138,7 +139,6 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 		Error:          r.Error,
 		LogicalBytes:   r.LogicalBytes,
 		StoredBytes:    r.StoredBytes,
-		FileCount:      r.FileCount,
 		Location:       r.Location,
 		StorageClass:   r.StorageClass,
 		Region:         r.Region,
@@ -146,32 +146,37 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 		KeyID:          r.KeyID,
 		Immutable:      r.Immutable,
 		RetainUntil:    utc(r.RetainUntil),
-		Checksum:       r.Checksum,
-		Agent:          r.Agent,
-		AgentVersion:   r.AgentVersion,
 		Classification: r.Classification,
 		Tags:           tags,
-		Paths:          paths,
-		LSNStart:       r.LSNStart,
-		LSNStop:        r.LSNStop,
-		WALStart:       r.WALStart,
-		WALStop:        r.WALStop,
-		DeltaBytes:     r.DeltaBytes,
-		RestoreBytes:   r.RestoreBytes,
-		Databases:      databases,
-	}, nil
+	}
+	b.SetDetails(model.BackupDetail{
+		FileCount:    r.FileCount,
+		Checksum:     r.Checksum,
+		Agent:        r.Agent,
+		AgentVersion: r.AgentVersion,
+		Paths:        paths,
+		LSNStart:     r.LSNStart,
+		LSNStop:      r.LSNStop,
+		WALStart:     r.WALStart,
+		WALStop:      r.WALStop,
+		DeltaBytes:   r.DeltaBytes,
+		RestoreBytes: r.RestoreBytes,
+		Databases:    databases,
+	})
+	return b, nil
 }
 
 // backupHash fingerprints the content of a backup as its row would hold it,
 // under the given source name. It reads the record directly, so that
 // comparing an unchanged catalog with the last one allocates nothing.
 func backupHash(source string, b *model.Backup) int64 {
+	d := b.Details()
 	var h hasher
 	h.reset()
 	for _, s := range [...]string{
 		source, b.Env, b.Dataset, b.ID, string(b.Type), b.Release, b.Parent, string(b.Status), b.Error,
-		b.Location, b.StorageClass, b.Region, b.KeyID, b.Checksum, b.Agent, b.AgentVersion,
-		b.Classification, b.LSNStart, b.LSNStop, b.WALStart, b.WALStop,
+		b.Location, b.StorageClass, b.Region, b.KeyID, d.Checksum, d.Agent, d.AgentVersion,
+		b.Classification, d.LSNStart, d.LSNStop, d.WALStart, d.WALStop,
 	} {
 		h.str(s)
 	}
@@ -180,7 +185,7 @@ func backupHash(source string, b *model.Backup) int64 {
 	h.time(b.RetainUntil)
 	h.u64(uint64(b.LogicalBytes))
 	h.u64(uint64(b.StoredBytes))
-	h.u64(uint64(b.FileCount))
+	h.u64(uint64(d.FileCount))
 	h.bool(b.Encrypted)
 	h.bool(b.Immutable)
 	// Tags are a map: summing a hash per pair makes the result independent
@@ -195,19 +200,19 @@ func backupHash(source string, b *model.Backup) int64 {
 	}
 	h.u64(uint64(len(b.Tags)))
 	h.u64(tags)
-	h.u64(uint64(len(b.Paths)))
-	for _, p := range b.Paths {
+	h.u64(uint64(len(d.Paths)))
+	for _, p := range d.Paths {
 		h.str(p)
 	}
 	// Columns added later are hashed only when set, so that the stored
 	// hashes of backups without them stay what they were and an upgrade
 	// does not write a new version of every backup.
-	if b.DeltaBytes != 0 || b.RestoreBytes != 0 || len(b.Databases) > 0 {
-		h.u64(uint64(b.DeltaBytes))
-		h.u64(uint64(b.RestoreBytes))
-		h.u64(uint64(len(b.Databases)))
-		for _, d := range b.Databases {
-			h.str(d)
+	if d.DeltaBytes != 0 || d.RestoreBytes != 0 || len(d.Databases) > 0 {
+		h.u64(uint64(d.DeltaBytes))
+		h.u64(uint64(d.RestoreBytes))
+		h.u64(uint64(len(d.Databases)))
+		for _, db := range d.Databases {
+			h.str(db)
 		}
 	}
 	return int64(h.sum())

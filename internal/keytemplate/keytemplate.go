@@ -34,6 +34,15 @@ type Fields struct {
 	Env, Dataset, Release, Type, ID string
 	// Time is the parsed {time}, UTC; zero when the template has none.
 	Time time.Time
+	// At says where Env, Dataset, Release and Type lie in the key, so
+	// that a caller holding the key needs no copy of them.
+	At Spans
+}
+
+// Spans are byte offsets [start, end) in a key: Env is
+// key[At.Env[0]:At.Env[1]]; [0, 0] for a field the template lacks.
+type Spans struct {
+	Env, Dataset, Release, Type [2]int
 }
 
 // Template is a compiled key template.
@@ -148,22 +157,23 @@ func (e *MismatchError) Error() string {
 // Match maps a key to its fields. A key that does not fit is a
 // *MismatchError naming the key and the template.
 func (t *Template) Match(key string) (Fields, error) {
-	m := t.re.FindStringSubmatch(key)
+	m := t.re.FindStringSubmatchIndex(key)
 	if m == nil {
 		return Fields{}, &MismatchError{Key: key, Template: t.text}
 	}
 	var f Fields
 	for i, name := range t.names {
-		v := m[i+1]
+		at := [2]int{m[2*i+2], m[2*i+3]}
+		v := key[at[0]:at[1]]
 		switch name {
 		case "env":
-			f.Env = v
+			f.Env, f.At.Env = v, at
 		case "dataset":
-			f.Dataset = v
+			f.Dataset, f.At.Dataset = v, at
 		case "release":
-			f.Release = v
+			f.Release, f.At.Release = v, at
 		case "type":
-			f.Type = v
+			f.Type, f.At.Type = v, at
 		case "id":
 			f.ID = v
 		case "time":

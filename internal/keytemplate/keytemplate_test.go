@@ -27,8 +27,20 @@ func TestMatch(t *testing.T) {
 			t.Fatalf("%s: %v", tc.tpl, err)
 		}
 		got, err := tpl.Match(tc.key)
+		at := got.At
+		got.At = Spans{}
 		if err != nil || got != tc.want {
 			t.Errorf("%s on %s: %+v, %v; want %+v", tc.tpl, tc.key, got, err, tc.want)
+		}
+		// At locates each field in the key ([0 0], an empty part, for
+		// the fields the template lacks).
+		for _, f := range []struct {
+			v  string
+			at [2]int
+		}{{got.Env, at.Env}, {got.Dataset, at.Dataset}, {got.Release, at.Release}, {got.Type, at.Type}} {
+			if tc.key[f.at[0]:f.at[1]] != f.v || (f.v == "" && f.at != [2]int{}) {
+				t.Errorf("%s on %s: field %q located at %v (%q)", tc.tpl, tc.key, f.v, f.at, tc.key[f.at[0]:f.at[1]])
+			}
 		}
 	}
 }

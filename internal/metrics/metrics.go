@@ -481,11 +481,11 @@ func (c *Collector) appendSeries(out []prometheus.Metric, cfg *config.Config, s 
 		if !b.Start.IsZero() && b.End.After(b.Start) {
 			add(c.d.lastDuration, b.End.Sub(b.Start).Seconds(), tl...)
 		}
-		if b.DeltaBytes > 0 {
-			add(c.d.lastDelta, float64(b.DeltaBytes), tl...)
+		if d := b.Details(); d.DeltaBytes > 0 {
+			add(c.d.lastDelta, float64(d.DeltaBytes), tl...)
 		}
-		if b.RestoreBytes > 0 {
-			add(c.d.lastRestore, float64(b.RestoreBytes), tl...)
+		if d := b.Details(); d.RestoreBytes > 0 {
+			add(c.d.lastRestore, float64(d.RestoreBytes), tl...)
 		}
 	}
 	for k, n := range s.Counts {

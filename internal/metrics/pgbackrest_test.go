@@ -17,9 +17,9 @@ import (
 // never a 0 that reads as "no restore lock" or "0 % done".
 func TestPgBackRestFactMetrics(t *testing.T) {
 	full := backup("f1", model.BackupFull, model.StatusSucceeded, t0.Add(-24*time.Hour), "", "")
-	full.DeltaBytes, full.RestoreBytes = 1000, 300
+	full.SetDetails(model.BackupDetail{DeltaBytes: 1000, RestoreBytes: 300})
 	incr := backup("i1", model.BackupIncr, model.StatusSucceeded, t0.Add(-time.Hour), "", "")
-	incr.DeltaBytes, incr.RestoreBytes = 20, 310
+	incr.SetDetails(model.BackupDetail{DeltaBytes: 20, RestoreBytes: 310})
 	running := model.Repository{Source: "db", Env: "prod", Dataset: "payments", Name: "payments", Healthy: true, DatabaseVersion: "15",
 		BackupLocked: true, BackupProgressKnown: true, BackupProgress: 0.25, BackupBytesDone: 250, BackupBytesTotal: 1000,
 		RestoreLockKnown: true}

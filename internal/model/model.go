@@ -6,6 +6,7 @@
 package model
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,12 @@ func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Backup is one backup as a catalog describes it. Times are UTC. Zero values
 // mean "unknown" (a zero StoredBytes is "not reported", not "empty").
+//
+// A catalog can hold millions of backups (an S3 bucket has one per object),
+// so the record holds what an object store's catalog knows and the policy
+// reads for every backup, in at most 336 bytes; the facts that only other
+// sources know sit in Detail, which costs a pointer when a source knows
+// none of them.
 type Backup struct {
 	Source  string     `json:"source"`
 	Env     string     `json:"env"`
@@ -68,7 +75,29 @@ type Backup struct {
 
 	LogicalBytes int64 `json:"logical_bytes,omitempty"`
 	StoredBytes  int64 `json:"stored_bytes,omitempty"`
-	FileCount    int64 `json:"file_count,omitempty"`
+
+	Location     string `json:"location,omitempty"`
+	StorageClass string `json:"storage_class,omitempty"`
+	Region       string `json:"region,omitempty"`
+
+	Encrypted   bool      `json:"encrypted"`
+	Immutable   bool      `json:"immutable"`
+	KeyID       string    `json:"key_id,omitempty"`
+	RetainUntil time.Time `json:"retain_until,omitzero"`
+
+	Classification string            `json:"classification,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+
+	// Detail is nil when the source reported none of its facts; read it
+	// through Details.
+	Detail *BackupDetail `json:"detail,omitempty"`
+}
+
+// BackupDetail holds the facts of a backup that an object store's catalog
+// does not know: its contents, the program that made it and, for a
+// physical database backup, its WAL positions.
+type BackupDetail struct {
+	FileCount int64 `json:"file_count,omitempty"`
 	// DeltaBytes is what the backup copied of its data before compression
 	// (pgBackRest info.delta): all of LogicalBytes for a full, what
 	// changed for a diff or incr.
@@ -81,23 +110,12 @@ type Backup struct {
 	// holds, when the source reports them (pgBackRest database-ref).
 	Databases []string `json:"databases,omitempty"`
 
-	Location     string `json:"location,omitempty"`
-	StorageClass string `json:"storage_class,omitempty"`
-	Region       string `json:"region,omitempty"`
-
-	Encrypted   bool      `json:"encrypted"`
-	KeyID       string    `json:"key_id,omitempty"`
-	Immutable   bool      `json:"immutable"`
-	RetainUntil time.Time `json:"retain_until,omitzero"`
-
 	// Checksum is "<algorithm>:<hex digest>", for example "sha256:9f86d0...".
 	Checksum string `json:"checksum,omitempty"`
 
 	Agent        string `json:"agent,omitempty"`
 	AgentVersion string `json:"agent_version,omitempty"`
 
-	Classification string            `json:"classification,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
 	// Paths are the absolute paths a file-level backup holds: its roots
 	// (what was backed up, /srv/app) and, where the source can see inside
 	// the backup, entries below them to a bounded depth (/srv/app/cache,
@@ -113,6 +131,40 @@ type Backup struct {
 	LSNStop  string `json:"lsn_stop,omitempty"`
 	WALStart string `json:"wal_start,omitempty"`
 	WALStop  string `json:"wal_stop,omitempty"`
+}
+
+// String shows the facts, so that a backup printed with %v shows them
+// rather than a pointer.
+func (d *BackupDetail) String() string {
+	if d == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("%+v", *d)
+}
+
+// Details returns the backup's detail, the zero BackupDetail when the
+// source reported none.
+func (b *Backup) Details() BackupDetail {
+	if b.Detail == nil {
+		return BackupDetail{}
+	}
+	return *b.Detail
+}
+
+// SetDetails sets the backup's detail, leaving Detail nil when d is empty
+// so that a record without any costs no allocation.
+func (b *Backup) SetDetails(d BackupDetail) {
+	if d.isZero() {
+		b.Detail = nil
+		return
+	}
+	b.Detail = &d
+}
+
+func (d *BackupDetail) isZero() bool {
+	return d.FileCount == 0 && d.DeltaBytes == 0 && d.RestoreBytes == 0 && len(d.Databases) == 0 &&
+		d.Checksum == "" && d.Agent == "" && d.AgentVersion == "" && len(d.Paths) == 0 &&
+		d.LSNStart == "" && d.LSNStop == "" && d.WALStart == "" && d.WALStop == ""
 }
 
 // Key identifies a backup across collections: a source never reuses an id

@@ -36,21 +36,25 @@ func (e *evaluator) checkAgentDrift() []Finding {
 	evidence := map[string][]Evidence{}
 	for _, k := range e.order {
 		g := e.series[k].lastGood
-		if g == nil || g.Agent == "" || g.AgentVersion == "" {
+		if g == nil {
 			continue
 		}
-		v := VersionAt(g.AgentVersion, level)
-		if versions[g.Agent] == nil {
-			versions[g.Agent] = map[string]map[string][]string{}
+		d := g.Details()
+		if d.Agent == "" || d.AgentVersion == "" {
+			continue
 		}
-		if versions[g.Agent][k.Env] == nil {
-			versions[g.Agent][k.Env] = map[string][]string{}
+		v := VersionAt(d.AgentVersion, level)
+		if versions[d.Agent] == nil {
+			versions[d.Agent] = map[string]map[string][]string{}
+		}
+		if versions[d.Agent][k.Env] == nil {
+			versions[d.Agent][k.Env] = map[string][]string{}
 		}
 		// One record per environment and version is evidence enough.
-		if len(versions[g.Agent][k.Env][v]) == 0 {
-			evidence[g.Agent] = append(evidence[g.Agent], backupEvidence(g, g.Agent+" "+g.AgentVersion+" in "+k.Env))
+		if len(versions[d.Agent][k.Env][v]) == 0 {
+			evidence[d.Agent] = append(evidence[d.Agent], backupEvidence(g, d.Agent+" "+d.AgentVersion+" in "+k.Env))
 		}
-		versions[g.Agent][k.Env][v] = append(versions[g.Agent][k.Env][v], k.Source+"/"+k.Dataset)
+		versions[d.Agent][k.Env][v] = append(versions[d.Agent][k.Env][v], k.Source+"/"+k.Dataset)
 	}
 	var out []Finding
 	for _, agent := range sortedKeys(versions) {

@@ -223,15 +223,17 @@ func (e *evaluator) addSeries(s *model.Series, members []*model.Backup) {
 	for _, b := range members {
 		if b.Good() {
 			f.retainedGood++
-			if b.WALStart != "" && (f.oldestWALOf == nil || model.CompareRecency(b, f.oldestWALOf) < 0) {
+		}
+		if d := b.Detail; d != nil && b.Good() {
+			if d.WALStart != "" && (f.oldestWALOf == nil || model.CompareRecency(b, f.oldestWALOf) < 0) {
 				f.oldestWALOf = b
-				f.oldestWALName = b.WALStart
-				f.oldestWAL = backupEvidence(b, "first WAL segment "+b.WALStart)
+				f.oldestWALName = d.WALStart
+				f.oldestWAL = backupEvidence(b, "first WAL segment "+d.WALStart)
 			}
-			if b.WALStop != "" && model.Newer(b, f.newestWALOf) {
+			if d.WALStop != "" && model.Newer(b, f.newestWALOf) {
 				f.newestWALOf = b
-				f.newestWALName = b.WALStop
-				f.newestWAL = backupEvidence(b, "last WAL segment "+b.WALStop)
+				f.newestWALName = d.WALStop
+				f.newestWAL = backupEvidence(b, "last WAL segment "+d.WALStop)
 			}
 		}
 		if failedWithin(b, e.at, window) {

@@ -120,7 +120,7 @@ func Gate(cfg *config.Config, res *Result, req GateRequest) (GateAnswer, error) 
 	} else {
 		a.LatestGoodBackup = &GateBackup{
 			Env: latest.Env, Source: latest.Source, Dataset: latest.Dataset, ID: latest.ID,
-			Release: latest.Release, Time: latest.End.UTC(), Checksum: latest.Checksum,
+			Release: latest.Release, Time: latest.End.UTC(), Checksum: latest.Details().Checksum,
 		}
 	}
 	if req.Purpose == PurposeMigration {

@@ -28,7 +28,8 @@ func TestGate(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	good := func(env, dataset, id string, age time.Duration) model.Backup {
 		return model.Backup{Source: "s", Env: env, Dataset: dataset, ID: id, Type: model.BackupFull, Status: model.StatusSucceeded,
-			Release: "v1", Start: at.Add(-age - time.Minute), End: at.Add(-age), Checksum: "sha256:" + id}
+			Detail:  &model.BackupDetail{Checksum: "sha256:" + id},
+			Release: "v1", Start: at.Add(-age - time.Minute), End: at.Add(-age)}
 	}
 	for _, tc := range []struct {
 		name      string

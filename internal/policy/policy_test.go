@@ -77,8 +77,9 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 		Start: end.Add(-10 * time.Minute), End: end, Status: model.StatusSucceeded,
 		StoredBytes: 1 << 30, StorageClass: "STANDARD", Region: "eu-west-1",
 		Encrypted: true, KeyID: "key-prod", Immutable: true,
-		Agent: "pgbackrest", AgentVersion: "2.54.0", Classification: "pii",
-		WALStart: "000000010000000000000010", WALStop: "000000010000000000000011",
+		Classification: "pii",
+
+		Detail: &model.BackupDetail{Agent: "pgbackrest", AgentVersion: "2.54.0", WALStart: "000000010000000000000010", WALStop: "000000010000000000000011"},
 	}
 }
 
@@ -87,7 +88,7 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 // archive, and staging and dev in order.
 func healthy() state {
 	b3 := prodBackup("b3", "v3", 30*time.Minute)
-	b3.WALStart, b3.WALStop = "000000010000000000000030", "000000010000000000000031"
+	b3.Detail.WALStart, b3.Detail.WALStop = "000000010000000000000030", "000000010000000000000031"
 	stagingEnd := testAt().Add(-2 * time.Hour)
 	return state{
 		At: testAt(),
@@ -97,10 +98,12 @@ func healthy() state {
 			b3,
 			{Source: "files", Env: "staging", Dataset: "uploads", ID: "s1", Type: model.BackupSnapshot, Release: "v2",
 				Start: stagingEnd.Add(-48 * time.Hour), End: stagingEnd.Add(-47 * time.Hour), Status: model.StatusSucceeded,
-				Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}, StorageClass: "STANDARD", Region: "us-east-1"},
+				Detail:       &model.BackupDetail{Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}},
+				StorageClass: "STANDARD", Region: "us-east-1"},
 			{Source: "files", Env: "staging", Dataset: "uploads", ID: "s2", Type: model.BackupSnapshot, Release: "v3",
 				Start: stagingEnd.Add(-5 * time.Minute), End: stagingEnd, Status: model.StatusSucceeded,
-				Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}, StorageClass: "STANDARD", Region: "us-east-1"},
+				Detail:       &model.BackupDetail{Agent: "pgbackrest", AgentVersion: "2.54.1", Paths: []string{"/srv/uploads"}},
+				StorageClass: "STANDARD", Region: "us-east-1"},
 		},
 		Repositories: []model.Repository{{
 			Source: "db", Env: "prod", Dataset: "orders", Name: "orders", ObservedAt: testAt().Add(-time.Minute),
@@ -343,24 +346,24 @@ func checkCases() []checkCase {
 			change: func(in *state) { in.Probes[0].RestoredPoint = time.Time{} }},
 
 		{name: "agent_drift fires when environments run different minor versions", check: CheckAgentDrift,
-			change: func(in *state) { backupIdx(in, "s2").AgentVersion = "2.55.0" },
+			change: func(in *state) { backupIdx(in, "s2").Detail.AgentVersion = "2.55.0" },
 			fire:   true, subject: "pgbackrest", observed: "pgbackrest 2.54 in prod, 2.55 in staging"},
 		{name: "agent_drift ignores patch differences at the minor level", check: CheckAgentDrift,
-			change: func(in *state) { backupIdx(in, "s2").AgentVersion = "2.54.9" }},
+			change: func(in *state) { backupIdx(in, "s2").Detail.AgentVersion = "2.54.9" }},
 
 		{name: "ephemeral_data fires for caches in non-prod backups", check: CheckEphemeral,
 			change: func(in *state) {
-				backupIdx(in, "s2").Paths = []string{"/srv/uploads", "/var/log", "/srv/uploads/cache", "/srv/uploads/docs", "/var/log/app.log"}
+				backupIdx(in, "s2").Detail.Paths = []string{"/srv/uploads", "/var/log", "/srv/uploads/cache", "/srv/uploads/docs", "/var/log/app.log"}
 			},
 			fire: true, subject: "files/uploads", observed: "1 backup contains /srv/uploads/cache, /var/log/app.log"},
 		// The false positive of issue #9: only the roots are known, and
 		// a root's own elements (tmp, log) say nothing about its content.
 		{name: "ephemeral_data ignores the elements of the backup roots", check: CheckEphemeral,
 			change: func(in *state) {
-				backupIdx(in, "s2").Paths = []string{"/tmp/build-7", "/var/log/app", "/var/log/app/current", "/srv/cache"}
+				backupIdx(in, "s2").Detail.Paths = []string{"/tmp/build-7", "/var/log/app", "/var/log/app/current", "/srv/cache"}
 			}},
 		{name: "ephemeral_data leaves prod alone", check: CheckEphemeral,
-			change: func(in *state) { backupIdx(in, "b3").Paths = []string{"/srv/app", "/srv/app/cache"} }},
+			change: func(in *state) { backupIdx(in, "b3").Detail.Paths = []string{"/srv/app", "/srv/app/cache"} }},
 
 		{name: "pitr.gap fires when the archive starts after the oldest backup", check: CheckPITR,
 			change: func(in *state) { in.Repositories[0].WALMin = "000000010000000000000012" },

@@ -156,6 +156,6 @@ func ReleaseList(track *Track, backups []model.Backup) []ReleaseEntry {
 }
 
 func catalogBackup(b *model.Backup, from string) *ReleaseBackup {
-	return &ReleaseBackup{Source: b.Source, ID: b.ID, Time: b.End.UTC(), Checksum: b.Checksum, Location: b.Location,
+	return &ReleaseBackup{Source: b.Source, ID: b.ID, Time: b.End.UTC(), Checksum: b.Details().Checksum, Location: b.Location,
 		Release: b.Release, From: from, InCatalog: true}
 }

@@ -23,11 +23,11 @@ func TestReleaseListPicksTheBackupBeforeEachRelease(t *testing.T) {
 	cfg := testCfg(t)
 	b1 := prodBackup("b1", "v1", 20*24*time.Hour)
 	b2 := prodBackup("b2", "v2", 8*24*time.Hour)
-	b2.Checksum, b2.Location = "sha256:22", "s3://bk/b2"
+	b2.Detail.Checksum, b2.Location = "sha256:22", "s3://bk/b2"
 	// Two backups of v3 that ended in the same second: the larger id
 	// wins, whatever order the catalog lists them in.
 	tieA, tieB := prodBackup("t-a", "v3", 3*time.Hour), prodBackup("t-b", "v3", 3*time.Hour)
-	tieB.Checksum = "sha256:bb"
+	tieB.Detail.Checksum = "sha256:bb"
 	pre := prodBackup("pre5", "v4", 50*time.Minute)
 	pre.Source = "files"
 	pre.Location = "s3://bk/pre5"

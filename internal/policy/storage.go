@@ -85,7 +85,7 @@ func EphemeralMatch(patterns []string, root, p string) string {
 // BackupRoots returns, for each element of a backup's paths, the root it
 // lies below: the shortest other element that is an ancestor of it, which
 // has no ancestor among the paths itself. An element that is itself a root
-// gets "". See model.Backup.Paths for why the roots need no marking of
+// gets "". See model.BackupDetail.Paths for why the roots need no marking of
 // their own. The cost grows with the number of paths times their depth.
 func BackupRoots(paths []string) []string {
 	set := make(map[string]bool, len(paths))
@@ -140,7 +140,7 @@ func (e *evaluator) checkEphemeral(k model.SeriesKey, members []*model.Backup) [
 	matched := map[string]bool{}
 	hits := map[*model.Backup][]string{}
 	for _, b := range members {
-		found := ephemeralPaths(e.cfg.Checks.Ephemeral.Patterns, b.Paths)
+		found := ephemeralPaths(e.cfg.Checks.Ephemeral.Patterns, b.Details().Paths)
 		if len(found) == 0 || !holdsData(b) {
 			continue
 		}

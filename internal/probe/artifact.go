@@ -68,12 +68,13 @@ func (a *artifact) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return runx.Errorf(runx.KindConfig, "backup %s: %w", b.ID, err)
 	}
-	alg, want, _ := strings.Cut(b.Checksum, ":")
-	if b.Checksum == "" && !a.opts.AllowMissingChecksum {
+	checksum := b.Details().Checksum
+	alg, want, _ := strings.Cut(checksum, ":")
+	if checksum == "" && !a.opts.AllowMissingChecksum {
 		return runx.Errorf(runx.KindConfig, "backup %s has no checksum in its catalog record (set allow_missing_checksum to verify the size only)", b.ID)
 	}
 	var h hash.Hash
-	if b.Checksum != "" {
+	if checksum != "" {
 		if h = newHash(alg); h == nil {
 			return runx.Errorf(runx.KindConfig, "backup %s: checksum algorithm %q is not one of sha256, sha512, sha1, md5", b.ID, alg)
 		}

@@ -49,7 +49,8 @@ func artifactBackup(t *testing.T, dir, name string, data []byte, checksum string
 	end := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
 	return model.Backup{Source: "releases", Env: "prod", Dataset: "app", ID: name, Type: model.BackupLogical, Release: "v1.2.0",
 		Start: end.Add(-time.Minute), End: end, Status: model.StatusSucceeded, StoredBytes: int64(len(data)),
-		Location: "artifacts/" + name, Checksum: checksum}
+		Detail:   &model.BackupDetail{Checksum: checksum},
+		Location: "artifacts/" + name}
 }
 
 func TestArtifactVerifiesEveryManifestChecksumAlgorithm(t *testing.T) {

@@ -302,7 +302,8 @@ func (s *sim) step() {
 			b := model.Backup{
 				Source: d.key.Source, Env: d.key.Env, Dataset: d.key.Dataset, ID: fmt.Sprintf("%s-%04d", d.key.Dataset, d.n),
 				Type: model.BackupFull, Start: end.Add(-20 * time.Minute), End: end, Status: model.StatusSucceeded,
-				StoredBytes: 1 << 20, Encrypted: !s.chance(0.05), Immutable: !s.chance(0.05), Agent: "restic", AgentVersion: "0.17.3",
+				StoredBytes: 1 << 20, Encrypted: !s.chance(0.05), Immutable: !s.chance(0.05),
+				Detail: &model.BackupDetail{Agent: "restic", AgentVersion: "0.17.3"},
 			}
 			if d.labelled {
 				b.Release = fmt.Sprintf("v%d", d.release)
@@ -316,7 +317,7 @@ func (s *sim) step() {
 				b.Status, b.End = model.StatusRunning, time.Time{}
 			}
 			if d.wal && b.Status == model.StatusSucceeded {
-				b.WALStart, b.WALStop = walName(d.walMax), walName(d.walMax+1)
+				b.Detail.WALStart, b.Detail.WALStop = walName(d.walMax), walName(d.walMax+1)
 			}
 			// A running backup of the last collection finished since.
 			for i := range d.retained {

@@ -216,7 +216,7 @@ func TestCase5StuckWALArchive(t *testing.T) {
 			WALMin: "000000010000000000000001", WALMax: max, Healthy: true}
 	}
 	b := good("pg", "orders", "o1", "v1", p.now.Add(-10*time.Minute))
-	b.WALStart, b.WALStop = "000000010000000000000002", "000000010000000000000003"
+	b.SetDetails(model.BackupDetail{WALStart: "000000010000000000000002", WALStop: "000000010000000000000003"})
 	for i, max := range []string{"000000010000000000000004", "000000010000000000000005", "000000010000000000000005", "000000010000000000000005"} {
 		if i > 0 {
 			p.now = p.now.Add(time.Hour)
