@@ -266,7 +266,7 @@ type AttributionTags struct {
 
 // Probe is a scheduled restore-verification probe.
 type Probe struct {
-	Name     string   `yaml:"name" doc:"Unique name; the probe label of its metrics." required:"true"`
+	Name     string   `yaml:"name" doc:"Unique name; the probe label of its metrics. No colon: names with one are those of the restore tests sources report (aws-backup:...)." required:"true" pattern:"^[^:]+$"`
 	Kind     string   `yaml:"kind" doc:"Probe kind." required:"true"`
 	Env      string   `yaml:"env,omitempty" doc:"Environment (default: the source's)."`
 	Dataset  string   `yaml:"dataset,omitempty" doc:"Dataset restored (default: the latest good backup's)."`
@@ -592,6 +592,11 @@ func (c *Config) validate() error {
 		where, err := namedEntry("probes", "probe", i, p.Name, p.line, probes)
 		if err != nil {
 			return err
+		}
+		// The restore tests that sources report are probe runs named
+		// KIND:..., which must not merge with a configured probe's.
+		if strings.Contains(p.Name, ":") {
+			return errAt(p.line, "%s.name: may not contain a colon: names with one are those of the restore tests sources report (aws-backup:...)", where)
 		}
 		if p.Kind == "" {
 			return errAt(p.line, "%s.kind: required", where)

@@ -118,7 +118,7 @@ func Columns(table string) []Column {
 	case TableProbes:
 		return []Column{
 			{"run_id", "VARCHAR", "Unique id of the probe run."},
-			{"probe", "VARCHAR", "Configured probe name."},
+			{"probe", "VARCHAR", "Configured probe name, or the name of a restore test a source reported (aws-backup:SOURCE/PLAN/ENV/DATASET)."},
 			{"kind", "VARCHAR", "Probe kind."},
 			{"env", "VARCHAR", "Environment."},
 			{"dataset", "VARCHAR", "Dataset restored."},
@@ -137,6 +137,7 @@ func Columns(table string) []Column {
 			{"details", "VARCHAR", "Kind-specific details."},
 			{"rto_target_seconds", "DOUBLE", "The environment's RTO at the time of the run."},
 			{"achieved_rpo_seconds", "DOUBLE", "Age of the restored data when the run started."},
+			{"collected", "BOOLEAN", "A restore test a source reported (an AWS Backup restore testing plan's job), not a run of a configured probe; NULL in files written before the column existed (false)."},
 			{"dt", "DATE", "Partition: UTC day of start_time."},
 		}
 	case TableAudit:

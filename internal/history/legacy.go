@@ -136,6 +136,40 @@ func (r *repositoryRowV1) upgrade() RepositoryRow {
 	}
 }
 
+// probeRowV1 is ProbeRow before collected.
+type probeRowV1 struct {
+	RunID              string    `parquet:"run_id"`
+	Probe              string    `parquet:"probe,dict"`
+	Kind               string    `parquet:"kind,dict"`
+	Env                string    `parquet:"env,dict"`
+	Dataset            string    `parquet:"dataset,dict"`
+	Source             string    `parquet:"source,optional,dict"`
+	BackupID           string    `parquet:"backup_id,optional"`
+	Release            string    `parquet:"release,optional"`
+	RestoredPoint      time.Time `parquet:"restored_point,optional,timestamp(microsecond:utc)"`
+	StartTime          time.Time `parquet:"start_time,timestamp(microsecond:utc)"`
+	DurationSeconds    float64   `parquet:"duration_seconds"`
+	Success            bool      `parquet:"success"`
+	Error              string    `parquet:"error,optional"`
+	TablesCompared     int64     `parquet:"tables_compared"`
+	TablesMismatched   []string  `parquet:"tables_mismatched,list"`
+	FilesVerified      int64     `parquet:"files_verified"`
+	BytesVerified      int64     `parquet:"bytes_verified"`
+	Details            string    `parquet:"details,optional"`
+	RTOTargetSeconds   float64   `parquet:"rto_target_seconds,optional"`
+	AchievedRPOSeconds *float64  `parquet:"achieved_rpo_seconds,optional"`
+}
+
+func (r *probeRowV1) upgrade() ProbeRow {
+	return ProbeRow{
+		RunID: r.RunID, Probe: r.Probe, Kind: r.Kind, Env: r.Env, Dataset: r.Dataset, Source: r.Source,
+		BackupID: r.BackupID, Release: r.Release, RestoredPoint: r.RestoredPoint, StartTime: r.StartTime,
+		DurationSeconds: r.DurationSeconds, Success: r.Success, Error: r.Error, TablesCompared: r.TablesCompared,
+		TablesMismatched: r.TablesMismatched, FilesVerified: r.FilesVerified, BytesVerified: r.BytesVerified,
+		Details: r.Details, RTOTargetSeconds: r.RTOTargetSeconds, AchievedRPOSeconds: r.AchievedRPOSeconds,
+	}
+}
+
 // readLegacy reads a file whose schema is an earlier one of T's table into
 // rows of T. It reports false when the schema is none it knows.
 func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]T) error) (bool, error) {
@@ -146,6 +180,8 @@ func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]
 		return readUpgraded(pf, path, skip, (*backupCheckpointRowV1).upgrade, f)
 	case func([]RepositoryRow) error:
 		return readUpgraded(pf, path, skip, (*repositoryRowV1).upgrade, f)
+	case func([]ProbeRow) error:
+		return readUpgraded(pf, path, skip, (*probeRowV1).upgrade, f)
 	}
 	return false, nil
 }

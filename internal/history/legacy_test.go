@@ -172,3 +172,78 @@ func TestDuckDBReadsOldAndNewFilesTogether(t *testing.T) {
 		t.Errorf("DuckDB read\n%q\nwant\n%q", got, want)
 	}
 }
+
+// A probes file written before the collected column reads back with its
+// booleans intact and every run one of a configured probe; its run ids
+// still count as held, and compaction merges it with newer files.
+func TestProbesWrittenWithoutCollectedReadBack(t *testing.T) {
+	root := t.TempDir()
+	ok := probeResult("run-1", "payments-restore", day0().Add(-time.Hour))
+	ok.Success, ok.Error, ok.TablesMismatched = true, "", nil
+	old := downgrade[probeRowV1](t, ProbeRowOf(&ok))
+	dir := filepath.Join(root, TableProbes, partitionPrefix+day0().Format("2006-01-02"))
+	if _, err := writeFile(dir, day0(), []probeRowV1{old}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := openTest(t, root, newClock(day0()), 4)
+	test := probeResult("j-1", "aws-backup:aws/plan/prod/payments", day0().Add(-30*time.Minute))
+	test.Collected, test.Success, test.Error, test.TablesMismatched = true, true, "", nil
+	written, err := w.AppendNewProbes(ok, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 1 || written[0].RunID != "j-1" {
+		t.Errorf("wrote %+v, want only the restore test (run-1 is held by the old file)", written)
+	}
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatalf("read the earlier schema: %v", err)
+	}
+	if got := snap.Probes["payments-restore"]; !got.Success || got.Collected || got.RunID != "run-1" {
+		t.Errorf("old run read back as %+v", got)
+	}
+	if got := snap.ProbeSuccesses["aws-backup:aws/plan/prod/payments"]; !got.Collected || got.RunID != "j-1" {
+		t.Errorf("restore test read back as %+v", got)
+	}
+	if err := w.Compact(); err != nil {
+		t.Fatalf("compact old and new files: %v", err)
+	}
+	rows := readRows[ProbeRow](t, root, TableProbes)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows after compaction, want 2", len(rows))
+	}
+	for _, r := range rows {
+		if r.Collected != (r.RunID == "j-1") || !r.Success {
+			t.Errorf("row after compaction %+v", r)
+		}
+	}
+}
+
+// AppendNewProbes returns each run it wrote once, in the version given
+// first, and nothing for runs the history holds, also after a restart.
+func TestAppendNewProbesReturnsTheRunsItWrote(t *testing.T) {
+	root := t.TempDir()
+	c := newClock(day0())
+	w := openTest(t, root, c, 0)
+	a := probeResult("j-1", "aws-backup:aws/plan/prod/payments", day0().Add(-26*time.Hour))
+	b := probeResult("j-2", "aws-backup:aws/plan/prod/payments", day0().Add(-time.Hour))
+	again := a
+	again.Dataset = "other"
+	written, err := w.AppendNewProbes(a, b, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 2 || written[0].RunID != "j-1" || written[0].Dataset != "payments" || written[1].RunID != "j-2" {
+		t.Errorf("first append wrote %+v", written)
+	}
+	if written, err = w.AppendNewProbes(a, b); err != nil || len(written) != 0 {
+		t.Errorf("second append wrote %+v (%v)", written, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, root, c, 0)
+	if written, err = w.AppendNewProbes(again, b); err != nil || len(written) != 0 {
+		t.Errorf("append after a restart wrote %+v (%v)", written, err)
+	}
+}

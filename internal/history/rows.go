@@ -385,6 +385,12 @@ type ProbeRow struct {
 	// AchievedRPOSeconds is NULL when the restored point is unknown; a
 	// pointer keeps a measured zero apart from unknown.
 	AchievedRPOSeconds *float64 `parquet:"achieved_rpo_seconds,optional"`
+	// Collected marks a restore test a source reported (an AWS Backup
+	// restore testing plan's job), not a run of a configured probe. It
+	// was added after the first release: files written before have no
+	// such column, and readers take it as NULL, false (DuckDB's
+	// union_by_name, readLegacy here).
+	Collected bool `parquet:"collected,optional"`
 }
 
 // ProbeRowOf maps a probe result to its row.
@@ -409,6 +415,7 @@ func ProbeRowOf(p *model.ProbeResult) ProbeRow {
 		BytesVerified:    p.BytesVerified,
 		Details:          p.Details,
 		RTOTargetSeconds: p.RTOTarget.Seconds(),
+		Collected:        p.Collected,
 	}
 	if !p.RestoredPoint.IsZero() {
 		rpo := p.AchievedRPO().Seconds()
@@ -444,6 +451,7 @@ func (r *ProbeRow) ProbeResult() model.ProbeResult {
 		BytesVerified:    r.BytesVerified,
 		Details:          r.Details,
 		RTOTarget:        seconds(r.RTOTargetSeconds),
+		Collected:        r.Collected,
 	}
 }
 

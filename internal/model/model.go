@@ -220,6 +220,13 @@ type Catalog struct {
 	// request metrics) reported; backup sources leave them empty.
 	CostLines []CostLine     `json:"cost_lines,omitempty"`
 	Requests  []RequestCount `json:"requests,omitempty"`
+	// Probes are the restore tests the source itself reports (the
+	// restore jobs of AWS Backup restore testing plans), as finished
+	// probe runs with Collected set: they count for the restore-test
+	// checks like the runs of Restorable's own probes. A source reports
+	// each finished test in every collection while its catalog still
+	// lists it; consumers keep each run id once.
+	Probes []ProbeResult `json:"probes,omitempty"`
 }
 
 // SeriesKey names the bounded label set metrics are kept under.
@@ -244,7 +251,8 @@ func ParseTags(tags []string) map[string]string {
 	return m
 }
 
-// ProbeResult is one run of a restore-verification probe.
+// ProbeResult is one run of a restore-verification probe: one of
+// Restorable's own probes, or a restore test a source reports (Collected).
 type ProbeResult struct {
 	RunID   string `json:"run_id"`
 	Probe   string `json:"probe"`
@@ -252,6 +260,12 @@ type ProbeResult struct {
 	Env     string `json:"env"`
 	Dataset string `json:"dataset"`
 	Source  string `json:"source,omitempty"`
+	// Collected is true for a restore test that Source's catalog
+	// reports (an AWS Backup restore testing plan's restore job) rather
+	// than a run of a configured probe. Such a run counts while its source
+	// is configured, as the source's backups do; its Probe name holds a
+	// colon, which configured probe names may not.
+	Collected bool `json:"collected,omitempty"`
 
 	// BackupID and Release name what was restored; RestoredPoint is the
 	// time of the data the restore brought back (the backup's end time, or

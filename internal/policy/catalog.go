@@ -166,12 +166,12 @@ func Checks() []Check {
 			ID: CheckRestoreOverdue, Title: "Restore test overdue", Severity: SeverityWarning,
 			Params:   []string{"environments.ENV.restore_test_every"},
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecoveryTest},
-			Help:     "No successful restore probe of a dataset within the environment's interval.",
+			Help:     "No successful restore test of a dataset within the environment's interval: a run of a configured probe, or a restore test a configured source reports (an AWS Backup restore testing plan's job).",
 		},
 		{
 			ID: CheckRestoreFailed, Title: "Latest restore test failed", Severity: SeverityCritical,
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecoveryTest},
-			Help:     "The newest run of a restore probe failed: the backup it restored could not be brought back and verified.",
+			Help:     "The newest run of a restore probe, or of a restore test a source reports, failed: the backup it restored could not be brought back and verified.",
 		},
 		{
 			ID: CheckRTO, Title: "Restore slower than the RTO", Severity: SeverityWarning,

@@ -82,6 +82,17 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 	}
 }
 
+// sourceTest is a restore test that source reported (an AWS Backup restore
+// testing plan's job) of prod's orders, started ago before testAt.
+func sourceTest(id, source string, ok bool, ago time.Duration) model.ProbeResult {
+	r := model.ProbeResult{RunID: id, Probe: "aws-backup:" + source + "/weekly/prod/orders", Kind: "aws-backup", Env: "prod", Dataset: "orders",
+		Source: source, Collected: true, Start: testAt().Add(-ago), Duration: 10 * time.Minute, Success: ok}
+	if !ok {
+		r.Error = "validation FAILED"
+	}
+	return r
+}
+
 // healthy is a state in which no check fires: three releases of prod data
 // within every limit, a recent successful restore test, a continuous WAL
 // archive, and staging and dev in order.
@@ -318,6 +329,47 @@ func checkCases() []checkCase {
 		{name: "restore_test.overdue stays quiet in environments without an interval", check: CheckRestoreOverdue,
 			change: func(in *state) { in.Probes = nil; in.Backups = in.Backups[3:] }},
 
+		// Restore tests a source reports (AWS Backup restore testing
+		// plans) count as the configured probes' runs do, whatever their
+		// name: a success satisfies restore_test_every for its dataset,
+		// a failure does not, and a source that is not configured counts
+		// for nothing.
+		{name: "restore_test.overdue stays quiet after a source's successful restore test", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "db", true, 2*24*time.Hour))
+			}},
+		{name: "restore_test.overdue fires when a source's recent restore test failed", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "db", false, 2*24*time.Hour))
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago (" + rfc3339(testAt().Add(-8*24*time.Hour)) + ", probe orders-restore)"},
+		{name: "restore_test.overdue fires when the source of a restore test is not configured", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "elsewhere", true, 2*24*time.Hour))
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago"},
+		{name: "restore_test.overdue names a source's restore test as the last success", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes = []model.ProbeResult{sourceTest("j1", "db", true, 9*24*time.Hour)}
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 9d ago (" + rfc3339(testAt().Add(-9*24*time.Hour)) + ", probe aws-backup:db/weekly/prod/orders)"},
+		{name: "restore_test.failed fires when a source's newest restore test failed", check: CheckRestoreFailed,
+			change: func(in *state) {
+				in.Probes = append(in.Probes, sourceTest("j1", "db", true, 2*time.Hour), sourceTest("j2", "db", false, time.Hour))
+			},
+			fire: true, subject: "db/orders/aws-backup:db/weekly/prod/orders", observed: "run j2 at " + rfc3339(testAt().Add(-time.Hour)) + " failed: validation FAILED"},
+		{name: "restore_test.failed ignores the failed restore tests of a source not configured", check: CheckRestoreFailed,
+			change: func(in *state) { in.Probes = append(in.Probes, sourceTest("j2", "elsewhere", false, time.Hour)) }},
+		{name: "restore_test.rto judges the restore time of a source's restore test", check: CheckRTO,
+			change: func(in *state) {
+				r := sourceTest("j1", "db", true, time.Hour)
+				r.Duration = 45 * time.Minute
+				in.Probes = append(in.Probes, r)
+			},
+			fire: true, subject: "db/orders/aws-backup:db/weekly/prod/orders", observed: "run j1 took 45m"},
 		{name: "restore_test.failed fires when the newest run failed", check: CheckRestoreFailed,
 			change: func(in *state) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r2", Probe: "orders-restore", Env: "prod", Dataset: "orders",
