@@ -26,10 +26,9 @@ const (
 
 // Tags the collector adds to every backup.
 const (
-	TagPhase            = "velero.phase"
-	TagScheduleInterval = "velero.schedule_interval"
-	TagWarnings         = "velero.warnings"
-	TagErrors           = "velero.errors"
+	TagPhase    = "velero.phase"
+	TagWarnings = "velero.warnings"
+	TagErrors   = "velero.errors"
 )
 
 // Unscheduled is the dataset of backups that no schedule made, when the
@@ -128,6 +127,10 @@ func (m *mapper) backup(v *backup) (model.Backup, bool) {
 		Agent:          Agent,
 		Classification: m.src.Classification,
 		Tags:           m.tags(v),
+		// The schedule that made the backup says how often its series
+		// is expected: the late check's interval, unless the
+		// configuration sets one.
+		ExpectedInterval: m.intervals[labels[LabelSchedule]],
 	}
 	if b.Env == "" {
 		b.Env = labels[LabelEnv]
@@ -194,9 +197,6 @@ func (m *mapper) tags(v *backup) map[string]string {
 	out[TagPhase] = v.Status.Phase
 	if v.Status.Phase == "" {
 		out[TagPhase] = "New"
-	}
-	if d, ok := m.intervals[v.Metadata.Labels[LabelSchedule]]; ok {
-		out[TagScheduleInterval] = config.Duration(d).String()
 	}
 	if v.Status.Warnings > 0 {
 		out[TagWarnings] = strconv.Itoa(v.Status.Warnings)

@@ -141,6 +141,7 @@ func TestRecordsReadBackWhole(t *testing.T) {
 		Encrypted: true, KeyID: "k", Immutable: true, RetainUntil: t0().Add(time.Hour), Checksum: "sha256:00",
 		Agent: "pgbackrest", AgentVersion: "2.54.0", Classification: "pii", Tags: map[string]string{"app": "x"},
 		Paths: []string{"/a", "/b"}, LSNStart: "0/1", LSNStop: "0/2", WALStart: "w1", WALStop: "w2",
+		ExpectedInterval: 90 * time.Minute,
 	}
 	rec.collect(t0(), "db", []model.Backup{want})
 	db := openDB(t, dir)
@@ -165,7 +166,7 @@ func equalBackup(a, b model.Backup) bool {
 		a.StorageClass == b.StorageClass && a.Region == b.Region && a.Encrypted == b.Encrypted && a.KeyID == b.KeyID &&
 		a.Immutable == b.Immutable && a.Checksum == b.Checksum && a.Agent == b.Agent && a.AgentVersion == b.AgentVersion &&
 		a.Classification == b.Classification && a.LSNStart == b.LSNStart && a.LSNStop == b.LSNStop && a.WALStart == b.WALStart &&
-		a.WALStop == b.WALStop && a.Type == b.Type && a.Status == b.Status
+		a.WALStop == b.WALStop && a.Type == b.Type && a.Status == b.Status && a.ExpectedInterval == b.ExpectedInterval
 }
 
 // A failure the catalog dropped before the analysis still counts within

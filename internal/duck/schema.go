@@ -76,6 +76,7 @@ func Columns(table string) []Column {
 			{"delta_bytes", "BIGINT", "Bytes the backup copied before compression (pgBackRest info.delta)."},
 			{"restore_bytes", "BIGINT", "Bytes a restore of the backup reads from its repository, references included."},
 			{"databases", "VARCHAR[]", "Databases the backup holds (pgBackRest database-ref)."},
+			{"expected_interval_seconds", "BIGINT", "How often the schedule that made the backup runs (a Velero Schedule's longest interval between runs); NULL when the source knows no schedule."},
 			{"removed", "BOOLEAN", "This row records the backup leaving its source's catalog."},
 			{"collected_at", ts, "When this version of the backup was observed."},
 			{"content_hash", "BIGINT", "The writer's fingerprint of the row; of no use to analyses."},

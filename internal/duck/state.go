@@ -21,7 +21,8 @@ import (
 // scanBackup expects them.
 const backupColumns = `source, env, dataset, id, type, release, parent, start_time, end_time, status, error,
 	logical_bytes, stored_bytes, file_count, location, storage_class, region, encrypted, key_id, immutable,
-	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop`
+	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop,
+	expected_interval_seconds`
 
 // policyBackupColumns are backupColumns with NULL in place of the columns
 // internal/policy never reads (parent, logical_bytes, file_count, location,
@@ -29,7 +30,8 @@ const backupColumns = `source, env, dataset, id, type, release, parent, start_ti
 // the driver, and tags a JSON decoding.
 const policyBackupColumns = `source, env, dataset, id, type, release, NULL, start_time, end_time, status, error,
 	NULL, stored_bytes, NULL, NULL, storage_class, region, encrypted, key_id, immutable,
-	retain_until, NULL, agent, agent_version, classification, NULL, paths, NULL, NULL, wal_start, wal_stop`
+	retain_until, NULL, agent, agent_version, classification, NULL, paths, NULL, NULL, wal_start, wal_stop,
+	expected_interval_seconds`
 
 // BuildState builds the table state: every backup the catalogs retained at
 // at, in the version collected last before it. A backup is retained when
@@ -697,6 +699,8 @@ func backupOf(v []driver.Value) (model.Backup, error) {
 		Region: str(16), Encrypted: flag(17), KeyID: str(18), Immutable: flag(19), RetainUntil: when(20),
 		Checksum: str(21), Agent: str(22), AgentVersion: str(23), Classification: str(24),
 		Paths: stringList(v[26]), LSNStart: str(27), LSNStop: str(28), WALStart: str(29), WALStop: str(30),
+		// The column holds whole seconds, as the history writes them.
+		ExpectedInterval: time.Duration(num(31)) * time.Second,
 	}
 	if tags := str(25); tags != "" {
 		if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {

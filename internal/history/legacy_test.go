@@ -247,3 +247,69 @@ func TestAppendNewProbesReturnsTheRunsItWrote(t *testing.T) {
 		t.Errorf("append after a restart wrote %+v (%v)", written, err)
 	}
 }
+
+// A history written before expected_interval_seconds existed (schema V2,
+// with delta_bytes) reads back with no interval and its booleans intact;
+// a backup that now carries an interval is a new version, one without is
+// not, and a checkpoint of that schema reads back too.
+func TestHistoryWrittenWithoutExpectedIntervalReadsBack(t *testing.T) {
+	root := t.TempDir()
+	old := backup("velero", "hourly", "hourly-1", day0().Add(-2*time.Hour))
+	writeRowsOf(t, root, TableBackups, day0().Add(-time.Hour), []backupRowV2{downgrade[backupRowV2](t, BackupRowOf(&old, day0().Add(-time.Hour)))})
+	c := newClock(day0())
+	w := openTest(t, root, c, 2)
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatalf("read a history of schema V2: %v", err)
+	}
+	got := snap.Backups["velero"]
+	if len(got) != 1 || !got[0].Encrypted || !got[0].Immutable || got[0].DeltaBytes != old.DeltaBytes || got[0].ExpectedInterval != 0 {
+		t.Fatalf("old backup read back as %+v", got)
+	}
+	if st := mustAppend(t, w, "velero", &model.Catalog{Backups: []model.Backup{old}}); st.Backups != 0 {
+		t.Errorf("the unchanged backup wrote %d rows after the upgrade", st.Backups)
+	}
+	scheduled := old
+	scheduled.ExpectedInterval = time.Hour
+	c.Advance(time.Minute)
+	if st := mustAppend(t, w, "velero", &model.Catalog{Backups: []model.Backup{scheduled}}); st.Backups != 1 {
+		t.Errorf("the backup with its schedule's interval wrote %d rows, want 1", st.Backups)
+	}
+	if err := w.Compact(); err != nil {
+		t.Fatalf("compact old and new files: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, root, c, 2)
+	if snap, err = w.Latest(); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Backups["velero"]; len(got) != 1 || got[0].ExpectedInterval != time.Hour || !got[0].Encrypted {
+		t.Errorf("after compaction and a restart: %+v", got)
+	}
+
+	dir := t.TempDir()
+	cp := BackupCheckpointRow{BackupRow: BackupRowOf(&old, day0()), CheckpointAt: day0()}
+	v2 := backupCheckpointRowV2{backupRowV2: downgrade[backupRowV2](t, cp.BackupRow), CheckpointAt: day0()}
+	name, err := writeFile(dir, day0(), []backupCheckpointRowV2{v2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cps []BackupCheckpointRow
+	if err := scanFile(filepath.Join(dir, filepath.Base(name)), nil, func(r *BackupCheckpointRow) error { cps = append(cps, *r); return nil }); err != nil {
+		t.Fatalf("read a checkpoint of schema V2: %v", err)
+	}
+	if len(cps) != 1 || !cps[0].Encrypted || cps[0].DeltaBytes != old.DeltaBytes || !cps[0].CheckpointAt.Equal(day0()) {
+		t.Errorf("checkpoint read back as %+v", cps)
+	}
+}
+
+// writeRowsOf writes rows of an earlier schema into a partition of table.
+func writeRowsOf[T any](t *testing.T, root, table string, at time.Time, rows []T) {
+	t.Helper()
+	dir := filepath.Join(root, table, partitionPrefix+at.Format("2006-01-02"))
+	if _, err := writeFile(dir, at, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+}

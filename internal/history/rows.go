@@ -53,6 +53,9 @@ type BackupRow struct {
 	DeltaBytes   int64    `parquet:"delta_bytes,optional"`
 	RestoreBytes int64    `parquet:"restore_bytes,optional"`
 	Databases    []string `parquet:"databases,list"`
+	// ExpectedIntervalSeconds (model.Backup.ExpectedInterval) came later
+	// still, NULL when the source knows no schedule and in earlier files.
+	ExpectedIntervalSeconds int64 `parquet:"expected_interval_seconds,optional"`
 	// Removed marks the row that records the backup leaving its source's
 	// catalog (pruned or expired).
 	Removed bool `parquet:"removed"`
@@ -105,6 +108,8 @@ func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
 		Databases:      b.Databases,
 		CollectedAt:    micros(collectedAt),
 		ContentHash:    backupHash(b.Source, b),
+		// Whole seconds: schedules fire on whole seconds at the finest.
+		ExpectedIntervalSeconds: int64(b.ExpectedInterval / time.Second),
 	}
 	return r
 }
@@ -159,6 +164,8 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 		DeltaBytes:     r.DeltaBytes,
 		RestoreBytes:   r.RestoreBytes,
 		Databases:      databases,
+		// The column holds whole seconds.
+		ExpectedInterval: time.Duration(r.ExpectedIntervalSeconds) * time.Second,
 	}, nil
 }
 
@@ -209,6 +216,11 @@ func backupHash(source string, b *model.Backup) int64 {
 		for _, d := range b.Databases {
 			h.str(d)
 		}
+	}
+	if b.ExpectedInterval != 0 {
+		// A marker keeps this apart from the columns before it.
+		h.str("expected_interval")
+		h.u64(uint64(b.ExpectedInterval / time.Second))
 	}
 	return int64(h.sum())
 }

@@ -80,6 +80,14 @@ type Backup struct {
 	// Databases are the databases a backup of a whole database cluster
 	// holds, when the source reports them (pgBackRest database-ref).
 	Databases []string `json:"databases,omitempty"`
+	// ExpectedInterval is how often the backup tool is scheduled to take
+	// backups of this series, as the source reads it from the schedule
+	// that made this backup (a Velero Schedule's longest interval between
+	// two runs); zero when the source knows no schedule. The late check
+	// judges a series by the interval of its newest good backup, unless
+	// the configuration sets one for the source (expected_interval),
+	// which always wins. The history keeps it to the second.
+	ExpectedInterval time.Duration `json:"expected_interval,omitempty"`
 
 	Location     string `json:"location,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`

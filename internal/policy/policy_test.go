@@ -189,6 +189,23 @@ func checkCases() []checkCase {
 				in.Backups = append(in.Backups, f)
 			}},
 
+		// staging's uploads ended 2h ago, well within its RPO of 24h.
+		{name: "backup.late fires when the newest good backup is older than its schedule's interval and the grace", check: CheckLate,
+			change: func(in *state) {
+				backupIdx(in, "s1").ExpectedInterval = 30 * time.Minute
+				backupIdx(in, "s2").ExpectedInterval = 30 * time.Minute
+			},
+			fire: true, subject: "files/uploads", observed: "newest successful backup s2 ended 2h ago", start: testAt().Add(-30 * time.Minute)},
+		{name: "backup.late stays quiet at exactly the interval and the grace", check: CheckLate,
+			change: func(in *state) { backupIdx(in, "s2").ExpectedInterval = time.Hour }},
+		{name: "backup.late judges by the newest good backup's interval", check: CheckLate,
+			change: func(in *state) {
+				backupIdx(in, "s1").ExpectedInterval = 30 * time.Minute
+				backupIdx(in, "s2").ExpectedInterval = time.Hour
+			}},
+		{name: "backup.late stays quiet for series no schedule names", check: CheckLate,
+			change: func(in *state) { backupIdx(in, "s2").End = testAt().Add(-20 * time.Hour) }},
+
 		{name: "failures fire above the tolerated count in the window", check: CheckFailures,
 			change: func(in *state) {
 				for i, ago := range []time.Duration{2 * time.Hour, 23 * time.Hour} {
@@ -680,6 +697,47 @@ func TestCatalogIsConsistent(t *testing.T) {
 		seen[c.ID] = true
 		if c.Title == "" || c.Help == "" || c.Severity == 0 {
 			t.Errorf("check %s lacks a title, help or severity", c.ID)
+		}
+	}
+}
+
+// The configuration's expected_interval wins over the interval a
+// collector read from a schedule, in both directions; checks.late.grace
+// moves the threshold.
+func TestLateIntervalFromTheConfigurationWins(t *testing.T) {
+	in := healthy()
+	backupIdx(&in, "s2").ExpectedInterval = 30 * time.Minute // 2h old: late by the schedule
+	backupIdx(&in, "b3").ExpectedInterval = 24 * time.Hour   // 30m old: not late by the schedule
+	for _, tc := range []struct {
+		name string
+		late []string
+	}{
+		{"schedules only", []string{"files/uploads"}},
+		{"a longer interval for files", nil},
+		{"a shorter interval for db", []string{"db/orders", "files/uploads"}},
+		{"a longer grace", nil},
+	} {
+		text := testConfig
+		switch tc.name {
+		case "a longer interval for files":
+			text = strings.Replace(text, "{name: files, type: manifest, env: staging, manifest: {dir: m}}", "{name: files, type: manifest, env: staging, expected_interval: 3h, manifest: {dir: m}}", 1)
+		case "a shorter interval for db":
+			text = strings.Replace(text, "{name: db, type: manifest, env: prod, classification: pii, manifest: {dir: m}}", "{name: db, type: manifest, env: prod, classification: pii, expected_interval: 10m, manifest: {dir: m}}", 1)
+			text = strings.Replace(text, "checks:\n", "checks:\n  late: {grace: 15m}\n", 1)
+		case "a longer grace":
+			text = strings.Replace(text, "checks:\n", "checks:\n  late: {grace: 2h}\n", 1)
+		}
+		cfg, err := config.Parse("policy_test.yml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var late []string
+		for _, f := range find(evaluate(cfg, in), CheckLate) {
+			late = append(late, f.Subject.String())
+		}
+		slices.Sort(late)
+		if !slices.Equal(late, tc.late) {
+			t.Errorf("%s: late %v, want %v", tc.name, late, tc.late)
 		}
 	}
 }
