@@ -223,14 +223,16 @@ func (a *app) probeManager() *probe.Manager {
 	return a.probes
 }
 
-// probeStatus is what the metrics need of every probe.
+// probeStatus is what the metrics need of every probe and of every
+// restore test a source reported.
 func (a *app) probeStatus() []metrics.ProbeStatus {
-	m := a.probeManager()
-	if m == nil {
-		return nil
+	var states []policy.ProbeState
+	if m := a.probeManager(); m != nil {
+		states = m.States()
 	}
+	states = append(states, a.live.CollectedProbes()...)
 	var out []metrics.ProbeStatus
-	for _, st := range m.States() {
+	for _, st := range states {
 		ps := metrics.ProbeStatus{Last: *st.Newest}
 		if st.NewestSuccess != nil {
 			ps.LastSuccess = st.NewestSuccess.Start
@@ -287,6 +289,7 @@ func (a *app) onRun(r collectors.Run) {
 		a.self.HistoryWritten("repositories", st.Repositories)
 		a.self.HistoryWritten("request_counts", st.Requests)
 		a.self.HistoryWritten(history.TableCostLines, st.CostLines)
+		a.self.HistoryWritten(history.TableProbes, st.Probes)
 	}
 	a.recordOwnCalls(r)
 	a.current(evaluateEvery)

@@ -1,8 +1,9 @@
 // Package awsbackup collects the AWS Backup vaults of one region: each
 // vault becomes a model.Repository with its protection facts (Vault Lock
 // mode and minimum retention, KMS key), each recovery point a
-// model.Backup, and each backup job that ended without a recovery point a
-// failed backup.
+// model.Backup, each backup job that ended without a recovery point a
+// failed backup, and each finished restore job of a restore testing plan
+// a probe run (model.ProbeResult with Collected set).
 //
 // Every list is read page by page (NextToken) through the SDK's
 // paginators, and every request is counted by operation in the
@@ -112,7 +113,7 @@ func (c *Collector) Operations() []string {
 }
 
 // Collect reads the vaults, their recovery points and the recent backup
-// jobs.
+// and restore jobs.
 func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	observedAt := c.now().UTC()
 	cfg, err := awsclient.Load(ctx, awsclient.Options{Region: c.opts.Region, Profile: c.opts.Profile, Endpoint: c.opts.Endpoint, MaxAttempts: c.opts.MaxAttempts})
@@ -126,8 +127,9 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 	}
 	m := &mapper{src: c.src, observedAt: observedAt}
 	cat := &model.Catalog{Backups: []model.Backup{}, Repositories: make([]model.Repository, 0, len(vaults))}
-	have := map[string]bool{}
+	have := map[string]point{}
 	datasets := map[string]string{}
+	tagDatasets := strings.HasPrefix(c.src.DatasetFrom, "tag:") && c.src.Dataset == ""
 	for i := range vaults {
 		v := &vaults[i]
 		points, err := c.recoveryPoints(ctx, client, v.name())
@@ -138,35 +140,38 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		var stored int64
 		for j := range points {
 			rp := &points[j]
-			b, ok := m.recoveryPoint(v, rp, tags[aws.ToString(rp.RecoveryPointArn)])
+			t, read := tags[aws.ToString(rp.RecoveryPointArn)]
+			b, ok := m.recoveryPoint(v, rp, t)
 			if !ok {
 				continue
 			}
 			stored += b.StoredBytes
-			have[b.ID] = true
+			have[b.ID] = point{env: b.Env, dataset: b.Dataset, release: b.Release, settled: read || !tagDatasets || v.dataset != ""}
 			datasets[aws.ToString(rp.ResourceArn)] = b.Dataset
 			cat.Backups = append(cat.Backups, b)
 		}
 		cat.Repositories = append(cat.Repositories, m.repository(v, stored))
 	}
 	if c.opts.JobsWindow > 0 && len(vaults) > 0 {
+		byName, byArn := map[string]*vault{}, map[string]*vault{}
+		for i := range vaults {
+			byName[vaults[i].name()] = &vaults[i]
+			byArn[aws.ToString(vaults[i].v.BackupVaultArn)] = &vaults[i]
+		}
 		restores, err := c.restoreJobs(ctx, client, observedAt.Add(-c.opts.JobsWindow.D()))
 		if err != nil {
 			return nil, c.apiError(ctx, cfg, "list restore jobs", err)
 		}
 		addRestoreFacts(cat.Backups, restores)
+		cat.Probes = m.restoreTests(restores, byArn, have, datasets)
 		jobs, err := c.backupJobs(ctx, client, observedAt.Add(-c.opts.JobsWindow.D()))
 		if err != nil {
 			return nil, c.apiError(ctx, cfg, "list backup jobs", err)
 		}
-		byName := map[string]*vault{}
-		for i := range vaults {
-			byName[vaults[i].name()] = &vaults[i]
-		}
 		for i := range jobs {
 			j := &jobs[i]
 			v := byName[aws.ToString(j.BackupVaultName)]
-			if v == nil || have[aws.ToString(j.RecoveryPointArn)] {
+			if _, listed := have[aws.ToString(j.RecoveryPointArn)]; v == nil || listed {
 				continue
 			}
 			if b, ok := m.job(v, j, datasets); ok {

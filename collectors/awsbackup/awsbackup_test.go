@@ -567,3 +567,165 @@ sources:
 		}
 	}
 }
+
+func probes(cat *model.Catalog) map[string]model.ProbeResult {
+	out := map[string]model.ProbeResult{}
+	for _, p := range cat.Probes {
+		out[p.RunID] = p
+	}
+	return out
+}
+
+// The restore jobs of restore testing plans are restore tests: a finished
+// one is a probe run of the recovery point's env and dataset, named after
+// the source, the plan, the env and the dataset, verified when the
+// validation succeeded or the plan validates nothing, failed when the
+// validation failed or timed out or the job failed or was aborted. Jobs
+// without a result yet, restores someone started, child jobs and jobs of
+// vaults the source does not collect are not tests.
+func TestRestoreTests(t *testing.T) {
+	s := newServer(t)
+	c := collector(t, s, &config.Source{AWSBackup: &config.AWSBackupOptions{JobsWindow: config.DefaultAWSBackupJobs, Vaults: []config.AWSBackupVault{{NameRegex: vaultRe}}}})
+	cat, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := probes(cat)
+	const payments = ProbePrefix + "aws-prod/weekly_payments-a1b2c3/prod/payments"
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 30, h, m, 0, 500000000, time.UTC) }
+	want := map[string]model.ProbeResult{
+		"r-0000": {Probe: payments, Success: false, Error: "older attempt", Start: at(3, 0), Duration: time.Minute, BackupID: rpA1},
+		"r-0001": {Probe: payments, Success: true, Start: at(4, 0), Duration: 12*time.Minute + 30*time.Second, BackupID: rpA1},
+		"r-0002": {Probe: payments, Success: false, Error: "Validation script exited 1: table payments.ledger is empty", Start: at(4, 0).AddDate(0, 0, -2), Duration: 20 * time.Minute, BackupID: rpA0},
+		// A point the catalog no longer lists: its vault's env, its
+		// resource's dataset; no validation is a verified restore.
+		"r-0004": {Probe: payments, Success: true, Start: at(4, 0).AddDate(0, 0, -1), Duration: 5 * time.Minute, BackupID: "arn:aws:ec2:eu-west-1::snapshot/snap-gone"},
+		"r-0006": {Probe: payments, Success: false, Error: "validation TIMED_OUT", Start: at(2, 30).AddDate(0, 0, 1), Duration: 15 * time.Minute, BackupID: rpA3},
+		"r-0008": {Probe: payments, Success: false, Error: "restore job ABORTED", Start: at(11, 0).AddDate(0, 0, -1), Duration: 5 * time.Minute, BackupID: "arn:aws:rds:eu-west-1:" + acct + ":snapshot:awsbackup:job-gone2"},
+		"r-0011": {Probe: ProbePrefix + "aws-prod/weekly_orders-d4e5f6/staging/orders", Success: true, Start: at(4, 0).AddDate(0, 0, 1), Duration: 5 * time.Minute, BackupID: rpB1},
+	}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Errorf("no restore test for job %s", id)
+			continue
+		}
+		env, dataset := "prod", "payments"
+		if id == "r-0011" {
+			env, dataset = "staging", "orders"
+		}
+		if g.Probe != w.Probe || g.Kind != ProbeKind || !g.Collected || g.Source != "aws-prod" || g.Env != env || g.Dataset != dataset ||
+			g.Success != w.Success || g.Error != w.Error || !g.Start.Equal(w.Start) || g.Duration != w.Duration || g.BackupID != w.BackupID {
+			t.Errorf("job %s: %+v\nwant %+v", id, g, w)
+		}
+		if !strings.Contains(g.Details, "restore testing plan") {
+			t.Errorf("job %s details %q", id, g.Details)
+		}
+	}
+	// The restored point is the recovery point's creation: the achieved
+	// RPO of a test is how old that was when the restore started.
+	if r := got["r-0001"]; !r.RestoredPoint.Equal(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)) || r.AchievedRPO() != 2*time.Hour+500*time.Millisecond {
+		t.Errorf("restored point %s, achieved RPO %s", r.RestoredPoint, r.AchievedRPO())
+	}
+	// Running (r-0003), still validating (r-0005), started by hand
+	// (r-0007), a child job (r-0009) and one of the Default vault, which
+	// no rule selects (r-0010).
+	for _, id := range []string{"r-0003", "r-0005", "r-0007", "r-0009", "r-0010"} {
+		if _, ok := got[id]; ok {
+			t.Errorf("job %s is a restore test", id)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d restore tests, want %d", len(got), len(want))
+	}
+	for i := 1; i < len(cat.Probes); i++ {
+		if cat.Probes[i].Start.Before(cat.Probes[i-1].Start) {
+			t.Errorf("restore tests not oldest first: %s before %s", cat.Probes[i-1].RunID, cat.Probes[i].RunID)
+		}
+	}
+}
+
+// With dataset_from tag:KEY a restore test waits until its recovery
+// point's tags are read, so that it is never reported under the dataset
+// the point had before; a test of a point no longer listed gets the
+// resource's name at once.
+func TestRestoreTestsWaitForTheDataset(t *testing.T) {
+	s := newServer(t)
+	c := collector(t, s, &config.Source{Env: "prod", DatasetFrom: "tag:app", AWSBackup: &config.AWSBackupOptions{JobsWindow: config.DefaultAWSBackupJobs, Vaults: []config.AWSBackupVault{{Name: "prod-payments"}}}})
+	c.tagReads = 2
+	cat, err := c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := probes(cat)
+	// a3 and a1 were read; a0 (tested by r-0002) waits.
+	if _, ok := got["r-0002"]; ok {
+		t.Errorf("the test of a point whose tags wait was reported: %+v", got["r-0002"])
+	}
+	if r := got["r-0001"]; r.Dataset != "payments" || r.Release != "v1.4.0" || r.Probe != ProbePrefix+"aws-prod/weekly_payments-a1b2c3/prod/payments" {
+		t.Errorf("test of a read point: %+v", r)
+	}
+	if r := got["r-0004"]; r.Dataset != "payments-db" {
+		t.Errorf("test of a point no longer listed has dataset %q, want the resource's name", r.Dataset)
+	}
+	if _, ok := got["r-0011"]; ok {
+		t.Error("a test of a vault the source does not collect was reported")
+	}
+	cat, err = c.Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := probes(cat)["r-0002"]; !ok || r.Dataset != "payments" || r.Release != "v1.3.2" {
+		t.Errorf("after the tags were read: %+v (reported %v)", r, ok)
+	}
+}
+
+// AWS restore tests satisfy restore_test_every for the dataset they
+// restored, as a configured probe's runs do: the newest successful test of
+// prod's payments (30 November, 04:00) is 26 hours old, and a later test
+// whose validation timed out (1 December, 02:30) is a failed test that
+// satisfies nothing.
+func TestRestoreTestsFeedThePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		every   string
+		overdue bool
+	}{{"1d", true}, {"2d", false}} {
+		s := newServer(t)
+		cfg, err := config.Parse("restorable.yml", []byte(`
+environments:
+  prod: {rpo: 30h, restore_test_every: `+tc.every+`}
+  staging: {rpo: 48h, restore_test_every: 1d}
+sources:
+  - name: aws-prod
+    type: awsbackup
+    awsbackup:
+      vaults: [{name_regex: "`+vaultRe+`"}]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := cfg.Sources[0]
+		src.AWSBackup.MaxAttempts = 3
+		cat, err := collector(t, s, src).Collect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := policy.Evaluate(cfg, policy.Input{At: now, Backups: policy.Backups(cat.Backups), Probes: policy.ProbeStates(cat.Probes)})
+		got := map[string]string{}
+		for _, f := range res.Findings {
+			got[f.Check+" "+f.Env+"/"+f.Subject.Dataset] = f.Observed
+		}
+		if _, fired := got[policy.CheckRestoreOverdue+" prod/payments"]; fired != tc.overdue {
+			t.Errorf("restore_test_every %s: restore_test.overdue for prod/payments %v, want %v (%v)", tc.every, fired, tc.overdue, got)
+		}
+		if o := got[policy.CheckRestoreOverdue+" prod/payments"]; tc.overdue && !strings.Contains(o, "probe "+ProbePrefix+"aws-prod/weekly_payments-a1b2c3/prod/payments") {
+			t.Errorf("overdue finding names %q", o)
+		}
+		if _, fired := got[policy.CheckRestoreOverdue+" staging/orders"]; fired {
+			t.Errorf("restore_test.overdue for staging/orders, tested 2h ago: %v", got)
+		}
+		if o := got[policy.CheckRestoreFailed+" prod/payments"]; !strings.Contains(o, "run r-0006") || !strings.Contains(o, "validation TIMED_OUT") {
+			t.Errorf("restore_test.failed for the timed-out validation: %q", o)
+		}
+	}
+}

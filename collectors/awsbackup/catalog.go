@@ -3,6 +3,7 @@ package awsbackup
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -339,9 +340,9 @@ func utc(t *time.Time) time.Time {
 }
 
 // addRestoreFacts tags each backup with the newest restore job of its
-// recovery point. Restore jobs are facts about a backup, kept in the
-// history with it; they are not restore probes, which only Restorable's
-// own probes produce, so the restore-test checks do not count them.
+// recovery point, whatever started it (a restore testing plan or a
+// person), and however it ended. The restore tests among the jobs are
+// also probe runs of their own (restoreTests).
 func addRestoreFacts(bs []model.Backup, jobs []types.RestoreJobsListMember) {
 	newest := map[string]*types.RestoreJobsListMember{}
 	for i := range jobs {
@@ -365,11 +366,131 @@ func addRestoreFacts(bs []model.Backup, jobs []types.RestoreJobsListMember) {
 		if j.ValidationStatus != "" {
 			t[TagRestoreValidation] = string(j.ValidationStatus)
 		}
-		if j.CreatedBy != nil && aws.ToString(j.CreatedBy.RestoreTestingPlanArn) != "" {
-			t[TagRestoreTestPlan] = resourceID(aws.ToString(j.CreatedBy.RestoreTestingPlanArn))
+		if plan := testingPlan(j); plan != "" {
+			t[TagRestoreTestPlan] = plan
 		}
 		if msg := cmp.Or(aws.ToString(j.ValidationStatusMessage), aws.ToString(j.StatusMessage)); msg != "" {
 			t[TagRestoreMessage] = msg
 		}
 	}
+}
+
+// Restore tests: the restore jobs that a restore testing plan started
+// become probe runs (model.Catalog.Probes) of kind ProbeKind, named
+// ProbePrefix + "SOURCE/PLAN/ENV/DATASET".
+const (
+	ProbeKind   = Agent
+	ProbePrefix = Agent + ":"
+)
+
+// point is what the catalog says of a recovery point that restore tests
+// are attributed by.
+type point struct {
+	env, dataset, release string
+	// settled is false while the dataset may still change: with
+	// dataset_from tag:KEY, until the point's tags have been read.
+	settled bool
+}
+
+// testingPlan names the restore testing plan that started a restore job
+// (the last part of its ARN), empty for a restore someone started.
+func testingPlan(j *types.RestoreJobsListMember) string {
+	if j.CreatedBy == nil || aws.ToString(j.CreatedBy.RestoreTestingPlanArn) == "" {
+		return ""
+	}
+	return resourceID(aws.ToString(j.CreatedBy.RestoreTestingPlanArn))
+}
+
+// testOutcome reads the result of a restore test from its restore job.
+// A restore that completed is verified when the plan's validation
+// succeeded, or when the plan validates nothing (no validation status):
+// the restore itself is then the test. One whose validation failed or
+// timed out, and a restore job that failed or was aborted, is a failed
+// test. done is false while there is no result yet: a job pending or
+// running, a completed restore still VALIDATING, and any status this
+// collector does not know.
+func testOutcome(j *types.RestoreJobsListMember) (success bool, msg string, done bool) {
+	switch j.Status {
+	case types.RestoreJobStatusCompleted:
+		switch j.ValidationStatus {
+		case types.RestoreValidationStatusSuccessful, "":
+			return true, "", true
+		case types.RestoreValidationStatusFailed, types.RestoreValidationStatusTimedOut:
+			return false, cmp.Or(aws.ToString(j.ValidationStatusMessage), "validation "+string(j.ValidationStatus)), true
+		}
+	case types.RestoreJobStatusFailed, types.RestoreJobStatusAborted:
+		return false, cmp.Or(aws.ToString(j.StatusMessage), "restore job "+string(j.Status)), true
+	}
+	return false, "", false
+}
+
+// restoreTests turns the finished restore jobs of restore testing plans
+// into probe runs, oldest first. A test counts for the env and dataset of
+// the recovery point it restored, as the catalog has them; of a point
+// the catalog no longer lists, for its vault's env and the dataset of its
+// protected resource (that of the resource's listed points; with
+// dataset_from tag:KEY, the resource's name). A test waits (is left out of this collection) while
+// its point's dataset is not settled, so that a run is never reported
+// under two datasets; tests of vaults the source does not collect, child
+// jobs of a composite restore (their parent job is the test), and
+// restores someone started by hand are left out.
+func (m *mapper) restoreTests(jobs []types.RestoreJobsListMember, vaults map[string]*vault, points map[string]point, datasets map[string]string) []model.ProbeResult {
+	var out []model.ProbeResult
+	for i := range jobs {
+		j := &jobs[i]
+		plan := testingPlan(j)
+		if plan == "" || aws.ToString(j.ParentJobId) != "" || aws.ToString(j.RestoreJobId) == "" || j.CreationDate == nil {
+			continue
+		}
+		success, msg, done := testOutcome(j)
+		if !done {
+			continue
+		}
+		rp := aws.ToString(j.RecoveryPointArn)
+		p, ok := points[rp]
+		if !ok {
+			v := vaults[aws.ToString(j.BackupVaultArn)]
+			if v == nil {
+				continue
+			}
+			// Its tags can no longer be read: with dataset_from tag:KEY
+			// it gets the resource's name, as a point without the tag.
+			res := aws.ToString(j.SourceResourceArn)
+			p = point{env: v.env, dataset: m.datasetOf(v, nil, "", res), settled: true}
+			if d := datasets[res]; d != "" && !strings.HasPrefix(m.src.DatasetFrom, "tag:") {
+				p.dataset = d
+			}
+		}
+		if !p.settled {
+			continue
+		}
+		r := model.ProbeResult{
+			RunID:         aws.ToString(j.RestoreJobId),
+			Probe:         ProbePrefix + m.src.Name + "/" + plan + "/" + p.env + "/" + p.dataset,
+			Kind:          ProbeKind,
+			Env:           p.env,
+			Dataset:       p.dataset,
+			Source:        m.src.Name,
+			BackupID:      rp,
+			Release:       p.release,
+			RestoredPoint: utc(j.RecoveryPointCreationDate),
+			Start:         utc(j.CreationDate),
+			Success:       success,
+			Error:         msg,
+			Collected:     true,
+		}
+		if j.CompletionDate != nil && j.CompletionDate.After(*j.CreationDate) {
+			r.Duration = j.CompletionDate.Sub(*j.CreationDate)
+		}
+		validation := "no validation"
+		if j.ValidationStatus != "" {
+			validation = "validation " + string(j.ValidationStatus)
+		}
+		r.Details = fmt.Sprintf("AWS Backup restore job %s of restore testing plan %s: %s, %s", r.RunID, plan, j.Status, validation)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b model.ProbeResult) int {
+		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.RunID, b.RunID))
+	})
+	return out
 }

@@ -26,10 +26,9 @@ const (
 
 // Tags the collector adds to every backup.
 const (
-	TagPhase            = "velero.phase"
-	TagScheduleInterval = "velero.schedule_interval"
-	TagWarnings         = "velero.warnings"
-	TagErrors           = "velero.errors"
+	TagPhase    = "velero.phase"
+	TagWarnings = "velero.warnings"
+	TagErrors   = "velero.errors"
 )
 
 // Unscheduled is the dataset of backups that no schedule made, when the
@@ -110,22 +109,25 @@ func (m *mapper) backup(v *backup) (model.Backup, bool) {
 		loc = labels[LabelStorageLocation]
 	}
 	b := model.Backup{
-		Source:         m.src.Name,
-		Env:            m.src.Env,
-		Dataset:        m.dataset(labels),
-		ID:             v.Metadata.Name,
-		Type:           model.BackupSnapshot,
-		Release:        labels[LabelRelease],
-		Start:          utc(v.Status.StartTimestamp),
-		End:            utc(v.Status.CompletionTimestamp),
-		Status:         st,
-		Location:       loc,
-		Region:         m.opts.Region,
-		Encrypted:      m.opts.Encrypted,
-		KeyID:          m.opts.KeyID,
-		Immutable:      m.opts.Immutable,
-		RetainUntil:    utc(v.Status.Expiration),
-		Detail:         &model.BackupDetail{Agent: Agent},
+		Source:      m.src.Name,
+		Env:         m.src.Env,
+		Dataset:     m.dataset(labels),
+		ID:          v.Metadata.Name,
+		Type:        model.BackupSnapshot,
+		Release:     labels[LabelRelease],
+		Start:       utc(v.Status.StartTimestamp),
+		End:         utc(v.Status.CompletionTimestamp),
+		Status:      st,
+		Location:    loc,
+		Region:      m.opts.Region,
+		Encrypted:   m.opts.Encrypted,
+		KeyID:       m.opts.KeyID,
+		Immutable:   m.opts.Immutable,
+		RetainUntil: utc(v.Status.Expiration),
+		// The schedule that made the backup says how often its series
+		// is expected: the late check's interval, unless the
+		// configuration sets one.
+		Detail:         &model.BackupDetail{Agent: Agent, ExpectedInterval: m.intervals[labels[LabelSchedule]]},
 		Classification: m.src.Classification,
 		Tags:           m.tags(v),
 	}
@@ -194,9 +196,6 @@ func (m *mapper) tags(v *backup) map[string]string {
 	out[TagPhase] = v.Status.Phase
 	if v.Status.Phase == "" {
 		out[TagPhase] = "New"
-	}
-	if d, ok := m.intervals[v.Metadata.Labels[LabelSchedule]]; ok {
-		out[TagScheduleInterval] = config.Duration(d).String()
 	}
 	if v.Status.Warnings > 0 {
 		out[TagWarnings] = strconv.Itoa(v.Status.Warnings)

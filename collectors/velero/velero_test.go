@@ -21,6 +21,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/policy"
 	"github.com/restorable/restorable/internal/runx"
 )
 
@@ -275,12 +276,12 @@ func TestCollectFromAPI(t *testing.T) {
 	// Storage locations give backups their region and the KMS key the
 	// AWS plugin writes with; schedules give their longest interval.
 	d := got["daily-20261201020000"]
-	if d.Region != "eu-west-1" || !d.Encrypted || d.KeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" || d.Tags[TagScheduleInterval] != "1d" {
-		t.Errorf("daily backup region %q encrypted %v key %q interval %q", d.Region, d.Encrypted, d.KeyID, d.Tags[TagScheduleInterval])
+	if d.Region != "eu-west-1" || !d.Encrypted || d.KeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" || d.Details().ExpectedInterval != 24*time.Hour {
+		t.Errorf("daily backup region %q encrypted %v key %q interval %s", d.Region, d.Encrypted, d.KeyID, d.Details().ExpectedInterval)
 	}
 	h := got["hourly-20261201020000"]
-	if h.Region != "eu-central-1" || h.Encrypted || h.Tags[TagScheduleInterval] != "1h" {
-		t.Errorf("hourly backup region %q encrypted %v interval %q", h.Region, h.Encrypted, h.Tags[TagScheduleInterval])
+	if h.Region != "eu-central-1" || h.Encrypted || h.Details().ExpectedInterval != time.Hour {
+		t.Errorf("hourly backup region %q encrypted %v interval %s", h.Region, h.Encrypted, h.Details().ExpectedInterval)
 	}
 	if len(cat.Repositories) != 2 {
 		t.Fatalf("%d repositories, want 2", len(cat.Repositories))
@@ -472,7 +473,59 @@ func TestUnreadableSchedule(t *testing.T) {
 	if !ok || got.Dataset != "nightly" {
 		t.Fatalf("backup %+v", got)
 	}
-	if _, has := got.Tags[TagScheduleInterval]; has || len(warned) != 1 || !strings.HasPrefix(warned[0], `nightly: schedule "every night"`) {
-		t.Errorf("interval tag %q, warnings %v", got.Tags[TagScheduleInterval], warned)
+	if got.Details().ExpectedInterval != 0 || len(warned) != 1 || !strings.HasPrefix(warned[0], `nightly: schedule "every night"`) {
+		t.Errorf("interval %s, warnings %v", got.Details().ExpectedInterval, warned)
+	}
+}
+
+// A schedule's interval is its series' expected interval: at 06:00 the
+// hourly schedule's newest good backup (02:01) is nearly 4h old, late for
+// a schedule that runs every hour (plus the grace of 1h), though well
+// within the environment's RPO of a day; the daily one (02:04) is not.
+// A source's expected_interval wins over the schedules, in both
+// directions, and applies to every series of the source, the backups no
+// schedule made (unscheduled, 28 November) included.
+func TestScheduleIntervalFeedsThePolicy(t *testing.T) {
+	s := newAPIServer(t)
+	for _, tc := range []struct {
+		name, interval string
+		late           []string
+	}{
+		{"the schedules", "", []string{"k8s-prod/hourly"}},
+		{"a longer expected_interval", "expected_interval: 6h, ", []string{"k8s-prod/unscheduled"}},
+		{"a shorter expected_interval", "expected_interval: 2h, ", []string{"k8s-prod/daily", "k8s-prod/hourly", "k8s-prod/unscheduled"}},
+	} {
+		cfg, err := config.Parse("restorable.yml", []byte(`environments:
+  prod: {rpo: 1d}
+sources:
+  - {name: k8s-prod, type: velero, env: prod, `+tc.interval+`velero: {kubeconfig: `+writeKubeconfig(t, s, "{token: "+token+"}")+`}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(cfg.Sources[0], slog.New(slog.DiscardHandler), func() time.Time { return now })
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := c.Collect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := policy.Evaluate(cfg, policy.Input{At: now, Backups: policy.Backups(cat.Backups)})
+		var late []string
+		for _, f := range res.Findings {
+			switch f.Check {
+			case policy.CheckLate:
+				late = append(late, f.Subject.String())
+			case policy.CheckRPO:
+				if f.Subject.Dataset != Unscheduled {
+					t.Errorf("%s: rpo finding for %s: %s", tc.name, f.Subject, f.Observed)
+				}
+			}
+		}
+		slices.Sort(late)
+		if !slices.Equal(late, tc.late) {
+			t.Errorf("%s: late %v, want %v", tc.name, late, tc.late)
+		}
 	}
 }

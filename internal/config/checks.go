@@ -18,6 +18,9 @@ const (
 	// DefaultFreezeSettle is how long a deploy must go without a rollback
 	// to end a series of consecutive rollbacks.
 	DefaultFreezeSettle = Duration(24 * time.Hour)
+	// DefaultLateGrace is how much later than its expected interval a
+	// series' newest good backup may be before backup.late reports it.
+	DefaultLateGrace = Duration(time.Hour)
 )
 
 // Version levels the agent drift check compares at.
@@ -53,6 +56,12 @@ type Checks struct {
 	Ephemeral         EphemeralCheck  `yaml:"ephemeral,omitempty" doc:"The ephemeral data check: caches, logs and sessions in backups."`
 	AgentDrift        AgentDriftCheck `yaml:"agent_drift,omitempty" doc:"The agent drift check: backup agents in different versions across environments."`
 	Freeze            FreezeCheck     `yaml:"freeze,omitempty" doc:"The release.freeze check: consecutive rollbacks of a dataset freeze its deploys until a freeze_ack."`
+	Late              LateCheck       `yaml:"late,omitempty" doc:"The backup.late check: a series whose newest good backup is older than its expected interval."`
+}
+
+// LateCheck configures the backup.late check.
+type LateCheck struct {
+	Grace Duration `yaml:"grace,omitempty" doc:"How much older than the expected interval a series' newest good backup may be before it is late: time for a scheduled run to finish (default 1h)."`
 }
 
 // FreezeCheck configures the release.freeze check.
@@ -107,6 +116,9 @@ func (c *Config) applyCheckDefaults() {
 	}
 	if k.Freeze.Settle == 0 {
 		k.Freeze.Settle = DefaultFreezeSettle
+	}
+	if k.Late.Grace == 0 {
+		k.Late.Grace = DefaultLateGrace
 	}
 }
 

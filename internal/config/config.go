@@ -96,7 +96,7 @@ type Environment struct {
 	Require          Require   `yaml:"require,omitempty" doc:"Protection every backup of this environment must have."`
 	ArchiveAfter     Duration  `yaml:"archive_after,omitempty" doc:"Backups older than this should have left hot storage (default 90d)."`
 	Regions          []string  `yaml:"regions,omitempty" doc:"Regions backups may be stored in; empty allows any."`
-	RestoreTestEvery Duration  `yaml:"restore_test_every,omitempty" doc:"Longest time without a successful restore probe."`
+	RestoreTestEvery Duration  `yaml:"restore_test_every,omitempty" doc:"Longest time without a successful restore test: a run of a configured probe, or a restore test a source reports (AWS Backup restore testing plans)."`
 	// QuietWindows are deployment blackouts: no probe starts inside them.
 	QuietWindows []QuietWindow `yaml:"quiet_windows,omitempty" doc:"Times when no restore probe may start in this environment."`
 
@@ -170,6 +170,10 @@ type Source struct {
 	Interval       string            `yaml:"interval,omitempty" doc:"Schedule: a duration such as 5m, \"@every 5m\" or a cron spec (default @every 5m); at least 1s apart." schedule:"true"`
 	Timeout        Duration          `yaml:"timeout,omitempty" doc:"Longest a collection may run (default 2m; must be greater than 0)."`
 	Labels         map[string]string `yaml:"labels,omitempty" doc:"Tags added to every backup of this source."`
+	// ExpectedInterval is how often backups of each series of the source
+	// are expected; it wins over the interval a collector reads from the
+	// backup tool's schedule (model.Backup.ExpectedInterval).
+	ExpectedInterval Duration `yaml:"expected_interval,omitempty" doc:"How often a backup of each series (dataset) of this source is expected: backup.late reports a series whose newest good backup is older than this plus checks.late.grace. Wins over the interval a collector reads from the backup tool's schedule (velero); without either, a series is not judged late, only against the RPO."`
 
 	Manifest   *ManifestOptions   `yaml:"manifest,omitempty" doc:"Options of a manifest source."`
 	Restic     *ResticOptions     `yaml:"restic,omitempty" doc:"Options of a restic source."`
@@ -266,7 +270,7 @@ type AttributionTags struct {
 
 // Probe is a scheduled restore-verification probe.
 type Probe struct {
-	Name     string   `yaml:"name" doc:"Unique name; the probe label of its metrics." required:"true"`
+	Name     string   `yaml:"name" doc:"Unique name; the probe label of its metrics. No colon: names with one are those of the restore tests sources report (aws-backup:...)." required:"true" pattern:"^[^:]+$"`
 	Kind     string   `yaml:"kind" doc:"Probe kind." required:"true"`
 	Env      string   `yaml:"env,omitempty" doc:"Environment (default: the source's)."`
 	Dataset  string   `yaml:"dataset,omitempty" doc:"Dataset restored (default: the latest good backup's)."`
@@ -592,6 +596,11 @@ func (c *Config) validate() error {
 		where, err := namedEntry("probes", "probe", i, p.Name, p.line, probes)
 		if err != nil {
 			return err
+		}
+		// The restore tests that sources report are probe runs named
+		// KIND:..., which must not merge with a configured probe's.
+		if strings.Contains(p.Name, ":") {
+			return errAt(p.line, "%s.name: may not contain a colon: names with one are those of the restore tests sources report (aws-backup:...)", where)
 		}
 		if p.Kind == "" {
 			return errAt(p.line, "%s.kind: required", where)

@@ -73,6 +73,7 @@ func invalidFiles() map[string]string {
 		"invalid-min-over-max.yml":           `testdata/invalid-min-over-max.yml:3: environments.prod.retention: min_age 400d is larger than max_age 5w`,
 		"invalid-classification.yml":         `testdata/invalid-classification.yml:4: sources[0] (a).classification: unknown classification "phi"`,
 		"invalid-probe-source.yml":           `testdata/invalid-probe-source.yml:4: probes[0] (p).source: unknown source "nope"`,
+		"invalid-probe-name-colon.yml":       `testdata/invalid-probe-name-colon.yml:4: probes[0] (aws-backup:x).name: may not contain a colon: names with one are those of the restore tests sources report (aws-backup:...)`,
 		"invalid-dataset-from.yml":           `testdata/invalid-dataset-from.yml:4: sources[0] (a).dataset_from: "hostname" is not host, path, stanza, schedule, vault or tag:KEY`,
 		"invalid-yaml-syntax.yml":            `testdata/invalid-yaml-syntax.yml:1: did not find expected ',' or '}'`,
 		"invalid-list-expected.yml":          `testdata/invalid-list-expected.yml:2: environments.prod.regions: expected a list`,

@@ -72,7 +72,10 @@ func (c *checkpoints) from() string {
 	for i, day := range c.days {
 		globs[i] = quote(c.root.PartitionGlob(c.table, day))
 	}
-	return "read_parquet([" + strings.Join(globs, ", ") + "], hive_partitioning = true)"
+	// Checkpoints written before a column of the backups table existed
+	// lack it: the empty select gives it to them, NULL.
+	return "(SELECT *, NULL::TIMESTAMPTZ AS checkpoint_at FROM (" + emptySelect(TableBackups) + ") UNION ALL BY NAME SELECT * FROM read_parquet([" +
+		strings.Join(globs, ", ") + "], hive_partitioning = true, union_by_name = true))"
 }
 
 // values is a VALUES list of (source, checkpoint time), for a CTE

@@ -102,7 +102,14 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 		}
 		view := emptyView(t)
 		if has {
-			view = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)", t, quote(d.root.Glob(t)))
+			// The empty select gives the view every column of the
+			// writer's schema, NULL, also one that no file has yet (a
+			// column a later version added, over a history written
+			// before it), with no work at open, unlike reading every
+			// file's columns first; filters and partition pruning pass
+			// through the union.
+			view = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM (%s UNION ALL BY NAME SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true))",
+				t, emptySelect(t), quote(d.root.Glob(t)))
 		}
 		if t == TableRequestCounts {
 			if view, has, err = d.requestCountsView(has); err != nil {

@@ -141,7 +141,7 @@ func TestRecordsReadBackWhole(t *testing.T) {
 		Encrypted: true, KeyID: "k", Immutable: true, RetainUntil: t0().Add(time.Hour),
 		Classification: "pii", Tags: map[string]string{"app": "x"},
 
-		Detail: &model.BackupDetail{FileCount: 3, Checksum: "sha256:00", Agent: "pgbackrest", AgentVersion: "2.54.0", Paths: []string{"/a", "/b"}, LSNStart: "0/1", LSNStop: "0/2", WALStart: "w1", WALStop: "w2"},
+		Detail: &model.BackupDetail{FileCount: 3, Checksum: "sha256:00", Agent: "pgbackrest", AgentVersion: "2.54.0", Paths: []string{"/a", "/b"}, LSNStart: "0/1", LSNStop: "0/2", WALStart: "w1", WALStop: "w2", ExpectedInterval: 90 * time.Minute},
 	}
 	rec.collect(t0(), "db", []model.Backup{want})
 	db := openDB(t, dir)
@@ -166,7 +166,8 @@ func equalBackup(a, b model.Backup) bool {
 		a.StorageClass == b.StorageClass && a.Region == b.Region && a.Encrypted == b.Encrypted && a.KeyID == b.KeyID &&
 		a.Immutable == b.Immutable && a.Details().Checksum == b.Details().Checksum && a.Details().Agent == b.Details().Agent && a.Details().AgentVersion == b.Details().AgentVersion &&
 		a.Classification == b.Classification && a.Details().LSNStart == b.Details().LSNStart && a.Details().LSNStop == b.Details().LSNStop && a.Details().WALStart == b.Details().WALStart &&
-		a.Details().WALStop == b.Details().WALStop && a.Type == b.Type && a.Status == b.Status
+		a.Details().WALStop == b.Details().WALStop && a.Type == b.Type && a.Status == b.Status &&
+		a.Details().ExpectedInterval == b.Details().ExpectedInterval
 }
 
 // A failure the catalog dropped before the analysis still counts within

@@ -19,7 +19,8 @@ import (
 // when each series last changed), the failed attempts within the failures
 // window, the repositories observed within the period (or the longest
 // restore-test interval when that is longer), each probe's newest run
-// and newest success, and the release events received by at.
+// and newest success (and those of each restore test a configured source
+// reported), and the release events received by at.
 func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Time, logger *slog.Logger) (*policy.Result, *SeriesHistory, error) {
 	if err := d.Require(TableBackups); err != nil {
 		return nil, nil, err
@@ -69,7 +70,10 @@ func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Ti
 	step("repositories")
 	// Each configured probe's newest run and newest success, from the
 	// whole history: read from the window first, and only for the probes
-	// without a success in it from every partition.
+	// without a success in it from every partition. The restore tests
+	// that configured sources reported are read from the whole history:
+	// the exporter remembers every one, and their names are not in the
+	// configuration.
 	runs, err := d.ProbesSince(ctx, recent, at)
 	if err != nil {
 		return nil, nil, err
@@ -85,11 +89,22 @@ func (d *DB) Evaluate(ctx context.Context, cfg *config.Config, at, since time.Ti
 		}
 	}
 	if len(older) > 0 {
-		more, err := d.probesSince(ctx, time.Time{}, at, older)
+		more, err := d.probesSince(ctx, time.Time{}, at, probeFilter{names: older})
 		if err != nil {
 			return nil, nil, err
 		}
 		runs = append(runs, more...)
+	}
+	sources := make([]string, 0, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		sources = append(sources, s.Name)
+	}
+	if len(sources) > 0 {
+		reported, err := d.probesSince(ctx, time.Time{}, at, probeFilter{reportedBy: sources})
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, reported...)
 	}
 	in.Probes = policy.ProbeStates(runs)
 	step("probes")

@@ -77,6 +77,7 @@ func Columns(table string) []Column {
 			{"delta_bytes", "BIGINT", "Bytes the backup copied before compression (pgBackRest info.delta)."},
 			{"restore_bytes", "BIGINT", "Bytes a restore of the backup reads from its repository, references included."},
 			{"databases", "VARCHAR[]", "Databases the backup holds (pgBackRest database-ref)."},
+			{"expected_interval_seconds", "BIGINT", "How often the schedule that made the backup runs (a Velero Schedule's longest interval between runs); NULL when the source knows no schedule."},
 			{"removed", "BOOLEAN", "This row records the backup leaving its source's catalog."},
 			{"collected_at", ts, "When this version of the backup was observed."},
 			{"content_hash", "BIGINT", "The writer's fingerprint of the row; of no use to analyses."},
@@ -119,7 +120,7 @@ func Columns(table string) []Column {
 	case TableProbes:
 		return []Column{
 			{"run_id", "VARCHAR", "Unique id of the probe run."},
-			{"probe", "VARCHAR", "Configured probe name."},
+			{"probe", "VARCHAR", "Configured probe name, or the name of a restore test a source reported (aws-backup:SOURCE/PLAN/ENV/DATASET)."},
 			{"kind", "VARCHAR", "Probe kind."},
 			{"env", "VARCHAR", "Environment."},
 			{"dataset", "VARCHAR", "Dataset restored."},
@@ -138,6 +139,7 @@ func Columns(table string) []Column {
 			{"details", "VARCHAR", "Kind-specific details."},
 			{"rto_target_seconds", "DOUBLE", "The environment's RTO at the time of the run."},
 			{"achieved_rpo_seconds", "DOUBLE", "Age of the restored data when the run started."},
+			{"collected", "BOOLEAN", "A restore test a source reported (an AWS Backup restore testing plan's job), not a run of a configured probe; NULL in files written before the column existed (false)."},
 			{"dt", "DATE", "Partition: UTC day of start_time."},
 		}
 	case TableAudit:

@@ -21,7 +21,8 @@ import (
 // scanBackup expects them.
 const backupColumns = `source, env, dataset, id, type, release, parent, start_time, end_time, status, error,
 	logical_bytes, stored_bytes, file_count, location, storage_class, region, encrypted, key_id, immutable,
-	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop`
+	retain_until, checksum, agent, agent_version, classification, tags, paths, lsn_start, lsn_stop, wal_start, wal_stop,
+	expected_interval_seconds`
 
 // policyBackupColumns are backupColumns with NULL in place of the columns
 // internal/policy never reads (parent, logical_bytes, file_count, location,
@@ -29,7 +30,8 @@ const backupColumns = `source, env, dataset, id, type, release, parent, start_ti
 // the driver, and tags a JSON decoding.
 const policyBackupColumns = `source, env, dataset, id, type, release, NULL, start_time, end_time, status, error,
 	NULL, stored_bytes, NULL, NULL, storage_class, region, encrypted, key_id, immutable,
-	retain_until, NULL, agent, agent_version, classification, NULL, paths, NULL, NULL, wal_start, wal_stop`
+	retain_until, NULL, agent, agent_version, classification, NULL, paths, NULL, NULL, wal_start, wal_stop,
+	expected_interval_seconds`
 
 // BuildState builds the table state: every backup the catalogs retained at
 // at, in the version collected last before it. A backup is retained when
@@ -532,12 +534,18 @@ func (d *DB) Probes(ctx context.Context, at time.Time) ([]model.ProbeResult, err
 // newest successful and newest failed run in that window; a zero from
 // means the whole history. It reads the window's partitions only.
 func (d *DB) ProbesSince(ctx context.Context, from, at time.Time) ([]model.ProbeResult, error) {
-	return d.probesSince(ctx, from, at, nil)
+	return d.probesSince(ctx, from, at, probeFilter{})
 }
 
-// probesSince is ProbesSince, for the named probes only when names is not
-// nil.
-func (d *DB) probesSince(ctx context.Context, from, at time.Time, names []string) ([]model.ProbeResult, error) {
+// probeFilter narrows probesSince: to the named probes when names is not
+// nil, and to the restore tests that the named sources reported when
+// reportedBy is not nil.
+type probeFilter struct {
+	names, reportedBy []string
+}
+
+// probesSince is ProbesSince, for the probe runs that only selects.
+func (d *DB) probesSince(ctx context.Context, from, at time.Time, only probeFilter) ([]model.ProbeResult, error) {
 	src, ok, err := d.window(ctx, TableProbes, "start_time", from, at)
 	if err != nil {
 		return nil, fmt.Errorf("read probe runs: %w", err)
@@ -545,15 +553,20 @@ func (d *DB) probesSince(ctx context.Context, from, at time.Time, names []string
 	if !ok {
 		return nil, nil
 	}
-	only := ""
-	if names != nil {
-		only = " AND probe IN " + inList(names)
+	where := ""
+	if only.names != nil {
+		where += " AND probe IN " + inList(only.names)
 	}
+	if only.reportedBy != nil {
+		where += " AND coalesce(collected, false) AND source IN " + inList(only.reportedBy)
+	}
+	// The empty select gives the columns added since the first release
+	// (collected) to a window of older files only.
 	q := `SELECT run_id, probe, coalesce(kind, ''), coalesce(env, ''), coalesce(dataset, ''), coalesce(source, ''),
 	coalesce(backup_id, ''), coalesce(release, ''), restored_point, start_time, coalesce(duration_seconds, 0), success,
 	coalesce(error, ''), coalesce(tables_compared, 0), tables_mismatched, coalesce(files_verified, 0),
-	coalesce(bytes_verified, 0), coalesce(details, ''), coalesce(rto_target_seconds, 0)
-FROM ` + src + ` WHERE start_time <= $1` + only + `
+	coalesce(bytes_verified, 0), coalesce(details, ''), coalesce(rto_target_seconds, 0), coalesce(collected, false)
+FROM (` + emptySelect(TableProbes) + ` UNION ALL BY NAME SELECT * FROM ` + src + `) WHERE start_time <= $1` + where + `
 QUALIFY row_number() OVER (PARTITION BY probe, success ORDER BY start_time DESC, run_id DESC) = 1
 ORDER BY probe, start_time`
 	rows, err := d.Query(ctx, q, at.UTC())
@@ -572,7 +585,7 @@ ORDER BY probe, start_time`
 			files, verifed int64
 		)
 		if err := rows.Scan(&p.RunID, &p.Probe, &p.Kind, &p.Env, &p.Dataset, &p.Source, &p.BackupID, &p.Release,
-			&restored, &p.Start, &dur, &p.Success, &p.Error, &tables, &mismatched, &files, &verifed, &p.Details, &rto); err != nil {
+			&restored, &p.Start, &dur, &p.Success, &p.Error, &tables, &mismatched, &files, &verifed, &p.Details, &rto, &p.Collected); err != nil {
 			return nil, fmt.Errorf("read probe runs: %w", err)
 		}
 		if restored.Valid {
@@ -689,6 +702,8 @@ func backupOf(v []driver.Value) (model.Backup, error) {
 	b.SetDetails(model.BackupDetail{
 		FileCount: num(13), Checksum: str(21), Agent: str(22), AgentVersion: str(23),
 		Paths: stringList(v[26]), LSNStart: str(27), LSNStop: str(28), WALStart: str(29), WALStop: str(30),
+		// The column holds whole seconds, as the history writes them.
+		ExpectedInterval: time.Duration(num(31)) * time.Second,
 	})
 	if tags := str(25); tags != "" {
 		if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {

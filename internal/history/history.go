@@ -82,6 +82,11 @@ type Stats struct {
 	Requests int
 	// CostLines are cost lines whose line id the history did not hold.
 	CostLines int
+	// Probes are the restore tests of the catalog (model.Catalog.Probes)
+	// that the probes table did not hold. AppendCatalog leaves it 0: the
+	// caller that appends them with AppendNewProbes (live.State.Record)
+	// counts them here.
+	Probes int
 	// CollectedAt is the collected_at the rows carry (microseconds).
 	CollectedAt time.Time
 }
@@ -279,7 +284,8 @@ func newSourceState() *sourceState {
 // for each backup that was in the last catalog and is not in this one, and
 // a row for each repository whose content changed or that has no row yet
 // on the day it was observed. A catalog identical to the last one appends
-// nothing.
+// nothing. The restore tests a catalog reports are probe runs, which
+// AppendNewProbes writes.
 //
 // Calls for different sources run in parallel; calls for one source are
 // serialised. When writing fails, the state is left as it was, so the next
@@ -597,42 +603,54 @@ func byDay[T any](rows []T, at func(*T) time.Time) [][]T {
 // AppendProbes records probe runs. A run whose id is already in the history
 // is skipped, so recording the same run twice is harmless.
 func (w *Writer) AppendProbes(results ...model.ProbeResult) error {
+	_, err := w.AppendNewProbes(results...)
+	return err
+}
+
+// AppendNewProbes is AppendProbes, and returns the runs it wrote: those
+// whose id the history did not hold, each id once, in the version given
+// first. A source that reports the same restore tests in every collection
+// learns from it which ones are new. On error it returns the runs it
+// wrote before the error (runs are written a day at a time).
+func (w *Writer) AppendNewProbes(results ...model.ProbeResult) ([]model.ProbeResult, error) {
 	if err := w.begin(); err != nil {
-		return fmt.Errorf("append probe results: %w", err)
+		return nil, fmt.Errorf("append probe results: %w", err)
 	}
 	defer w.life.RUnlock()
 	w.probeMu.Lock()
 	defer w.probeMu.Unlock()
 	var rows []ProbeRow
-	batch := map[string]struct{}{}
+	given := map[string]*model.ProbeResult{}
 	for i := range results {
 		p := &results[i]
 		if p.RunID == "" {
-			return fmt.Errorf("append probe result of %s: no run id", p.Probe)
+			return nil, fmt.Errorf("append probe result of %s: no run id", p.Probe)
 		}
 		if p.Start.IsZero() {
-			return fmt.Errorf("append probe run %s: no start time", p.RunID)
+			return nil, fmt.Errorf("append probe run %s: no start time", p.RunID)
 		}
 		if _, ok := w.probeRuns[p.RunID]; ok {
 			continue
 		}
-		if _, ok := batch[p.RunID]; ok {
+		if _, ok := given[p.RunID]; ok {
 			continue
 		}
-		batch[p.RunID] = struct{}{}
 		rows = append(rows, ProbeRowOf(p))
+		given[p.RunID] = p
 	}
+	var written []model.ProbeResult
 	now := micros(w.now())
 	for _, day := range byDay(rows, func(r *ProbeRow) time.Time { return r.StartTime }) {
 		dir := filepath.Join(w.tableDir(TableProbes), partitionOf(day[0].StartTime))
 		if _, err := writeFile(dir, now, day, nil); err != nil {
-			return fmt.Errorf("append probe results: %w", err)
+			return written, fmt.Errorf("append probe results: %w", err)
 		}
 		for i := range day {
 			w.probeRuns[day[i].RunID] = struct{}{}
+			written = append(written, *given[day[i].RunID])
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // The columns the duplicate filter is rebuilt from, in the order the

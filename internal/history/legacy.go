@@ -17,6 +17,15 @@ import (
 // backupRowV1 is BackupRow before delta_bytes, restore_bytes and
 // databases.
 type backupRowV1 struct {
+	backupRowV1Head
+	Removed     bool      `parquet:"removed"`
+	CollectedAt time.Time `parquet:"collected_at,timestamp(microsecond:utc)"`
+	ContentHash int64     `parquet:"content_hash"`
+}
+
+// backupRowV1Head are the columns of the first release before removed,
+// which every later schema kept in this order.
+type backupRowV1Head struct {
 	Source         string    `parquet:"source,dict"`
 	Env            string    `parquet:"env,dict"`
 	Dataset        string    `parquet:"dataset,dict"`
@@ -48,9 +57,6 @@ type backupRowV1 struct {
 	LSNStop        string    `parquet:"lsn_stop,optional"`
 	WALStart       string    `parquet:"wal_start,optional"`
 	WALStop        string    `parquet:"wal_stop,optional"`
-	Removed        bool      `parquet:"removed"`
-	CollectedAt    time.Time `parquet:"collected_at,timestamp(microsecond:utc)"`
-	ContentHash    int64     `parquet:"content_hash"`
 }
 
 func (r *backupRowV1) upgrade() BackupRow {
@@ -90,6 +96,34 @@ func (r *backupRowV1) upgrade() BackupRow {
 		CollectedAt:    r.CollectedAt,
 		ContentHash:    r.ContentHash,
 	}
+}
+
+// backupRowV2 is BackupRow before expected_interval_seconds.
+type backupRowV2 struct {
+	backupRowV1Head
+	DeltaBytes   int64     `parquet:"delta_bytes,optional"`
+	RestoreBytes int64     `parquet:"restore_bytes,optional"`
+	Databases    []string  `parquet:"databases,list"`
+	Removed      bool      `parquet:"removed"`
+	CollectedAt  time.Time `parquet:"collected_at,timestamp(microsecond:utc)"`
+	ContentHash  int64     `parquet:"content_hash"`
+}
+
+func (r *backupRowV2) upgrade() BackupRow {
+	v1 := backupRowV1{backupRowV1Head: r.backupRowV1Head, Removed: r.Removed, CollectedAt: r.CollectedAt, ContentHash: r.ContentHash}
+	row := v1.upgrade()
+	row.DeltaBytes, row.RestoreBytes, row.Databases = r.DeltaBytes, r.RestoreBytes, r.Databases
+	return row
+}
+
+// backupCheckpointRowV2 is BackupCheckpointRow over backupRowV2.
+type backupCheckpointRowV2 struct {
+	backupRowV2
+	CheckpointAt time.Time `parquet:"checkpoint_at,timestamp(microsecond:utc)"`
+}
+
+func (r *backupCheckpointRowV2) upgrade() BackupCheckpointRow {
+	return BackupCheckpointRow{BackupRow: r.backupRowV2.upgrade(), CheckpointAt: r.CheckpointAt}
 }
 
 // backupCheckpointRowV1 is BackupCheckpointRow over backupRowV1.
@@ -136,16 +170,58 @@ func (r *repositoryRowV1) upgrade() RepositoryRow {
 	}
 }
 
+// probeRowV1 is ProbeRow before collected.
+type probeRowV1 struct {
+	RunID              string    `parquet:"run_id"`
+	Probe              string    `parquet:"probe,dict"`
+	Kind               string    `parquet:"kind,dict"`
+	Env                string    `parquet:"env,dict"`
+	Dataset            string    `parquet:"dataset,dict"`
+	Source             string    `parquet:"source,optional,dict"`
+	BackupID           string    `parquet:"backup_id,optional"`
+	Release            string    `parquet:"release,optional"`
+	RestoredPoint      time.Time `parquet:"restored_point,optional,timestamp(microsecond:utc)"`
+	StartTime          time.Time `parquet:"start_time,timestamp(microsecond:utc)"`
+	DurationSeconds    float64   `parquet:"duration_seconds"`
+	Success            bool      `parquet:"success"`
+	Error              string    `parquet:"error,optional"`
+	TablesCompared     int64     `parquet:"tables_compared"`
+	TablesMismatched   []string  `parquet:"tables_mismatched,list"`
+	FilesVerified      int64     `parquet:"files_verified"`
+	BytesVerified      int64     `parquet:"bytes_verified"`
+	Details            string    `parquet:"details,optional"`
+	RTOTargetSeconds   float64   `parquet:"rto_target_seconds,optional"`
+	AchievedRPOSeconds *float64  `parquet:"achieved_rpo_seconds,optional"`
+}
+
+func (r *probeRowV1) upgrade() ProbeRow {
+	return ProbeRow{
+		RunID: r.RunID, Probe: r.Probe, Kind: r.Kind, Env: r.Env, Dataset: r.Dataset, Source: r.Source,
+		BackupID: r.BackupID, Release: r.Release, RestoredPoint: r.RestoredPoint, StartTime: r.StartTime,
+		DurationSeconds: r.DurationSeconds, Success: r.Success, Error: r.Error, TablesCompared: r.TablesCompared,
+		TablesMismatched: r.TablesMismatched, FilesVerified: r.FilesVerified, BytesVerified: r.BytesVerified,
+		Details: r.Details, RTOTargetSeconds: r.RTOTargetSeconds, AchievedRPOSeconds: r.AchievedRPOSeconds,
+	}
+}
+
 // readLegacy reads a file whose schema is an earlier one of T's table into
 // rows of T. It reports false when the schema is none it knows.
 func readLegacy[T any](pf *parquet.File, path string, skip skipGroup, fn func([]T) error) (bool, error) {
 	switch f := any(fn).(type) {
 	case func([]BackupRow) error:
-		return readUpgraded(pf, path, skip, (*backupRowV1).upgrade, f)
+		if ok, err := readUpgraded(pf, path, skip, (*backupRowV1).upgrade, f); ok {
+			return ok, err
+		}
+		return readUpgraded(pf, path, skip, (*backupRowV2).upgrade, f)
 	case func([]BackupCheckpointRow) error:
-		return readUpgraded(pf, path, skip, (*backupCheckpointRowV1).upgrade, f)
+		if ok, err := readUpgraded(pf, path, skip, (*backupCheckpointRowV1).upgrade, f); ok {
+			return ok, err
+		}
+		return readUpgraded(pf, path, skip, (*backupCheckpointRowV2).upgrade, f)
 	case func([]RepositoryRow) error:
 		return readUpgraded(pf, path, skip, (*repositoryRowV1).upgrade, f)
+	case func([]ProbeRow) error:
+		return readUpgraded(pf, path, skip, (*probeRowV1).upgrade, f)
 	}
 	return false, nil
 }

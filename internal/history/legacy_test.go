@@ -174,3 +174,146 @@ func TestDuckDBReadsOldAndNewFilesTogether(t *testing.T) {
 		t.Errorf("DuckDB read\n%q\nwant\n%q", got, want)
 	}
 }
+
+// A probes file written before the collected column reads back with its
+// booleans intact and every run one of a configured probe; its run ids
+// still count as held, and compaction merges it with newer files.
+func TestProbesWrittenWithoutCollectedReadBack(t *testing.T) {
+	root := t.TempDir()
+	ok := probeResult("run-1", "payments-restore", day0().Add(-time.Hour))
+	ok.Success, ok.Error, ok.TablesMismatched = true, "", nil
+	old := downgrade[probeRowV1](t, ProbeRowOf(&ok))
+	dir := filepath.Join(root, TableProbes, partitionPrefix+day0().Format("2006-01-02"))
+	if _, err := writeFile(dir, day0(), []probeRowV1{old}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := openTest(t, root, newClock(day0()), 4)
+	test := probeResult("j-1", "aws-backup:aws/plan/prod/payments", day0().Add(-30*time.Minute))
+	test.Collected, test.Success, test.Error, test.TablesMismatched = true, true, "", nil
+	written, err := w.AppendNewProbes(ok, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 1 || written[0].RunID != "j-1" {
+		t.Errorf("wrote %+v, want only the restore test (run-1 is held by the old file)", written)
+	}
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatalf("read the earlier schema: %v", err)
+	}
+	if got := snap.Probes["payments-restore"]; !got.Success || got.Collected || got.RunID != "run-1" {
+		t.Errorf("old run read back as %+v", got)
+	}
+	if got := snap.ProbeSuccesses["aws-backup:aws/plan/prod/payments"]; !got.Collected || got.RunID != "j-1" {
+		t.Errorf("restore test read back as %+v", got)
+	}
+	if err := w.Compact(); err != nil {
+		t.Fatalf("compact old and new files: %v", err)
+	}
+	rows := readRows[ProbeRow](t, root, TableProbes)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows after compaction, want 2", len(rows))
+	}
+	for _, r := range rows {
+		if r.Collected != (r.RunID == "j-1") || !r.Success {
+			t.Errorf("row after compaction %+v", r)
+		}
+	}
+}
+
+// AppendNewProbes returns each run it wrote once, in the version given
+// first, and nothing for runs the history holds, also after a restart.
+func TestAppendNewProbesReturnsTheRunsItWrote(t *testing.T) {
+	root := t.TempDir()
+	c := newClock(day0())
+	w := openTest(t, root, c, 0)
+	a := probeResult("j-1", "aws-backup:aws/plan/prod/payments", day0().Add(-26*time.Hour))
+	b := probeResult("j-2", "aws-backup:aws/plan/prod/payments", day0().Add(-time.Hour))
+	again := a
+	again.Dataset = "other"
+	written, err := w.AppendNewProbes(a, b, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 2 || written[0].RunID != "j-1" || written[0].Dataset != "payments" || written[1].RunID != "j-2" {
+		t.Errorf("first append wrote %+v", written)
+	}
+	if written, err = w.AppendNewProbes(a, b); err != nil || len(written) != 0 {
+		t.Errorf("second append wrote %+v (%v)", written, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, root, c, 0)
+	if written, err = w.AppendNewProbes(again, b); err != nil || len(written) != 0 {
+		t.Errorf("append after a restart wrote %+v (%v)", written, err)
+	}
+}
+
+// A history written before expected_interval_seconds existed (schema V2,
+// with delta_bytes) reads back with no interval and its booleans intact;
+// a backup that now carries an interval is a new version, one without is
+// not, and a checkpoint of that schema reads back too.
+func TestHistoryWrittenWithoutExpectedIntervalReadsBack(t *testing.T) {
+	root := t.TempDir()
+	old := backup("velero", "hourly", "hourly-1", day0().Add(-2*time.Hour))
+	writeRowsOf(t, root, TableBackups, day0().Add(-time.Hour), []backupRowV2{downgrade[backupRowV2](t, BackupRowOf(&old, day0().Add(-time.Hour)))})
+	c := newClock(day0())
+	w := openTest(t, root, c, 2)
+	snap, err := w.Latest()
+	if err != nil {
+		t.Fatalf("read a history of schema V2: %v", err)
+	}
+	got := snap.Backups["velero"]
+	if len(got) != 1 || !got[0].Encrypted || !got[0].Immutable || got[0].Details().DeltaBytes != old.Details().DeltaBytes || got[0].Details().ExpectedInterval != 0 {
+		t.Fatalf("old backup read back as %+v", got)
+	}
+	if st := mustAppend(t, w, "velero", &model.Catalog{Backups: []model.Backup{old}}); st.Backups != 0 {
+		t.Errorf("the unchanged backup wrote %d rows after the upgrade", st.Backups)
+	}
+	scheduled := old
+	d := scheduled.Details()
+	d.ExpectedInterval = time.Hour
+	scheduled.SetDetails(d)
+	c.Advance(time.Minute)
+	if st := mustAppend(t, w, "velero", &model.Catalog{Backups: []model.Backup{scheduled}}); st.Backups != 1 {
+		t.Errorf("the backup with its schedule's interval wrote %d rows, want 1", st.Backups)
+	}
+	if err := w.Compact(); err != nil {
+		t.Fatalf("compact old and new files: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, root, c, 2)
+	if snap, err = w.Latest(); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Backups["velero"]; len(got) != 1 || got[0].Details().ExpectedInterval != time.Hour || !got[0].Encrypted {
+		t.Errorf("after compaction and a restart: %+v", got)
+	}
+
+	dir := t.TempDir()
+	cp := BackupCheckpointRow{BackupRow: BackupRowOf(&old, day0()), CheckpointAt: day0()}
+	v2 := backupCheckpointRowV2{backupRowV2: downgrade[backupRowV2](t, cp.BackupRow), CheckpointAt: day0()}
+	name, err := writeFile(dir, day0(), []backupCheckpointRowV2{v2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cps []BackupCheckpointRow
+	if err := scanFile(filepath.Join(dir, filepath.Base(name)), nil, func(r *BackupCheckpointRow) error { cps = append(cps, *r); return nil }); err != nil {
+		t.Fatalf("read a checkpoint of schema V2: %v", err)
+	}
+	if len(cps) != 1 || !cps[0].Encrypted || cps[0].DeltaBytes != old.Details().DeltaBytes || !cps[0].CheckpointAt.Equal(day0()) {
+		t.Errorf("checkpoint read back as %+v", cps)
+	}
+}
+
+// writeRowsOf writes rows of an earlier schema into a partition of table.
+func writeRowsOf[T any](t *testing.T, root, table string, at time.Time, rows []T) {
+	t.Helper()
+	dir := filepath.Join(root, table, partitionPrefix+at.Format("2006-01-02"))
+	if _, err := writeFile(dir, at, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -53,6 +53,9 @@ type BackupRow struct {
 	DeltaBytes   int64    `parquet:"delta_bytes,optional"`
 	RestoreBytes int64    `parquet:"restore_bytes,optional"`
 	Databases    []string `parquet:"databases,list"`
+	// ExpectedIntervalSeconds (model.Backup.ExpectedInterval) came later
+	// still, NULL when the source knows no schedule and in earlier files.
+	ExpectedIntervalSeconds int64 `parquet:"expected_interval_seconds,optional"`
 	// Removed marks the row that records the backup leaving its source's
 	// catalog (pruned or expired).
 	Removed bool `parquet:"removed"`
@@ -106,6 +109,8 @@ func BackupRowOf(b *model.Backup, collectedAt time.Time) BackupRow {
 		Databases:      d.Databases,
 		CollectedAt:    micros(collectedAt),
 		ContentHash:    backupHash(b.Source, b),
+		// Whole seconds: schedules fire on whole seconds at the finest.
+		ExpectedIntervalSeconds: int64(d.ExpectedInterval / time.Second),
 	}
 	return r
 }
@@ -162,6 +167,8 @@ func (r *BackupRow) Backup() (model.Backup, error) {
 		DeltaBytes:   r.DeltaBytes,
 		RestoreBytes: r.RestoreBytes,
 		Databases:    databases,
+		// The column holds whole seconds.
+		ExpectedInterval: time.Duration(r.ExpectedIntervalSeconds) * time.Second,
 	})
 	return b, nil
 }
@@ -214,6 +221,11 @@ func backupHash(source string, b *model.Backup) int64 {
 		for _, db := range d.Databases {
 			h.str(db)
 		}
+	}
+	if d.ExpectedInterval != 0 {
+		// A marker keeps this apart from the columns before it.
+		h.str("expected_interval")
+		h.u64(uint64(d.ExpectedInterval / time.Second))
 	}
 	return int64(h.sum())
 }
@@ -390,6 +402,12 @@ type ProbeRow struct {
 	// AchievedRPOSeconds is NULL when the restored point is unknown; a
 	// pointer keeps a measured zero apart from unknown.
 	AchievedRPOSeconds *float64 `parquet:"achieved_rpo_seconds,optional"`
+	// Collected marks a restore test a source reported (an AWS Backup
+	// restore testing plan's job), not a run of a configured probe. It
+	// was added after the first release: files written before have no
+	// such column, and readers take it as NULL, false (DuckDB's
+	// union_by_name, readLegacy here).
+	Collected bool `parquet:"collected,optional"`
 }
 
 // ProbeRowOf maps a probe result to its row.
@@ -414,6 +432,7 @@ func ProbeRowOf(p *model.ProbeResult) ProbeRow {
 		BytesVerified:    p.BytesVerified,
 		Details:          p.Details,
 		RTOTargetSeconds: p.RTOTarget.Seconds(),
+		Collected:        p.Collected,
 	}
 	if !p.RestoredPoint.IsZero() {
 		rpo := p.AchievedRPO().Seconds()
@@ -449,6 +468,7 @@ func (r *ProbeRow) ProbeResult() model.ProbeResult {
 		BytesVerified:    r.BytesVerified,
 		Details:          r.Details,
 		RTOTarget:        seconds(r.RTOTargetSeconds),
+		Collected:        r.Collected,
 	}
 }
 

@@ -10,6 +10,7 @@ package live
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,16 +34,21 @@ type State struct {
 	evWriteMu sync.Mutex
 	evMu      sync.Mutex
 	ev        events
+	// probeMu guards probes, the restore tests sources reported.
+	probeMu sync.Mutex
+	probes  collected
 }
 
 // New returns the live state over a store and an optional history writer.
 func New(store *collectors.Store, hist *history.Writer, now func() time.Time) *State {
-	return &State{Store: store, History: hist, Memory: policy.NewMemory(), Now: now, ev: events{ids: map[string]struct{}{}}}
+	return &State{Store: store, History: hist, Memory: policy.NewMemory(), Now: now, ev: events{ids: map[string]struct{}{}},
+		probes: collected{states: map[string]*policy.ProbeState{}, runs: map[string]struct{}{}}}
 }
 
 // Seed reads the last state back from history: every source's catalog,
 // the memory of earlier collections (failed attempts within cfg's failures
-// window) and the probe results, which it returns for the probe manager.
+// window), the restore tests sources reported, and the results of the
+// probes, which it returns for the probe manager.
 func (s *State) Seed(cfg *config.Config) ([]model.ProbeResult, error) {
 	if s.History == nil {
 		return nil, nil
@@ -74,13 +80,21 @@ func (s *State) Seed(cfg *config.Config) ([]model.ProbeResult, error) {
 	}
 	s.Memory.Seed(series, failed, snap.Backups, snap.WALSince, snap.Repositories)
 	var states []policy.ProbeState
+	var reported []model.ProbeResult
 	for name, r := range snap.Probes {
 		st := policy.ProbeState{Newest: &r}
 		if ok, found := snap.ProbeSuccesses[name]; found {
 			st.NewestSuccess = &ok
 		}
+		if r.Collected {
+			reported = append(reported, policy.Runs([]policy.ProbeState{st})...)
+			continue
+		}
 		states = append(states, st)
 	}
+	s.probeMu.Lock()
+	s.probes.take(reported)
+	s.probeMu.Unlock()
 	return policy.Runs(states), nil
 }
 
@@ -98,6 +112,9 @@ func (s *State) Record(r collectors.Run) (history.Stats, error) {
 		err error
 	)
 	at := s.Now()
+	// The restore tests the catalog reports are taken once each, in the
+	// version the history holds: with a history, those it wrote now.
+	tests := r.Catalog.Probes
 	if s.History != nil {
 		st, err = s.History.AppendCatalog(r.Source, r.Catalog)
 		if err != nil {
@@ -105,13 +122,22 @@ func (s *State) Record(r collectors.Run) (history.Stats, error) {
 		} else {
 			at = st.CollectedAt
 		}
+		var perr error
+		if tests, perr = s.History.AppendNewProbes(tests...); perr != nil && err == nil {
+			err = fmt.Errorf("append restore tests of %s to history: %w", r.Source, perr)
+		}
+		st.Probes = len(tests)
 	}
+	s.probeMu.Lock()
+	s.probes.take(tests)
+	s.probeMu.Unlock()
 	s.Memory.Observe(r.Source, r.Catalog, at)
 	return st, err
 }
 
 // Input is the policy input of the state at at, under cfg, with the given
-// probe states: the catalogs of the configured sources as the store holds
+// probe states (the probe manager's) and the restore tests sources
+// reported: the catalogs of the configured sources as the store holds
 // them (never copied into one slice), what the memory adds and the release
 // events recorded.
 func (s *State) Input(cfg *config.Config, at time.Time, probes []policy.ProbeState) policy.Input {
@@ -132,7 +158,7 @@ func (s *State) Input(cfg *config.Config, at time.Time, probes []policy.ProbeSta
 		Since:        at.UTC().Add(-cfg.Checks.Period.D()),
 		Backups:      policy.Backups(catalogs...),
 		Repositories: repos,
-		Probes:       probes,
+		Probes:       append(slices.Clip(probes), s.CollectedProbes()...),
 		Events:       s.Events(),
 	}
 	s.Memory.Fill(&in, cfg.Checks.Failures.Window.D())

@@ -45,3 +45,29 @@ func TestBackupDetails(t *testing.T) {
 		t.Errorf("printed backup %+v", b)
 	}
 }
+
+// A detail with any one field set is kept: a field isZero forgets would
+// be dropped by SetDetails, and with it what the source reported (the
+// schedule's interval was, when it joined the detail).
+func TestSetDetailsKeepsEveryField(t *testing.T) {
+	typ := reflect.TypeFor[BackupDetail]()
+	for i := range typ.NumField() {
+		var d BackupDetail
+		f := reflect.ValueOf(&d).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int64:
+			f.SetInt(1)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to set it", typ.Field(i).Name, f.Kind())
+		}
+		var b Backup
+		b.SetDetails(d)
+		if b.Detail == nil {
+			t.Errorf("a detail with only %s set was dropped", typ.Field(i).Name)
+		}
+	}
+}

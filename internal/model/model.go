@@ -109,6 +109,14 @@ type BackupDetail struct {
 	// Databases are the databases a backup of a whole database cluster
 	// holds, when the source reports them (pgBackRest database-ref).
 	Databases []string `json:"databases,omitempty"`
+	// ExpectedInterval is how often the backup tool is scheduled to take
+	// backups of this series, as the source reads it from the schedule
+	// that made this backup (a Velero Schedule's longest interval between
+	// two runs); zero when the source knows no schedule. The late check
+	// judges a series by the interval of its newest good backup, unless
+	// the configuration sets one for the source (expected_interval),
+	// which always wins. The history keeps it to the second.
+	ExpectedInterval time.Duration `json:"expected_interval,omitempty"`
 
 	// Checksum is "<algorithm>:<hex digest>", for example "sha256:9f86d0...".
 	Checksum string `json:"checksum,omitempty"`
@@ -164,7 +172,7 @@ func (b *Backup) SetDetails(d BackupDetail) {
 func (d *BackupDetail) isZero() bool {
 	return d.FileCount == 0 && d.DeltaBytes == 0 && d.RestoreBytes == 0 && len(d.Databases) == 0 &&
 		d.Checksum == "" && d.Agent == "" && d.AgentVersion == "" && len(d.Paths) == 0 &&
-		d.LSNStart == "" && d.LSNStop == "" && d.WALStart == "" && d.WALStop == ""
+		d.LSNStart == "" && d.LSNStop == "" && d.WALStart == "" && d.WALStop == "" && d.ExpectedInterval == 0
 }
 
 // Key identifies a backup across collections: a source never reuses an id
@@ -277,6 +285,14 @@ type Catalog struct {
 	// reason); nil for every other source, and for a catalog read back
 	// from history.
 	BillRows *BillRows `json:"bill_rows,omitempty"`
+
+	// Probes are the restore tests the source itself reports (the
+	// restore jobs of AWS Backup restore testing plans), as finished
+	// probe runs with Collected set: they count for the restore-test
+	// checks like the runs of Restorable's own probes. A source reports
+	// each finished test in every collection while its catalog still
+	// lists it; consumers keep each run id once.
+	Probes []ProbeResult `json:"probes,omitempty"`
 }
 
 // SeriesKey names the bounded label set metrics are kept under.
@@ -301,7 +317,8 @@ func ParseTags(tags []string) map[string]string {
 	return m
 }
 
-// ProbeResult is one run of a restore-verification probe.
+// ProbeResult is one run of a restore-verification probe: one of
+// Restorable's own probes, or a restore test a source reports (Collected).
 type ProbeResult struct {
 	RunID   string `json:"run_id"`
 	Probe   string `json:"probe"`
@@ -309,6 +326,12 @@ type ProbeResult struct {
 	Env     string `json:"env"`
 	Dataset string `json:"dataset"`
 	Source  string `json:"source,omitempty"`
+	// Collected is true for a restore test that Source's catalog
+	// reports (an AWS Backup restore testing plan's restore job) rather
+	// than a run of a configured probe. Such a run counts while its source
+	// is configured, as the source's backups do; its Probe name holds a
+	// colon, which configured probe names may not.
+	Collected bool `json:"collected,omitempty"`
 
 	// BackupID and Release name what was restored; RestoredPoint is the
 	// time of the data the restore brought back (the backup's end time, or

@@ -35,6 +35,7 @@ const (
 const (
 	CheckRPO            = "rpo"
 	CheckRPOHistory     = "rpo.history"
+	CheckLate           = "backup.late"
 	CheckFailures       = "failures"
 	CheckLastFailed     = "backup.last_failed"
 	CheckReleases       = "retention.releases"
@@ -67,7 +68,8 @@ type Check struct {
 	Title    string
 	Severity Severity
 	// Params are the configuration keys the check reads; ENV stands for an
-	// environment's name and CLASS for a classification's.
+	// environment's name, CLASS for a classification's, and [] for every
+	// entry of a list.
 	Params   []string
 	Controls []string
 	// History is true for checks that need the history and only the
@@ -92,6 +94,12 @@ func Checks() []Check {
 			Params:   []string{"environments.ENV.rpo", "checks.period"},
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecovery},
 			Help:     "Every interval of the period in which the newest successful backup was older than the RPO, with its length. Intervals that have ended are advice for reviews; one still open is reported by rpo.",
+		},
+		{
+			ID: CheckLate, Title: "Backup later than its schedule", Severity: SeverityWarning,
+			Params:   []string{"sources[].expected_interval", "checks.late.grace"},
+			Controls: []string{ISOBackup, SOCRecovery},
+			Help:     "The newest successful backup of a dataset is older than the interval its backups are expected at, plus the grace: the source's expected_interval, else the interval of the schedule that made that backup (a Velero Schedule). A missed scheduled run shows here while the RPO may still hold. Fix the schedule or the backup job.",
 		},
 		{
 			ID: CheckFailures, Title: "Failed backups within the window", Severity: SeverityWarning,
@@ -166,12 +174,12 @@ func Checks() []Check {
 			ID: CheckRestoreOverdue, Title: "Restore test overdue", Severity: SeverityWarning,
 			Params:   []string{"environments.ENV.restore_test_every"},
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecoveryTest},
-			Help:     "No successful restore probe of a dataset within the environment's interval.",
+			Help:     "No successful restore test of a dataset within the environment's interval: a run of a configured probe, or a restore test a configured source reports (an AWS Backup restore testing plan's job).",
 		},
 		{
 			ID: CheckRestoreFailed, Title: "Latest restore test failed", Severity: SeverityCritical,
 			Controls: []string{ISOBackup, ISOContinuity, SOCRecoveryTest},
-			Help:     "The newest run of a restore probe failed: the backup it restored could not be brought back and verified.",
+			Help:     "The newest run of a restore probe, or of a restore test a source reports, failed: the backup it restored could not be brought back and verified.",
 		},
 		{
 			ID: CheckRTO, Title: "Restore slower than the RTO", Severity: SeverityWarning,

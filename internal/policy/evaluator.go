@@ -245,6 +245,9 @@ func (e *evaluator) addSeries(s *model.Series, members []*model.Backup) {
 
 	env := e.env(s.Key.Env)
 	e.findings = append(e.findings, e.checkRPO(s, env)...)
+	if env != nil {
+		e.findings = append(e.findings, e.checkLate(s)...)
+	}
 	e.findings = append(e.findings, e.checkRetention(s, env, members)...)
 	e.findings = append(e.findings, e.checkProtection(s.Key, env, members)...)
 	e.findings = append(e.findings, e.checkStorage(s.Key, env, members)...)

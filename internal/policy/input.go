@@ -18,8 +18,10 @@ import (
 // metrics, `analyze gate` and `analyze findings` cannot disagree.
 //
 // Only what the configuration names counts: backups, repositories and
-// attempts of sources that are not configured, and runs of probes that
-// are not configured, are ignored, in both producers alike.
+// attempts of sources that are not configured, runs of probes that are
+// not configured, and restore tests that sources report (Collected runs)
+// of sources that are not configured, are ignored, in both producers
+// alike.
 type Input struct {
 	// At is the instant judged; ages are measured from it.
 	At time.Time
@@ -47,7 +49,9 @@ type Input struct {
 	// Nil derives them from the retained backups.
 	Sightings []ReleaseSighting
 	// Probes are, per probe, its newest run and its newest successful run
-	// started at or before At.
+	// started at or before At: those of the configured probes and those
+	// of the restore tests sources report (model.ProbeResult.Collected),
+	// which the checks judge alike.
 	Probes []ProbeState
 	// Locks are the holders of the backup/migration locks the
 	// configuration watches (locks:), as last read; nil when the producer
@@ -159,6 +163,15 @@ type Result struct {
 	Tracks []Track
 }
 
+// probeConfigured reports whether a probe run counts: a run of a
+// configured probe, or a restore test that a configured source reports.
+func (e *evaluator) probeConfigured(r *model.ProbeResult, probes map[string]bool) bool {
+	if r.Collected {
+		return e.configured(r.Source)
+	}
+	return probes[r.Probe]
+}
+
 // Evaluate runs every check that judges the state at in.At and returns the
 // findings, sorted by Sort. Checks that need the history of a period
 // (History in the catalog) are the analyzer's and not run here.
@@ -196,7 +209,7 @@ func Evaluate(cfg *config.Config, in Input) *Result {
 	}
 	for _, p := range in.Probes {
 		for _, r := range []*model.ProbeResult{p.Newest, p.NewestSuccess} {
-			if r != nil && probes[r.Probe] && !r.Start.After(e.at) {
+			if r != nil && e.probeConfigured(r, probes) && !r.Start.After(e.at) {
 				e.probes = append(e.probes, *r)
 			}
 		}

@@ -83,6 +83,17 @@ func prodBackup(id, release string, ago time.Duration) model.Backup {
 	}
 }
 
+// sourceTest is a restore test that source reported (an AWS Backup restore
+// testing plan's job) of prod's orders, started ago before testAt.
+func sourceTest(id, source string, ok bool, ago time.Duration) model.ProbeResult {
+	r := model.ProbeResult{RunID: id, Probe: "aws-backup:" + source + "/weekly/prod/orders", Kind: "aws-backup", Env: "prod", Dataset: "orders",
+		Source: source, Collected: true, Start: testAt().Add(-ago), Duration: 10 * time.Minute, Success: ok}
+	if !ok {
+		r.Error = "validation FAILED"
+	}
+	return r
+}
+
 // healthy is a state in which no check fires: three releases of prod data
 // within every limit, a recent successful restore test, a continuous WAL
 // archive, and staging and dev in order.
@@ -180,6 +191,23 @@ func checkCases() []checkCase {
 				f.Status = model.StatusFailed
 				in.Backups = append(in.Backups, f)
 			}},
+
+		// staging's uploads ended 2h ago, well within its RPO of 24h.
+		{name: "backup.late fires when the newest good backup is older than its schedule's interval and the grace", check: CheckLate,
+			change: func(in *state) {
+				setInterval(backupIdx(in, "s1"), 30*time.Minute)
+				setInterval(backupIdx(in, "s2"), 30*time.Minute)
+			},
+			fire: true, subject: "files/uploads", observed: "newest successful backup s2 ended 2h ago", start: testAt().Add(-30 * time.Minute)},
+		{name: "backup.late stays quiet at exactly the interval and the grace", check: CheckLate,
+			change: func(in *state) { setInterval(backupIdx(in, "s2"), time.Hour) }},
+		{name: "backup.late judges by the newest good backup's interval", check: CheckLate,
+			change: func(in *state) {
+				setInterval(backupIdx(in, "s1"), 30*time.Minute)
+				setInterval(backupIdx(in, "s2"), time.Hour)
+			}},
+		{name: "backup.late stays quiet for series no schedule names", check: CheckLate,
+			change: func(in *state) { backupIdx(in, "s2").End = testAt().Add(-20 * time.Hour) }},
 
 		{name: "failures fire above the tolerated count in the window", check: CheckFailures,
 			change: func(in *state) {
@@ -321,6 +349,47 @@ func checkCases() []checkCase {
 		{name: "restore_test.overdue stays quiet in environments without an interval", check: CheckRestoreOverdue,
 			change: func(in *state) { in.Probes = nil; in.Backups = in.Backups[3:] }},
 
+		// Restore tests a source reports (AWS Backup restore testing
+		// plans) count as the configured probes' runs do, whatever their
+		// name: a success satisfies restore_test_every for its dataset,
+		// a failure does not, and a source that is not configured counts
+		// for nothing.
+		{name: "restore_test.overdue stays quiet after a source's successful restore test", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "db", true, 2*24*time.Hour))
+			}},
+		{name: "restore_test.overdue fires when a source's recent restore test failed", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "db", false, 2*24*time.Hour))
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago (" + rfc3339(testAt().Add(-8*24*time.Hour)) + ", probe orders-restore)"},
+		{name: "restore_test.overdue fires when the source of a restore test is not configured", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes[0].Start = testAt().Add(-8 * 24 * time.Hour)
+				in.Probes = append(in.Probes, sourceTest("j1", "elsewhere", true, 2*24*time.Hour))
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 8d ago"},
+		{name: "restore_test.overdue names a source's restore test as the last success", check: CheckRestoreOverdue,
+			change: func(in *state) {
+				in.Probes = []model.ProbeResult{sourceTest("j1", "db", true, 9*24*time.Hour)}
+			},
+			fire: true, subject: "orders", observed: "last successful restore test 9d ago (" + rfc3339(testAt().Add(-9*24*time.Hour)) + ", probe aws-backup:db/weekly/prod/orders)"},
+		{name: "restore_test.failed fires when a source's newest restore test failed", check: CheckRestoreFailed,
+			change: func(in *state) {
+				in.Probes = append(in.Probes, sourceTest("j1", "db", true, 2*time.Hour), sourceTest("j2", "db", false, time.Hour))
+			},
+			fire: true, subject: "db/orders/aws-backup:db/weekly/prod/orders", observed: "run j2 at " + rfc3339(testAt().Add(-time.Hour)) + " failed: validation FAILED"},
+		{name: "restore_test.failed ignores the failed restore tests of a source not configured", check: CheckRestoreFailed,
+			change: func(in *state) { in.Probes = append(in.Probes, sourceTest("j2", "elsewhere", false, time.Hour)) }},
+		{name: "restore_test.rto judges the restore time of a source's restore test", check: CheckRTO,
+			change: func(in *state) {
+				r := sourceTest("j1", "db", true, time.Hour)
+				r.Duration = 45 * time.Minute
+				in.Probes = append(in.Probes, r)
+			},
+			fire: true, subject: "db/orders/aws-backup:db/weekly/prod/orders", observed: "run j1 took 45m"},
 		{name: "restore_test.failed fires when the newest run failed", check: CheckRestoreFailed,
 			change: func(in *state) {
 				in.Probes = append(in.Probes, model.ProbeResult{RunID: "r2", Probe: "orders-restore", Env: "prod", Dataset: "orders",
@@ -633,4 +702,52 @@ func TestCatalogIsConsistent(t *testing.T) {
 			t.Errorf("check %s lacks a title, help or severity", c.ID)
 		}
 	}
+}
+
+// The configuration's expected_interval wins over the interval a
+// collector read from a schedule, in both directions; checks.late.grace
+// moves the threshold.
+func TestLateIntervalFromTheConfigurationWins(t *testing.T) {
+	in := healthy()
+	setInterval(backupIdx(&in, "s2"), 30*time.Minute) // 2h old: late by the schedule
+	setInterval(backupIdx(&in, "b3"), 24*time.Hour)   // 30m old: not late by the schedule
+	for _, tc := range []struct {
+		name string
+		late []string
+	}{
+		{"schedules only", []string{"files/uploads"}},
+		{"a longer interval for files", nil},
+		{"a shorter interval for db", []string{"db/orders", "files/uploads"}},
+		{"a longer grace", nil},
+	} {
+		text := testConfig
+		switch tc.name {
+		case "a longer interval for files":
+			text = strings.Replace(text, "{name: files, type: manifest, env: staging, manifest: {dir: m}}", "{name: files, type: manifest, env: staging, expected_interval: 3h, manifest: {dir: m}}", 1)
+		case "a shorter interval for db":
+			text = strings.Replace(text, "{name: db, type: manifest, env: prod, classification: pii, manifest: {dir: m}}", "{name: db, type: manifest, env: prod, classification: pii, expected_interval: 10m, manifest: {dir: m}}", 1)
+			text = strings.Replace(text, "checks:\n", "checks:\n  late: {grace: 15m}\n", 1)
+		case "a longer grace":
+			text = strings.Replace(text, "checks:\n", "checks:\n  late: {grace: 2h}\n", 1)
+		}
+		cfg, err := config.Parse("policy_test.yml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var late []string
+		for _, f := range find(evaluate(cfg, in), CheckLate) {
+			late = append(late, f.Subject.String())
+		}
+		slices.Sort(late)
+		if !slices.Equal(late, tc.late) {
+			t.Errorf("%s: late %v, want %v", tc.name, late, tc.late)
+		}
+	}
+}
+
+// setInterval sets the interval the backup's schedule expects.
+func setInterval(b *model.Backup, every time.Duration) {
+	d := b.Details()
+	d.ExpectedInterval = every
+	b.SetDetails(d)
 }

@@ -104,6 +104,11 @@ func (p *pair) both(at time.Time) *policy.Result {
 	if ef, af := facts(exp.Findings), facts(ana.Findings); !slices.Equal(ef, af) {
 		p.t.Fatalf("exporter and analyzer disagree at %s\nexporter only: %v\nanalyzer only: %v", at, minus(ef, af), minus(af, ef))
 	}
+	// The cases also name the same observation: the evidence each side
+	// found, not only the same verdict.
+	if eo, ao := observed(exp.Findings), observed(ana.Findings); !slices.Equal(eo, ao) {
+		p.t.Fatalf("exporter and analyzer observe differently at %s\nexporter: %q\nanalyzer: %q", at, eo, ao)
+	}
 	for _, env := range p.cfg.EnvNames() {
 		ea, _ := policy.Gate(p.cfg, exp, policy.GateRequest{Env: env})
 		aa, _ := policy.Gate(p.cfg, ana, policy.GateRequest{Env: env})
@@ -112,6 +117,20 @@ func (p *pair) both(at time.Time) *policy.Result {
 		}
 	}
 	return exp
+}
+
+// observed lists the findings the analyzer evaluates too with what they
+// observed, sorted.
+func observed(fs []policy.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if c, ok := policy.Lookup(f.Check); ok && c.History {
+			continue
+		}
+		out = append(out, f.Check+" "+f.Env+" "+f.Subject.String()+": "+f.Observed)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (p *pair) gate(res *policy.Result, env string) policy.GateAnswer {
