@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 // benchCURLines is the size of the billing benchmark: 10 million CUR
@@ -55,15 +57,7 @@ func benchBills(b *testing.B, lines int) []string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	f, err := os.Open("../../internal/billing/testdata/aws-cur-legacy-sample.csv")
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	_ = f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	rows := testutil.ReadCSV(b, "../../internal/billing/testdata/aws-cur-legacy-sample.csv")
 	header, sample := rows[0], rows[1:]
 	col := func(name string) int {
 		for i, h := range header {

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"encoding/csv"
 	"math"
 	"os"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 const (
@@ -37,15 +37,7 @@ func readSample(t *testing.T, path string, opts Options) *Bill {
 // key equals value, reading the file with encoding/csv alone.
 func sumColumn(t *testing.T, path, key, value, col string) (float64, int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testutil.ReadCSV(t, path)
 	ki, ci := -1, -1
 	for i, h := range rows[0] {
 		switch h {

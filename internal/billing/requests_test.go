@@ -1,15 +1,14 @@
 package billing
 
 import (
-	"encoding/csv"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 // Only lines of category requests whose unit counts requests count, each
@@ -122,15 +121,7 @@ func TestSampleRequestCounts(t *testing.T) {
 		{curSample, "lineItem/ProductCode", "lineItem/UsageType", "pricing/unit", "lineItem/UsageAmount", "lineItem/UnblendedCost", "AmazonS3"},
 		{focusSample, "ServiceName", "ChargeDescription", "ConsumedUnit", "ConsumedQuantity", "BilledCost", "Amazon Simple Storage Service"},
 	} {
-		f, err := os.Open(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(f).ReadAll()
-		_ = f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := testutil.ReadCSV(t, tc.file)
 		col := map[string]int{}
 		for i, h := range rows[0] {
 			col[h] = i

@@ -23,6 +23,7 @@ import (
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 const (
@@ -278,15 +279,7 @@ func TestImportedTotalsMatchTheFiles(t *testing.T) {
 		{focusSample, "ServiceName", "Amazon Simple Storage Service", "BilledCost", "Amazon Simple Storage Service"},
 		{curSample, "lineItem/ProductCode", "AmazonS3", "lineItem/UnblendedCost", "AmazonS3"},
 	} {
-		f, err := os.Open(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(f).ReadAll()
-		_ = f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := testutil.ReadCSV(t, tc.file)
 		ki, ci := -1, -1
 		for i, h := range rows[0] {
 			if h == tc.key {
@@ -456,15 +449,7 @@ func TestImportDropsRepeatedLines(t *testing.T) {
 // crlf: a month's bill of the same account in another file.
 func writeCURCopy(t *testing.T, path, suffix string, crlf bool) {
 	t.Helper()
-	f, err := os.Open(curSample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	_ = f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testutil.ReadCSV(t, curSample)
 	id := slices.Index(rows[0], "identity/LineItemId")
 	for _, r := range rows[1:] {
 		r[id] += suffix

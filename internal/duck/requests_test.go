@@ -3,7 +3,6 @@ package duck
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,6 +17,7 @@ import (
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/model"
+	"github.com/restorable/restorable/internal/testutil"
 )
 
 // The request counts the exporter writes read back as the request_counts
@@ -282,15 +282,7 @@ func TestBillRequestCountsAgree(t *testing.T) {
 			}
 			sameRequests(t, "imported history", billRequestRows(t, imported), exporter)
 
-			f, err := os.Open(tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows, err := csv.NewReader(f).ReadAll()
-			_ = f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows := testutil.ReadCSV(t, tc.file)
 			col := map[string]int{}
 			for i, h := range rows[0] {
 				col[h] = i

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"encoding/csv"
 	"net"
 	"os"
 	"os/exec"
@@ -56,4 +57,20 @@ func TCPReachable(addr string) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// ReadCSV returns every record of a CSV file, the header first, read with
+// encoding/csv: a reading of the file independent of the code under test.
+func ReadCSV(t testing.TB, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return rows
 }
