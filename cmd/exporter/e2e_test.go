@@ -216,6 +216,15 @@ func TestGoldenMetrics(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	e.postGitHubDeployment()
+	// The deployment reaches the history at once (the journal's commit
+	// wakes the flusher): wait for it too, or the scrape races the flush.
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.get("/metrics"), `restorable_history_rows_written_total{table="events"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deployment event did not reach the history within 10s; logs:\n%s", e.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	raw := e.get("/metrics")
 	got := normalize(raw)
 	golden := "testdata/e2e-output.txt"
