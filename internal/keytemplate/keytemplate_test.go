@@ -2,6 +2,7 @@ package keytemplate
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,51 @@ func TestLevelsAndPrefix(t *testing.T) {
 	}
 	if p, _ := Parse("{env}/x"); p.Prefix() != "" {
 		t.Errorf("prefix %q, want empty", p.Prefix())
+	}
+}
+
+// parseTimeTryingAll is ParseTime without mayParse: every layout tried.
+func parseTimeTryingAll(v string) (time.Time, bool) {
+	if len(v) == 10 && isDigits(v) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC(), true
+		}
+	}
+	for _, layout := range TimeFormats {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Skipping layouts by shape changes no answer: every value, including
+// one-digit hours, fractions, offsets and near misses, reads as it did
+// with every layout tried.
+func TestParseTimeSkipsOnlyImpossibleLayouts(t *testing.T) {
+	at := time.Date(2024, 5, 1, 13, 4, 5, 123456789, time.FixedZone("", 2*3600))
+	var values []string
+	for _, layout := range TimeFormats {
+		values = append(values, at.Format(layout), time.Date(2024, 5, 1, 3, 4, 5, 0, time.UTC).Format(layout))
+	}
+	values = append(values, "2024-05-01T3-04-05Z", "2024-05-01T3:04:05", "2024-05-01 3:04:05", "20240501T30405Z",
+		"2024-05-01T13:04:05Z", "2024-05-01T13:04:05.5+02:00", "2024-05-01t13:04:05z", "1714568645", "2024-13-01",
+		"20240501T130405", "2024-05-01T13-04", "x", "", "2024-05-01T13:04", "20240501-13040", "2024-05-01T13-04-05.5Z",
+		"2024-05-01T13-04-05,25Z", "20240501T130405.123Z", "20240501T30405.1", "2024-05-01 13:04:05.999", "20240501130405.5", "2024-05-01.5")
+	for _, v := range values {
+		got, err := ParseTime(v)
+		want, ok := parseTimeTryingAll(v)
+		if (err == nil) != ok || !got.Equal(want) {
+			t.Errorf("%q: ParseTime %v, %v; every layout tried: %v, %v", v, got, err, want, ok)
+		}
+	}
+}
+
+func BenchmarkParseTime(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := ParseTime("20240501T130405Z"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
