@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unique"
@@ -467,8 +468,13 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 	for k, i := range ch.changed {
 		b := &backups[i]
 		st.sums.add(b.Env, b.Dataset, b.Release, string(b.Status), micros(b.Start), micros(b.End), now, false)
-		st.backups[backupKey(b.Dataset, b.ID)] = &backupState{
-			id:          b.ID,
+		// The state outlives the catalog, so it keeps copies: a catalog's
+		// strings may be parts of a larger buffer (the s3 collector's
+		// locations), which one kept id would keep whole for as long as
+		// the backup lives (TestStateKeepsNoPartOfTheCatalog).
+		id := strings.Clone(b.ID)
+		st.backups[backupKey(intern(b.Dataset), id)] = &backupState{
+			id:          id,
 			hash:        ch.hashes[k],
 			collectedAt: now,
 			env:         intern(b.Env),
