@@ -126,8 +126,12 @@ func (s *Scheduler) Stop() {
 	if s.cancel == nil {
 		return
 	}
-	<-s.cron.Stop().Done()
+	// No turn starts after cron.Stop; the running ones are cancelled
+	// before they are waited for, or a long collection would hold the
+	// exporter's shutdown until it finished on its own.
+	running := s.cron.Stop()
 	s.cancel()
+	<-running.Done()
 	s.wg.Wait()
 }
 

@@ -290,3 +290,45 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Stop cancels a scheduled collection that is running and waits for it
+// to return, rather than waiting for it to finish on its own: a SIGTERM
+// during a long listing stopped the exporter only once the listing (and
+// its timeout, an hour here) was over.
+func TestStopCancelsScheduledCollections(t *testing.T) {
+	cfg, err := config.Parse("test.yml", []byte("environments:\n  prod: {rpo: 1h}\ncollection: {jitter: 1ms}\nsources:\n"+
+		"  - {name: slow, type: manifest, env: prod, interval: 1s, timeout: 1h, manifest: {dir: x}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	started := make(chan struct{})
+	cs := map[string]Collector{"slow": fakeCollector(func(ctx context.Context) (*model.Catalog, error) {
+		if calls.Add(1) == 1 {
+			return okCatalog("b1"), nil
+		}
+		close(started) // the scheduled turn, not the one at start
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})}
+	s, err := NewScheduler(cfg, cs, SchedulerOptions{Logger: slog.New(slog.DiscardHandler), Now: time.Now, OnRun: func(Run) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the scheduled collection did not start")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		s.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop waited for the running collection instead of cancelling it")
+	}
+}
