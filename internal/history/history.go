@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -151,22 +152,43 @@ type sourceState struct {
 }
 
 // backupState is the last version of a backup: its content hash, and the
-// identity columns that a removal row repeats.
+// identity columns that a removal row repeats (its id is the state's key).
+// The writer holds one for every backup its sources list, a million for a
+// large bucket, so it is kept small: times as microseconds, the few
+// distinct values of the other columns as interned handles (96 bytes
+// where it was 192; TestBackupStateSize).
 type backupState struct {
-	id          string
-	hash        int64
-	collectedAt time.Time
-	env         string
-	dataset     string
-	typ         string
-	status      string
-	release     string
-	start, end  time.Time
+	hash                    int64
+	collectedAt, start, end stamp
+	env, dataset, typ       unique.Handle[string]
+	status, release         unique.Handle[string]
 	// removed is only set while the state is rebuilt from the files.
 	removed bool
 	// gen is the AppendCatalog call that last saw the backup in its catalog.
 	gen uint64
 }
+
+// stamp is a time of the tables (micros) in microseconds since 1970;
+// noStamp is the zero time.
+type stamp int64
+
+const noStamp stamp = math.MinInt64
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return noStamp
+	}
+	return stamp(micros(t).UnixMicro())
+}
+
+func (s stamp) time() time.Time {
+	if s == noStamp {
+		return time.Time{}
+	}
+	return time.UnixMicro(int64(s)).UTC()
+}
+
+func handle(s string) unique.Handle[string] { return unique.Make(s) }
 
 type repoState struct {
 	hash       int64
@@ -442,7 +464,7 @@ func (st *sourceState) writeBackups(pw *parquet.GenericWriter[BackupRow], source
 		}
 	}
 	for _, k := range ch.removed {
-		batch = append(batch, st.backups[k].removalRow(source, now))
+		batch = append(batch, st.backups[k].removalRow(k, source, now))
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
 				return err
@@ -472,24 +494,22 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 		// strings may be parts of a larger buffer (the s3 collector's
 		// locations), which one kept id would keep whole for as long as
 		// the backup lives (TestStateKeepsNoPartOfTheCatalog).
-		id := strings.Clone(b.ID)
-		st.backups[backupKey(intern(b.Dataset), id)] = &backupState{
-			id:          id,
+		st.backups[backupKey(intern(b.Dataset), strings.Clone(b.ID))] = &backupState{
 			hash:        ch.hashes[k],
-			collectedAt: now,
-			env:         intern(b.Env),
-			dataset:     intern(b.Dataset),
-			typ:         intern(string(b.Type)),
-			status:      intern(string(b.Status)),
-			release:     intern(b.Release),
-			start:       micros(b.Start),
-			end:         micros(b.End),
+			collectedAt: stampOf(now),
+			env:         handle(b.Env),
+			dataset:     handle(b.Dataset),
+			typ:         handle(string(b.Type)),
+			status:      handle(string(b.Status)),
+			release:     handle(b.Release),
+			start:       stampOf(b.Start),
+			end:         stampOf(b.End),
 			gen:         ch.gen,
 		}
 	}
 	for _, id := range ch.removed {
 		s := st.backups[id]
-		st.sums.add(s.env, s.dataset, s.release, s.status, s.start, s.end, now, true)
+		st.sums.add(s.env.Value(), s.dataset.Value(), s.release.Value(), s.status.Value(), s.start.time(), s.end.time(), now, true)
 		delete(st.backups, id)
 	}
 }
@@ -520,7 +540,7 @@ func (st *sourceState) retained(source string, backups []model.Backup) rowSource
 	return rowSource{n: len(idx), row: func(k int) BackupRow {
 		b := &backups[idx[k]]
 		s := st.backups[backupKey(b.Dataset, b.ID)]
-		row := BackupRowOf(b, s.collectedAt)
+		row := BackupRowOf(b, s.collectedAt.time())
 		row.Source, row.ContentHash = source, s.hash
 		return row
 	}}
@@ -532,17 +552,17 @@ func intern(s string) string { return unique.Make(s).Value() }
 
 // removalRow is the row that records the backup leaving its catalog. It
 // repeats the identity of the last version; the other columns are empty.
-func (s *backupState) removalRow(source string, at time.Time) BackupRow {
+func (s *backupState) removalRow(k backupID, source string, at time.Time) BackupRow {
 	identity := model.Backup{
 		Source:  source,
-		Env:     s.env,
-		Dataset: s.dataset,
-		ID:      s.id,
-		Type:    model.BackupType(s.typ),
-		Release: s.release,
-		Start:   s.start,
-		End:     s.end,
-		Status:  model.Status(s.status),
+		Env:     s.env.Value(),
+		Dataset: s.dataset.Value(),
+		ID:      k.id,
+		Type:    model.BackupType(s.typ.Value()),
+		Release: s.release.Value(),
+		Start:   s.start.time(),
+		End:     s.end.time(),
+		Status:  model.Status(s.status.Value()),
 	}
 	r := BackupRowOf(&identity, at)
 	r.Removed = true
@@ -764,21 +784,20 @@ func (w *Writer) rebuildRow(v []parquet.Value, sum bool) {
 		st.sums.add(valueString(v[bkEnv]), valueString(v[bkDataset]), valueString(v[bkRelease]), valueString(v[bkStatus]),
 			valueMicros(v[bkStart]), valueMicros(v[bkEnd]), collected, v[bkRemoved].Boolean())
 	}
-	k := backupKey(valueString(v[bkDataset]), id)
-	if prev, ok := st.backups[k]; ok && prev.collectedAt.After(collected) {
+	k := backupKey(intern(valueString(v[bkDataset])), id)
+	if prev, ok := st.backups[k]; ok && prev.collectedAt.time().After(collected) {
 		return
 	}
 	st.backups[k] = &backupState{
-		id:          id,
 		hash:        v[bkHash].Int64(),
-		collectedAt: collected,
-		env:         intern(valueString(v[bkEnv])),
-		dataset:     intern(valueString(v[bkDataset])),
-		typ:         intern(valueString(v[bkType])),
-		status:      intern(valueString(v[bkStatus])),
-		release:     intern(valueString(v[bkRelease])),
-		start:       valueMicros(v[bkStart]),
-		end:         valueMicros(v[bkEnd]),
+		collectedAt: stampOf(collected),
+		env:         handle(valueString(v[bkEnv])),
+		dataset:     handle(valueString(v[bkDataset])),
+		typ:         handle(valueString(v[bkType])),
+		status:      handle(valueString(v[bkStatus])),
+		release:     handle(valueString(v[bkRelease])),
+		start:       stampOf(valueMicros(v[bkStart])),
+		end:         stampOf(valueMicros(v[bkEnd])),
 		removed:     v[bkRemoved].Boolean(),
 	}
 }

@@ -49,10 +49,29 @@ func TestStateKeepsNoPartOfTheCatalog(t *testing.T) {
 		t.Fatalf("%d backups in the state, want %d", len(st.backups), len(backups))
 	}
 	for k, s := range st.backups {
-		for _, kept := range []string{k.id, k.dataset, s.id, s.env, s.dataset, s.release, s.typ, s.status} {
+		for _, kept := range []string{k.id, k.dataset, s.env.Value(), s.dataset.Value(), s.release.Value(), s.typ.Value(), s.status.Value()} {
 			if within(kept, buf) {
-				t.Fatalf("the state of %s keeps %q, a part of the catalog's buffer", s.id, kept)
+				t.Fatalf("the state of %s keeps %q, a part of the catalog's buffer", k.id, kept)
 			}
+		}
+	}
+}
+
+// The writer holds a state for every backup its sources list: at a
+// million backups each byte of it is a megabyte.
+func TestBackupStateSize(t *testing.T) {
+	if got := unsafe.Sizeof(backupState{}); got > 96 {
+		t.Errorf("backupState is %d bytes, more than the 96 documented (docs/collectors.md, s3, Measured)", got)
+	}
+}
+
+// A state's times read back as they were written, the zero time and times
+// before 1970 included.
+func TestStampRoundTrip(t *testing.T) {
+	for _, at := range []time.Time{{}, time.Unix(0, 0), time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(2026, 12, 2, 3, 4, 5, 678901000, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		if got := stampOf(at).time(); !got.Equal(micros(at)) || got.IsZero() != at.IsZero() {
+			t.Errorf("%v read back as %v", at, got)
 		}
 	}
 }
