@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,7 +53,9 @@ type app struct {
 	// events is the release-events ingest; nil without an events section.
 	events *appEvents
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// closed is set by Close: no scheduler or probe manager starts after.
+	closed bool
 	cfg    *config.Config
 	sched  *collectors.Scheduler
 	probes *probe.Manager
@@ -134,6 +137,9 @@ func (a *app) compactEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
+// errShuttingDown refuses a reload that comes while the exporter stops.
+var errShuttingDown = errors.New("the exporter is shutting down")
+
 // apply builds collectors and a scheduler for cfg and replaces the running
 // ones; on error nothing changes.
 func (a *app) apply(cfg *config.Config) error {
@@ -159,6 +165,10 @@ func (a *app) apply(cfg *config.Config) error {
 	// released: stopping waits for running work, and a scrape or a gate
 	// answer must never wait for that.
 	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return errShuttingDown
+	}
 	oldSched, oldProbes := a.sched, a.probes
 	a.mu.Unlock()
 	if oldSched != nil {
@@ -181,6 +191,11 @@ func (a *app) apply(cfg *config.Config) error {
 		lctx, stopLocks = context.WithCancel(a.ctx)
 	}
 	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		stopLocks()
+		return errShuttingDown
+	}
 	a.cfg = cfg
 	a.store.Configure(cfg)
 	a.metrics.SetConfig(cfg)
@@ -329,17 +344,23 @@ var _ server.ProbeAPI = (*app)(nil)
 
 // Close stops collections and flushes history.
 func (a *app) Close() {
+	// Stopping waits for the running collections, and each reports its
+	// run through onRun, which takes a.mu: the lock is released before
+	// (TestCloseDuringACollection), as apply does, and closed keeps a
+	// reload from starting new ones meanwhile.
 	a.mu.Lock()
-	if a.sched != nil {
-		a.sched.Stop()
-	}
-	if a.probes != nil {
-		a.probes.Stop()
-	}
-	if a.stopLocks != nil {
-		a.stopLocks()
-	}
+	a.closed = true
+	sched, probes, stopLocks := a.sched, a.probes, a.stopLocks
 	a.mu.Unlock()
+	if sched != nil {
+		sched.Stop()
+	}
+	if probes != nil {
+		probes.Stop()
+	}
+	if stopLocks != nil {
+		stopLocks()
+	}
 	a.closeEvents()
 	// The journal is closed: no event arrives any more; what the history
 	// lacks is written now (and would be replayed at the next start).

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Close stops a collection that is running and returns: the collection,
+// cancelled, reports its run, and recording a run takes the lock Close
+// held while it waited for the collection (an exporter given SIGTERM
+// during a collection never exited).
+func TestCloseDuringACollection(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	tool := filepath.Join(dir, "pgbackrest")
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\ntouch "+started+"\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "restorable.yml")
+	if err := os.WriteFile(cfg, []byte(`environments: {prod: {rpo: 1h}}
+sources:
+  - {name: slow-db, type: pgbackrest, env: prod, interval: 1h, timeout: 10m, pgbackrest: {binary: `+tool+`}}
+history: {root: `+filepath.Join(dir, "history")+`}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, appOptions{ConfigFile: cfg, Logger: slog.New(slog.DiscardHandler), Now: time.Now, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			a.Close()
+			t.Fatal("the collection did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		a.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return while a collection was running")
+	}
+}
