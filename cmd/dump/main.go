@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,13 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func (o *options) dsn() (string, error) {
-	switch {
-	case o.dsnEnv != "" && o.dsnFile != "":
-		return "", errors.New("give --dsn-env or --dsn-file, not both")
-	case o.dsnEnv == "" && o.dsnFile == "":
-		return "", errors.New("give the source's connection string with --dsn-env or --dsn-file")
-	}
-	return secret.Read(o.dsnFile, o.dsnEnv)
+	return secret.FromFlags(o.dsnFile, o.dsnEnv, "the source's connection string")
 }
 
 func dump(ctx context.Context, o *options, stdout io.Writer) error {

@@ -63,13 +63,7 @@ func (o *lockOptions) register(app *kingpin.Application) {
 }
 
 func (o *lockOptions) dsn() (string, error) {
-	switch {
-	case o.dsnEnv != "" && o.dsnFile != "":
-		return "", errors.New("give --dsn-env or --dsn-file, not both")
-	case o.dsnEnv == "" && o.dsnFile == "":
-		return "", errors.New("give the coordination database's connection string with --dsn-env or --dsn-file")
-	}
-	return secret.Read(o.dsnFile, o.dsnEnv)
+	return secret.FromFlags(o.dsnFile, o.dsnEnv, "the coordination database's connection string")
 }
 
 func fprintf(w io.Writer, format string, args ...any) {

@@ -33,3 +33,15 @@ func Read(file, env string) (string, error) {
 	}
 	return v, nil
 }
+
+// FromFlags reads a secret given on a command line as --dsn-file or
+// --dsn-env: exactly one of them, else an error naming what was wanted.
+func FromFlags(file, env, what string) (string, error) {
+	switch {
+	case env != "" && file != "":
+		return "", errors.New("give --dsn-env or --dsn-file, not both")
+	case env == "" && file == "":
+		return "", fmt.Errorf("give %s with --dsn-env or --dsn-file", what)
+	}
+	return Read(file, env)
+}

@@ -36,3 +36,18 @@ func TestRead(t *testing.T) {
 		}
 	}
 }
+
+// Exactly one of the two flags: both or neither is refused, naming what
+// was wanted.
+func TestFromFlags(t *testing.T) {
+	t.Setenv("RESTORABLE_TEST_DSN", "postgres://db/z")
+	if v, err := FromFlags("", "RESTORABLE_TEST_DSN", "the DSN"); err != nil || v != "postgres://db/z" {
+		t.Fatalf("env: %q, %v", v, err)
+	}
+	if _, err := FromFlags("f", "RESTORABLE_TEST_DSN", "the DSN"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("both: %v", err)
+	}
+	if _, err := FromFlags("", "", "the DSN"); err == nil || !strings.Contains(err.Error(), "give the DSN with") {
+		t.Errorf("neither: %v", err)
+	}
+}
