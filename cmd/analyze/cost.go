@@ -392,14 +392,16 @@ func queryRequests(ctx context.Context, db *duck.DB, cond string, args []any) ([
 
 func sqlString(s string) string { return billing.SQLString(s) }
 
-// money writes an amount with its currency's two decimals, or more for
-// the fractions of a cent bills are full of.
+// money writes an amount with its currency's two decimals, or, for the
+// fractions of a cent bills are full of, as many as three significant
+// digits need, in plain decimals (0.0000648, never 6.48e-05).
 func money(v float64) string {
 	switch a := math.Abs(v); {
 	case a == 0:
 		return "0.00"
 	case a < 0.01:
-		return strconv.FormatFloat(v, 'g', 3, 64)
+		s := strconv.FormatFloat(v, 'f', 2-int(math.Floor(math.Log10(a))), 64)
+		return strings.TrimRight(s, "0")
 	}
 	return formatMoney(v)
 }

@@ -323,3 +323,14 @@ func TestCostTablesFit80(t *testing.T) {
 		}
 	}
 }
+
+// Amounts below a cent keep three significant digits in plain decimals:
+// a reader of the table never meets an exponent.
+func TestMoneyHasNoExponent(t *testing.T) {
+	for v, want := range map[float64]string{0: "0.00", 6.48e-05: "0.0000648", 4e-07: "0.0000004", 0.00019: "0.00019",
+		0.009999: "0.01", -3.2e-06: "-0.0000032", 12.5: "12.50"} {
+		if got := money(v); got != want {
+			t.Errorf("money(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
