@@ -75,6 +75,32 @@ type inventoryRow struct {
 	isLatest, isDeleteMarker                                                 string
 }
 
+// set sets the field a report column names (a CSV fileSchema name in
+// lower case, or a Parquet column through parquetNames); other columns
+// are not read.
+func (r *inventoryRow) set(name, v string) {
+	switch name {
+	case "key":
+		r.key = v
+	case "size":
+		r.size = v
+	case "lastmodifieddate":
+		r.lastModified = v
+	case "storageclass":
+		r.storageClass = v
+	case "encryptionstatus":
+		r.encryption = v
+	case "objectlockmode":
+		r.lockMode = v
+	case "objectlockretainuntildate":
+		r.retainUntil = v
+	case "islatest":
+		r.isLatest = v
+	case "isdeletemarker":
+		r.isDeleteMarker = v
+	}
+}
+
 // toObject turns a row into an object; ok is false for rows that are not
 // the current version of an object (older versions, delete markers).
 func (r *inventoryRow) toObject() (object, bool, error) {
@@ -128,15 +154,17 @@ func readCSV(r io.Reader, schema string, fn func(object) error) error {
 	if !ok {
 		return errors.New("fileSchema has no Key column")
 	}
+	type field struct {
+		name string
+		at   int
+	}
+	fields := make([]field, 0, len(cols))
+	for name, at := range cols {
+		fields = append(fields, field{name, at})
+	}
 	cr := csv.NewReader(zr)
 	cr.FieldsPerRecord = len(cols)
 	cr.ReuseRecord = true
-	get := func(rec []string, name string) string {
-		if i, ok := cols[name]; ok {
-			return rec[i]
-		}
-		return ""
-	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -145,15 +173,12 @@ func readCSV(r io.Reader, schema string, fn func(object) error) error {
 		if err != nil {
 			return fmt.Errorf("read CSV: %w", err)
 		}
-		key, err := url.QueryUnescape(rec[keyAt])
-		if err != nil {
-			return fmt.Errorf("key %q is not URL-encoded as S3 Inventory writes keys: %w", rec[keyAt], err)
+		var row inventoryRow
+		for _, c := range fields {
+			row.set(c.name, rec[c.at])
 		}
-		row := inventoryRow{
-			key: key, size: get(rec, "size"), lastModified: get(rec, "lastmodifieddate"),
-			storageClass: get(rec, "storageclass"), encryption: get(rec, "encryptionstatus"),
-			lockMode: get(rec, "objectlockmode"), retainUntil: get(rec, "objectlockretainuntildate"),
-			isLatest: get(rec, "islatest"), isDeleteMarker: get(rec, "isdeletemarker"),
+		if row.key, err = url.QueryUnescape(rec[keyAt]); err != nil {
+			return fmt.Errorf("key %q is not URL-encoded as S3 Inventory writes keys: %w", rec[keyAt], err)
 		}
 		o, ok, err := row.toObject()
 		if err != nil {
@@ -210,27 +235,7 @@ func readParquet(r io.ReaderAt, size int64, fn func(object) error) error {
 					if !ok || v.IsNull() {
 						continue
 					}
-					s := parquetString(v)
-					switch name {
-					case "key":
-						ir.key = s
-					case "size":
-						ir.size = s
-					case "lastmodifieddate":
-						ir.lastModified = s
-					case "storageclass":
-						ir.storageClass = s
-					case "encryptionstatus":
-						ir.encryption = s
-					case "objectlockmode":
-						ir.lockMode = s
-					case "objectlockretainuntildate":
-						ir.retainUntil = s
-					case "islatest":
-						ir.isLatest = s
-					case "isdeletemarker":
-						ir.isDeleteMarker = s
-					}
+					ir.set(name, parquetString(v))
 				}
 				o, ok, cerr := ir.toObject()
 				if cerr != nil {
