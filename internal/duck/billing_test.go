@@ -508,3 +508,41 @@ func TestImportGroupsFilesByColumns(t *testing.T) {
 		t.Errorf("second group %s %v", ims[1].Format, ims[1].Files)
 	}
 }
+
+// firstLine reads the header of a plain or gzipped bill and says when it
+// cannot tell (another compression, a first line beyond maxHeader), so
+// that DuckDB describes that file itself.
+func TestFirstLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var gz strings.Builder
+	z := gzip.NewWriter(&gz)
+	if _, err := z.Write([]byte("a,b\r\n1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path  string
+		line  string
+		known bool
+	}{
+		{write("plain.csv", []byte("a,b\n1,2\n")), "a,b\n", true},
+		{write("bill.csv.gz", []byte(gz.String())), "a,b\r\n", true},
+		{write("bill.csv.zst", []byte("not read")), "", false},
+		{write("long.csv", []byte(strings.Repeat("x", maxHeader+1)+"\n")), "", false},
+		{write("oneline.csv", []byte("a,b")), "", false},
+	} {
+		line, known, err := firstLine(tc.path)
+		if err != nil || line != tc.line || known != tc.known {
+			t.Errorf("%s: %q %v %v, want %q %v", filepath.Base(tc.path), line, known, err, tc.line, tc.known)
+		}
+	}
+}
