@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,8 +170,11 @@ func BenchmarkImportBillingCUR10M(b *testing.B) {
 		if err != nil {
 			b.Fatalf("analyze import billing: %v\n%.2000s", err, out)
 		}
-		if !strings.Contains(string(out), `"written"`) {
-			b.Fatalf("unexpected output %.2000s", out)
+		var res struct {
+			Imports []struct{ Written int } `json:"imports"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil || len(res.Imports) != 1 || res.Imports[0].Written == 0 {
+			b.Fatalf("unexpected output (%v) %.2000s", err, out)
 		}
 		return took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
 	}
@@ -226,6 +231,7 @@ func BenchmarkImportBillingCUR10M(b *testing.B) {
 		conv += convert()
 	}
 	b.StopTimer()
+	verifyBenchImport(b, root, quoted)
 	imp, scan, conv = imp/time.Duration(b.N), scan/time.Duration(b.N), conv/time.Duration(b.N)
 	b.ReportMetric(float64(imp.Milliseconds()), "import-ms")
 	b.ReportMetric(float64(scan.Milliseconds()), "bare-read-csv-ms")
@@ -235,4 +241,28 @@ func BenchmarkImportBillingCUR10M(b *testing.B) {
 	b.ReportMetric(float64(conv.Milliseconds()), "bare-csv-to-parquet-ms")
 	b.ReportMetric(float64(imp)/float64(conv), "ratio-to-parquet")
 	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+}
+
+// verifyBenchImport checks, untimed, that the history holds one line for
+// each S3 line of the bills (every one of the sample's S3 lines is kept)
+// and the bills' S3 cost, as DuckDB reads them.
+func verifyBenchImport(b *testing.B, root string, quoted []string) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var want, got int
+	var wantCost, gotCost float64
+	q := fmt.Sprintf(`SELECT count(*), sum("lineItem/UnblendedCost") FROM read_csv([%s], header = true) WHERE "lineItem/ProductCode" = 'AmazonS3'`, strings.Join(quoted, ", "))
+	if err := db.QueryRow(q).Scan(&want, &wantCost); err != nil {
+		b.Fatal(err)
+	}
+	q = fmt.Sprintf(`SELECT count(DISTINCT line_id), sum(billed_cost) FROM read_parquet('%s')`, filepath.Join(root, "cost_lines", "*", "*.parquet"))
+	if err := db.QueryRow(q).Scan(&got, &gotCost); err != nil {
+		b.Fatal(err)
+	}
+	if got != want || math.Abs(gotCost-wantCost) > 1e-6*math.Max(1, math.Abs(wantCost)) {
+		b.Fatalf("history holds %d S3 lines costing %f, the bills %d costing %f", got, gotCost, want, wantCost)
+	}
 }

@@ -63,7 +63,22 @@ type plan struct {
 	tagKeys []string
 	// hashCols are the FOCUS columns of the line id digest, -1 when absent.
 	hashCols []int
+	// width is the number of columns of the header.
+	width int
+	// matched are the rules keys matched: a bill has few distinct keys,
+	// and matching one against every rule costs microseconds.
+	matched map[Key]int
 }
+
+// clone returns a plan of its own for another goroutine.
+func (p *plan) clone() *plan {
+	c := *p
+	c.matched = nil
+	return &c
+}
+
+// maxMatched bounds the memo of rule matches.
+const maxMatched = 1 << 14
 
 func newPlan(format string, header []string) (*plan, error) {
 	format, err := checkFormat(format, header)
@@ -76,7 +91,7 @@ func newPlan(format string, header []string) (*plan, error) {
 			idx[c] = i
 		}
 	}
-	p := &plan{format: format}
+	p := &plan{format: format, width: len(header)}
 	spec := columns[format]
 	for f := range nFields {
 		for _, c := range spec[f] {
@@ -147,7 +162,16 @@ func (p *plan) line(row []string, mapTags map[string]string) (model.CostLine, ou
 		Provider: p.get(row, fProvider), Service: p.get(row, fService), Subcategory: p.get(row, fSubcategory),
 		Usage: p.get(row, fUsage), Unit: p.get(row, fUnit),
 	}
-	ri := Match(Rules, k)
+	ri, ok := p.matched[k]
+	if !ok {
+		ri = Match(Rules, k)
+		if p.matched == nil || len(p.matched) >= maxMatched {
+			p.matched = map[Key]int{}
+		}
+		k.Provider, k.Service, k.Subcategory = strings.Clone(k.Provider), strings.Clone(k.Service), strings.Clone(k.Subcategory)
+		k.Usage, k.Unit = strings.Clone(k.Usage), strings.Clone(k.Unit)
+		p.matched[k] = ri
+	}
 	if ri < 0 {
 		return model.CostLine{}, outcome{outOfScope: true}
 	}
@@ -167,7 +191,6 @@ func (p *plan) line(row []string, mapTags map[string]string) (model.CostLine, ou
 		}
 		l.LineID = id + "@" + p.get(row, fInterval)
 	}
-	var ok bool
 	if l.PeriodStart, ok = ParseTime(p.get(row, fStart)); !ok {
 		return reject(pick(p.get(row, fStart), RejectNoStart, RejectBadStart))
 	}

@@ -3,11 +3,8 @@ package billing
 import (
 	"compress/gzip"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/restorable/restorable/internal/config"
 	"github.com/restorable/restorable/internal/model"
@@ -40,7 +37,9 @@ type Bill struct {
 const checkEvery = 4096
 
 // ReadCSV reads a CSV bill (FOCUS or legacy CUR), gzip-compressed when
-// gz is set. The first row is the header.
+// gz is set. The first row is the header. It reads the records as
+// ScanCSV does, on one goroutine, and keeps the lines in the
+// order of the file.
 func ReadCSV(ctx context.Context, r io.Reader, gz bool, opts Options) (*Bill, error) {
 	if gz {
 		zr, err := gzip.NewReader(r)
@@ -50,55 +49,26 @@ func ReadCSV(ctx context.Context, r io.Reader, gz bool, opts Options) (*Bill, er
 		defer zr.Close() //nolint:errcheck // read-only
 		r = zr
 	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("empty file: no header")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
-	}
-	header = append([]string(nil), header...)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	}
-	p, err := newPlan(opts.Format, header)
+	var lines []model.CostLine
+	format, stats, err := ScanCSV(ctx, r, ScanOptions{Options: opts, Workers: 1}, func(_ int, kept []model.CostLine) error {
+		lines = append(lines, kept...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	b := &Bill{Format: p.format}
-	for n := 0; ; n++ {
-		if n%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			line, _ := cr.FieldPos(0)
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		b.Stats.Rows++
-		if len(row) != len(header) {
-			b.reject(RejectColumns)
-			continue
-		}
-		b.add(p, row, nil, opts)
-	}
-	return b, nil
+	return &Bill{Format: format, Lines: lines, Stats: stats}, nil
 }
 
-func (b *Bill) reject(reason string) {
-	if b.Stats.Rejected == nil {
-		b.Stats.Rejected = map[string]int{}
+// rejectRow counts a row rejected for reason.
+func rejectRow(s *Stats, reason string) {
+	if s.Rejected == nil {
+		s.Rejected = map[string]int{}
 	}
-	b.Stats.Rejected[reason]++
+	s.Rejected[reason]++
 }
+
+func (b *Bill) reject(reason string) { rejectRow(&b.Stats, reason) }
 
 func (b *Bill) add(p *plan, row []string, mapTags map[string]string, opts Options) {
 	l, o := p.line(row, mapTags)

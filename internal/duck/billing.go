@@ -1,7 +1,6 @@
 package duck
 
 import (
-	"bufio"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/history"
+	"github.com/restorable/restorable/internal/model"
 )
 
 // Import is what importing bills of one format and one set of columns
@@ -39,21 +40,25 @@ const DefaultImportMemoryLimit = "512MB"
 // ImportOptions tune ImportBills.
 type ImportOptions struct {
 	billing.Options
-	// MemoryLimit is DuckDB's memory_limit (DefaultImportMemoryLimit when
-	// empty).
+	// MemoryLimit is DuckDB's memory_limit while it reads Parquet bills
+	// (DefaultImportMemoryLimit when empty).
 	MemoryLimit string
-	// Threads is DuckDB's thread count; zero lets DuckDB use every core.
+	// Threads is how many goroutines read a CSV bill, and DuckDB's
+	// thread count for Parquet bills; zero is one per CPU.
 	Threads int
 	// Now stamps collected_at; time.Now when nil.
 	Now func() time.Time
 }
 
 // ImportBills imports bill files (CSV, CSV.gz or Parquet) into the
-// cost_lines table of the history at root with DuckDB: each file is read
-// once by a query that billing.SelectSQL generates from the same rule
-// table the exporter's parser uses, the kept lines whose line id the table
-// does not hold are written as Parquet files of the table, one per UTC month,
-// and every other line is counted: out of scope, or rejected by reason.
+// cost_lines table of the history at root: CSV bills with the exporter's
+// own parser (billing.ScanCSV) on several goroutines, Parquet bills with
+// DuckDB, by a query that billing.SelectSQL generates from the same rule
+// table. Each file is read once; the kept lines whose line id the table
+// does not hold are written as Parquet files of the table, one per UTC
+// month at least, and every other line is counted: out of scope, or
+// rejected by reason. A group of files becomes part of the table when all
+// of it was read: an error leaves the table as the earlier groups made it.
 // It holds the history's writer lock while it runs.
 func ImportBills(ctx context.Context, root string, files []string, opts ImportOptions) ([]Import, error) {
 	if opts.MemoryLimit == "" {
@@ -105,15 +110,14 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	// Files of one kind (CSV or Parquet) with the same columns are read
-	// by one query, so that DuckDB reads them in parallel; groups keep the
-	// order of their first file, so that a later group sees the lines of
-	// an earlier one as held. CSV files whose first lines are the same
-	// bytes have the same columns: DuckDB describes the first of them
-	// only, as sniffing a file costs a read of its first megabytes.
+	// Files of one kind (CSV or Parquet) with the same columns are one
+	// group, imported together; groups keep the order of their first
+	// file, so that a later group sees the lines of an earlier one as
+	// held. CSV files are grouped by their header, Parquet files by the
+	// columns DuckDB describes.
 	type group struct {
 		csv    bool
-		header string
+		header []string
 		cols   []billing.Column
 		files  []string
 	}
@@ -126,36 +130,35 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("import %s: %w", f, err)
 		}
-		isCSV := !strings.HasSuffix(strings.ToLower(abs), ".parquet")
-		header, known := "", false
-		if isCSV {
-			if header, known, err = firstLine(abs); err != nil {
-				return nil, fmt.Errorf("import %s: %w", f, err)
-			}
-		}
 		var g *group
-		for _, c := range groups {
-			if known && c.csv && c.header == header {
-				g = c
-				break
-			}
-		}
-		if g == nil {
-			cols, err := describe(ctx, conn, readSQL([]string{abs}, isCSV))
+		if isParquet(abs) {
+			cols, err := describe(ctx, conn, readSQL([]string{abs}))
 			if err != nil {
 				return nil, fmt.Errorf("import %s: %w", f, err)
 			}
 			for _, c := range groups {
-				if c.csv == isCSV && slices.Equal(c.cols, cols) {
+				if !c.csv && slices.Equal(c.cols, cols) {
 					g = c
 					break
 				}
 			}
 			if g == nil {
-				g = &group{csv: isCSV, cols: cols}
-				if known {
-					g.header = header
+				g = &group{cols: cols}
+				groups = append(groups, g)
+			}
+		} else {
+			header, err := csvHeader(abs)
+			if err != nil {
+				return nil, fmt.Errorf("import %s: %w", f, err)
+			}
+			for _, c := range groups {
+				if c.csv && slices.Equal(c.header, header) {
+					g = c
+					break
 				}
+			}
+			if g == nil {
+				g = &group{csv: true, header: header}
 				groups = append(groups, g)
 			}
 		}
@@ -163,7 +166,12 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 	}
 	var out []Import
 	for i, g := range groups {
-		im, err := importBills(ctx, conn, root, filepath.Join(staging, fmt.Sprint(i)), g.files, g.csv, g.cols, opts)
+		var im Import
+		if g.csv {
+			im, err = importCSV(ctx, root, g.files, opts)
+		} else {
+			im, err = importParquet(ctx, conn, root, filepath.Join(staging, fmt.Sprint(i)), g.files, g.cols, opts)
+		}
 		if err != nil {
 			return out, fmt.Errorf("import %s: %w", strings.Join(g.files, ", "), err)
 		}
@@ -172,65 +180,102 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 	return out, nil
 }
 
-// maxHeader bounds the first line firstLine reads: a bill's header is a
-// few kilobytes.
-const maxHeader = 1 << 20
-
-// firstLine returns the first line of a CSV file, uncompressed when its
-// name ends in .gz, and whether it could tell: false for other
-// compressions and for a first line longer than maxHeader, whose columns
-// DuckDB then describes.
-func firstLine(path string) (string, bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", false, err
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	var r io.Reader = f
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".gz":
-		z, err := gzip.NewReader(f)
-		if err != nil {
-			return "", false, fmt.Errorf("read header: %w", err)
-		}
-		defer z.Close() //nolint:errcheck // read-only
-		r = z
-	case ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".snappy":
-		return "", false, nil
-	}
-	line, err := bufio.NewReaderSize(io.LimitReader(r, maxHeader), 64<<10).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", false, fmt.Errorf("read header: %w", err)
-	}
-	if !strings.HasSuffix(line, "\n") {
-		return "", false, nil
-	}
-	return line, true, nil
-}
-
-// readSQL is the relation of bill files: every column of a CSV as text,
-// so that the generated SQL reads values as the Go parser does, and rows
-// with the wrong number of fields in the rejects table instead of failing
-// the import.
-func readSQL(files []string, csv bool) string {
+// readSQL is the relation of Parquet bill files.
+func readSQL(files []string) string {
 	list := make([]string, len(files))
 	for i, f := range files {
 		list[i] = quote(f)
 	}
-	if !csv {
-		return fmt.Sprintf("read_parquet([%s])", strings.Join(list, ", "))
-	}
-	return fmt.Sprintf("read_csv([%s], header = true, all_varchar = true, nullstr = ['NULL', ''], store_rejects = true)", strings.Join(list, ", "))
+	return fmt.Sprintf("read_parquet([%s])", strings.Join(list, ", "))
 }
 
-func importBills(ctx context.Context, conn *sql.Conn, root, staging string, files []string, isCSV bool, cols []billing.Column, opts ImportOptions) (Import, error) {
+func isParquet(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".parquet") }
+
+// openCSV opens a CSV bill, uncompressed when its name ends in .gz.
+func openCSV(path string) (io.Reader, func() error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	lower := strings.ToLower(path)
+	switch ext := filepath.Ext(lower); ext {
+	case ".gz":
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("read gzip: %w", err)
+		}
+		return z, func() error { return errors.Join(z.Close(), f.Close()) }, nil
+	case ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".snappy", ".zip":
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("%s compression is not read: decompress the bill, or gzip it", ext)
+	}
+	return f, f.Close, nil
+}
+
+// csvHeader returns the columns of a CSV bill.
+func csvHeader(path string) ([]string, error) {
+	r, closeFn, err := openCSV(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn() //nolint:errcheck // read-only
+	return billing.CSVHeader(r)
+}
+
+// importCSV reads CSV bills with the exporter's parser (billing.ScanCSV)
+// on opts.Threads goroutines, each writing the new kept lines to its own
+// files of the table (history.CostLineImport), which become part of the
+// table when every file was read.
+func importCSV(ctx context.Context, root string, files []string, opts ImportOptions) (Import, error) {
 	im := Import{Files: files}
-	if isCSV {
-		if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans"); err != nil {
+	workers := opts.Threads
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ci, err := history.NewCostLineImport(root, opts.Now())
+	if err != nil {
+		return im, err
+	}
+	defer ci.Abort() //nolint:errcheck // after Commit, a no-op; else removes our staged files
+	writers := make([]*history.CostLineWriter, workers)
+	written, held := make([]int, workers), make([]int, workers)
+	for i := range writers {
+		writers[i] = ci.Writer()
+	}
+	for _, f := range files {
+		r, closeFn, err := openCSV(f)
+		if err != nil {
 			return im, err
 		}
+		format, stats, err := billing.ScanCSV(ctx, r, billing.ScanOptions{Options: opts.Options, Workers: workers}, func(w int, lines []model.CostLine) error {
+			n, h, err := writers[w].Write(lines)
+			written[w] += n
+			held[w] += h
+			return err
+		})
+		_ = closeFn()
+		if err != nil {
+			return im, fmt.Errorf("%s: %w", f, err)
+		}
+		im.Format = format
+		im.Stats.Add(stats)
 	}
-	from := readSQL(files, isCSV)
+	if _, err := ci.Commit(); err != nil {
+		return im, err
+	}
+	for i := range workers {
+		im.Written += written[i]
+		im.Duplicates += held[i]
+	}
+	return im, nil
+}
+
+// importParquet reads Parquet bills with DuckDB: billing.SelectSQL
+// normalises them as the exporter's parser does.
+func importParquet(ctx context.Context, conn *sql.Conn, root, staging string, files []string, cols []billing.Column, opts ImportOptions) (Import, error) {
+	im := Import{Files: files}
+	from := readSQL(files)
 	q, format, err := billing.SelectSQL(opts.Format, cols, from, opts.Options)
 	if err != nil {
 		return im, err
@@ -290,19 +335,6 @@ func importBills(ctx context.Context, conn *sql.Conn, root, staging string, file
 	}
 	if err := errors.Join(counts.Err(), counts.Close()); err != nil {
 		return im, fmt.Errorf("count lines: %w", err)
-	}
-	if isCSV {
-		var bad int
-		if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT (scan_id, file_id, line)) FROM reject_errors").Scan(&bad); err != nil {
-			return im, fmt.Errorf("count malformed rows: %w", err)
-		}
-		if bad > 0 {
-			im.Rows += bad
-			if im.Rejected == nil {
-				im.Rejected = map[string]int{}
-			}
-			im.Rejected[billing.RejectColumns] += bad
-		}
 	}
 	okDir := filepath.Join(staging, "status="+billing.StatusOK)
 	if im.Written > 0 {

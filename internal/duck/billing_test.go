@@ -183,6 +183,14 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 	db := memDB(t)
 	cur2 := filepath.Join(t.TempDir(), "cur2.parquet")
 	cur2FromLegacy(t, db, cur2)
+	// The messy bill as Parquet text columns (its row with too many
+	// fields left out): the NULL literals, odd timestamps, bad amounts and
+	// tags go through the SQL of the rules, which reads CSV no more.
+	messyParquet := filepath.Join(t.TempDir(), "messy.parquet")
+	if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header = true, all_varchar = true, ignore_errors = true)) TO %s (FORMAT parquet)",
+		billing.SQLString(messySample), billing.SQLString(messyParquet))); err != nil {
+		t.Fatal(err)
+	}
 	// The FOCUS sample as Parquet, with the types DuckDB detects (amounts
 	// DOUBLE, periods TIMESTAMP, ids BIGINT) and real NULLs.
 	focusParquet := filepath.Join(t.TempDir(), "focus.parquet")
@@ -204,6 +212,7 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 		{"cur", curSample, nil, billing.FormatCUR},
 		{"cur2", cur2, &config.CostAttribution{Tags: config.AttributionTags{Env: "user_env"}}, billing.FormatCUR2},
 		{"messy", messySample, att, billing.FormatFOCUS},
+		{"messy-parquet", messyParquet, att, billing.FormatFOCUS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := billing.Options{Source: "bills", Attribution: tc.att}
@@ -509,10 +518,45 @@ func TestImportGroupsFilesByColumns(t *testing.T) {
 	}
 }
 
-// firstLine reads the header of a plain or gzipped bill and says when it
-// cannot tell (another compression, a first line beyond maxHeader), so
-// that DuckDB describes that file itself.
-func TestFirstLine(t *testing.T) {
+// A group of CSV bills that fails part way (a malformed record in its
+// second file) adds nothing to the table and leaves nothing staged; the
+// error names the file and the line. An earlier group stays imported.
+func TestFailedImportLeavesTheTable(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	writeCURCopy(t, good, "-a", false)
+	writeCURCopy(t, bad, "-b", false)
+	data, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	lines[1000] = `x"y,` + lines[1000]
+	if err := os.WriteFile(bad, []byte(strings.Join(lines, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	ims, err := ImportBills(context.Background(), root, []string{focusSample, good, bad}, ImportOptions{Threads: 2})
+	if err == nil || !strings.Contains(err.Error(), bad+": line 1001: ") {
+		t.Fatalf("error %v, want %s at line 1001", err, bad)
+	}
+	if len(ims) != 1 || ims[0].Format != billing.FormatFOCUS || ims[0].Written == 0 {
+		t.Fatalf("imports before the error: %+v", ims)
+	}
+	db := memDB(t)
+	for id, l := range storedLines(t, db, root) {
+		if l.Format != billing.FormatFOCUS {
+			t.Fatalf("line %s of the failed group stored", id)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "_state", "import-*")); len(left) != 0 {
+		t.Errorf("staged files left: %v", left)
+	}
+}
+
+// CSV bills are read plain or gzipped (by their name), and a bill in
+// another compression is refused by name rather than read as text.
+func TestOpenCSV(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -530,19 +574,19 @@ func TestFirstLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		path  string
-		line  string
-		known bool
+		path   string
+		header []string
+		err    string
 	}{
-		{write("plain.csv", []byte("a,b\n1,2\n")), "a,b\n", true},
-		{write("bill.csv.gz", []byte(gz.String())), "a,b\r\n", true},
-		{write("bill.csv.zst", []byte("not read")), "", false},
-		{write("long.csv", []byte(strings.Repeat("x", maxHeader+1)+"\n")), "", false},
-		{write("oneline.csv", []byte("a,b")), "", false},
+		{write("plain.csv", []byte("a,b\n1,2\n")), []string{"a", "b"}, ""},
+		{write("bill.csv.GZ", []byte(gz.String())), []string{"a", "b"}, ""},
+		{write("bill.csv.zst", []byte("a,b\n")), nil, ".zst compression is not read: decompress the bill, or gzip it"},
+		{write("bad.csv.gz", []byte("a,b\n1,2,3,4,5,6\n")), nil, "read gzip: gzip: invalid header"},
+		{write("oneline.csv", []byte("x,y")), []string{"x", "y"}, ""},
 	} {
-		line, known, err := firstLine(tc.path)
-		if err != nil || line != tc.line || known != tc.known {
-			t.Errorf("%s: %q %v %v, want %q %v", filepath.Base(tc.path), line, known, err, tc.line, tc.known)
+		header, err := csvHeader(tc.path)
+		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err || !slices.Equal(header, tc.header) {
+			t.Errorf("%s: %q %v, want %q %q", filepath.Base(tc.path), header, err, tc.header, tc.err)
 		}
 	}
 }
