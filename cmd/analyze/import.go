@@ -12,7 +12,6 @@ import (
 
 	"github.com/restorable/restorable/internal/billing"
 	"github.com/restorable/restorable/internal/config"
-	"github.com/restorable/restorable/internal/duck"
 )
 
 type importBillingOptions struct {
@@ -26,11 +25,11 @@ type importBillingOptions struct {
 func importCommand(app *kingpin.Application, g *globals) subcommand {
 	o := &importBillingOptions{}
 	c := app.Command("import", "Import data into the history.")
-	b := c.Command("billing", "Import bills (FOCUS CSV or Parquet, AWS CUR CSV or CSV.gz, CUR 2.0 Parquet) into the cost_lines table, through the same parser and mapping rules as the exporter's billing sources (docs/billing.md); Parquet bills are read with DuckDB. Lines already in the history are not written again; lines of other services and rejected lines are counted, rejected ones by reason. Needs the history's writer lock: stop an exporter writing the same root first.")
+	b := c.Command("billing", "Import bills (FOCUS CSV or Parquet, AWS CUR CSV or CSV.gz, CUR 2.0 Parquet) into the cost_lines table, through the same parser and mapping rules as the exporter's billing sources (docs/billing.md). Lines already in the history are not written again; lines of other services and rejected lines are counted, rejected ones by reason. Needs the history's writer lock: stop an exporter writing the same root first.")
 	b.Arg("file", "Bill files.").Required().ExistingFilesVar(&o.files)
 	enumFlag(b.Flag("bill-format", "Format of the bills (auto: from their columns).").Default(billing.FormatAuto), &o.format, billing.Formats...)
 	b.Flag("source", "Billing source of the configuration whose attribution (billing.attribution) and name the lines take; without it they are unattributed and their source is \"import\".").StringVar(&o.source)
-	b.Flag("threads", "Goroutines reading a CSV bill, and DuckDB threads for Parquet bills (default: one per CPU).").IntVar(&o.threads)
+	b.Flag("threads", "Goroutines reading a CSV bill (default: one per CPU).").IntVar(&o.threads)
 	enumFlag(b.Flag("format", "Output format.").Default("table"), &o.output, "table", "json", "csv")
 	return subcommand{clause: b, run: func(ctx context.Context, g *globals) (int, error) { return runImportBilling(ctx, g, o) }}
 }
@@ -40,12 +39,9 @@ func runImportBilling(ctx context.Context, g *globals, o *importBillingOptions) 
 	if err != nil {
 		return exitError, err
 	}
-	opts := duck.ImportOptions{
+	opts := billing.ImportOptions{
 		Options: billing.Options{Format: o.format, Source: "import"},
 		Threads: o.threads, Now: g.now,
-	}
-	if g.memorySet {
-		opts.MemoryLimit = g.memoryLimit
 	}
 	if o.source != "" {
 		if cfg == nil {
@@ -67,17 +63,17 @@ func runImportBilling(ctx context.Context, g *globals, o *importBillingOptions) 
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return exitError, fmt.Errorf("history root: %w", err)
 	}
-	imports, err := duck.ImportBills(ctx, root, o.files, opts)
+	imports, err := billing.ImportBills(ctx, root, o.files, opts)
 	if err != nil {
 		return exitError, err
 	}
 	return exitOK, writeImports(g, o.output, imports)
 }
 
-func writeImports(g *globals, format string, imports []duck.Import) error {
+func writeImports(g *globals, format string, imports []billing.Import) error {
 	if format == "json" {
 		if imports == nil {
-			imports = []duck.Import{}
+			imports = []billing.Import{}
 		}
 		return writeJSON(g.stdout, map[string]any{"imports": imports})
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/restorable/restorable/internal/billing"
-	"github.com/restorable/restorable/internal/duck"
 )
 
 // analyze import billing writes a bill's lines once, counts the others by
@@ -30,7 +29,7 @@ history: {root: `+root+`}
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var rep struct{ Imports []duck.Import }
+	var rep struct{ Imports []billing.Import }
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}

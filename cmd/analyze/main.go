@@ -54,7 +54,6 @@ type globals struct {
 	history     string
 	color       string
 	memoryLimit string
-	memorySet   bool
 	stdout      io.Writer
 	stderr      io.Writer
 	now         func() time.Time
@@ -98,8 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		PlaceHolder("ROOT").StringVar(&g.history)
 	app.Flag("color", "Colour terminal output: auto (only on a terminal, unless NO_COLOR is set), always or never.").
 		Default("auto").EnumVar(&g.color, "auto", "always", "never")
-	app.Flag("memory-limit", "Most memory DuckDB may use before it spills to a temporary directory (import billing of Parquet bills: "+duck.DefaultImportMemoryLimit+" unless given).").
-		IsSetByUser(&g.memorySet).Default(duck.DefaultMemoryLimit).StringVar(&g.memoryLimit)
+	app.Flag("memory-limit", "Most memory DuckDB may use before it spills to a temporary directory.").
+		Default(duck.DefaultMemoryLimit).StringVar(&g.memoryLimit)
 	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").
 		Default("warn").Enum("debug", "info", "warn", "error")
 

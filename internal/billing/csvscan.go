@@ -410,18 +410,9 @@ func (s *scanner) block(b block) lineError {
 			rejectRow(s.stats, RejectColumns)
 			continue
 		}
-		l, o := s.plan.line(fields, nil)
-		switch {
-		case o.outOfScope:
-			s.stats.OutOfScope++
-		case o.reason != "":
-			rejectRow(s.stats, o.reason)
-		default:
-			l.Source = s.opts.Source
-			Attribute(&l, s.opts.Attribution)
+		if l, ok := keepLine(s.plan, fields, nil, s.opts, s.stats); ok {
 			s.keep(&l)
 			s.lines = append(s.lines, l)
-			s.stats.Kept++
 		}
 	}
 	return lineError{}

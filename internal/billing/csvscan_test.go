@@ -183,10 +183,12 @@ func readCSVReference(t *testing.T, data []byte, opts Options) *Bill {
 		}
 		b.Stats.Rows++
 		if len(row) != len(header) {
-			b.reject(RejectColumns)
+			rejectRow(&b.Stats, RejectColumns)
 			continue
 		}
-		b.add(p, row, nil, opts)
+		if l, ok := keepLine(p, row, nil, opts, &b.Stats); ok {
+			b.Lines = append(b.Lines, l)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ const constPrefix = "="
 
 // columns lists, for each format and field, the columns the field is read
 // from: the first that the bill has and that is not empty on the line
-// wins. The Go parser and the SQL import both read them from here. A
+// wins. A
 // column "product.region" is the key region of the map column product.
 var columns = map[string][nFields][]string{
 	FormatFOCUS: {

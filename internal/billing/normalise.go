@@ -16,8 +16,7 @@ import (
 )
 
 // The reasons a line of a storage or backup service is rejected, checked
-// in this order (the first that applies is counted). The SQL import
-// checks the same in the same order.
+// in this order (the first that applies is counted).
 const (
 	RejectNoLineID     = "missing line item id"
 	RejectNoStart      = "missing period start"

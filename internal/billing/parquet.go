@@ -12,15 +12,53 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/restorable/restorable/internal/model"
 )
 
-// ReadParquet reads a Parquet bill (FOCUS or CUR 2.0). Flat columns are
-// read as text; map columns (CUR 2.0 product and resource_tags, a FOCUS
-// Tags map) by key: product.region is key region of product.
+// ReadParquet reads a Parquet bill (FOCUS or CUR 2.0), as ScanParquet
+// does, and keeps its lines in the order of the file.
 func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Bill, error) {
+	var lines []model.CostLine
+	format, stats, err := ScanParquet(ctx, r, size, opts, func(kept []model.CostLine) error {
+		lines = append(lines, kept...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Bill{Format: format, Lines: lines, Stats: stats}, nil
+}
+
+// ParquetColumns returns the column paths of a Parquet file, joined by
+// dots (product.key_value.key).
+func ParquetColumns(r io.ReaderAt, size int64) ([]string, error) {
 	pf, err := parquet.OpenFile(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("open parquet: %w", err)
+	}
+	var cols []string
+	for _, path := range pf.Schema().Columns() {
+		cols = append(cols, strings.Join(path, "."))
+	}
+	return cols, nil
+}
+
+// parquetBatch is how many kept lines ScanParquet hands emit at once.
+const parquetBatch = 4096
+
+// ScanParquet reads a Parquet bill (FOCUS or CUR 2.0) and calls emit with
+// its kept lines, a batch at a time, in the order of the file; the lines
+// are normalised and attributed as ScanCSV does, and the slice is reused
+// once emit returns. Flat columns are read as text; map columns (CUR 2.0
+// product and resource_tags, a FOCUS Tags map) by key: product.region is
+// key region of product. It returns the bill's format and the counts of
+// its rows; an error of emit stops it.
+func ScanParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit func(lines []model.CostLine) error) (string, Stats, error) {
+	var stats Stats
+	pf, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return "", stats, fmt.Errorf("open parquet: %w", err)
 	}
 	leaves := pf.Schema().Columns()
 	// Flat columns come first in the header; map keys the formats read
@@ -63,10 +101,10 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 	}
 	p, err := newPlan(opts.Format, header[:flatCount])
 	if err != nil {
-		return nil, err
+		return "", stats, err
 	}
 	if p, err = newPlan(p.format, header); err != nil {
-		return nil, err
+		return "", stats, err
 	}
 	tagMap := ""
 	switch p.format {
@@ -75,7 +113,7 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 	case FormatFOCUS:
 		tagMap = "Tags"
 	}
-	b := &Bill{Format: p.format}
+	var kept []model.CostLine
 	row := make([]string, len(header))
 	buf := make([]parquet.Row, 256)
 	// entries holds, per map column, the keys and values of one row.
@@ -91,7 +129,7 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 		for {
 			if err := ctx.Err(); err != nil {
 				_ = rows.Close()
-				return nil, err
+				return "", stats, err
 			}
 			n, err := rows.ReadRows(buf)
 			for _, pr := range buf[:n] {
@@ -141,22 +179,36 @@ func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (
 						}
 					}
 				}
-				b.Stats.Rows++
-				b.add(p, row, tags, opts)
+				stats.Rows++
+				if l, ok := keepLine(p, row, tags, opts, &stats); ok {
+					kept = append(kept, l)
+				}
+			}
+			if len(kept) >= parquetBatch {
+				if err := emit(kept); err != nil {
+					_ = rows.Close()
+					return "", stats, err
+				}
+				kept = kept[:0]
 			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				_ = rows.Close()
-				return nil, fmt.Errorf("read rows: %w", err)
+				return "", stats, fmt.Errorf("read rows: %w", err)
 			}
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("read rows: %w", err)
+			return "", stats, fmt.Errorf("read rows: %w", err)
 		}
 	}
-	return b, nil
+	if len(kept) > 0 {
+		if err := emit(kept); err != nil {
+			return "", stats, err
+		}
+	}
+	return p.format, stats, nil
 }
 
 // valueText writes a Parquet value as the text a CSV export would hold:

@@ -33,9 +33,6 @@ type Bill struct {
 	Stats  Stats
 }
 
-// checkEvery is how many rows are read between checks of the context.
-const checkEvery = 4096
-
 // ReadCSV reads a CSV bill (FOCUS or legacy CUR), gzip-compressed when
 // gz is set. The first row is the header. It reads the records as
 // ScanCSV does, on one goroutine, and keeps the lines in the
@@ -68,19 +65,20 @@ func rejectRow(s *Stats, reason string) {
 	s.Rejected[reason]++
 }
 
-func (b *Bill) reject(reason string) { rejectRow(&b.Stats, reason) }
-
-func (b *Bill) add(p *plan, row []string, mapTags map[string]string, opts Options) {
+// keepLine normalises one row and counts it in s: the line, attributed,
+// when it is kept; false when it is out of scope or rejected.
+func keepLine(p *plan, row []string, mapTags map[string]string, opts Options, s *Stats) (model.CostLine, bool) {
 	l, o := p.line(row, mapTags)
 	switch {
 	case o.outOfScope:
-		b.Stats.OutOfScope++
+		s.OutOfScope++
 	case o.reason != "":
-		b.reject(o.reason)
+		rejectRow(s, o.reason)
 	default:
 		l.Source = opts.Source
 		Attribute(&l, opts.Attribution)
-		b.Lines = append(b.Lines, l)
-		b.Stats.Kept++
+		s.Kept++
+		return l, true
 	}
+	return model.CostLine{}, false
 }

@@ -174,18 +174,18 @@ func sameCounts(a, b map[string]int) bool {
 	return true
 }
 
-// The DuckDB import and the exporter's Go parser make the same cost lines
-// of every bill: the same lines kept, out of scope and rejected by
-// reason, the same line ids, categories, classes, amounts, periods and
-// attribution. The totals also equal an independent reading of the
-// samples; a re-import writes nothing.
+// What the import stores, as the analyzer's DuckDB reads it back, is what
+// a billing source of the exporter reads from the same bill: the same
+// lines kept, out of scope and rejected by reason, the same line ids,
+// categories, classes, amounts, periods and attribution; a re-import
+// writes nothing, and the exporter's writer sees the lines as held.
 func TestImportAgreesWithGoParser(t *testing.T) {
 	db := memDB(t)
 	cur2 := filepath.Join(t.TempDir(), "cur2.parquet")
 	cur2FromLegacy(t, db, cur2)
 	// The messy bill as Parquet text columns (its row with too many
-	// fields left out): the NULL literals, odd timestamps, bad amounts and
-	// tags go through the SQL of the rules, which reads CSV no more.
+	// fields left out): NULL literals, odd timestamps, bad amounts and
+	// tags in Parquet strings.
 	messyParquet := filepath.Join(t.TempDir(), "messy.parquet")
 	if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header = true, all_varchar = true, ignore_errors = true)) TO %s (FORMAT parquet)",
 		billing.SQLString(messySample), billing.SQLString(messyParquet))); err != nil {
@@ -218,7 +218,7 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 			opts := billing.Options{Source: "bills", Attribution: tc.att}
 			goBill := readGo(t, tc.file, opts)
 			root := t.TempDir()
-			ims, err := ImportBills(context.Background(), root, []string{tc.file}, ImportOptions{Options: opts, Threads: 1})
+			ims, err := billing.ImportBills(context.Background(), root, []string{tc.file}, billing.ImportOptions{Options: opts, Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func TestImportAgreesWithGoParser(t *testing.T) {
 					t.Fatalf("line differs:\nGo:     %+v\nimport: %+v", g, s)
 				}
 			}
-			again, err := ImportBills(context.Background(), root, []string{tc.file}, ImportOptions{Options: opts, Threads: 1})
+			again, err := billing.ImportBills(context.Background(), root, []string{tc.file}, billing.ImportOptions{Options: opts, Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +275,7 @@ func TestImportedTotalsMatchTheFiles(t *testing.T) {
 	root := t.TempDir()
 	cur2 := filepath.Join(t.TempDir(), "cur2.parquet")
 	cur2FromLegacy(t, db, cur2)
-	ims, err := ImportBills(context.Background(), root, []string{focusSample, curSample, cur2}, ImportOptions{Options: billing.Options{Source: "import"}, Threads: 1})
+	ims, err := billing.ImportBills(context.Background(), root, []string{focusSample, curSample, cur2}, billing.ImportOptions{Options: billing.Options{Source: "import"}, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestImportedFilesCompact(t *testing.T) {
 	if err := os.WriteFile(b, []byte(lines[0]+strings.Join(lines[half:], "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ImportBills(context.Background(), root, []string{a, b}, ImportOptions{Threads: 1}); err != nil {
+	if _, err := billing.ImportBills(context.Background(), root, []string{a, b}, billing.ImportOptions{Threads: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before := storedLines(t, db, root)
@@ -366,56 +366,6 @@ func TestImportedFilesCompact(t *testing.T) {
 		if !reflect.DeepEqual(after[id], l) {
 			t.Fatalf("line %s changed:\n%+v\n%+v", id, l, after[id])
 		}
-	}
-}
-
-// The SQL of the rules picks the rule Match picks, for keys made from
-// every rule's patterns (wildcards filled in, case changed, prefixes and
-// suffixes added) and for near misses.
-func TestRuleSQLAgreesWithMatch(t *testing.T) {
-	db := memDB(t)
-	fill := func(p, with string) string { return strings.ReplaceAll(strings.ReplaceAll(p, "%", with), "_", "x") }
-	var keys []billing.Key
-	for _, r := range billing.Rules {
-		services := r.Services
-		if len(services) == 0 {
-			services = []string{"AmazonS3", "Other"}
-		}
-		for _, svc := range services {
-			for _, with := range []string{"", "USW2-", "-Tier1", "Blob "} {
-				k := billing.Key{Provider: fill(r.Provider, "AWS"), Service: svc, Subcategory: fill(r.Subcategory, ""),
-					Usage: fill(r.Usage, with), Unit: fill(r.Unit, "GB-")}
-				keys = append(keys, k, billing.Key{Provider: strings.ToUpper(k.Provider), Service: strings.ToUpper(k.Service), Usage: strings.ToLower(k.Usage), Unit: k.Unit},
-					billing.Key{Provider: k.Provider, Service: k.Service + "x", Usage: k.Usage, Unit: k.Unit})
-			}
-		}
-	}
-	var values []string
-	for _, k := range keys {
-		values = append(values, fmt.Sprintf("(%s, %s, %s, %s, %s)", billing.SQLString(k.Provider), billing.SQLString(k.Service),
-			billing.SQLString(k.Subcategory), billing.SQLString(k.Usage), billing.SQLString(k.Unit)))
-	}
-	rule := billing.RuleSQL(billing.Rules, billing.Key{Provider: "lower(p)", Service: "lower(s)", Subcategory: "lower(c)", Usage: "lower(u)", Unit: "lower(n)"})
-	rows, err := db.Query(fmt.Sprintf("SELECT i, %s FROM (SELECT row_number() OVER () - 1 AS i, * FROM (VALUES %s) v(p, s, c, u, n)) ORDER BY i", rule, strings.Join(values, ", ")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var i int
-		var got sql.NullInt64
-		if err := rows.Scan(&i, &got); err != nil {
-			t.Fatal(err)
-		}
-		want := billing.Match(billing.Rules, keys[i]) + 1
-		if int(got.Int64) != want {
-			t.Errorf("%+v: SQL picks rule %d, Match %d", keys[i], got.Int64, want)
-		}
-		n++
-	}
-	if n != len(keys) || n < 500 {
-		t.Fatalf("%d keys compared", n)
 	}
 }
 
@@ -444,7 +394,7 @@ func TestImportDropsRepeatedLines(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ims, err := ImportBills(context.Background(), t.TempDir(), []string{path}, ImportOptions{Threads: 1})
+	ims, err := billing.ImportBills(context.Background(), t.TempDir(), []string{path}, billing.ImportOptions{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +448,7 @@ func TestImportGroupsFilesByColumns(t *testing.T) {
 	writeCURCopy(t, gz, "-gz", false)
 	writeCURCopy(t, crlf, "-crlf", true)
 	root := t.TempDir()
-	ims, err := ImportBills(context.Background(), root, []string{curSample, focusSample, gz, crlf}, ImportOptions{Threads: 1})
+	ims, err := billing.ImportBills(context.Background(), root, []string{curSample, focusSample, gz, crlf}, billing.ImportOptions{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +486,7 @@ func TestFailedImportLeavesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	ims, err := ImportBills(context.Background(), root, []string{focusSample, good, bad}, ImportOptions{Threads: 2})
+	ims, err := billing.ImportBills(context.Background(), root, []string{focusSample, good, bad}, billing.ImportOptions{Threads: 2})
 	if err == nil || !strings.Contains(err.Error(), bad+": line 1001: ") {
 		t.Fatalf("error %v, want %s at line 1001", err, bad)
 	}
@@ -551,42 +501,5 @@ func TestFailedImportLeavesTheTable(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(root, "_state", "import-*")); len(left) != 0 {
 		t.Errorf("staged files left: %v", left)
-	}
-}
-
-// CSV bills are read plain or gzipped (by their name), and a bill in
-// another compression is refused by name rather than read as text.
-func TestOpenCSV(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	var gz strings.Builder
-	z := gzip.NewWriter(&gz)
-	if _, err := z.Write([]byte("a,b\r\n1,2\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		path   string
-		header []string
-		err    string
-	}{
-		{write("plain.csv", []byte("a,b\n1,2\n")), []string{"a", "b"}, ""},
-		{write("bill.csv.GZ", []byte(gz.String())), []string{"a", "b"}, ""},
-		{write("bill.csv.zst", []byte("a,b\n")), nil, ".zst compression is not read: decompress the bill, or gzip it"},
-		{write("bad.csv.gz", []byte("a,b\n1,2,3,4,5,6\n")), nil, "read gzip: gzip: invalid header"},
-		{write("oneline.csv", []byte("x,y")), []string{"x", "y"}, ""},
-	} {
-		header, err := csvHeader(tc.path)
-		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err || !slices.Equal(header, tc.header) {
-			t.Errorf("%s: %q %v, want %q %q", filepath.Base(tc.path), header, err, tc.header, tc.err)
-		}
 	}
 }

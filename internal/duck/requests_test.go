@@ -276,8 +276,8 @@ func TestBillRequestCountsAgree(t *testing.T) {
 			sameRequests(t, "exporter's history", billRequestRows(t, written), exporter)
 
 			imported := t.TempDir()
-			opts := ImportOptions{Options: billing.Options{Source: "bills", Attribution: attribution}, Threads: 1, Now: func() time.Time { return now }}
-			if _, err := ImportBills(context.Background(), imported, []string{tc.file}, opts); err != nil {
+			opts := billing.ImportOptions{Options: billing.Options{Source: "bills", Attribution: attribution}, Threads: 1, Now: func() time.Time { return now }}
+			if _, err := billing.ImportBills(context.Background(), imported, []string{tc.file}, opts); err != nil {
 				t.Fatal(err)
 			}
 			sameRequests(t, "imported history", billRequestRows(t, imported), exporter)

@@ -22,7 +22,7 @@ import (
 const TableCostLines = "cost_lines"
 
 // CostLineRow is one cost line. Text and time columns are optional (NULL
-// when empty), as in the files the analyzer's DuckDB import writes;
+// when empty), as in the files earlier analyzers' DuckDB import wrote;
 // amounts are required, because a zero cost is a real zero.
 type CostLineRow struct {
 	Source        string    `parquet:"source,optional,dict"`
@@ -189,7 +189,8 @@ var costLineColumns = []string{
 }
 
 // readCostLines reads the rows of a cost_lines file column by column, by
-// name: files the writer wrote and files the DuckDB import wrote differ
+// name: files the writer wrote and files earlier analyzers' DuckDB import
+// wrote (which histories keep) differ
 // in their schema's details (nullability, encodings), not in their
 // columns, and a GenericReader refuses (or, across schemas, misreads) the
 // other kind.
