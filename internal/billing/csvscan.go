@@ -393,14 +393,14 @@ type scanner struct {
 // block normalises the records of b into s.lines.
 func (s *scanner) block(b block) lineError {
 	s.lines = s.lines[:0]
-	data, line := b.data, b.line
+	data := b.data
 	for len(data) > 0 {
 		fields, n, err := splitRecord(data, s.fields)
 		s.fields = fields
 		if err != nil {
-			return lineError{line: line + skipped(data), err: err}
+			done := len(b.data) - len(data)
+			return lineError{line: b.line + bytes.Count(b.data[:done], []byte{'\n'}) + skipped(data), err: err}
 		}
-		line += bytes.Count(data[:n], []byte{'\n'})
 		data = data[n:]
 		if len(fields) == 0 {
 			continue

@@ -68,12 +68,11 @@ func (im *CostLineImport) claim(id string) bool {
 	k := lineKey(id)
 	s := &im.held[k%heldShards]
 	s.mu.Lock()
-	_, held := s.ids[k]
-	if !held {
-		s.ids[k] = struct{}{}
-	}
+	n := len(s.ids)
+	s.ids[k] = struct{}{} // one probe of the map, not a lookup and an insert
+	added := len(s.ids) > n
 	s.mu.Unlock()
-	return !held
+	return added
 }
 
 // Writer returns a writer for one goroutine.
