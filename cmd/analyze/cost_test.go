@@ -141,7 +141,7 @@ func TestCostRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bill, err := billing.ReadCSV(context.Background(), f, false, billing.Options{Source: "import"})
+	bill, err := billing.ReadCSV(context.Background(), f, billing.Options{Source: "import"})
 	_ = f.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -166,12 +166,7 @@ func (c *Collector) read(ctx context.Context, path string, fi fs.FileInfo) (file
 	stop := context.AfterFunc(ctx, func() { _ = f.Close() })
 	defer stop()
 	opts := bill.Options{Format: c.src.Billing.Format, Source: c.src.Name, Attribution: c.src.Billing.Attribution}
-	var b *bill.Bill
-	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
-		b, err = bill.ReadParquet(ctx, f, fi.Size(), opts)
-	} else {
-		b, err = bill.ReadCSV(ctx, f, strings.HasSuffix(strings.ToLower(path), ".gz"), opts)
-	}
+	b, err := bill.ReadFile(ctx, f, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fileState{}, fmt.Errorf("read bill %s: %w", path, ctx.Err())

@@ -26,7 +26,7 @@ func readSample(t *testing.T, path string, opts Options) *Bill {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	b, err := ReadCSV(context.Background(), f, false, opts)
+	b, err := ReadCSV(context.Background(), f, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,10 +278,10 @@ func TestFormatMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := ReadCSV(context.Background(), f, false, Options{Format: FormatFOCUS}); err == nil || !strings.Contains(err.Error(), "cur bill, not focus") {
+	if _, err := ReadCSV(context.Background(), f, Options{Format: FormatFOCUS}); err == nil || !strings.Contains(err.Error(), "cur bill, not focus") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := ReadCSV(context.Background(), strings.NewReader("a,b\n1,2\n"), false, Options{}); err == nil || !strings.Contains(err.Error(), "not a FOCUS, CUR or CUR 2.0 bill") {
+	if _, err := ReadCSV(context.Background(), strings.NewReader("a,b\n1,2\n"), Options{}); err == nil || !strings.Contains(err.Error(), "not a FOCUS, CUR or CUR 2.0 bill") {
 		t.Errorf("err = %v", err)
 	}
 }

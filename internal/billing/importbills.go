@@ -1,24 +1,19 @@
 package billing
 
 import (
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/restorable/restorable/internal/history"
 	"github.com/restorable/restorable/internal/model"
 )
 
-// Import is what importing bills of one kind (CSV or Parquet) and one set
-// of columns did.
+// Import is what importing bills with one set of columns did.
 type Import struct {
 	Files  []string `json:"files"`
 	Format string   `json:"format"`
@@ -43,8 +38,8 @@ type ImportOptions struct {
 // file is read once by the parser of the exporter's billing sources (a CSV
 // bill on opts.Threads goroutines), the kept lines whose line id the table
 // does not hold are written (history.CostLineImport), and every other line
-// is counted: out of scope, or rejected by reason. Files of one kind with
-// the same columns are a group, imported in the order of its first file,
+// is counted: out of scope, or rejected by reason. Files with the same
+// columns (FileColumns) are a group, imported in the order of its first file,
 // so that a later group sees the lines of an earlier one as held. A group
 // becomes part of the table when all of it was read: an error leaves the
 // table as the earlier groups made it, and returns their imports. It
@@ -62,7 +57,6 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 	}
 	defer lock.Close() //nolint:errcheck // releasing an advisory lock
 	type group struct {
-		parquet bool
 		columns []string
 		files   []string
 	}
@@ -72,26 +66,20 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 		if err != nil {
 			return nil, err
 		}
-		isParquet := strings.HasSuffix(strings.ToLower(abs), ".parquet")
-		var cols []string
-		if isParquet {
-			cols, err = withParquet(abs, ParquetColumns)
-		} else {
-			cols, err = withCSV(abs, CSVHeader)
-		}
+		cols, err := withFile(abs, FileColumns)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", f, err)
 		}
-		i := slices.IndexFunc(groups, func(g *group) bool { return g.parquet == isParquet && slices.Equal(g.columns, cols) })
+		i := slices.IndexFunc(groups, func(g *group) bool { return slices.Equal(g.columns, cols) })
 		if i < 0 {
-			groups = append(groups, &group{parquet: isParquet, columns: cols})
+			groups = append(groups, &group{columns: cols})
 			i = len(groups) - 1
 		}
 		groups[i].files = append(groups[i].files, abs)
 	}
 	var out []Import
 	for _, g := range groups {
-		im, err := importGroup(ctx, root, g.files, g.parquet, opts)
+		im, err := importGroup(ctx, root, g.files, opts)
 		if err != nil {
 			return out, err
 		}
@@ -100,9 +88,9 @@ func ImportBills(ctx context.Context, root string, files []string, opts ImportOp
 	return out, nil
 }
 
-// importGroup imports files of one kind and one set of columns. Its
+// importGroup imports files with one set of columns. Its
 // errors name the file they are about.
-func importGroup(ctx context.Context, root string, files []string, isParquet bool, opts ImportOptions) (Import, error) {
+func importGroup(ctx context.Context, root string, files []string, opts ImportOptions) (Import, error) {
 	im := Import{Files: files}
 	ci, err := history.NewCostLineImport(root, opts.Now())
 	if err != nil {
@@ -110,9 +98,6 @@ func importGroup(ctx context.Context, root string, files []string, isParquet boo
 	}
 	defer ci.Abort() //nolint:errcheck // after Commit a no-op, else it removes what this group staged
 	workers := opts.Threads
-	if isParquet {
-		workers = 1
-	}
 	writers := make([]*history.CostLineWriter, workers)
 	written, held := make([]int, workers), make([]int, workers)
 	for i := range writers {
@@ -127,17 +112,11 @@ func importGroup(ctx context.Context, root string, files []string, isParquet boo
 	for _, f := range files {
 		var format string
 		var stats Stats
-		if isParquet {
-			_, err = withParquet(f, func(r io.ReaderAt, size int64) (struct{}, error) {
-				format, stats, err = ScanParquet(ctx, r, size, opts.Options, func(lines []model.CostLine) error { return emit(0, lines) })
-				return struct{}{}, err
-			})
-		} else {
-			_, err = withCSV(f, func(r io.Reader) (struct{}, error) {
-				format, stats, err = ScanCSV(ctx, r, ScanOptions{Options: opts.Options, Workers: workers}, emit)
-				return struct{}{}, err
-			})
-		}
+		_, err := withFile(f, func(fh *os.File) (struct{}, error) {
+			var err error
+			format, stats, err = ScanFile(ctx, fh, ScanOptions{Options: opts.Options, Workers: workers}, emit)
+			return struct{}{}, err
+		})
 		if err != nil {
 			return im, fmt.Errorf("%s: %w", f, err)
 		}
@@ -154,46 +133,13 @@ func importGroup(ctx context.Context, root string, files []string, isParquet boo
 	return im, nil
 }
 
-// withCSV calls fn with the text of a CSV bill, uncompressed when its name
-// ends in .gz. Other compressions are refused by name.
-func withCSV[T any](path string, fn func(io.Reader) (T, error)) (T, error) {
-	var zero T
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".snappy", ".zip":
-		return zero, fmt.Errorf("%s compression is not read: decompress the bill, or gzip it", ext)
-	}
+// withFile calls fn with the open file at path.
+func withFile[T any](path string, fn func(*os.File) (T, error)) (T, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		var zero T
 		return zero, err
 	}
 	defer f.Close() //nolint:errcheck // read-only
-	var r io.Reader = f
-	if strings.EqualFold(filepath.Ext(path), ".gz") {
-		z, err := gzip.NewReader(f)
-		if err != nil {
-			return zero, fmt.Errorf("read gzip: %w", err)
-		}
-		defer z.Close() //nolint:errcheck // read-only
-		r = z
-	}
-	v, err := fn(r)
-	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
-		err = fmt.Errorf("read gzip: %w", err)
-	}
-	return v, err
-}
-
-// withParquet calls fn with a Parquet bill.
-func withParquet[T any](path string, fn func(io.ReaderAt, int64) (T, error)) (T, error) {
-	var zero T
-	f, err := os.Open(path)
-	if err != nil {
-		return zero, err
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	fi, err := f.Stat()
-	if err != nil {
-		return zero, err
-	}
-	return fn(f, fi.Size())
+	return fn(f)
 }

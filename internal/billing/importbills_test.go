@@ -11,7 +11,7 @@ import (
 
 // CSV bills are read plain or gzipped (by their name), and a bill in
 // another compression is refused by name rather than read as text.
-func TestWithCSV(t *testing.T) {
+func TestFileColumns(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -39,7 +39,7 @@ func TestWithCSV(t *testing.T) {
 		{write("bad.csv.gz", []byte("a,b\n1,2,3,4,5,6\n")), nil, "read gzip: gzip: invalid header"},
 		{write("oneline.csv", []byte("x,y")), []string{"x", "y"}, ""},
 	} {
-		header, err := withCSV(tc.path, CSVHeader)
+		header, err := withFile(tc.path, FileColumns)
 		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err || !slices.Equal(header, tc.header) {
 			t.Errorf("%s: %q %v, want %q %q", filepath.Base(tc.path), header, err, tc.header, tc.err)
 		}

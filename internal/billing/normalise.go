@@ -68,7 +68,7 @@ type plan struct {
 	// and matching one against every rule costs microseconds.
 	matched map[Key]int
 	// times remember the last period start and end read: the lines of a
-	// bill share a few periods, and parsing one costs a tenth of a line.
+	// bill share a few periods.
 	times [2]lastTime
 }
 

@@ -16,20 +16,6 @@ import (
 	"github.com/restorable/restorable/internal/model"
 )
 
-// ReadParquet reads a Parquet bill (FOCUS or CUR 2.0), as ScanParquet
-// does, and keeps its lines in the order of the file.
-func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Bill, error) {
-	var lines []model.CostLine
-	format, stats, err := ScanParquet(ctx, r, size, opts, func(kept []model.CostLine) error {
-		lines = append(lines, kept...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Bill{Format: format, Lines: lines, Stats: stats}, nil
-}
-
 // ParquetColumns returns the column paths of a Parquet file, joined by
 // dots (product.key_value.key).
 func ParquetColumns(r io.ReaderAt, size int64) ([]string, error) {

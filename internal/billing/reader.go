@@ -1,9 +1,7 @@
 package billing
 
 import (
-	"compress/gzip"
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/restorable/restorable/internal/config"
@@ -33,28 +31,13 @@ type Bill struct {
 	Stats  Stats
 }
 
-// ReadCSV reads a CSV bill (FOCUS or legacy CUR), gzip-compressed when
-// gz is set. The first row is the header. It reads the records as
-// ScanCSV does, on one goroutine, and keeps the lines in the
-// order of the file.
-func ReadCSV(ctx context.Context, r io.Reader, gz bool, opts Options) (*Bill, error) {
-	if gz {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("read gzip: %w", err)
-		}
-		defer zr.Close() //nolint:errcheck // read-only
-		r = zr
-	}
-	var lines []model.CostLine
-	format, stats, err := ScanCSV(ctx, r, ScanOptions{Options: opts, Workers: 1}, func(_ int, kept []model.CostLine) error {
-		lines = append(lines, kept...)
-		return nil
+// ReadCSV reads a CSV bill (FOCUS or legacy CUR, not compressed; the
+// first row is the header) as ScanCSV does, on one goroutine, and keeps
+// the lines in the order of the file.
+func ReadCSV(ctx context.Context, r io.Reader, opts Options) (*Bill, error) {
+	return collect(func(emit func(int, []model.CostLine) error) (string, Stats, error) {
+		return ScanCSV(ctx, r, ScanOptions{Options: opts, Workers: 1}, emit)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Bill{Format: format, Lines: lines, Stats: stats}, nil
 }
 
 // rejectRow counts a row rejected for reason.

@@ -118,13 +118,7 @@ func readGo(t *testing.T, path string, opts billing.Options) *billing.Bill {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var b *billing.Bill
-	if strings.HasSuffix(path, ".parquet") {
-		fi, _ := f.Stat()
-		b, err = billing.ReadParquet(context.Background(), f, fi.Size(), opts)
-	} else {
-		b, err = billing.ReadCSV(context.Background(), f, false, opts)
-	}
+	b, err := billing.ReadFile(context.Background(), f, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

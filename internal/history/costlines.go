@@ -125,8 +125,15 @@ func (w *Writer) appendCostLines(source string, lines []model.CostLine, now time
 
 // rebuildCostLines reads the line ids back from the files.
 func (w *Writer) rebuildCostLines() error {
-	return scanColumns(w.tableDir(TableCostLines), []string{"line_id"}, func(v []parquet.Value) error {
-		w.costLines[lineKey(valueString(v[0]))] = struct{}{}
+	return eachLineKey(w.tableDir(TableCostLines), func(k uint64) { w.costLines[k] = struct{}{} })
+}
+
+// eachLineKey calls fn with the lineKey of every line id of the
+// cost_lines files under dir: the duplicate filter of the Writer and of a
+// CostLineImport.
+func eachLineKey(dir string, fn func(uint64)) error {
+	return scanColumns(dir, []string{"line_id"}, func(v []parquet.Value) error {
+		fn(lineKey(valueString(v[0])))
 		return nil
 	})
 }
@@ -147,12 +154,12 @@ func ImportLock(root string) (io.Closer, error) {
 	return f, nil
 }
 
-// AdoptFile moves a finished Parquet file of a table's rows, written
+// adoptFile moves a finished Parquet file of a table's rows, written
 // elsewhere on the same file system, into the partition of day under a
 // name of this package, so that compaction and recovery treat it as their
 // own. The rename is atomic: readers see the whole file or none. The
 // caller holds ImportLock.
-func AdoptFile(root, table string, day time.Time, path string, now time.Time) (string, error) {
+func adoptFile(root, table string, day time.Time, path string, now time.Time) (string, error) {
 	if table == "" || filepath.Base(table) != table {
 		return "", errors.New("adopt file: bad table name")
 	}

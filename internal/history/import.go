@@ -46,11 +46,7 @@ func NewCostLineImport(root string, now time.Time) (*CostLineImport, error) {
 	for i := range im.held {
 		im.held[i].ids = map[uint64]struct{}{}
 	}
-	err := scanColumns(filepath.Join(im.root, TableCostLines), []string{"line_id"}, func(v []parquet.Value) error {
-		k := lineKey(valueString(v[0]))
-		im.held[k%heldShards].ids[k] = struct{}{}
-		return nil
-	})
+	err := eachLineKey(filepath.Join(im.root, TableCostLines), func(k uint64) { im.held[k%heldShards].ids[k] = struct{}{} })
 	if err != nil {
 		return nil, fmt.Errorf("read the line ids of %s: %w", TableCostLines, err)
 	}
@@ -190,7 +186,7 @@ func (im *CostLineImport) Commit() ([]string, error) {
 	var paths []string
 	for _, w := range im.writers {
 		for month, mf := range w.months {
-			p, err := AdoptFile(im.root, TableCostLines, month, mf.path, im.now)
+			p, err := adoptFile(im.root, TableCostLines, month, mf.path, im.now)
 			if err != nil {
 				return paths, err
 			}

@@ -125,3 +125,41 @@ func TestCostLineImportAbort(t *testing.T) {
 		t.Errorf("staging left behind: %v", leftovers)
 	}
 }
+
+// A Commit that fails part way (a month's partition cannot be made)
+// leaves whole files only, each with lines the table did not hold, and
+// removes the rest of what it staged.
+func TestCostLineImportCommitFailsPartWay(t *testing.T) {
+	root := t.TempDir()
+	nov, dec := time.Date(2023, 11, 1, 5, 0, 0, 0, time.UTC), time.Date(2023, 12, 2, 5, 0, 0, 0, time.UTC)
+	if err := os.MkdirAll(filepath.Join(root, TableCostLines), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	blocked := filepath.Join(root, TableCostLines, partitionOf(MonthOf(dec)))
+	if err := os.WriteFile(blocked, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	im, err := NewCostLineImport(root, day0())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := im.Writer()
+	if _, _, err := cw.Write([]model.CostLine{costLine("n1", nov, 1), costLine("n2", nov, 2), costLine("d1", dec, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Commit(); err == nil {
+		t.Fatal("Commit succeeded with a month's partition blocked")
+	}
+	rows := readRows[CostLineRow](t, root, TableCostLines)
+	if len(rows) != 0 && len(rows) != 2 {
+		t.Errorf("%d rows in the table, want November's whole file or nothing", len(rows))
+	}
+	for _, r := range rows {
+		if r.LineID != "n1" && r.LineID != "n2" {
+			t.Errorf("row %s in the table", r.LineID)
+		}
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(root, stateDir, "import-*")); len(leftovers) != 0 {
+		t.Errorf("staging left behind: %v", leftovers)
+	}
+}
