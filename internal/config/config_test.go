@@ -365,3 +365,44 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 		t.Fatalf("error %v, want the alias limit", err)
 	}
 }
+
+// inventory.discovery_interval is 1h when left out and stays 0 when the
+// file says 0; with inventory.manifest, prefix, config and
+// discovery_interval (even at its default) are refused, naming the key.
+func TestInventoryDiscoveryAndPinnedManifest(t *testing.T) {
+	load := func(inventory string) (*Config, error) {
+		return Parse("inv.yml", []byte(`environments:
+  prod: {rpo: 1h}
+sources:
+  - name: dumps
+    type: s3
+    env: prod
+    dataset: db
+    s3:
+      bucket: b
+      key_template: "{time}.dump"
+      mode: inventory
+      inventory: `+inventory+"\n"))
+	}
+	for in, want := range map[string]time.Duration{
+		"{config: daily}":                         DefaultInventoryDiscovery.D(),
+		"{config: daily, discovery_interval: 0}":  0,
+		"{config: daily, discovery_interval: 6h}": 6 * time.Hour,
+		"{manifest: r/m.json}":                    DefaultInventoryDiscovery.D(),
+	} {
+		c, err := load(in)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := c.Sources[0].S3.Inventory.DiscoveryInterval.D(); got != want {
+			t.Errorf("%s: discovery interval %s, want %s", in, got, want)
+		}
+	}
+	for _, key := range []string{"prefix: reports", "config: daily", "discovery_interval: 1h"} {
+		name, _, _ := strings.Cut(key, ":")
+		_, err := load("{manifest: r/m.json, " + key + "}")
+		if want := "sources[0] (dumps).s3.inventory." + name + ": with inventory.manifest no report is looked for; set one or the other"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("manifest with %s: %v, want %q", key, err, want)
+		}
+	}
+}

@@ -50,11 +50,14 @@ type S3Inventory struct {
 	// reports come daily or weekly, and the one found is read again
 	// (GetObject only) until the interval has passed.
 	DiscoveryInterval Duration `yaml:"discovery_interval,omitempty" doc:"How long the newest report found is read again before the report folders are listed (one ListObjectsV2) for a newer one; 0 lists them at every collection (default 1h)."`
-	Manifest          string   `yaml:"manifest,omitempty" doc:"Key of a manifest.json in the inventory bucket to read at every collection instead of the newest report: no ListObjectsV2 at all (for a report a job copies to a fixed key)."`
+	Manifest          string   `yaml:"manifest,omitempty" doc:"Key of a manifest.json in the inventory bucket to read at every collection instead of the newest report: no ListObjectsV2 at all (for a report a job copies to a fixed key); not with prefix, config or discovery_interval."`
+
+	// discoverySet says the file set discovery_interval, whatever its value.
+	discoverySet bool
 }
 
 // UnmarshalYAML sets the discovery interval's default before decoding,
-// so that an explicit 0 stays 0.
+// so that an explicit 0 stays 0, and notes whether the file set it.
 func (o *S3Inventory) UnmarshalYAML(n *yaml.Node) error {
 	type plain S3Inventory
 	p := plain{DiscoveryInterval: DefaultInventoryDiscovery}
@@ -62,6 +65,11 @@ func (o *S3Inventory) UnmarshalYAML(n *yaml.Node) error {
 		return yamlError(err)
 	}
 	*o = S3Inventory(p)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "discovery_interval" {
+			o.discoverySet = true
+		}
+	}
 	return nil
 }
 
@@ -124,8 +132,15 @@ func (c *Config) validateS3(i int, s *Source, where string) error {
 		if strings.Contains(inv.Config, "/") {
 			return errAt(at("inventory", "config"), "%s.s3.inventory.config: %q is an id, not a path", where, inv.Config)
 		}
-		if inv.Manifest != "" && inv.DiscoveryInterval != DefaultInventoryDiscovery {
-			return errAt(at("inventory", "discovery_interval"), "%s.s3.inventory.discovery_interval: with inventory.manifest no report is looked for; set one or the other", where)
+		if inv.Manifest != "" {
+			for _, k := range []struct {
+				key string
+				set bool
+			}{{"prefix", inv.Prefix != ""}, {"config", inv.Config != ""}, {"discovery_interval", inv.discoverySet}} {
+				if k.set {
+					return errAt(at("inventory", k.key), "%s.s3.inventory.%s: with inventory.manifest no report is looked for; set one or the other", where, k.key)
+				}
+			}
 		}
 	}
 	if o.Concurrency < 1 {
