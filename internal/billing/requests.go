@@ -86,7 +86,8 @@ func RequestOperation(usageType string) string {
 // their 64-bit hash, as the history's duplicate filter compares them). A count whose lines
 // are billed in more than one currency has no cost (CostKnown false):
 // amounts in different currencies do not add up. The cost is billed, not
-// estimated. Counts are ordered by period start, then by their labels.
+// estimated. Counts are ordered by period start and end, then by their
+// labels.
 //
 // RequestCountsSQL derives the same counts from the cost_lines table.
 func RequestCounts(lines []model.CostLine) []model.RequestCount {
@@ -96,7 +97,7 @@ func RequestCounts(lines []model.CostLine) []model.RequestCount {
 	}
 	type sum struct {
 		model.RequestCount
-		currencies map[string]bool
+		mixed bool // billed in more than one currency
 	}
 	// A bill has a handful of units and usage types: each is matched
 	// once. Line ids are kept as hashes, as the history's duplicate filter
@@ -142,25 +143,22 @@ func RequestCounts(lines []model.CostLine) []model.RequestCount {
 			s = &sum{RequestCount: model.RequestCount{
 				Origin: OriginBill, Source: k.source, Env: k.env, Dataset: k.dataset, Resource: k.resource,
 				Operation: k.operation, PeriodStart: k.start, PeriodEnd: k.end,
-			}, currencies: map[string]bool{}}
+				Currency: l.Currency,
+			}}
 			sums[k] = s
 			order = append(order, k)
 		}
 		s.Count += n
 		s.Cost += l.BilledCost
-		s.currencies[l.Currency] = true
+		s.mixed = s.mixed || l.Currency != s.Currency
 	}
 	out := make([]model.RequestCount, 0, len(order))
 	for _, k := range order {
 		s := sums[k]
 		r := s.RequestCount
-		if len(s.currencies) == 1 {
-			for c := range s.currencies {
-				r.Currency = c
-			}
-			r.CostKnown = true
-		} else {
-			r.Cost = 0
+		r.CostKnown = !s.mixed
+		if s.mixed {
+			r.Cost, r.Currency = 0, ""
 		}
 		out = append(out, r)
 	}

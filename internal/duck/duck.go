@@ -102,14 +102,7 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 		}
 		view := emptyView(t)
 		if has {
-			// The empty select gives the view every column of the
-			// writer's schema, NULL, also one that no file has yet (a
-			// column a later version added, over a history written
-			// before it), with no work at open, unlike reading every
-			// file's columns first; filters and partition pruning pass
-			// through the union.
-			view = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM (%s UNION ALL BY NAME SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true))",
-				t, emptySelect(t), quote(d.root.Glob(t)))
+			view = fmt.Sprintf("CREATE VIEW %s AS %s", t, d.tableRows(t))
 		}
 		if t == TableRequestCounts {
 			if view, has, err = d.requestCountsView(has); err != nil {
@@ -136,6 +129,17 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// tableRows is the query of a table's rows, for a table with files. The
+// empty select gives it every column of the writer's schema, NULL, also
+// one that no file has yet (a column a later version added, over a
+// history written before it), with no work at open, unlike reading every
+// file's columns first; filters and partition pruning pass through the
+// union.
+func (d *DB) tableRows(t string) string {
+	return fmt.Sprintf("SELECT * FROM (%s UNION ALL BY NAME SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true))",
+		emptySelect(t), quote(d.root.Glob(t)))
+}
+
 // requestCountsView returns the statement that creates the
 // request_counts view: the rows of the table's files (origins cloudwatch
 // and exporter) and the request counts of the bills (origin bill),
@@ -148,14 +152,14 @@ func (d *DB) open(ctx context.Context, opts Options) error {
 func (d *DB) requestCountsView(hasFiles bool) (view string, has bool, err error) {
 	rows := emptySelect(TableRequestCounts)
 	if hasFiles {
-		rows = fmt.Sprintf("SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)", quote(d.root.Glob(TableRequestCounts)))
+		rows = d.tableRows(TableRequestCounts)
 	}
 	hasLines, err := d.root.HasData(TableCostLines)
 	if err != nil {
 		return "", false, err
 	}
 	if hasLines {
-		lines := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, union_by_name = true)", quote(d.root.Glob(TableCostLines)))
+		lines := "(" + d.tableRows(TableCostLines) + ")"
 		rows = fmt.Sprintf("%s UNION ALL BY NAME SELECT *, NULL::BIGINT AS content_hash, CAST(period_start AS DATE) AS dt FROM (%s)",
 			rows, billing.RequestCountsSQL(lines))
 	}
