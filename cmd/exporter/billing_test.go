@@ -224,3 +224,27 @@ history: {root: history}
 	t.Cleanup(stop)
 	return a, stop
 }
+
+// The demo's messy export is the test bill the counts above are checked
+// on, so that what the demo's comment says of it ("two of its lines are
+// kept", its broken ones counted by reason) stays true.
+func TestDemoMessyExportIsTheTestedBill(t *testing.T) {
+	demo, err := os.ReadFile("../../examples/demo/billing/messy-export.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested, err := os.ReadFile(messyBill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(demo) != string(tested) {
+		t.Error("examples/demo/billing/messy-export.csv differs from " + messyBill + ": copy it again")
+	}
+	b, err := billing.ReadCSV(context.Background(), strings.NewReader(string(demo)), billing.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats.Kept != 2 {
+		t.Errorf("the demo's messy export keeps %d lines; its comment in examples/demo/restorable.yml says two", b.Stats.Kept)
+	}
+}
