@@ -128,7 +128,7 @@ func (c *Collector) Collect(ctx context.Context) (*model.Catalog, error) {
 		return nil, err
 	}
 	m := newMapper(c.src, c.opts, c.tpl, facts)
-	// Matched objects are kept per page as entries (a quarter of a
+	// Matched objects are kept per page as entries (a sixth of a
 	// model.Backup) and the backups built once at the end into a slice of
 	// the exact size: a catalog of a million backups is a third of a
 	// gigabyte of records, and growing one slice as pages arrive would
