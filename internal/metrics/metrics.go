@@ -202,6 +202,15 @@ type Collector struct {
 	// counts how often they differed from those before.
 	probesSeen    []probeKey
 	probesVersion uint64
+	// billRequests are the request counts of each source's bill lines, for
+	// the catalog they were derived from: a catalog changes only when its
+	// source collects, the state version whenever any source does.
+	billRequests map[string]billRequests
+}
+
+type billRequests struct {
+	catalog *model.Catalog
+	counts  []model.RequestCount
 }
 
 type cacheKey struct {
@@ -383,6 +392,12 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 		add(c.d.archiveAfter, e.ArchiveAfter.D().Seconds(), env)
 	}
 
+	// A source gone from the view lets go of its catalog's counts.
+	for source := range c.billRequests {
+		if !slices.ContainsFunc(view.Sources, func(st *collectors.SourceState) bool { return st.Source == source }) {
+			delete(c.billRequests, source)
+		}
+	}
 	for _, st := range view.Sources {
 		l := []string{st.Source, st.Type}
 		if st.Tried {
@@ -427,9 +442,24 @@ func (c *Collector) buildState(cfg *config.Config, view *collectors.View) []prom
 		out = c.appendCosts(out, st.Source, st.Catalog.CostLines)
 		out = c.appendBillRows(out, st.Source, st.Catalog.BillRows)
 		out = c.appendRequests(out, st.Catalog.Requests)
-		out = c.appendRequests(out, billing.RequestCounts(st.Catalog.CostLines))
+		out = c.appendRequests(out, c.billRequestsOf(st.Source, st.Catalog))
 	}
 	return out
+}
+
+// billRequestsOf returns billing.RequestCounts of a catalog's cost lines,
+// derived again only when the source's catalog is another one. The
+// caller holds c.mu.
+func (c *Collector) billRequestsOf(source string, cat *model.Catalog) []model.RequestCount {
+	if m, ok := c.billRequests[source]; ok && m.catalog == cat {
+		return m.counts
+	}
+	if c.billRequests == nil {
+		c.billRequests = map[string]billRequests{}
+	}
+	counts := billing.RequestCounts(cat.CostLines)
+	c.billRequests[source] = billRequests{catalog: cat, counts: counts}
+	return counts
 }
 
 // appendRequests adds the request counts of the latest period of each

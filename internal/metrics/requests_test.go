@@ -253,3 +253,47 @@ restorable_collector_api_cost_per_run_estimated{currency="USD",source="costs",ty
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// The request counts of a source's bill lines follow its catalog: a later
+// collection's lines replace the counts of the one before, however many
+// scrapes came between.
+func TestBillRequestMetricsFollowTheCatalog(t *testing.T) {
+	day := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	bill := func(id string, n float64) *model.Catalog {
+		return &model.Catalog{CostLines: []model.CostLine{{
+			Source: "db", Format: "cur", LineID: id, PeriodStart: day, PeriodEnd: day.Add(24 * time.Hour), Provider: "AWS",
+			Service: "AmazonS3", Resource: "acme-restic", Category: model.CostRequests, UsageType: "USE1-Requests-Tier1",
+			Quantity: n, Unit: "Requests", BilledCost: n * 5e-6, Currency: "USD",
+		}}}
+	}
+	reg, store := setup(t, bill("a", 1000))
+	value := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "restorable_requests" {
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "origin" && l.GetValue() == "bill" {
+							return m.GetGauge().GetValue()
+						}
+					}
+				}
+			}
+		}
+		return -1
+	}
+	if got := value(); got != 1000 {
+		t.Fatalf("requests %v, want 1000", got)
+	}
+	if got := value(); got != 1000 {
+		t.Fatalf("second scrape: requests %v, want 1000", got)
+	}
+	store.Record(collectors.Run{Source: "db", Type: "manifest", Start: t0.Add(time.Hour), Duration: time.Second, Catalog: bill("b", 2500)})
+	if got := value(); got != 2500 {
+		t.Errorf("after a new collection: requests %v, want 2500", got)
+	}
+}
