@@ -50,9 +50,10 @@ type panelJSON struct {
 }
 
 type targetJSON struct {
-	RefID      string `json:"refId"`
-	Expr       string `json:"expr"`
-	Datasource *dsRef `json:"datasource"`
+	RefID        string `json:"refId"`
+	Expr         string `json:"expr"`
+	LegendFormat string `json:"legendFormat"`
+	Datasource   *dsRef `json:"datasource"`
 }
 
 type dsRef struct {
@@ -234,6 +235,54 @@ func TestEnvironmentDashboardsFilterOnEnv(t *testing.T) {
 			}
 		}
 	}
+}
+
+// promSample and promExprTest are a promtool unit test's expectations: a
+// query, when to evaluate it and the samples it must return (none: an
+// empty, non-nil list).
+type promSample struct {
+	Labels string  `json:"labels"`
+	Value  float64 `json:"value"`
+}
+
+type promExprTest struct {
+	Expr       string       `json:"expr"`
+	EvalTime   string       `json:"eval_time"`
+	ExpSamples []promSample `json:"exp_samples"`
+}
+
+// promtoolGroup is one test group of promtool's unit tests: input series
+// (sampled every minute) and the queries to evaluate over them.
+type promtoolGroup struct {
+	Input []map[string]string `json:"input_series"`
+	Tests []promExprTest      `json:"promql_expr_test"`
+}
+
+// promtoolTestRules has the real promtool (its path from testutil.Program)
+// evaluate the groups' queries, without rules, as `promtool test rules`
+// does, and returns the test file it wrote, promtool's output and its
+// error when a query returned other samples than expected.
+func promtoolTestRules(t *testing.T, promtool, name string, groups ...promtoolGroup) (file, out []byte, err error) {
+	t.Helper()
+	tests := make([]map[string]any, 0, len(groups))
+	for _, g := range groups {
+		tests = append(tests, map[string]any{"interval": "1m", "input_series": g.Input, "promql_expr_test": g.Tests})
+	}
+	// promtool reads YAML, of which JSON is a subset.
+	file, err = json.MarshalIndent(map[string]any{
+		"rule_files":          []string{},
+		"evaluation_interval": "1m",
+		"tests":               tests,
+	}, "", "  ")
+	if err != nil {
+		t.Fatalf("encode promtool test: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatalf("write promtool test: %v", err)
+	}
+	out, err = exec.Command(promtool, "test", "rules", path).CombinedOutput()
+	return file, out, err
 }
 
 // TestQueriesAreValidPromQL has the real promtool parse every query, by

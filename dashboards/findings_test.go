@@ -3,9 +3,6 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -233,15 +230,6 @@ func TestFindingQueriesOnPrometheus(t *testing.T) {
 		return p.Targets[ref].Expr
 	}
 	withEnv := func(expr, env string) string { return strings.ReplaceAll(expr, "$env", env) }
-	type sample struct {
-		Labels string  `yaml:"labels" json:"labels"`
-		Value  float64 `yaml:"value" json:"value"`
-	}
-	type exprTest struct {
-		Expr       string   `json:"expr"`
-		EvalTime   string   `json:"eval_time"`
-		ExpSamples []sample `json:"exp_samples"`
-	}
 	scrape := `job="restorable", instance="exporter:10060"`
 	series := []string{
 		`restorable_policy_finding{check="rpo", severity="critical", env="prod", source="db", dataset="payments", ` + scrape + `}`,
@@ -259,12 +247,12 @@ func TestFindingQueriesOnPrometheus(t *testing.T) {
 	finding := func(check, severity, env, source, dataset string) string {
 		return `restorable_policy_finding{check="` + check + `", severity="` + severity + `", env="` + env + `", source="` + source + `", dataset="` + dataset + `", ` + scrape + `}`
 	}
-	tests := []exprTest{
+	tests := []promExprTest{
 		{
 			// Every environment is selected: environments without a finding
 			// show 0, not "no data".
 			Expr: withEnv(query("Datasets breaching the RPO", 0), "(prod|staging|dev)"),
-			ExpSamples: []sample{
+			ExpSamples: []promSample{
 				{Labels: `{env="prod"}`, Value: 2},
 				{Labels: `{env="staging"}`, Value: 0},
 				{Labels: `{env="dev"}`, Value: 0},
@@ -275,25 +263,25 @@ func TestFindingQueriesOnPrometheus(t *testing.T) {
 			// the agent_drift finding that compares it with another, not the
 			// other environment's own findings.
 			Expr: withEnv(query("Policy findings", 0), "staging"),
-			ExpSamples: []sample{
+			ExpSamples: []promSample{
 				{Labels: finding("immutability", "warning", "staging", "db", "payments"), Value: 1},
 				{Labels: finding("agent_drift", "warning", "prod,staging", "", ""), Value: 1},
 			},
 		},
 		{
 			Expr:       withEnv(query("Policy findings", 0), "dev"),
-			ExpSamples: []sample{},
+			ExpSamples: []promSample{},
 		},
 		{
 			Expr: withEnv(query("Open findings by severity", 0), "(prod|staging)"),
-			ExpSamples: []sample{
+			ExpSamples: []promSample{
 				{Labels: `{env="prod"}`, Value: 2},
 				{Labels: `{env="staging"}`, Value: 0},
 			},
 		},
 		{
 			Expr: withEnv(query("Open findings by severity", 1), "prod"),
-			ExpSamples: []sample{
+			ExpSamples: []promSample{
 				{Labels: `{env="prod,staging"}`, Value: 1},
 			},
 		},
@@ -305,24 +293,7 @@ func TestFindingQueriesOnPrometheus(t *testing.T) {
 	for i := range tests {
 		tests[i].EvalTime = "5m"
 	}
-	// promtool reads YAML, of which JSON is a subset.
-	file, err := json.MarshalIndent(map[string]any{
-		"rule_files":          []string{},
-		"evaluation_interval": "1m",
-		"tests": []map[string]any{{
-			"interval":         "1m",
-			"input_series":     input,
-			"promql_expr_test": tests,
-		}},
-	}, "", "  ")
-	if err != nil {
-		t.Fatalf("encode promtool test: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "findings.test.yml")
-	if err := os.WriteFile(path, file, 0o600); err != nil {
-		t.Fatalf("write promtool test: %v", err)
-	}
-	out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
+	file, out, err := promtoolTestRules(t, promtool, "findings.test.yml", promtoolGroup{Input: input, Tests: tests})
 	if err != nil {
 		t.Errorf("promtool test rules over the finding panels' queries: %v\n%s\n%s", err, out, file)
 	}
