@@ -68,7 +68,7 @@ type mapper struct {
 
 // newMapper prepares the mapping of one collection; warn is told of each
 // schedule whose spec cannot be read (it then gives its backups no
-// interval).
+// interval, unless the collector remembers one: Collector.rememberIntervals).
 func newMapper(src *config.Source, opts *config.VeleroOptions, observedAt time.Time, locs []storageLocation, scheds []schedule, warn func(schedule string, err error)) *mapper {
 	m := &mapper{src: src, opts: opts, observedAt: observedAt, locations: map[string]*storageLocation{}, intervals: map[string]time.Duration{}}
 	for i := range locs {
@@ -126,7 +126,8 @@ func (m *mapper) backup(v *backup) (model.Backup, bool) {
 		RetainUntil: utc(v.Status.Expiration),
 		// The schedule that made the backup says how often its series
 		// is expected: the late check's interval, unless the
-		// configuration sets one.
+		// configuration sets one. A schedule deleted since keeps the
+		// last interval read of it (Collector.rememberIntervals).
 		Detail:         &model.BackupDetail{Agent: Agent, ExpectedInterval: m.intervals[labels[LabelSchedule]]},
 		Classification: m.src.Classification,
 		Tags:           m.tags(v),

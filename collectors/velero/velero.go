@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/restorable/restorable/internal/config"
@@ -36,6 +37,22 @@ type Collector struct {
 	now    func() time.Time
 	// saDir is where the in-cluster service account is mounted.
 	saDir string
+
+	// mu guards intervals, which outlives one collection: the last
+	// interval read of each schedule, by name, so that the backups of a
+	// schedule deleted since, or whose spec no longer parses, keep the
+	// interval of the schedule that made them. Entries are never
+	// removed; they live as long as the collector (a configuration
+	// reload builds a new one).
+	mu        sync.Mutex
+	intervals map[string]lastInterval
+}
+
+// lastInterval is the interval of a schedule as a collection that began at
+// observedAt read it.
+type lastInterval struct {
+	d          time.Duration
+	observedAt time.Time
 }
 
 // New returns a collector for a velero source.
@@ -47,7 +64,7 @@ func New(src *config.Source, logger *slog.Logger, now func() time.Time) (*Collec
 	if opts.PageSize < 1 {
 		return nil, runx.Errorf(runx.KindConfig, "source %s: velero.page_size must be at least 1", src.Name)
 	}
-	return &Collector{src: src, opts: opts, logger: logger, now: now, saDir: ServiceAccountDir}, nil
+	return &Collector{src: src, opts: opts, logger: logger, now: now, saDir: ServiceAccountDir, intervals: map[string]lastInterval{}}, nil
 }
 
 // Operations returns the external calls a collection can make
@@ -106,7 +123,31 @@ func (c *Collector) fromAPI(ctx context.Context, observedAt time.Time) (*model.C
 	warn := func(name string, err error) {
 		c.logger.Warn("cannot read a velero schedule", "schedule", name, "err", err)
 	}
-	return newMapper(c.src, c.opts, observedAt, locs, scheds, warn).catalog(backups, locs), nil
+	m := newMapper(c.src, c.opts, observedAt, locs, scheds, warn)
+	c.rememberIntervals(m)
+	return m.catalog(backups, locs), nil
+}
+
+// rememberIntervals keeps the intervals of the schedules m read, and gives
+// m the last interval known of each schedule it could not read: one
+// deleted since, or whose spec no longer parses. A collection that began
+// before the one that last read a schedule (an abandoned one returning
+// late) does not overwrite that read. After a restart (or a reload, which
+// builds a new collector) nothing is known of a schedule deleted before
+// it: its backups get no interval.
+func (c *Collector) rememberIntervals(m *mapper) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, d := range m.intervals {
+		if last, ok := c.intervals[name]; !ok || !m.observedAt.Before(last.observedAt) {
+			c.intervals[name] = lastInterval{d: d, observedAt: m.observedAt}
+		}
+	}
+	for name, last := range c.intervals {
+		if _, ok := m.intervals[name]; !ok {
+			m.intervals[name] = last.d
+		}
+	}
 }
 
 func (c *Collector) fromFile(ctx context.Context, observedAt time.Time) (*model.Catalog, error) {

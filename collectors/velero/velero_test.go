@@ -529,3 +529,109 @@ sources:
 		}
 	}
 }
+
+// scheduleItem is a Schedule object as the API lists it.
+func scheduleItem(t *testing.T, name, spec string) json.RawMessage {
+	t.Helper()
+	data, err := json.Marshal(map[string]any{"apiVersion": "velero.io/v1", "kind": "Schedule",
+		"metadata": map[string]any{"name": name, "namespace": "velero"}, "spec": map[string]any{"schedule": spec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// The backups of a schedule keep the interval of the schedule that made
+// them once it is deleted or its spec stops parsing: the collector
+// remembers the last interval it read of each schedule, so the hourly
+// series stays late (the environment's RPO of a day alone would not tell).
+// A schedule still listed is read afresh, and the newest read is the one
+// remembered; an exporter restarted after the deletion knows nothing of
+// the schedule, and judges its backups by the RPO only.
+func TestDeletedScheduleKeepsItsInterval(t *testing.T) {
+	s := newAPIServer(t)
+	cfg, err := config.Parse("restorable.yml", []byte(`environments:
+  prod: {rpo: 1d}
+sources:
+  - {name: k8s-prod, type: velero, env: prod, velero: {kubeconfig: `+writeKubeconfig(t, s, "{token: "+token+"}")+`}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newC := func() *Collector {
+		c, err := New(cfg.Sources[0], slog.New(slog.DiscardHandler), func() time.Time { return now })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	collect := func(step string, c *Collector, daily, hourly time.Duration, late []string) {
+		t.Helper()
+		cat, err := c.Collect(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		got := byID(cat)
+		for id, want := range map[string]time.Duration{
+			"daily-20261201020000": daily, "daily-20261130020000": daily,
+			"hourly-20261201020000": hourly, "hourly-20261201050000": hourly,
+			"pre-upgrade-v1-4": 0,
+		} {
+			b, ok := got[id]
+			if !ok {
+				t.Fatalf("%s: no backup %s", step, id)
+			}
+			if d := b.Details().ExpectedInterval; d != want {
+				t.Errorf("%s: %s interval %s, want %s", step, id, d, want)
+			}
+		}
+		var gotLate []string
+		for _, f := range policy.Evaluate(cfg, policy.Input{At: now, Backups: policy.Backups(cat.Backups)}).Findings {
+			if f.Check == policy.CheckLate {
+				gotLate = append(gotLate, f.Subject.String())
+			}
+		}
+		slices.Sort(gotLate)
+		if !slices.Equal(gotLate, late) {
+			t.Errorf("%s: late %v, want %v", step, gotLate, late)
+		}
+	}
+	c := newC()
+	collect("schedules listed", c, 24*time.Hour, time.Hour, []string{"k8s-prod/hourly"})
+	// hourly deleted, daily's spec no longer parses.
+	s.setItems(ResourceSchedules, []json.RawMessage{scheduleItem(t, "daily", "every night")})
+	collect("hourly deleted, daily unreadable", c, 24*time.Hour, time.Hour, []string{"k8s-prod/hourly"})
+	collect("and again", c, 24*time.Hour, time.Hour, []string{"k8s-prod/hourly"})
+	// A schedule listed again is read afresh: hourly now runs every 6 h,
+	// and its newest good backup (02:01) is not late at 06:00.
+	s.setItems(ResourceSchedules, []json.RawMessage{scheduleItem(t, "hourly", "@every 6h"), scheduleItem(t, "daily", "0 2 * * *")})
+	collect("hourly edited", c, 24*time.Hour, 6*time.Hour, nil)
+	s.setItems(ResourceSchedules, nil)
+	collect("all deleted", c, 24*time.Hour, 6*time.Hour, nil)
+	s.setItems(ResourceSchedules, []json.RawMessage{scheduleItem(t, "hourly", "@every 1h")})
+	collect("hourly back", c, 24*time.Hour, time.Hour, []string{"k8s-prod/hourly"})
+	// After a restart, the deleted schedule is unknown.
+	s.setItems(ResourceSchedules, nil)
+	collect("restarted", newC(), 0, 0, nil)
+}
+
+// A collection that began before the one that last read a schedule (an
+// abandoned one returning late) does not overwrite the newer read.
+func TestRememberIntervalsKeepsTheNewestRead(t *testing.T) {
+	c := newCollector(t, &config.VeleroOptions{})
+	mapper := func(at time.Time, spec string) *mapper {
+		var sched schedule
+		sched.Metadata.Name = "nightly"
+		sched.Spec.Schedule = spec
+		m := newMapper(c.src, c.opts, at, nil, []schedule{sched}, func(string, error) {})
+		c.rememberIntervals(m)
+		return m
+	}
+	mapper(now, "@every 2h")
+	if m := mapper(now.Add(-time.Hour), "@every 5h"); m.intervals["nightly"] != 5*time.Hour {
+		t.Errorf("the late collection's own read is %s, want 5h", m.intervals["nightly"])
+	}
+	if m := mapper(now.Add(time.Hour), "never"); m.intervals["nightly"] != 2*time.Hour {
+		t.Errorf("remembered %s, want the newest read, 2h", m.intervals["nightly"])
+	}
+}
