@@ -57,10 +57,17 @@ type Scheduler struct {
 	jitter  time.Duration
 	sem     chan struct{}
 	entries []*entry
+	wg      sync.WaitGroup
+
+	// mu guards the fields below: Start and Stop may run at once (an
+	// exporter that stops during a reload stops a scheduler the reload
+	// has published but not yet started).
+	mu sync.Mutex
+	// stopped is set by Stop; a Start after it starts nothing.
+	stopped bool
 	cron    *cron.Cron
 	ctx     context.Context
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 }
 
 type entry struct {
@@ -102,8 +109,19 @@ func NewScheduler(cfg *config.Config, cs map[string]Collector, opts SchedulerOpt
 }
 
 // Start runs every source once right away, then on its schedule. It
-// returns at once; runs happen in the background until Stop.
+// returns at once; runs happen in the background until Stop. A Start
+// after Stop (or one that loses a race with Stop) does nothing: a stopped
+// scheduler never collects, so that nothing is recorded after the
+// exporter closed its history.
 func (s *Scheduler) Start(ctx context.Context) {
+	// Setting up blocks on nothing, so the lock is held throughout: a
+	// Stop at the same time either comes first and this Start does
+	// nothing, or sees everything started and stops it.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.cron = cron.New(cron.WithLogger(cron.DiscardLogger))
 	for _, e := range s.entries {
@@ -121,16 +139,23 @@ func (s *Scheduler) Start(ctx context.Context) {
 	s.cron.Start()
 }
 
-// Stop cancels running collections and waits for them to return.
+// Stop cancels running collections and waits for them to return. After
+// Stop, Start does nothing, even when the scheduler was never started.
 func (s *Scheduler) Stop() {
-	if s.cancel == nil {
+	// The waits below are not made under the lock: Start must not hang
+	// behind them.
+	s.mu.Lock()
+	s.stopped = true
+	c, cancel := s.cron, s.cancel
+	s.mu.Unlock()
+	if cancel == nil {
 		return
 	}
 	// No turn starts after cron.Stop; the running ones are cancelled
 	// before they are waited for, or a long collection would hold the
 	// exporter's shutdown until it finished on its own.
-	running := s.cron.Stop()
-	s.cancel()
+	running := c.Stop()
+	cancel()
 	<-running.Done()
 	s.wg.Wait()
 }

@@ -209,6 +209,8 @@ func (a *app) apply(cfg *config.Config) error {
 	if locks != nil {
 		go locks.Run(lctx)
 	}
+	// A Close since the lock was released has stopped sched already, and
+	// a stopped scheduler does not start: no collection runs after Close.
 	sched.Start(a.ctx)
 	if err := probes.Start(a.ctx); err != nil {
 		return fmt.Errorf("start probes: %w", err)
@@ -347,7 +349,9 @@ func (a *app) Close() {
 	// Stopping waits for the running collections, and each reports its
 	// run through onRun, which takes a.mu: the lock is released before
 	// (TestCloseDuringACollection), as apply does, and closed keeps a
-	// reload from starting new ones meanwhile.
+	// reload from starting new ones meanwhile (TestReloadAfterCloseIsRefused);
+	// a scheduler a reload published but had not started yet is stopped
+	// here and then refuses to start (collectors.Scheduler.Start).
 	a.mu.Lock()
 	a.closed = true
 	sched, probes, stopLocks := a.sched, a.probes, a.stopLocks
