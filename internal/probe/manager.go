@@ -223,7 +223,16 @@ func NewManager(cfg *config.Config, cats Catalogs, opts Options) (*Manager, erro
 
 // Start removes sandboxes that an earlier process left behind, then runs
 // every scheduled probe on its schedule until Stop. It returns at once.
+// A Start after Stop (or StopFor) does nothing, also when the manager was
+// never started: an exporter closing while a reload publishes a new
+// manager runs no probe after it closed.
 func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	stopped := m.stopped
+	m.mu.Unlock()
+	if stopped {
+		return nil
+	}
 	st, err := newStateStore(m.opts.StateDir)
 	if err != nil {
 		return err
@@ -237,6 +246,10 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.log.Error("results an earlier run left pending are not served", "err", err)
 	}
 	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return nil
+	}
 	m.ctx, m.cancel = context.WithCancelCause(ctx)
 	m.adopt(left)
 	// The persisting goroutine outlives the runs' context: a stop first

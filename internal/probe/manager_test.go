@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -314,5 +315,24 @@ probes:
 	}
 	if r := h.run(t, "slow"); r.Success || !strings.Contains(r.Error, "timed out after 1s") {
 		t.Errorf("slow: %+v", r)
+	}
+}
+
+// A manager stopped before it started (an exporter closing while a
+// reload publishes it) starts nothing: no schedule is waited on.
+func TestStartAfterStopRunsNothing(t *testing.T) {
+	cfg, cats := artifactSetup(t, artifactConfig)
+	h := newHarness(t, cfg, cats)
+	timers := installFakeTimers(h.m)
+	h.m.Stop()
+	if err := h.m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-timers.asked:
+		t.Fatalf("a probe waits %s for its schedule after Stop", d)
+	case r := <-h.results:
+		t.Fatalf("probe ran after Stop: %+v", r)
+	case <-time.After(500 * time.Millisecond):
 	}
 }
