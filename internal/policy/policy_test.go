@@ -822,3 +822,22 @@ func TestStaleFindingsSayWhatWasExpected(t *testing.T) {
 		})
 	}
 }
+
+// checks.late.grace: 0s is not "no grace" but the default hour
+// (docs/config.md, checks): a series an hour past its interval is not late.
+func TestLateGraceZeroIsTheDefault(t *testing.T) {
+	cfg, err := config.Parse("policy_test.yml", []byte(strings.Replace(testConfig, "checks:\n", "checks:\n  late: {grace: 0s}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := healthy()
+	setInterval(backupIdx(&in, "s2"), time.Hour) // 2h old: an hour past its interval
+	if got := find(evaluate(cfg, in), CheckLate); len(got) != 0 {
+		t.Errorf("grace 0s: backup.late fired: %+v", got)
+	}
+	setInterval(backupIdx(&in, "s2"), 59*time.Minute)
+	got := find(evaluate(cfg, in), CheckLate)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Expected, ", 1h late at most") {
+		t.Errorf("grace 0s: backup.late = %+v, want one finding allowing 1h", got)
+	}
+}
