@@ -25,6 +25,8 @@ func duckHistory(t *testing.T) (root string, db *sql.DB) {
 	b1 := backup("pg", "payments", "b1", day0().Add(-2*time.Hour))
 	b2 := backup("pg", "payments", "b2", day0().Add(-time.Hour))
 	b2.Status, b2.End, b2.StoredBytes, b2.Tags, b2.Detail.Paths = model.StatusRunning, time.Time{}, 0, nil, nil
+	// b2's source read the schedule that made it; b1's knows none.
+	b2.Detail.ExpectedInterval = 6 * time.Hour
 	mustAppend(t, w, "pg", &model.Catalog{
 		Backups:      []model.Backup{b1, b2},
 		Repositories: []model.Repository{repository("pg", "main", 100<<30)},
@@ -65,7 +67,7 @@ func TestDuckDBReadsBackups(t *testing.T) {
 	rows, err := db.Query(`
 		SELECT id, status, removed, dt, typeof(dt), typeof(collected_at), collected_at, start_time, end_time,
 		       stored_bytes, encrypted, immutable, retain_until, len(paths), paths[1],
-		       json_extract_string(tags, '$.team'), release
+		       json_extract_string(tags, '$.team'), release, expected_interval_seconds
 		FROM ` + from(root, TableBackups) + `
 		ORDER BY collected_at, removed, id`)
 	if err != nil {
@@ -83,12 +85,13 @@ func TestDuckDBReadsBackups(t *testing.T) {
 		encrypted, immutable     bool
 		paths                    int64
 		firstPath, team, release sql.NullString
+		interval                 sql.NullInt64
 	}
 	var got []row
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.id, &r.status, &r.removed, &r.dt, &r.dtType, &r.tsType, &r.collected, &r.start, &r.end,
-			&r.stored, &r.encrypted, &r.immutable, &r.retain, &r.paths, &r.firstPath, &r.team, &r.release); err != nil {
+			&r.stored, &r.encrypted, &r.immutable, &r.retain, &r.paths, &r.firstPath, &r.team, &r.release, &r.interval); err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, r)
@@ -117,6 +120,18 @@ func TestDuckDBReadsBackups(t *testing.T) {
 	}
 	if done.id != "b2" || done.status != "succeeded" || !done.dt.Equal(day2) || !done.end.Valid || done.stored.Int64 != 7<<30 {
 		t.Errorf("finished b2 = %+v, want succeeded on dt=2025-03-11 with end time and size", done)
+	}
+	// expected_interval_seconds is NULL, not 0, for a backup whose source
+	// knows no schedule, the removal row of one included.
+	for _, r := range []row{b1, removed} {
+		if r.interval.Valid {
+			t.Errorf("%s (removed %v) expected_interval_seconds = %d, want NULL", r.id, r.removed, r.interval.Int64)
+		}
+	}
+	for _, r := range []row{running, done} {
+		if !r.interval.Valid || r.interval.Int64 != 6*3600 {
+			t.Errorf("%s (%s) expected_interval_seconds = %+v, want 21600", r.id, r.status, r.interval)
+		}
 	}
 	if removed.id != "b1" || !removed.removed || !removed.dt.Equal(day2) || removed.release.String != "v1.4.2" {
 		t.Errorf("removal row = %+v, want b1 removed on dt=2025-03-11", removed)

@@ -152,15 +152,16 @@ type sourceState struct {
 }
 
 // backupState is the last version of a backup: its content hash, and the
-// identity columns that a removal row repeats (its id is the state's key).
-// The writer holds one for every backup its sources list, a million for a
-// large bucket, so it is kept small: times as microseconds, the few
-// distinct values of the other columns as interned handles (96 bytes
-// where it was 192; TestBackupStateSize).
+// identity columns that a removal row repeats (its dataset and id are the
+// state's key, backupID). The writer holds one for every backup its
+// sources list, a million for a large bucket, so it is kept small: times
+// as microseconds, the few distinct values of the other columns as
+// interned handles; 80 bytes, which is also what the allocator gives it
+// (TestBackupStateSize).
 type backupState struct {
 	hash                    int64
 	collectedAt, start, end stamp
-	env, dataset, typ       unique.Handle[string]
+	env, typ                unique.Handle[string]
 	status, release         unique.Handle[string]
 	// removed is only set while the state is rebuilt from the files.
 	removed bool
@@ -498,7 +499,6 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 			hash:        ch.hashes[k],
 			collectedAt: stampOf(now),
 			env:         handle(b.Env),
-			dataset:     handle(b.Dataset),
 			typ:         handle(string(b.Type)),
 			status:      handle(string(b.Status)),
 			release:     handle(b.Release),
@@ -509,7 +509,7 @@ func (st *sourceState) applyBackups(source string, backups []model.Backup, ch ba
 	}
 	for _, id := range ch.removed {
 		s := st.backups[id]
-		st.sums.add(s.env.Value(), s.dataset.Value(), s.release.Value(), s.status.Value(), s.start.time(), s.end.time(), now, true)
+		st.sums.add(s.env.Value(), id.dataset, s.release.Value(), s.status.Value(), s.start.time(), s.end.time(), now, true)
 		delete(st.backups, id)
 	}
 }
@@ -556,7 +556,7 @@ func (s *backupState) removalRow(k backupID, source string, at time.Time) Backup
 	identity := model.Backup{
 		Source:  source,
 		Env:     s.env.Value(),
-		Dataset: s.dataset.Value(),
+		Dataset: k.dataset,
 		ID:      k.id,
 		Type:    model.BackupType(s.typ.Value()),
 		Release: s.release.Value(),
@@ -792,7 +792,6 @@ func (w *Writer) rebuildRow(v []parquet.Value, sum bool) {
 		hash:        v[bkHash].Int64(),
 		collectedAt: stampOf(collected),
 		env:         handle(valueString(v[bkEnv])),
-		dataset:     handle(valueString(v[bkDataset])),
 		typ:         handle(valueString(v[bkType])),
 		status:      handle(valueString(v[bkStatus])),
 		release:     handle(valueString(v[bkRelease])),

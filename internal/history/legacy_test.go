@@ -35,10 +35,7 @@ func writeV1(t *testing.T, root string, at time.Time, bs ...model.Backup) {
 	for i := range bs {
 		rows = append(rows, downgrade[backupRowV1](t, BackupRowOf(&bs[i], at)))
 	}
-	dir := filepath.Join(root, TableBackups, partitionPrefix+at.Format("2006-01-02"))
-	if _, err := writeFile(dir, at, rows, nil); err != nil {
-		t.Fatal(err)
-	}
+	writeRowsOf(t, root, TableBackups, at, rows)
 }
 
 // A history written before delta_bytes, restore_bytes and databases

@@ -751,3 +751,93 @@ func setInterval(b *model.Backup, every time.Duration) {
 	d.ExpectedInterval = every
 	b.SetDetails(d)
 }
+
+// rpo and backup.late build their findings alike from the newest good
+// backup: what each expected (backup.late says where its interval comes
+// from), when it started, and the newest good backup and the newest
+// attempt, when that is another, as evidence.
+func TestStaleFindingsSayWhatWasExpected(t *testing.T) {
+	failed := prodBackup("f1", "v3", 10*time.Minute)
+	failed.Status = model.StatusFailed
+	for _, tc := range []struct {
+		name, check string
+		config      func(string) string
+		change      func(in *state)
+		expected    string
+		start       time.Time
+		evidence    []string
+	}{
+		{name: "rpo", check: CheckRPO,
+			change: func(in *state) {
+				backupIdx(in, "b3").End = testAt().Add(-90 * time.Minute)
+				in.Backups = append(in.Backups, failed)
+			},
+			expected: "newest successful backup at most 1h old", start: testAt().Add(-30 * time.Minute),
+			evidence: []string{"b3 newest successful backup", "f1 newest attempt, failed"}},
+		{name: "late by the schedule", check: CheckLate,
+			change:   func(in *state) { setInterval(backupIdx(in, "s2"), 30*time.Minute) },
+			expected: "a successful backup every 30m (the schedule of s2), 1h late at most", start: testAt().Add(-30 * time.Minute),
+			evidence: []string{"s2 newest successful backup"}},
+		{name: "late by the configuration", check: CheckLate,
+			config: func(text string) string {
+				return strings.Replace(text, "{name: db, type: manifest, env: prod, classification: pii, manifest: {dir: m}}", "{name: db, type: manifest, env: prod, classification: pii, expected_interval: 10m, manifest: {dir: m}}", 1)
+			},
+			change: func(in *state) {
+				backupIdx(in, "b3").End = testAt().Add(-80 * time.Minute)
+				setInterval(backupIdx(in, "b3"), 24*time.Hour)
+				in.Backups = append(in.Backups, failed)
+			},
+			expected: "a successful backup every 10m (expected_interval of source db), 1h late at most", start: testAt().Add(-10 * time.Minute),
+			evidence: []string{"b3 newest successful backup", "f1 newest attempt, failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := testConfig
+			if tc.config != nil {
+				text = tc.config(text)
+			}
+			cfg, err := config.Parse("policy_test.yml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := healthy()
+			tc.change(&in)
+			got := find(evaluate(cfg, in), tc.check)
+			if len(got) != 1 {
+				t.Fatalf("%s fired %d times, want once: %+v", tc.check, len(got), got)
+			}
+			f := got[0]
+			if f.Expected != tc.expected {
+				t.Errorf("expected = %q, want %q", f.Expected, tc.expected)
+			}
+			if !f.Start.Equal(tc.start) {
+				t.Errorf("start = %s, want %s", f.Start, tc.start)
+			}
+			var evidence []string
+			for _, e := range f.Evidence {
+				evidence = append(evidence, e.ID+" "+e.Note)
+			}
+			if !slices.Equal(evidence, tc.evidence) {
+				t.Errorf("evidence %q, want %q", evidence, tc.evidence)
+			}
+		})
+	}
+}
+
+// checks.late.grace: 0s is not "no grace" but the default hour
+// (docs/config.md, checks): a series an hour past its interval is not late.
+func TestLateGraceZeroIsTheDefault(t *testing.T) {
+	cfg, err := config.Parse("policy_test.yml", []byte(strings.Replace(testConfig, "checks:\n", "checks:\n  late: {grace: 0s}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := healthy()
+	setInterval(backupIdx(&in, "s2"), time.Hour) // 2h old: an hour past its interval
+	if got := find(evaluate(cfg, in), CheckLate); len(got) != 0 {
+		t.Errorf("grace 0s: backup.late fired: %+v", got)
+	}
+	setInterval(backupIdx(&in, "s2"), 59*time.Minute)
+	got := find(evaluate(cfg, in), CheckLate)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Expected, ", 1h late at most") {
+		t.Errorf("grace 0s: backup.late = %+v, want one finding allowing 1h", got)
+	}
+}

@@ -22,61 +22,63 @@ func (e *evaluator) checkRPO(s *model.Series, env *config.Environment) []Finding
 		}
 		return []Finding{f}
 	}
-	age := e.at.Sub(s.LastGood.End)
-	if age <= rpo {
+	f, stale := e.staleFinding(CheckRPO, s, rpo)
+	if !stale {
 		return nil
 	}
-	f := e.newFinding(CheckRPO, s.Key.Env, seriesSubject(s.Key))
 	f.Expected = fmt.Sprintf("newest successful backup at most %s old", FormatDuration(rpo))
+	return []Finding{f}
+}
+
+// staleFinding is the finding of check, all but its Expected, when the
+// newest good backup of s (which must have one) ended more than limit ago:
+// it starts when that backup turned limit old, and its evidence is that
+// backup and the newest attempt when that is another. False when the
+// backup is young enough.
+func (e *evaluator) staleFinding(check string, s *model.Series, limit time.Duration) (Finding, bool) {
+	age := e.at.Sub(s.LastGood.End)
+	if age <= limit {
+		return Finding{}, false
+	}
+	f := e.newFinding(check, s.Key.Env, seriesSubject(s.Key))
 	f.Observed = fmt.Sprintf("newest successful backup %s ended %s ago (%s)", s.LastGood.ID, FormatDuration(age), rfc3339(s.LastGood.End))
-	f.Start = s.LastGood.End.Add(rpo).UTC()
+	f.Start = s.LastGood.End.Add(limit).UTC()
 	f.Evidence = []Evidence{backupEvidence(s.LastGood, "newest successful backup")}
 	if s.LastAttempt != nil && s.LastAttempt != s.LastGood {
 		f.Evidence = append(f.Evidence, backupEvidence(s.LastAttempt, "newest attempt, "+string(s.LastAttempt.Status)))
 	}
-	return []Finding{f}
+	return f, true
 }
 
 // expectedInterval is how often backups of a series are expected, as
-// backup.late judges it: the source's expected_interval when the
-// configuration sets one (it always wins), else the interval the
-// collector read from the schedule that made the newest good backup;
-// zero when neither says.
-func expectedInterval(cfg *config.Config, s *model.Series) time.Duration {
+// backup.late judges it, and where that figure comes from: the source's
+// expected_interval when the configuration sets one (it always wins), else
+// the interval the collector read from the schedule that made the newest
+// good backup; zero when neither says.
+func expectedInterval(cfg *config.Config, s *model.Series) (every time.Duration, from string) {
 	if src := cfg.Source(s.Key.Source); src != nil && src.ExpectedInterval > 0 {
-		return src.ExpectedInterval.D()
+		return src.ExpectedInterval.D(), "expected_interval of source " + s.Key.Source
 	}
 	if s.LastGood != nil {
-		return s.LastGood.Details().ExpectedInterval
+		return s.LastGood.Details().ExpectedInterval, "the schedule of " + s.LastGood.ID
 	}
-	return 0
+	return 0, ""
 }
 
 // checkLate compares the age of the newest good backup with the series'
 // expected interval plus the grace. A series without a good backup is
 // rpo's to report.
 func (e *evaluator) checkLate(s *model.Series) []Finding {
-	every := expectedInterval(e.cfg, s)
+	every, from := expectedInterval(e.cfg, s)
 	if every <= 0 || s.LastGood == nil {
 		return nil
 	}
 	grace := e.cfg.Checks.Late.Grace.D()
-	age := e.at.Sub(s.LastGood.End)
-	if age <= every+grace {
+	f, stale := e.staleFinding(CheckLate, s, every+grace)
+	if !stale {
 		return nil
 	}
-	f := e.newFinding(CheckLate, s.Key.Env, seriesSubject(s.Key))
-	from := "the schedule of " + s.LastGood.ID
-	if src := e.cfg.Source(s.Key.Source); src != nil && src.ExpectedInterval > 0 {
-		from = "expected_interval of source " + s.Key.Source
-	}
 	f.Expected = fmt.Sprintf("a successful backup every %s (%s), %s late at most", FormatDuration(every), from, FormatDuration(grace))
-	f.Observed = fmt.Sprintf("newest successful backup %s ended %s ago (%s)", s.LastGood.ID, FormatDuration(age), rfc3339(s.LastGood.End))
-	f.Start = s.LastGood.End.Add(every + grace).UTC()
-	f.Evidence = []Evidence{backupEvidence(s.LastGood, "newest successful backup")}
-	if s.LastAttempt != nil && s.LastAttempt != s.LastGood {
-		f.Evidence = append(f.Evidence, backupEvidence(s.LastAttempt, "newest attempt, "+string(s.LastAttempt.Status)))
-	}
 	return []Finding{f}
 }
 
