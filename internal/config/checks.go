@@ -61,7 +61,7 @@ type Checks struct {
 
 // LateCheck configures the backup.late check.
 type LateCheck struct {
-	Grace Duration `yaml:"grace,omitempty" doc:"How much older than the expected interval a series' newest good backup may be before it is late: time for a scheduled run to finish (default 1h)."`
+	Grace Duration `yaml:"grace,omitempty" doc:"How much older than the expected interval a series' newest good backup may be before it is late: time for a scheduled run to finish (default 1h; 0s is the default too, not no grace)."`
 }
 
 // FreezeCheck configures the release.freeze check.

@@ -96,6 +96,7 @@ func invalidFiles() map[string]string {
 		"invalid-concurrency-zero.yml":           `testdata/invalid-concurrency-zero.yml:4: collection.concurrency: must be at least 1`,
 		"invalid-second-document.yml":            `testdata/invalid-second-document.yml:4: a second YAML document: Restorable reads one document per file; merge it into the first or remove the ---`,
 		"invalid-checks-env.yml":                 `testdata/invalid-checks-env.yml:5: checks.ephemeral.envs[1]: unknown environment "qa"`,
+		"invalid-late-grace.yml":                 `testdata/invalid-late-grace.yml:5: checks.late.grace: invalid duration "-5m": must not be negative`,
 		"invalid-dataset-from-restic-stanza.yml": `testdata/invalid-dataset-from-restic-stanza.yml:4: sources[0] (files).dataset_from: stanza does not apply to a restic source; use host, path or tag:KEY`,
 		"invalid-walg-env-value.yml":             `testdata/invalid-walg-env-value.yml:4: sources[0] (pg).walg.env: "AWS_SECRET_ACCESS_KEY=abc" is not the name of an environment variable (values are never written here; name the variable)`,
 		"invalid-dataset-from-walg.yml":          `testdata/invalid-dataset-from-walg.yml:4: sources[0] (pg).dataset_from: stanza does not apply to a walg source; use tag:KEY (a key of the backup's user_data)`,
