@@ -37,17 +37,7 @@ history: {root: `+filepath.Join(dir, "history")+`}
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			a.Close()
-			t.Fatal("the collection did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForFile(t, a, started, "the collection did not start")
 	closed := make(chan struct{})
 	go func() {
 		a.Close()
@@ -88,17 +78,7 @@ func TestReloadAfterCloseIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(runs); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			a.Close()
-			t.Fatal("the collection at start did not run")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForFile(t, a, runs, "the collection at start did not run")
 	a.Close()
 	before, err := os.ReadFile(runs)
 	if err != nil {
@@ -122,5 +102,22 @@ func TestReloadAfterCloseIsRefused(t *testing.T) {
 	}
 	if len(after) != len(before) {
 		t.Errorf("collections ran after Close and a refused reload: %q, then %q", before, after)
+	}
+}
+
+// waitForFile waits up to 30 s for a file a fake tool writes; without it
+// it closes the app and fails with msg.
+func waitForFile(t *testing.T, a *app, path, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.Close()
+			t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
